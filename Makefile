@@ -1,0 +1,33 @@
+# Every target creates .venv on first use and installs what it needs, so a fresh
+# machine with Python 3.11 and make is enough.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m yoyaku.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	YOYAKU_TEST_DATABASE=postgresql $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check yoyaku tests bench
+	$(BIN)/mypy yoyaku
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

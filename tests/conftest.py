@@ -1,0 +1,47 @@
+"""Fixtures shared by the whole suite, and the rule for external services.
+
+PostgreSQL and Redis tests skip with a reason when the server is not
+reachable, unless YOYAKU_REQUIRE_SERVICES=1 (as CI sets it): then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("YOYAKU_REQUIRE_SERVICES") == "1"
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    if reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}, and YOYAKU_REQUIRE_SERVICES=1 says it must be.")
+    pytest.skip(f"{message} (start it to run this test).")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("YOYAKU_TEST_DATABASE") != "postgresql" or reachable("127.0.0.1", 5432):
+        return
+    if REQUIRE_SERVICES:
+        raise pytest.UsageError("PostgreSQL is not reachable at 127.0.0.1:5432 and YOYAKU_REQUIRE_SERVICES=1.")
+    skip = pytest.mark.skip(reason="PostgreSQL is not reachable at 127.0.0.1:5432.")
+    for item in items:
+        item.add_marker(skip)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    need_service("Redis", "127.0.0.1", 6379)
+    return "redis://127.0.0.1:6379/15"

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from yoyaku.accounts import crypto
+
+
+class User(AbstractUser):
+    time_zone = models.CharField(max_length=64, default="UTC")
+    language = models.CharField(max_length=8, default="en", choices=[("en", "English"), ("ja", "日本語")])
+    # Granted by an admin; connecting a calendar (and its inbox) needs it.
+    can_use_personal_email = models.BooleanField(default=True)
+    # Set once a legacy account gives up one of its two connections (see selectors).
+    limited_to_one_connection = models.BooleanField(default=False)
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class ApiKey(models.Model):
+    """A per-user key for the host API. Only a SHA-256 hash is stored; the key is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    @staticmethod
+    def hash_key(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Provider(models.TextChoices):
+    CALDAV = "caldav", "CalDAV"
+    GOOGLE = "google", "Google"
+    MICROSOFT = "microsoft", "Office 365"
+    EXCHANGE = "exchange", "Exchange"
+
+
+class ConnectionStatus(models.TextChoices):
+    OK = "ok", _("Connected")
+    NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnect")
+    UNAVAILABLE = "unavailable", _("Calendar unreachable")
+
+
+class ConnectionPurpose(models.TextChoices):
+    MEETINGS = "meetings", _("Meetings tool")
+    CALENDAR_SETTINGS = "calendar_settings", _("Calendar settings")
+
+
+class CalendarConnection(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="calendar_connections")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    purpose = models.CharField(max_length=24, choices=ConnectionPurpose.choices, default="meetings")
+    account_email = models.EmailField()
+    server_url = models.URLField(blank=True, max_length=500)
+    username = models.CharField(max_length=200, blank=True)
+    # Password (CalDAV, Exchange) or OAuth token JSON, always encrypted.
+    secret_encrypted = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default="ok")
+    status_message = models.CharField(max_length=500, blank=True)
+    conflict_calendar_ids = models.JSONField(default=list, blank=True)
+    write_calendar_id = models.CharField(max_length=500, blank=True)
+    tentative_blocks = models.BooleanField(default=True)
+    provider_details = models.JSONField(default=dict, blank=True)
+    sync_token = models.TextField(blank=True)
+    # Synced busy time as JSON [[start, end], ...] epoch seconds: loads in microseconds.
+    busy_json = models.TextField(default="[]")
+    busy_window_start = models.DateTimeField(null=True, blank=True)
+    busy_window_end = models.DateTimeField(null=True, blank=True)
+    busy_fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "purpose"], name="one_connection_per_purpose"),
+        ]
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+
+class InboxConnection(models.Model):
+    """The email inbox tied to a connected calendar (auto-connected with it)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="inbox_connections")
+    email = models.EmailField()
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # A team's shared communication inbox; such an account may not be used by the meetings tool.
+    shared = models.BooleanField(default=False)
+    calendar_connection = models.ForeignKey(
+        CalendarConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "email"], name="one_inbox_per_address")]
+
+
+class Seat(models.Model):
+    class Hub(models.TextChoices):
+        SALES = "sales", _("Sales")
+        SERVICE = "service", _("Service")
+        MARKETING = "marketing", _("Marketing")
+
+    class Tier(models.TextChoices):
+        FREE = "free", _("Free")
+        STARTER = "starter", _("Starter")
+        PROFESSIONAL = "professional", _("Professional")
+        ENTERPRISE = "enterprise", _("Enterprise")
+
+    hub = models.CharField(max_length=16, choices=Hub.choices)
+    tier = models.CharField(max_length=16, choices=Tier.choices)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="seats")

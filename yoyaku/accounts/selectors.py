@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
+
+
+def meetings_connection(*, user: User) -> CalendarConnection | None:
+    """The connection whose calendar blocks the user's pages and receives bookings.
+
+    Legacy accounts may hold a second connection for calendar settings; the
+    meetings tool uses its own when present.
+    """
+    connections = {c.purpose: c for c in CalendarConnection.objects.filter(user=user).select_related("user")}
+    return connections.get(ConnectionPurpose.MEETINGS) or connections.get(ConnectionPurpose.CALENDAR_SETTINGS)

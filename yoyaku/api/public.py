@@ -1,0 +1,137 @@
+"""Public booking endpoints (no authentication, rate limited per client)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja.throttling import AnonRateThrottle
+from pydantic import Field
+
+from yoyaku.api.schemas import BookingIn, BookingOut, ErrorOut, PublicAvailabilityOut, RequestIn
+from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
+from yoyaku.scheduling.selectors import available_slots
+from yoyaku.scheduling.services import book_meeting, request_meeting
+from yoyaku.scheduling.validation import BookingInputError, check_time_zone
+
+router = Router(tags=["public"], throttle=[AnonRateThrottle(f"{settings.YOYAKU_PUBLIC_RATE_LIMIT}/m")])
+
+MAX_WINDOW = timedelta(days=366)
+
+
+class AvailabilityQuery(Schema):
+    start: date | None = Field(default=None, description="First local date (default: today).")
+    end: date | None = Field(default=None, description="Last local date, inclusive (default: start + 6 days).")
+    timezone: str = Field(default="UTC", max_length=64)
+    duration: int | None = Field(default=None, ge=5, le=720)
+
+
+def _active_link(slug: str) -> MeetingLink:
+    return get_object_or_404(MeetingLink.objects.select_related("owner"), slug=slug, active=True)
+
+
+@router.get(
+    "/book/{slug}/availability",
+    response={200: PublicAvailabilityOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Free slots of a scheduling page",
+)
+def availability(request: HttpRequest, slug: str, query: Query[AvailabilityQuery]) -> dict[str, Any]:
+    link = _active_link(slug)
+    check_time_zone(query.timezone)
+    zone = ZoneInfo(query.timezone)
+    today = timezone.now().astimezone(zone).date()
+    first = query.start or today
+    last = query.end or first + timedelta(days=6)
+    if last < first:
+        raise BookingInputError({"end": "end must not be before start."})
+    if last - first > MAX_WINDOW:
+        raise BookingInputError({"end": "Ask for at most one year of availability at a time."})
+    duration = query.duration or link.durations[0]
+    if duration not in link.durations:
+        allowed = ", ".join(str(d) for d in link.durations)
+        raise BookingInputError({"duration": f"This page offers {allowed} minute meetings."})
+    window_start = datetime.combine(first, time(0), zone)
+    window_end = datetime.combine(last + timedelta(days=1), time(0), zone)
+    result = available_slots(
+        link=link,
+        start=window_start,
+        end=window_end,
+        time_zone=query.timezone,
+        duration=duration,
+        now=timezone.now(),
+    )
+    return {
+        "slug": link.slug,
+        "name": link.name,
+        "timezone": query.timezone,
+        "duration": duration,
+        "durations": link.durations,
+        "offline": result.offline,
+        "calendar_error": result.calendar_error,
+        "days": [{"date": day, "slots": slots} for day, slots in result.slots.items()],
+    }
+
+
+def booking_out(booking: Booking) -> dict[str, Any]:
+    return {
+        "id": booking.id,
+        "status": booking.status,
+        "start": booking.start,
+        "end": booking.end,
+        "timezone": booking.time_zone,
+        "host": booking.assigned_host.display_name,
+        "contact_id": booking.contact_id,
+        "meeting_id": booking.meeting_id,
+        "calendar_event_id": booking.calendar_event_id or None,
+        "calendar_write": booking.calendar_write,
+        "offline": booking.status == BookingStatus.REQUESTED,
+        "confirmation_message": booking.link.confirmation_message,
+        "redirect_url": booking.link.redirect_url,
+    }
+
+
+@router.post(
+    "/book/{slug}",
+    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    summary="Book a slot (or request it when the page is offline)",
+)
+def book(request: HttpRequest, slug: str, payload: BookingIn) -> tuple[int, dict[str, Any]]:
+    link = _active_link(slug)
+    outcome = book_meeting(
+        link=link,
+        start=payload.start,
+        duration=payload.duration,
+        time_zone=payload.timezone,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
+        email=payload.email,
+        answers=payload.answers,
+        idempotency_key=payload.idempotency_key,
+    )
+    return (201 if outcome.created else 200), booking_out(outcome.booking)
+
+
+@router.post(
+    "/book/{slug}/request",
+    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Leave a meeting request without a time (when no slots can be offered)",
+)
+def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> tuple[int, dict[str, Any]]:
+    link = _active_link(slug)
+    outcome = request_meeting(
+        link=link,
+        time_zone=payload.timezone,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
+        email=payload.email,
+        message=payload.message,
+        answers=payload.answers,
+        idempotency_key=payload.idempotency_key,
+    )
+    return (201 if outcome.created else 200), booking_out(outcome.booking)

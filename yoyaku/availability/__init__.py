@@ -1,0 +1,28 @@
+"""Pure availability engine: working hours, busy time, buffers and rules in, slot start epochs out.
+
+No Django and no I/O here; see :mod:`yoyaku.availability.engine` for the exact semantics.
+"""
+
+from .engine import (
+    choose_round_robin_host,
+    group_slots,
+    host_slots,
+    is_slot_available,
+    round_robin_slots,
+    slots_by_local_date,
+)
+from .rules import HostAvailability, Interval, LinkRules
+from .zones import UnknownTimeZone
+
+__all__ = [
+    "HostAvailability",
+    "Interval",
+    "LinkRules",
+    "UnknownTimeZone",
+    "choose_round_robin_host",
+    "group_slots",
+    "host_slots",
+    "is_slot_available",
+    "round_robin_slots",
+    "slots_by_local_date",
+]

@@ -1,0 +1,321 @@
+"""Slot computation for one host, a group (everyone free) and round robin (anyone free).
+
+Semantics
+---------
+A slot is an instant ``s`` (epoch seconds) such that, with ``d`` the duration:
+
+- the meeting ``[s, s + d)`` lies inside one working window of the host. Working windows are built per
+  local date in the host's zone from the weekly hours, or from that date's override when there is one;
+  windows of all dates are then merged when they overlap or touch, so 23:00-24:00 followed by the next
+  day's 00:00-01:00 allows a meeting across midnight;
+- the buffered span ``[s - buffer_before, s + d + buffer_after)`` overlaps no busy interval and no booked
+  span (booked spans arrive already widened by their own buffers);
+- ``s >= now + notice``; ``s`` is before the horizon (rolling weeks from now, or the fixed local dates in
+  the grid zone, inclusive); ``s`` is in ``[window_start, window_end)``;
+- the host's local date of ``s`` has fewer than ``max_per_day`` bookings;
+- ``s`` is on the grid: a wall time ``k * increment`` minutes after local midnight in the grid zone (the
+  link's ``grid_time_zone``, else the host's zone; for groups and round robin, else the first host's).
+
+Time zones (RFC 5545, section 3.3.5): working-hour boundaries that fall in a spring-forward gap move
+forward by the gap length, ambiguous ones mean their first occurrence (``zoneinfo`` with ``fold=0``).
+Grid wall times that do not exist are skipped; an ambiguous grid wall time yields both of its instants
+(each is offered only if it passes the rules above, which are all measured in real elapsed time).
+
+How it is fast: the working windows become ranges of allowed *start* instants; every busy or booked
+interval, widened by the meeting and the buffers, becomes a range of forbidden starts; one sweep over the
+sorted lists subtracts them, and ``bisect`` picks the grid points inside what remains. Conversions between
+wall clock and epoch are cached per (zone, local day) in :mod:`.zones`; no ``datetime`` objects are made
+in the inner loops.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from itertools import compress, repeat
+from operator import itemgetter
+
+from .intervals import intersect, merge
+from .rules import HostAvailability, Interval, LinkRules
+from . import zones
+from .zones import DAY, day_info, get_zone, grid_between, local_ordinal, wall_to_epoch
+
+_start_of = itemgetter(0)
+_FAR_PAST = -(1 << 62)
+_drain = deque[object](maxlen=0).extend  # consume an iterator for its side effects, in C
+
+
+def _bounds(*, rules: LinkRules, grid_zone: str, window_start: int, window_end: int, now: int) -> Interval:
+    """The range ``[lo, hi)`` that slot starts must fall in, from the window, notice and horizon."""
+    lo = max(window_start, now + rules.notice_minutes * 60)
+    hi = window_end
+    if rules.fixed_start is not None or rules.fixed_end is not None:
+        if rules.fixed_start is not None:
+            lo = max(lo, day_info(grid_zone, rules.fixed_start.toordinal())[0])
+        if rules.fixed_end is not None:
+            hi = min(hi, day_info(grid_zone, rules.fixed_end.toordinal())[1])
+    elif rules.rolling_weeks is not None:
+        hi = min(hi, now + rules.rolling_weeks * 7 * DAY)
+    return lo, hi
+
+
+# (zone, first ordinal, last ordinal, weekly hours) -> merged windows; hosts sharing a zone and weekly
+# hours (and without overrides) share the result, which is the common case for a team.
+_WINDOWS: dict[tuple[str, int, int, tuple[tuple[int, tuple[tuple[int, int], ...]], ...]], list[Interval]] = {}
+_WINDOWS_LIMIT = 10_000
+
+
+def _working_windows(host: HostAvailability, first: int, last: int) -> list[Interval]:
+    """Merged working windows (epochs) of the local dates with ordinals ``first..last``. Do not mutate."""
+    if host.overrides:
+        return _build_working_windows(host, first, last)
+    key = (host.time_zone, first, last, tuple(sorted((d, tuple(h)) for d, h in host.weekly.items())))
+    windows = _WINDOWS.get(key)
+    if windows is None:
+        windows = _build_working_windows(host, first, last)
+        if len(_WINDOWS) >= _WINDOWS_LIMIT:
+            _WINDOWS.clear()
+        _WINDOWS[key] = windows
+    return windows
+
+
+def _build_working_windows(host: HostAvailability, first: int, last: int) -> list[Interval]:
+    zone = host.time_zone
+    weekly = host.weekly
+    overrides = {day.toordinal(): hours for day, hours in host.overrides.items()}
+    raw: list[Interval] = []
+    for ordinal in range(first, last + 1):
+        hours = overrides.get(ordinal)
+        if hours is None:
+            # date.fromordinal(1) is a Monday, so this is date.weekday() without making a date.
+            hours = weekly.get((ordinal - 1) % 7, ())
+        if not hours:
+            continue
+        mid, _nxt, uniform = day_info(zone, ordinal)
+        for a, b in hours:
+            if a >= b:
+                continue
+            if uniform:
+                raw.append((mid + a * 60, mid + b * 60))
+            else:
+                raw.append((wall_to_epoch(zone, ordinal, a), wall_to_epoch(zone, ordinal, b)))
+    return merge(raw)
+
+
+def clear_caches() -> None:
+    """Forget every cached conversion and window (benchmarks use this to measure cold runs)."""
+    _WINDOWS.clear()
+    zones.clear_caches()
+
+
+def _forbidden_starts(
+    host: HostAvailability, duration: int, before: int, after: int
+) -> tuple[list[int], list[int]]:
+    """Merged ranges of starts whose buffered meeting would overlap busy or booked time.
+
+    ``[s - before, s + duration + after)`` overlaps ``[bs, be)`` exactly when
+    ``bs - duration - after < s < be + before``, i.e. ``s`` in ``[bs - duration - after + 1, be + before)``.
+    Returned as two lists, range starts and range ends, both ascending.
+
+    This is the hot spot (thousands of intervals per host): one sort by start, then one pass that merges
+    the raw intervals with the widening folded into the gap test, widening only the merged ranges.
+    """
+    items: Sequence[Interval] = host.busy
+    if host.booked:
+        items = [*items, *host.booked]
+    lead = duration + after - 1
+    # Two intervals give overlapping or touching widened ranges when s2 - lead <= e1 + before.
+    gap = lead + before
+    range_starts: list[int] = []
+    range_ends: list[int] = []
+    open_range = range_starts.append
+    close_range = range_ends.append
+    cur_e = limit = _FAR_PAST  # a sentinel range, dropped below, keeps the loop free of "first" tests
+    for s, e in sorted(items, key=_start_of):
+        if s > limit:
+            if e <= s:
+                continue  # an empty interval blocks nothing
+            close_range(cur_e)
+            open_range(s)
+            cur_e = e
+            limit = e + gap
+        elif e > cur_e and e > s:
+            cur_e = e
+            limit = e + gap
+    close_range(cur_e)
+    # Widen in C: s - lead for starts, e + before for ends (the first end belongs to the sentinel).
+    return list(map(lead.__rsub__, range_starts)), list(map(before.__add__, range_ends[1:]))
+
+
+def _subtract_ranges(keep: list[Interval], cut_starts: list[int], cut_ends: list[int]) -> list[Interval]:
+    """``keep`` minus the merged ranges ``[cut_starts[k], cut_ends[k])``; ``bisect`` skips to each window."""
+    out: list[Interval] = []
+    n = len(cut_starts)
+    for a, b in keep:
+        cur = a
+        k = bisect_right(cut_ends, a)  # first cut that ends after a
+        while k < n:
+            cs = cut_starts[k]
+            if cs >= b:
+                break
+            if cs > cur:
+                out.append((cur, cs))
+            ce = cut_ends[k]
+            if ce > cur:
+                cur = ce
+            if cur >= b:
+                break
+            k += 1
+        if cur < b:
+            out.append((cur, b))
+    return out
+
+
+def _host_free_starts(host: HostAvailability, rules: LinkRules, lo: int, hi: int) -> list[Interval]:
+    """Sorted disjoint ranges of instants at which a meeting with this host may start."""
+    if hi <= lo:
+        return []
+    duration = rules.duration_minutes * 60
+    zone = host.time_zone
+    windows = _working_windows(host, local_ordinal(zone, lo) - 1, local_ordinal(zone, hi - 1 + duration) + 1)
+    starts: list[Interval] = []
+    for ws, we in windows:
+        a = ws if ws > lo else lo
+        b = we - duration + 1
+        if b > hi:
+            b = hi
+        if a < b:
+            starts.append((a, b))
+    if not starts:
+        return []
+    cut_starts, cut_ends = _forbidden_starts(
+        host, duration, rules.buffer_before_minutes * 60, rules.buffer_after_minutes * 60
+    )
+    if rules.max_per_day is not None and host.bookings_per_day:
+        limit = rules.max_per_day
+        full_days = [
+            day_info(zone, day.toordinal())[:2] for day, count in host.bookings_per_day.items() if count >= limit
+        ]
+        if full_days:
+            cuts = merge([*zip(cut_starts, cut_ends, strict=True), *full_days])
+            cut_starts = [c[0] for c in cuts]
+            cut_ends = [c[1] for c in cuts]
+    return _subtract_ranges(starts, cut_starts, cut_ends)
+
+
+def _grid_index_ranges(grid: list[int], ranges: list[Interval]) -> list[tuple[int, int]]:
+    """Index ranges ``[i, j)`` of the grid points inside the given instant ranges."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    n = len(grid)
+    for a, b in ranges:
+        i = bisect_left(grid, a, i, n)
+        j = bisect_left(grid, b, i, n)
+        if i < j:
+            out.append((i, j))
+        i = j
+    return out
+
+
+def _pick(grid: list[int], ranges: list[Interval]) -> list[int]:
+    out: list[int] = []
+    for i, j in _grid_index_ranges(grid, ranges):
+        out.extend(grid[i:j])
+    return out
+
+
+def host_slots(
+    *, host: HostAvailability, rules: LinkRules, window_start: int, window_end: int, now: int
+) -> list[int]:
+    """Sorted slot starts (epochs) for one host with start in ``[window_start, window_end)``."""
+    grid_zone = rules.grid_time_zone or host.time_zone
+    lo, hi = _bounds(rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now)
+    free = _host_free_starts(host, rules, lo, hi)
+    if not free:
+        return []
+    return _pick(grid_between(grid_zone, rules.increment_minutes, free[0][0], free[-1][1]), free)
+
+
+def group_slots(
+    *, hosts: Sequence[HostAvailability], rules: LinkRules, window_start: int, window_end: int, now: int
+) -> list[int]:
+    """Slots at which every host is free (an empty group has none)."""
+    if not hosts:
+        return []
+    grid_zone = rules.grid_time_zone or hosts[0].time_zone
+    lo, hi = _bounds(rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now)
+    common: list[Interval] | None = None
+    for host in hosts:
+        free = _host_free_starts(host, rules, lo, hi)
+        common = free if common is None else intersect(common, free)
+        if not common:
+            return []
+    assert common is not None
+    return _pick(grid_between(grid_zone, rules.increment_minutes, common[0][0], common[-1][1]), common)
+
+
+def round_robin_slots(
+    *, hosts: Sequence[HostAvailability], rules: LinkRules, window_start: int, window_end: int, now: int
+) -> dict[int, list[str]]:
+    """Slots at which at least one host is free, each with the ids of the hosts free then (in input order)."""
+    if not hosts:
+        return {}
+    grid_zone = rules.grid_time_zone or hosts[0].time_zone
+    lo, hi = _bounds(rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now)
+    if hi <= lo:
+        return {}
+    grid = grid_between(grid_zone, rules.increment_minutes, lo, hi)
+    free_at: list[list[str]] = [[] for _ in grid]
+    n = len(grid)
+    for host in hosts:
+        host_id = host.host_id
+        i = 0
+        for a, b in _host_free_starts(host, rules, lo, hi):
+            i = bisect_left(grid, a, i, n)
+            j = bisect_left(grid, b, i, n)
+            if i < j:
+                # Appends host_id to free_at[i:j] in C; there are tens of thousands of (slot, host) pairs.
+                _drain(map(list.append, free_at[i:j], repeat(host_id)))
+            i = j
+    return dict(compress(zip(grid, free_at, strict=True), free_at))
+
+
+def choose_round_robin_host(
+    *,
+    free_host_ids: Sequence[str],
+    last_booked_at: Mapping[str, int | None],
+    owner_id: str | None = None,
+    prioritize_owner: bool = False,
+) -> str:
+    """The host to assign: the owner when prioritized and free, else the least recently booked.
+
+    Hosts never booked (missing or ``None`` in ``last_booked_at``) come first; ties go to the smallest
+    ``host_id`` so the choice is deterministic.
+    """
+    if not free_host_ids:
+        raise ValueError("no free host to choose from")
+    if prioritize_owner and owner_id is not None and owner_id in free_host_ids:
+        return owner_id
+
+    def key(host_id: str) -> tuple[int, int, str]:
+        last = last_booked_at.get(host_id)
+        return (0, 0, host_id) if last is None else (1, last, host_id)
+
+    return min(free_host_ids, key=key)
+
+
+def slots_by_local_date(*, slots: Iterable[int], time_zone: str) -> dict[date, list[datetime]]:
+    """Slots as aware datetimes in ``time_zone``, grouped by local date; dates and times ascending."""
+    tz = get_zone(time_zone)
+    out: dict[date, list[datetime]] = {}
+    for slot in sorted(set(slots)):
+        when = datetime.fromtimestamp(slot, tz)
+        out.setdefault(when.date(), []).append(when)
+    return out
+
+
+def is_slot_available(*, host: HostAvailability, rules: LinkRules, start: int, now: int) -> bool:
+    """Whether ``start`` is one of ``host_slots`` (same rules; used to validate a booking)."""
+    return host_slots(host=host, rules=rules, window_start=start, window_end=start + 1, now=now) == [start]

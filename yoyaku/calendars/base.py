@@ -1,0 +1,134 @@
+"""The one small interface every calendar provider implements.
+
+Adapters speak UTC-aware datetimes at this boundary; the availability engine
+converts them to epoch seconds. Nothing here imports Django, so adapters can be
+tested against their protocol servers without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+BusyStatus = Literal["busy", "tentative", "oof"]
+
+
+@dataclass(frozen=True, slots=True)
+class BusyInterval:
+    start: datetime
+    end: datetime
+    # Kept so the caller can honour the host's "tentative blocks time" setting.
+    status: BusyStatus = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event Yoyaku wants on the host's calendar.
+
+    ``uid`` is chosen by Yoyaku (derived from the booking) so that a retried
+    write finds the event it already made instead of creating a second one.
+    """
+
+    uid: str
+    title: str
+    start: datetime
+    end: datetime
+    time_zone: str = "UTC"
+    description: str = ""
+    location: str = ""
+    organizer_email: str = ""
+    organizer_name: str = ""
+    attendees: tuple[Attendee, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    """An event as read back from the provider during sync."""
+
+    id: str
+    uid: str | None
+    title: str
+    start: datetime
+    end: datetime
+    attendees: tuple[Attendee, ...] = ()
+    cancelled: bool = False
+    all_day: bool = False
+    location: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    changed: list[RemoteEvent] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    token: str = ""
+    # True when the old token was rejected and this is a complete listing:
+    # the caller must treat anything it knew and did not see as deleted.
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarInfo:
+    id: str
+    name: str
+    primary: bool = False
+    writable: bool = True
+
+
+class CalendarError(Exception):
+    """Base class; ``str(error)`` is a message fit to show the user."""
+
+
+class CalendarUnavailable(CalendarError):
+    """The server could not be reached or kept failing (timeouts, 5xx, 429 after retries)."""
+
+
+class CalendarAuthError(CalendarError):
+    """Credentials were rejected or the grant was revoked: the user must reconnect."""
+
+
+class CalendarOperationNotSupported(CalendarError):
+    """The provider (Exchange) does not allow this operation from Yoyaku."""
+
+
+class SyncTokenExpired(CalendarError):
+    """The incremental sync token is no longer valid; a full sync is needed."""
+
+
+class CalendarAdapter(Protocol):
+    provider: str
+
+    def list_calendars(self) -> list[CalendarInfo]: ...
+
+    def busy(
+        self, *, start: datetime, end: datetime, calendar_ids: Sequence[str] | None = None
+    ) -> list[BusyInterval]: ...
+
+    def create_event(self, *, draft: EventDraft, calendar_id: str | None = None) -> str: ...
+
+    def update_event(self, *, event_id: str, draft: EventDraft, calendar_id: str | None = None) -> None: ...
+
+    def cancel_event(self, *, event_id: str, calendar_id: str | None = None) -> None: ...
+
+    def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult: ...
+
+
+def blocking_intervals(
+    intervals: Iterable[BusyInterval], *, tentative_blocks: bool
+) -> list[tuple[int, int]]:
+    """Busy intervals as sorted epoch-second pairs, the engine's input form."""
+    pairs = [
+        (int(i.start.timestamp()), int(i.end.timestamp()))
+        for i in intervals
+        if i.end > i.start and (tentative_blocks or i.status != "tentative")
+    ]
+    pairs.sort()
+    return pairs

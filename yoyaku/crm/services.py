@@ -1,0 +1,84 @@
+"""CRM writes: contacts are keyed by email (case-insensitive); meetings are associated with contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from yoyaku.accounts.models import User
+from yoyaku.crm.models import Contact, Meeting, MeetingAssociation, MeetingSource
+
+
+def upsert_contact(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    owner: User | None = None,
+    time_zone: str = "",
+    properties: Mapping[str, Any] | None = None,
+) -> Contact:
+    """Create the contact or update it with what the person just told us.
+
+    Names given now replace old ones (people fix typos when they book again);
+    an existing owner is kept, so a contact stays with the rep who has it.
+    """
+    email = email.strip()
+    for _attempt in range(2):
+        contact = Contact.objects.select_for_update().filter(email__iexact=email).first()
+        if contact is None:
+            try:
+                with transaction.atomic():
+                    return Contact.objects.create(
+                        email=email,
+                        first_name=first_name,
+                        last_name=last_name,
+                        owner=owner,
+                        time_zone=time_zone,
+                        properties=dict(properties or {}),
+                    )
+            except IntegrityError:
+                continue  # created by a concurrent booking a moment ago: update it instead
+        contact.first_name = first_name or contact.first_name
+        contact.last_name = last_name or contact.last_name
+        contact.time_zone = time_zone or contact.time_zone
+        if contact.owner_id is None and owner is not None:
+            contact.owner = owner
+        contact.properties = {**contact.properties, **(properties or {})}
+        contact.save()
+        return contact
+    raise IntegrityError(f"Could not create or update the contact {email!r}.")
+
+
+def log_meeting(
+    *,
+    title: str,
+    start: datetime,
+    end: datetime,
+    source: str,
+    contacts: Iterable[Contact],
+    hosts: Iterable[User],
+    location: str = "",
+    description: str = "",
+    outcome: str = "scheduled",
+) -> Meeting:
+    meeting = Meeting.objects.create(
+        title=title,
+        start=start,
+        end=end,
+        source=source,
+        location=location,
+        description=description,
+        outcome=outcome,
+    )
+    meeting.hosts.set(list(hosts))
+    MeetingAssociation.objects.bulk_create(
+        [MeetingAssociation(meeting=meeting, contact=contact) for contact in contacts]
+    )
+    return meeting
+
+
+__all__ = ["MeetingSource", "log_meeting", "upsert_contact"]

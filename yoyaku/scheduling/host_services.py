@@ -1,0 +1,147 @@
+"""Writes hosts make: their working hours and their meeting links."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+
+from yoyaku.accounts.models import User
+from yoyaku.scheduling.models import Availability, LinkKind, MeetingLink
+from yoyaku.scheduling.validation import BookingInputError, check_time_zone
+
+Span = tuple[int, int]
+
+
+def _clean_spans(spans: Sequence[Sequence[int]], *, field: str) -> list[list[int]]:
+    cleaned = sorted((int(a), int(b)) for a, b in spans)
+    for a, b in cleaned:
+        if not (0 <= a < b <= 1440):
+            raise BookingInputError(
+                {field: f"[{a}, {b}] is not a span of minutes within a day (0 <= start < end <= 1440)."}
+            )
+    for (_, end), (start, _) in zip(cleaned, cleaned[1:], strict=False):
+        if start < end:
+            raise BookingInputError({field: "Working hours on one day must not overlap."})
+    return [[a, b] for a, b in cleaned]
+
+
+def set_availability(
+    *,
+    user: User,
+    time_zone: str,
+    weekly: Mapping[str, Sequence[Sequence[int]]],
+    overrides: Mapping[date, Sequence[Sequence[int]]],
+) -> Availability:
+    check_time_zone(time_zone, field="time_zone")
+    clean_weekly = {str(day): _clean_spans(spans, field=f"weekly.{day}") for day, spans in weekly.items()}
+    clean_overrides = {
+        day.isoformat(): _clean_spans(spans, field=f"overrides.{day.isoformat()}") for day, spans in overrides.items()
+    }
+    with transaction.atomic():
+        user.time_zone = time_zone
+        user.save(update_fields=["time_zone"])
+        availability, _ = Availability.objects.update_or_create(
+            user=user, defaults={"weekly": clean_weekly, "overrides": clean_overrides}
+        )
+    return availability
+
+
+class LinkConflict(Exception):
+    pass
+
+
+LINK_FIELDS = (
+    "name",
+    "kind",
+    "durations",
+    "increment_minutes",
+    "notice_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "rolling_weeks",
+    "fixed_start",
+    "fixed_end",
+    "max_per_day",
+    "prioritize_contact_owner",
+    "form_fields",
+    "location",
+    "confirmation_message",
+    "redirect_url",
+    "active",
+)
+
+
+def _check_link(link: MeetingLink, hosts: list[User]) -> None:
+    errors: dict[str, str] = {}
+    if (link.fixed_start is None) != (link.fixed_end is None):
+        errors["fixed_end"] = "Give both fixed_start and fixed_end, or neither."
+    elif link.fixed_start and link.fixed_end and link.fixed_end < link.fixed_start:
+        errors["fixed_end"] = "fixed_end must not be before fixed_start."
+    if link.fixed_start is None and not link.rolling_weeks:
+        errors["rolling_weeks"] = "Give rolling_weeks, or a fixed date range."
+    if link.kind != LinkKind.ONE_ON_ONE and len(hosts) < 2:
+        errors["host_usernames"] = "Group and round robin pages need at least two hosts."
+    if link.kind == LinkKind.ONE_ON_ONE and len(hosts) > 1:
+        errors["host_usernames"] = "A one-on-one page has one host."
+    keys = [f["key"] for f in link.form_fields]
+    if len(keys) != len(set(keys)):
+        errors["form_fields"] = "Each form field needs its own key."
+    if keys and set(keys) & {"first_name", "last_name", "email"}:
+        errors["form_fields"] = "first_name, last_name and email are always asked; do not add them again."
+    for spec in link.form_fields:
+        if spec.get("type") == "select" and not spec.get("options"):
+            errors["form_fields"] = f"The select field {spec['key']!r} needs options."
+    if link.redirect_url and not link.redirect_url.startswith(("https://", "http://")):
+        errors["redirect_url"] = "The redirect URL must start with https://."
+    if errors:
+        raise BookingInputError(errors)
+
+
+def _resolve_hosts(*, owner: User, usernames: Sequence[str] | None) -> list[User]:
+    if not usernames:
+        return [owner]
+    found = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
+    missing = [name for name in usernames if name not in found]
+    if missing:
+        raise BookingInputError({"host_usernames": f"Unknown users: {', '.join(missing)}."})
+    return [found[name] for name in dict.fromkeys(usernames)]
+
+
+def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), **fields: Any) -> MeetingLink:
+    if MeetingLink.objects.filter(slug=slug).exists():
+        raise LinkConflict(f"The address /m/{slug} is taken; choose another slug.")
+    hosts = _resolve_hosts(owner=owner, usernames=host_usernames)
+    link = MeetingLink(owner=owner, slug=slug, **{k: v for k, v in fields.items() if k in LINK_FIELDS})
+    _check_link(link, hosts)
+    with transaction.atomic():
+        link.save()
+        link.hosts.set(hosts)
+    return link
+
+
+def update_link(*, link: MeetingLink, host_usernames: Sequence[str] | None = None, **fields: Any) -> MeetingLink:
+    for key, value in fields.items():
+        if key in LINK_FIELDS:
+            setattr(link, key, value)
+    hosts = (
+        _resolve_hosts(owner=link.owner, usernames=host_usernames)
+        if host_usernames is not None
+        else list(link.hosts.all())
+    )
+    _check_link(link, hosts)
+    with transaction.atomic():
+        link.save()
+        link.hosts.set(hosts)
+    return link
+
+
+def delete_link(*, link: MeetingLink) -> None:
+    """Remove a page. Pages with bookings are kept, deactivated, so their history stays intact."""
+    if link.bookings.exists():
+        link.active = False
+        link.save(update_fields=["active"])
+    else:
+        link.delete()

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def default_weekly_hours() -> dict[str, list[list[int]]]:
+    nine_to_five = [[9 * 60, 17 * 60]]
+    return {str(day): nine_to_five for day in range(5)}
+
+
+class Availability(models.Model):
+    """A host's working hours: local minutes from midnight in the user's time zone."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability")
+    weekly = models.JSONField(default=default_weekly_hours)  # {"0": [[540, 1020]], ...} 0 = Monday
+    overrides = models.JSONField(default=dict, blank=True)  # {"2026-12-24": []} empty list = day off
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class LinkKind(models.TextChoices):
+    ONE_ON_ONE = "one_on_one", _("One-on-one")
+    GROUP = "group", _("Group")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+
+
+class MeetingLink(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=LinkKind.choices, default=LinkKind.ONE_ON_ONE)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_links")
+    hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="meeting_links")
+    durations = models.JSONField(default=list)  # minutes, e.g. [15, 30, 60]
+    increment_minutes = models.PositiveSmallIntegerField(default=30)
+    notice_minutes = models.PositiveIntegerField(default=0)
+    buffer_before_minutes = models.PositiveIntegerField(default=0)
+    buffer_after_minutes = models.PositiveIntegerField(default=0)
+    rolling_weeks = models.PositiveSmallIntegerField(null=True, blank=True, default=8)
+    fixed_start = models.DateField(null=True, blank=True)
+    fixed_end = models.DateField(null=True, blank=True)
+    max_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    prioritize_contact_owner = models.BooleanField(default=False)
+    # [{"key": "company", "label": "Company", "type": "text|textarea|select|checkbox",
+    #   "required": true, "options": ["a", "b"]}]
+    form_fields = models.JSONField(default=list, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    confirmation_message = models.TextField(blank=True)
+    redirect_url = models.URLField(blank=True, max_length=500)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class BookingStatus(models.TextChoices):
+    CONFIRMED = "confirmed", _("Confirmed")
+    REQUESTED = "requested", _("Requested")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class CalendarWrite(models.TextChoices):
+    NONE = "none", _("No calendar")
+    PENDING = "pending", _("Pending")
+    WRITTEN = "written", _("Written")
+    FAILED = "failed", _("Failed")
+
+
+class Booking(models.Model):
+    """A booked meeting, or a meeting request when the page is offline or its calendar unreadable."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    link = models.ForeignKey(MeetingLink, on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField(max_length=16, choices=BookingStatus.choices)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField()
+    answers = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    assigned_host = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_bookings"
+    )
+    contact = models.ForeignKey("crm.Contact", null=True, on_delete=models.SET_NULL, related_name="bookings")
+    meeting = models.ForeignKey("crm.Meeting", null=True, on_delete=models.SET_NULL, related_name="bookings")
+    calendar_event_id = models.CharField(max_length=1000, blank=True)
+    calendar_write = models.CharField(max_length=16, choices=CalendarWrite.choices, default="none")
+    calendar_error = models.CharField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="booking_idempotency_key_once_per_link",
+            ),
+        ]
+        indexes = [models.Index(fields=["link", "created_at"])]
+
+
+class Reservation(models.Model):
+    """One host's claim on a buffered span of time for a booking.
+
+    PostgreSQL refuses two active reservations of one host whose spans overlap
+    (an exclusion constraint added in the migration); on SQLite the check runs
+    inside an IMMEDIATE transaction that holds the write lock.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="reservations")
+    host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
+    start = models.DateTimeField()  # start minus buffer before
+    end = models.DateTimeField()  # end plus buffer after
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["host", "start"], name="reservation_host_start")]

@@ -1,0 +1,154 @@
+"""Read side of scheduling: turn stored hours, bookings and synced busy time into slots."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Max
+
+from yoyaku.accounts.busy import read_busy
+from yoyaku.accounts.models import User
+from yoyaku.accounts.selectors import meetings_connection
+from yoyaku.availability import (
+    HostAvailability,
+    LinkRules,
+    group_slots,
+    host_slots,
+    round_robin_slots,
+    slots_by_local_date,
+)
+from yoyaku.calendars.base import CalendarError
+from yoyaku.scheduling.models import Availability, Booking, BookingStatus, LinkKind, MeetingLink, Reservation
+
+Interval = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SlotsResult:
+    slots: dict[date, list[datetime]]
+    # True when no host has a calendar: bookings become meeting requests.
+    offline: bool
+    # Set when a connected calendar could not be read: no slots are offered.
+    calendar_error: str = ""
+    time_zone: str = "UTC"
+    durations: list[int] = field(default_factory=list)
+
+
+def link_hosts(*, link: MeetingLink) -> list[User]:
+    hosts = list(link.hosts.order_by("id"))
+    return hosts or [link.owner]
+
+
+def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
+    return LinkRules(
+        duration_minutes=duration,
+        increment_minutes=link.increment_minutes,
+        notice_minutes=link.notice_minutes,
+        buffer_before_minutes=link.buffer_before_minutes,
+        buffer_after_minutes=link.buffer_after_minutes,
+        rolling_weeks=None if link.fixed_start and link.fixed_end else link.rolling_weeks,
+        fixed_start=link.fixed_start,
+        fixed_end=link.fixed_end,
+        max_per_day=link.max_per_day,
+        grid_time_zone=link.owner.time_zone,
+    )
+
+
+def host_inputs(
+    *, user: User, busy: Sequence[Interval], window_start: datetime, window_end: datetime
+) -> HostAvailability:
+    """Everything the engine needs about one host, read with two small queries."""
+    availability = Availability.objects.filter(user=user).first()
+    weekly: dict[int, list[tuple[int, int]]] = {}
+    overrides: dict[date, list[tuple[int, int]]] = {}
+    if availability is not None:
+        weekly = {int(day): [(a, b) for a, b in spans] for day, spans in availability.weekly.items()}
+        overrides = {
+            date.fromisoformat(day): [(a, b) for a, b in spans] for day, spans in availability.overrides.items()
+        }
+    zone = ZoneInfo(user.time_zone)
+    # Reservations one day either side: buffers and per-day limits reach past the window.
+    spans = list(
+        Reservation.objects.filter(
+            host=user,
+            active=True,
+            end__gt=window_start - timedelta(days=1),
+            start__lt=window_end + timedelta(days=1),
+        ).values_list("start", "end", "booking__start")
+    )
+    booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _ in spans)
+    per_day = Counter(meeting_start.astimezone(zone).date() for _, _, meeting_start in spans if meeting_start)
+    return HostAvailability(
+        host_id=str(user.pk),
+        time_zone=user.time_zone,
+        weekly=weekly,
+        overrides=overrides,
+        busy=sorted(busy),
+        booked=booked,
+        bookings_per_day=dict(per_day),
+    )
+
+
+def available_slots(
+    *, link: MeetingLink, start: datetime, end: datetime, time_zone: str, duration: int, now: datetime
+) -> SlotsResult:
+    hosts = link_hosts(link=link)
+    rules = link_rules(link=link, duration=duration)
+    # Busy time is needed a little beyond the window because of buffers.
+    margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
+    inputs: list[HostAvailability] = []
+    connected = 0
+    errors: list[str] = []
+    for host in hosts:
+        connection = meetings_connection(user=host)
+        busy: list[Interval] = []
+        if connection is not None:
+            connected += 1
+            try:
+                busy = read_busy(connection=connection, start=start - margin, end=end + margin)
+            except CalendarError as error:
+                errors.append(str(error))
+                if link.kind != LinkKind.ROUND_ROBIN:
+                    # Fail closed: never offer a time computed without a host's calendar.
+                    return SlotsResult(
+                        slots={}, offline=True, calendar_error=str(error), time_zone=time_zone
+                    )
+                continue  # round robin: this host is simply not offered
+        inputs.append(host_inputs(user=host, busy=busy, window_start=start, window_end=end))
+    if not inputs:
+        return SlotsResult(slots={}, offline=True, calendar_error=errors[0], time_zone=time_zone)
+    window_start, window_end, now_ts = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
+    starts: list[int]
+    if link.kind == LinkKind.GROUP:
+        starts = group_slots(
+            hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
+        )
+    elif link.kind == LinkKind.ROUND_ROBIN:
+        starts = list(
+            round_robin_slots(
+                hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
+            )
+        )
+    else:
+        starts = host_slots(
+            host=inputs[0], rules=rules, window_start=window_start, window_end=window_end, now=now_ts
+        )
+    return SlotsResult(
+        slots=slots_by_local_date(slots=starts, time_zone=time_zone),
+        offline=connected == 0,
+        time_zone=time_zone,
+    )
+
+
+def last_booked_at(*, link: MeetingLink, host_ids: Sequence[int]) -> dict[str, int | None]:
+    rows = dict(
+        Booking.objects.filter(link=link, assigned_host_id__in=host_ids)
+        .exclude(status=BookingStatus.CANCELLED)
+        .values_list("assigned_host_id")
+        .annotate(latest=Max("created_at"))
+    )
+    return {str(h): int(rows[h].timestamp()) if h in rows else None for h in host_ids}

@@ -1,0 +1,329 @@
+"""Write side of scheduling: book a slot, or leave a meeting request.
+
+A booking is accepted only if every host's calendar, read fresh, and every
+active reservation leave the buffered span free. The final check and the
+insert run in one transaction that the database serialises: SQLite takes its
+write lock at BEGIN (IMMEDIATE mode), PostgreSQL refuses overlapping
+reservations of a host with an exclusion constraint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from yoyaku.accounts.busy import forget_busy, read_busy
+from yoyaku.accounts.models import User
+from yoyaku.accounts.selectors import meetings_connection
+from yoyaku.availability import choose_round_robin_host, is_slot_available
+from yoyaku.calendars.base import CalendarError
+from yoyaku.crm.models import Contact, MeetingSource
+from yoyaku.crm.services import log_meeting, upsert_contact
+from yoyaku.scheduling.models import (
+    Booking,
+    BookingStatus,
+    CalendarWrite,
+    LinkKind,
+    MeetingLink,
+    Reservation,
+)
+from yoyaku.scheduling.selectors import host_inputs, last_booked_at, link_hosts, link_rules
+from yoyaku.scheduling.validation import BookingInputError, check_time_zone, clean_booker
+
+logger = logging.getLogger(__name__)
+Interval = tuple[int, int]
+
+
+class SlotUnavailable(Exception):
+    """The slot was free when shown but is taken now."""
+
+
+class CalendarUnreadable(Exception):
+    """A host's calendar cannot be read, so the booking cannot be confirmed safely."""
+
+
+@dataclass(frozen=True)
+class BookingOutcome:
+    booking: Booking
+    created: bool
+
+
+def book_meeting(
+    *,
+    link: MeetingLink,
+    start: datetime,
+    duration: int,
+    time_zone: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    answers: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> BookingOutcome:
+    if idempotency_key:
+        existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return BookingOutcome(booking=existing, created=False)
+    errors: dict[str, str] = {}
+    if duration not in link.durations:
+        allowed = ", ".join(str(d) for d in link.durations)
+        errors["duration"] = f"This page offers {allowed} minute meetings."
+    if start.tzinfo is None:
+        errors["start"] = "Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00."
+    try:
+        check_time_zone(time_zone)
+    except BookingInputError as error:
+        errors.update(error.errors)
+    try:
+        booker = clean_booker(
+            link=link, first_name=first_name, last_name=last_name, email=email, answers=answers or {}
+        )
+    except BookingInputError as error:
+        errors.update(error.errors)
+    if errors:
+        raise BookingInputError(errors)
+    now = now or timezone.now()
+    end = start + timedelta(minutes=duration)
+    hosts = link_hosts(link=link)
+    busy, connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
+    candidates = [h for h in hosts if h.pk in busy]
+    status = BookingStatus.CONFIRMED if connected else BookingStatus.REQUESTED
+    for _attempt in range(3):
+        try:
+            booking = _reserve(
+                link=link,
+                hosts=candidates,
+                busy=busy,
+                start=start,
+                end=end,
+                duration=duration,
+                time_zone=time_zone,
+                booker=booker,
+                status=status,
+                idempotency_key=idempotency_key,
+                now=now,
+            )
+            break
+        except IntegrityError as error:
+            if idempotency_key:
+                existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+                if existing is not None:
+                    return BookingOutcome(booking=existing, created=False)
+            if "reservation_no_overlap" not in str(error):
+                raise
+            # PostgreSQL refused an overlap a concurrent booking committed first;
+            # round robin may still find another free host, so choose again.
+            if link.kind != LinkKind.ROUND_ROBIN:
+                raise SlotUnavailable(_TAKEN) from error
+    else:
+        raise SlotUnavailable(_TAKEN)
+    if status == BookingStatus.CONFIRMED:
+        from yoyaku.scheduling.calendar_writes import write_booking_event
+
+        write_booking_event(booking=booking)
+    return BookingOutcome(booking=booking, created=True)
+
+
+_TAKEN = "Sorry, that time was just booked. Please pick another time."
+
+
+def _fresh_busy(
+    *, link: MeetingLink, hosts: list[User], start: datetime, end: datetime
+) -> tuple[dict[int, list[Interval]], bool]:
+    """Each host's busy time around the slot, read from the calendar itself (never the copy).
+
+    Returns busy time by host id (hosts whose calendar failed are left out for
+    round robin) and whether any host has a calendar at all.
+    """
+    margin = timedelta(days=1)
+    busy: dict[int, list[Interval]] = {}
+    connected = False
+    failures: list[str] = []
+    for host in hosts:
+        connection = meetings_connection(user=host)
+        if connection is None:
+            busy[host.pk] = []
+            continue
+        connected = True
+        try:
+            busy[host.pk] = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
+        except CalendarError as error:
+            failures.append(str(error))
+            if link.kind != LinkKind.ROUND_ROBIN:
+                raise CalendarUnreadable(str(error)) from error
+    if not busy:
+        raise CalendarUnreadable(failures[0] if failures else "No host calendar could be read.")
+    return busy, connected
+
+
+def _reserve(
+    *,
+    link: MeetingLink,
+    hosts: list[User],
+    busy: Mapping[int, list[Interval]],
+    start: datetime,
+    end: datetime,
+    duration: int,
+    time_zone: str,
+    booker: Any,
+    status: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Booking:
+    rules = link_rules(link=link, duration=duration)
+    start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
+    with transaction.atomic():
+        free = [
+            host
+            for host in hosts
+            if is_slot_available(
+                host=host_inputs(user=host, busy=busy[host.pk], window_start=start, window_end=end),
+                rules=rules,
+                start=start_ts,
+                now=now_ts,
+            )
+        ]
+        contact = Contact.objects.filter(email__iexact=booker.email).first()
+        if link.kind == LinkKind.GROUP:
+            if len(free) != len(hosts):
+                raise SlotUnavailable(_TAKEN)
+            assigned, reserved = link.owner, free
+        elif link.kind == LinkKind.ROUND_ROBIN:
+            if not free:
+                raise SlotUnavailable(_TAKEN)
+            chosen = choose_round_robin_host(
+                free_host_ids=[str(h.pk) for h in free],
+                last_booked_at=last_booked_at(link=link, host_ids=[h.pk for h in free]),
+                owner_id=str(contact.owner_id) if contact and contact.owner_id else None,
+                prioritize_owner=link.prioritize_contact_owner,
+            )
+            assigned = next(h for h in free if str(h.pk) == chosen)
+            reserved = [assigned]
+        else:
+            if not free:
+                raise SlotUnavailable(_TAKEN)
+            assigned, reserved = free[0], free[:1]
+        contact = upsert_contact(
+            email=booker.email,
+            first_name=booker.first_name,
+            last_name=booker.last_name,
+            owner=assigned,
+            time_zone=time_zone,
+            properties=booker.answers,
+        )
+        title = f"{link.name}: {booker.first_name} {booker.last_name}"
+        meeting = log_meeting(
+            title=title,
+            start=start,
+            end=end,
+            source=MeetingSource.BOOKING,
+            contacts=[contact],
+            hosts=reserved,
+            location=link.location,
+            outcome="scheduled" if status == BookingStatus.CONFIRMED else "requested",
+        )
+        booking = Booking.objects.create(
+            link=link,
+            status=status,
+            start=start,
+            end=end,
+            time_zone=time_zone,
+            first_name=booker.first_name,
+            last_name=booker.last_name,
+            email=booker.email,
+            answers=booker.answers,
+            assigned_host=assigned,
+            contact=contact,
+            meeting=meeting,
+            idempotency_key=idempotency_key,
+            calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
+        )
+        before = timedelta(minutes=link.buffer_before_minutes)
+        after = timedelta(minutes=link.buffer_after_minutes)
+        Reservation.objects.bulk_create(
+            [Reservation(booking=booking, host=h, start=start - before, end=end + after) for h in reserved]
+        )
+    return booking
+
+
+def request_meeting(
+    *,
+    link: MeetingLink,
+    time_zone: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    message: str,
+    answers: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> BookingOutcome:
+    """Leave a request without a time, for when the host's calendar cannot be read.
+
+    Nothing is reserved and nothing is written to a calendar; the host sees it
+    on the dashboard and replies.
+    """
+    if idempotency_key:
+        existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return BookingOutcome(booking=existing, created=False)
+    errors: dict[str, str] = {}
+    try:
+        check_time_zone(time_zone)
+    except BookingInputError as error:
+        errors.update(error.errors)
+    try:
+        booker = clean_booker(
+            link=link, first_name=first_name, last_name=last_name, email=email, answers=answers or {}
+        )
+    except BookingInputError as error:
+        errors.update(error.errors)
+    if len(message) > 2000:
+        errors["message"] = "The message is limited to 2,000 characters."
+    if errors:
+        raise BookingInputError(errors)
+    with transaction.atomic():
+        contact = upsert_contact(
+            email=booker.email,
+            first_name=booker.first_name,
+            last_name=booker.last_name,
+            owner=link.owner,
+            time_zone=time_zone,
+            properties=booker.answers,
+        )
+        booking = Booking.objects.create(
+            link=link,
+            status=BookingStatus.REQUESTED,
+            time_zone=time_zone,
+            first_name=booker.first_name,
+            last_name=booker.last_name,
+            email=booker.email,
+            answers=booker.answers,
+            message=message.strip(),
+            assigned_host=link.owner,
+            contact=contact,
+            idempotency_key=idempotency_key,
+        )
+    return BookingOutcome(booking=booking, created=True)
+
+
+def cancel_booking(*, booking: Booking) -> Booking:
+    """Free the time and take the event off the calendar (where the provider allows it)."""
+    with transaction.atomic():
+        booking.status = BookingStatus.CANCELLED
+        booking.save(update_fields=["status"])
+        Reservation.objects.filter(booking=booking).update(active=False)
+    if booking.calendar_event_id:
+        from yoyaku.scheduling.calendar_writes import cancel_booking_event
+
+        cancel_booking_event(booking=booking)
+    connection = meetings_connection(user=booking.assigned_host)
+    if connection is not None:
+        forget_busy(connection=connection)
+    return booking

@@ -1,0 +1,203 @@
+"""Django settings. Everything an operator changes comes from YOYAKU_* environment variables;
+the defaults run Yoyaku embedded: SQLite, SqliteHuey, no external services."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("YOYAKU_DATA_DIR", BASE_DIR.parent / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+def _persistent_secret(name: str, file_name: str, factory: str = "token") -> str:
+    """Read a secret from the environment, or keep a generated one in the data folder."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    path = DATA_DIR / file_name
+    if not path.exists():
+        if factory == "fernet":
+            from cryptography.fernet import Fernet
+
+            generated = Fernet.generate_key().decode()
+        else:
+            generated = secrets.token_urlsafe(50)
+        path.write_text(generated)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _persistent_secret("YOYAKU_SECRET_KEY", "secret_key")
+# Encrypts OAuth refresh tokens and calendar passwords at rest (Fernet: AES-128-CBC + HMAC).
+# Several comma-separated keys allow rotation: the first encrypts, all decrypt.
+YOYAKU_ENCRYPTION_KEYS = _persistent_secret("YOYAKU_ENCRYPTION_KEYS", "encryption_key", "fernet").split(",")
+DEBUG = _env_bool("YOYAKU_DEBUG")
+ALLOWED_HOSTS = os.environ.get("YOYAKU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+YOYAKU_BASE_URL = os.environ.get("YOYAKU_BASE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "yoyaku.accounts",
+    "yoyaku.crm",
+    "yoyaku.scheduling",
+    "yoyaku.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "yoyaku.urls"
+WSGI_APPLICATION = "yoyaku.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict[str, object]:
+    url = os.environ.get("YOYAKU_DATABASE_URL", "")
+    if os.environ.get("YOYAKU_TEST_DATABASE") == "postgresql" and not url:
+        url = "postgresql://postgres@127.0.0.1:5432/yoyaku"
+    if url.startswith(("postgres://", "postgresql://")):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": parts.path.lstrip("/") or "yoyaku",
+            "USER": unquote(parts.username or "postgres"),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "127.0.0.1",
+            "PORT": str(parts.port or 5432),
+            "CONN_MAX_AGE": 60,
+            "OPTIONS": {"connect_timeout": 5},
+        }
+    name = os.environ.get("YOYAKU_SQLITE_PATH", str(DATA_DIR / "yoyaku.sqlite3"))
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": name,
+        # IMMEDIATE takes the write lock at BEGIN, so the availability re-check and the
+        # insert of a booking are serialised; WAL lets readers go on meanwhile.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+        # A file, not :memory:, so threads of the live test server share one database.
+        "TEST": {"NAME": os.environ.get("YOYAKU_SQLITE_TEST_PATH", str(DATA_DIR / "test.sqlite3"))},
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_redis_url = os.environ.get("YOYAKU_REDIS_URL", "")
+if _redis_url:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "yoyaku",
+        "url": _redis_url,
+        "immediate": False,
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "yoyaku",
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": _env_bool("YOYAKU_TASKS_IMMEDIATE"),
+    }
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ja", _("Japanese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+EMAIL_BACKEND = os.environ.get("YOYAKU_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("YOYAKU_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("YOYAKU_SMTP_PORT", "1025"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("YOYAKU_FROM_EMAIL", "Yoyaku <no-reply@localhost>")
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024  # booking bodies are small; larger ones are refused
+
+# Networks user-supplied calendar URLs may resolve to besides public addresses
+# (the demo and the tests run their CalDAV/EWS servers on loopback).
+YOYAKU_ALLOWED_CALENDAR_NETWORKS = [
+    n for n in os.environ.get("YOYAKU_ALLOWED_CALENDAR_NETWORKS", "").split(",") if n
+]
+# How long synced busy time may be served before it is read again from the calendar.
+YOYAKU_BUSY_TTL_SECONDS = int(os.environ.get("YOYAKU_BUSY_TTL_SECONDS", "60"))
+# Accounts created before this date may keep two calendar connections (legacy rule).
+YOYAKU_LEGACY_CONNECTION_CUTOFF = os.environ.get("YOYAKU_LEGACY_CONNECTION_CUTOFF", "2023-03-13")
+# Public booking endpoints: requests per minute per client address.
+YOYAKU_PUBLIC_RATE_LIMIT = int(os.environ.get("YOYAKU_PUBLIC_RATE_LIMIT", "120"))
+
+# Provider endpoints and OAuth clients; defaults are the real services.
+YOYAKU_GOOGLE = {
+    "client_id": os.environ.get("YOYAKU_GOOGLE_CLIENT_ID", ""),
+    "client_secret": os.environ.get("YOYAKU_GOOGLE_CLIENT_SECRET", ""),
+    "auth_uri": os.environ.get("YOYAKU_GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth"),
+    "token_uri": os.environ.get("YOYAKU_GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token"),
+    "api_endpoint": os.environ.get("YOYAKU_GOOGLE_API_ENDPOINT", "https://www.googleapis.com"),
+}
+YOYAKU_MICROSOFT = {
+    "client_id": os.environ.get("YOYAKU_MICROSOFT_CLIENT_ID", ""),
+    "client_secret": os.environ.get("YOYAKU_MICROSOFT_CLIENT_SECRET", ""),
+    "authority_host": os.environ.get("YOYAKU_MICROSOFT_AUTHORITY", "https://login.microsoftonline.com"),
+    "tenant": os.environ.get("YOYAKU_MICROSOFT_TENANT", "common"),
+    "graph_url": os.environ.get("YOYAKU_MICROSOFT_GRAPH_URL", "https://graph.microsoft.com"),
+    # Only for local protocol servers: where the authority host is really served.
+    "authority_override": os.environ.get("YOYAKU_MICROSOFT_AUTHORITY_OVERRIDE", ""),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("YOYAKU_LOG_LEVEL", "WARNING")},
+}
