@@ -48,9 +48,7 @@ def parse_utc(text: str) -> int:
 
 
 def parse_case(case: dict[str, Any]) -> list[tuple[Any, str, list[tuple[int, int]]]]:
-    return [
-        (h, h["timeZone"], [(parse_utc(a), parse_utc(b)) for a, b in h["busy"]]) for h in case["hosts"]
-    ]
+    return [(h, h["timeZone"], [(parse_utc(a), parse_utc(b)) for a, b in h["busy"]]) for h in case["hosts"]]
 
 
 def weekly_of(host: dict[str, Any]) -> dict[int, list[tuple[int, int]]]:
@@ -108,8 +106,12 @@ def main() -> int:
                 for h, zone, busy in parsed
             ]
             if name == "S":
-                return len(host_slots(host=hosts[0], rules=rules, window_start=start, window_end=end, now=now))
-            return len(round_robin_slots(hosts=hosts, rules=rules, window_start=start, window_end=end, now=now))
+                return len(
+                    host_slots(host=hosts[0], rules=rules, window_start=start, window_end=end, now=now)
+                )
+            return len(
+                round_robin_slots(hosts=hosts, rules=rules, window_start=start, window_end=end, now=now)
+            )
 
         first_ms, _ = median_ms(run, runs=1, cold=True)
         cold_ms, _ = median_ms(run, runs=RUNS, cold=True)
@@ -122,8 +124,9 @@ def main() -> int:
     for name in ("S", "R"):
         f = figures[name]
         print(
-            f"{name}: {counts[name]} slots (expected {EXPECTED[name]}); engine median warm {f['warm']:.3f} ms, "
-            f"cold {f['cold']:.3f} ms, first run {f['first']:.3f} ms; parsing {f['parse']:.3f} ms"
+            f"{name}: {counts[name]} slots (expected {EXPECTED[name]}); engine median "
+            f"warm {f['warm']:.3f} ms, cold {f['cold']:.3f} ms, first run {f['first']:.3f} ms; "
+            f"parsing {f['parse']:.3f} ms"
         )
     print(f"wrote {RESULTS.name}")
     return 0 if ok else 1
@@ -139,7 +142,9 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}; Python {platform.python_version()} ({sys.implementation.name})"
+    # What nproc prints: the CPUs this process may run on.
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"nproc {cpus}, {cpu}; Python {platform.python_version()} ({sys.implementation.name})"
 
 
 def write_results(figures: dict[str, dict[str, float]], counts: dict[str, int], ok: bool) -> None:

@@ -6,7 +6,7 @@ so that it can be imported. Busy times are ISO 8601 UTC strings, as a calendar A
 """
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SEED = 20270301
@@ -17,7 +17,7 @@ ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Tokyo", "Ame
 
 
 def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def ts(s: str) -> int:
@@ -39,26 +39,42 @@ def generate() -> dict[str, Any]:
         return out
 
     case_s = {
-        "from": S_FROM, "to": S_TO,
+        "from": S_FROM,
+        "to": S_TO,
         "inviteeTimeZone": "Europe/Berlin",
-        "eventLength": 30, "frequency": 30, "minimumBookingNotice": 0,
-        "hosts": [{
-            "id": 1, "timeZone": "Europe/Berlin",
-            "days": [1, 2, 3, 4, 5], "startTime": "09:00", "endTime": "17:00",
-            "busy": busy_list(500, ts(S_FROM), ts(S_TO)),
-        }],
+        "eventLength": 30,
+        "frequency": 30,
+        "minimumBookingNotice": 0,
+        "hosts": [
+            {
+                "id": 1,
+                "timeZone": "Europe/Berlin",
+                "days": [1, 2, 3, 4, 5],
+                "startTime": "09:00",
+                "endTime": "17:00",
+                "busy": busy_list(500, ts(S_FROM), ts(S_TO)),
+            }
+        ],
     }
     hosts = []
     for i in range(50):
-        hosts.append({
-            "id": i + 1, "timeZone": ZONES[i % 5],
-            "days": [1, 2, 3, 4, 5], "startTime": "09:00", "endTime": "17:00",
-            "busy": busy_list(1000, ts(R_FROM), ts(R_TO)),
-        })
+        hosts.append(
+            {
+                "id": i + 1,
+                "timeZone": ZONES[i % 5],
+                "days": [1, 2, 3, 4, 5],
+                "startTime": "09:00",
+                "endTime": "17:00",
+                "busy": busy_list(1000, ts(R_FROM), ts(R_TO)),
+            }
+        )
     case_r = {
-        "from": R_FROM, "to": R_TO,
+        "from": R_FROM,
+        "to": R_TO,
         "inviteeTimeZone": "Europe/Berlin",
-        "eventLength": 30, "frequency": 15, "minimumBookingNotice": 0,
+        "eventLength": 30,
+        "frequency": 15,
+        "minimumBookingNotice": 0,
         "hosts": hosts,
     }
     return {"seed": SEED, "nowFixed": NOW_FIXED, "S": case_s, "R": case_r}

@@ -10,6 +10,11 @@ import os
 import socket
 
 import pytest
+from django.core.servers import basehttp
+
+# Races open dozens of connections at once; Django's default listen backlog of 10
+# would reset some of them before the server ever sees the request.
+basehttp.WSGIServer.request_queue_size = 128
 
 REQUIRE_SERVICES = os.environ.get("YOYAKU_REQUIRE_SERVICES") == "1"
 

@@ -97,7 +97,7 @@ class _KeepAliveHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30  # idle keep-alive connections end on their own
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _handle(self) -> None:
@@ -263,6 +263,7 @@ class ExchangeEmulator:
         self.requests: list[str] = []  # SOAP operation names in order, for tests
         self.auth_log: list[str] = []  # auth scheme that succeeded per request
         self._server: ServerThread | None = None
+        self._stopped = False
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -271,9 +272,9 @@ class ExchangeEmulator:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
+        if self._server is not None and not self._stopped:
             self._server.stop()
-            self._server = None
+            self._stopped = True
 
     @property
     def url(self) -> str:
@@ -572,8 +573,12 @@ class ExchangeEmulator:
         max_version = SERVER_BUILDS[self.server_version][1]
         if max_version.startswith("V"):
             max_version = "Exchange2016"
-        if api_version not in API_VERSIONS or API_VERSIONS.index(api_version) > API_VERSIONS.index(max_version):
-            return self._fault_response("ErrorInvalidServerVersion", "The specified server version is invalid.")
+        if api_version not in API_VERSIONS or API_VERSIONS.index(api_version) > API_VERSIONS.index(
+            max_version
+        ):
+            return self._fault_response(
+                "ErrorInvalidServerVersion", "The specified server version is invalid."
+            )
         body = envelope.find("s:Body", NS)
         if body is None or len(body) == 0:
             return self._fault_response("ErrorSchemaValidation", "The request failed schema validation.")
@@ -670,7 +675,9 @@ class ExchangeEmulator:
             else:
                 messages.append(
                     self._error_message(
-                        "GetFolder", "ErrorFolderNotFound", "The specified folder could not be found in the store."
+                        "GetFolder",
+                        "ErrorFolderNotFound",
+                        "The specified folder could not be found in the store.",
                     )
                 )
         return self._wrap("GetFolder", messages)
@@ -680,7 +687,9 @@ class ExchangeEmulator:
     def _expand(self, event: EwsEvent) -> list[_Instance]:
         if not event.recurrence:
             return [
-                _Instance(event, event.item_id, event.start, event.end, event.subject, event.free_busy, "Single")
+                _Instance(
+                    event, event.item_id, event.start, event.end, event.subject, event.free_busy, "Single"
+                )
             ]
         zone = windows_zone(event.time_zone)
         freq = event.recurrence.get("freq", "weekly")
@@ -740,7 +749,9 @@ class ExchangeEmulator:
             attendees += f"<t:RequiredAttendees>{mailboxes(e.required_attendees)}</t:RequiredAttendees>"
         if e.optional_attendees:
             attendees += f"<t:OptionalAttendees>{mailboxes(e.optional_attendees)}</t:OptionalAttendees>"
-        original = f"<t:OriginalStart>{_ts(inst.original_start)}</t:OriginalStart>" if inst.original_start else ""
+        original = (
+            f"<t:OriginalStart>{_ts(inst.original_start)}</t:OriginalStart>" if inst.original_start else ""
+        )
         tz_id = quoteattr(e.time_zone)
         return (
             f'<t:CalendarItem><t:ItemId Id="{inst.item_id}" ChangeKey="{e.change_key}"/>'
@@ -772,12 +783,23 @@ class ExchangeEmulator:
         if any(name != "calendar" for name in folder_names):
             return self._wrap(
                 "FindItem",
-                [self._error_message("FindItem", "ErrorFolderNotFound", "The specified folder could not be found.")],
+                [
+                    self._error_message(
+                        "FindItem", "ErrorFolderNotFound", "The specified folder could not be found."
+                    )
+                ],
             )
         if view is None:
             instances = [
-                _Instance(e, e.item_id, e.start, e.end, e.subject, e.free_busy, "RecurringMaster" if e.recurrence
-                          else "Single")
+                _Instance(
+                    e,
+                    e.item_id,
+                    e.start,
+                    e.end,
+                    e.subject,
+                    e.free_busy,
+                    "RecurringMaster" if e.recurrence else "Single",
+                )
                 for e in self.events()
             ]
         else:
@@ -815,7 +837,9 @@ class ExchangeEmulator:
         event = self.events_by_id.get(item_id)
         if event is not None:
             kind = "RecurringMaster" if event.recurrence else "Single"
-            return _Instance(event, event.item_id, event.start, event.end, event.subject, event.free_busy, kind)
+            return _Instance(
+                event, event.item_id, event.start, event.end, event.subject, event.free_busy, kind
+            )
         # Occurrence ids name their series and index, as OccurrenceItemId does (RecurringMasterId + InstanceIndex).
         try:
             master_id, _, _index = base64.b64decode(item_id).decode().rpartition(":")
@@ -873,10 +897,12 @@ class ExchangeEmulator:
                 free_busy=text("t:LegacyFreeBusyStatus") or "Busy",
                 organizer=self.email,
                 required_attendees=[
-                    a.text or "" for a in item.findall("t:RequiredAttendees/t:Attendee/t:Mailbox/t:EmailAddress", NS)
+                    a.text or ""
+                    for a in item.findall("t:RequiredAttendees/t:Attendee/t:Mailbox/t:EmailAddress", NS)
                 ],
                 optional_attendees=[
-                    a.text or "" for a in item.findall("t:OptionalAttendees/t:Attendee/t:Mailbox/t:EmailAddress", NS)
+                    a.text or ""
+                    for a in item.findall("t:OptionalAttendees/t:Attendee/t:Mailbox/t:EmailAddress", NS)
                 ],
                 location=text("t:Location"),
                 body=text("t:Body"),
@@ -895,7 +921,7 @@ class ExchangeEmulator:
     def _op_GetServerTimeZones(self, operation: etree._Element) -> str:
         ids = [e.text or "" for e in operation.findall("m:Ids/t:Id", NS)] or ["UTC"]
         definitions = "".join(
-            f'<t:TimeZoneDefinition Id={quoteattr(i)} Name={quoteattr(i)}><t:Periods>'
+            f"<t:TimeZoneDefinition Id={quoteattr(i)} Name={quoteattr(i)}><t:Periods>"
             '<t:Period Bias="PT0M" Name="Standard" Id="trule:Microsoft/Registry/X/1-Standard"/></t:Periods>'
             '<t:TransitionsGroups><t:TransitionsGroup Id="0"><t:Transition>'
             '<t:To Kind="Period">trule:Microsoft/Registry/X/1-Standard</t:To></t:Transition>'

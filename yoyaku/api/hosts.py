@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from yoyaku.accounts.models import User
 from yoyaku.api.auth import ApiKeyAuth
@@ -71,10 +71,10 @@ def list_links(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/meeting-links", response={201: MeetingLinkOut, 409: ErrorOut, 422: ErrorOut})
-def post_link(request: HttpRequest, payload: MeetingLinkIn) -> tuple[int, dict[str, Any]]:
+def post_link(request: HttpRequest, payload: MeetingLinkIn) -> Status[Any]:
     data = payload.model_dump()
     link = create_link(owner=_user(request), **data)
-    return 201, link_out(request, link)
+    return Status(201, link_out(request, link))
 
 
 @router.get("/meeting-links/{slug}", response={200: MeetingLinkOut, 404: ErrorOut})
@@ -91,6 +91,6 @@ def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> di
 
 
 @router.delete("/meeting-links/{slug}", response={204: None, 404: ErrorOut})
-def remove_link(request: HttpRequest, slug: str) -> tuple[int, None]:
+def remove_link(request: HttpRequest, slug: str) -> Status[Any]:
     delete_link(link=_own_link(request, slug))
-    return 204, None
+    return Status(204, None)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.throttling import AnonRateThrottle
 from pydantic import Field
 
@@ -101,7 +101,7 @@ def booking_out(booking: Booking) -> dict[str, Any]:
     response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut},
     summary="Book a slot (or request it when the page is offline)",
 )
-def book(request: HttpRequest, slug: str, payload: BookingIn) -> tuple[int, dict[str, Any]]:
+def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
     link = _active_link(slug)
     outcome = book_meeting(
         link=link,
@@ -114,7 +114,7 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> tuple[int, dict
         answers=payload.answers,
         idempotency_key=payload.idempotency_key,
     )
-    return (201 if outcome.created else 200), booking_out(outcome.booking)
+    return Status(201 if outcome.created else 200, booking_out(outcome.booking))
 
 
 @router.post(
@@ -122,7 +122,7 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> tuple[int, dict
     response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 422: ErrorOut},
     summary="Leave a meeting request without a time (when no slots can be offered)",
 )
-def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> tuple[int, dict[str, Any]]:
+def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> Status[Any]:
     link = _active_link(slug)
     outcome = request_meeting(
         link=link,
@@ -134,4 +134,4 @@ def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> tuple[
         answers=payload.answers,
         idempotency_key=payload.idempotency_key,
     )
-    return (201 if outcome.created else 200), booking_out(outcome.booking)
+    return Status(201 if outcome.created else 200, booking_out(outcome.booking))

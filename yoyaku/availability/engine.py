@@ -37,9 +37,9 @@ from datetime import date, datetime
 from itertools import compress, repeat
 from operator import itemgetter
 
+from . import zones
 from .intervals import intersect, merge
 from .rules import HostAvailability, Interval, LinkRules
-from . import zones
 from .zones import DAY, day_info, get_zone, grid_between, local_ordinal, wall_to_epoch
 
 _start_of = itemgetter(0)
@@ -196,7 +196,9 @@ def _host_free_starts(host: HostAvailability, rules: LinkRules, lo: int, hi: int
     if rules.max_per_day is not None and host.bookings_per_day:
         limit = rules.max_per_day
         full_days = [
-            day_info(zone, day.toordinal())[:2] for day, count in host.bookings_per_day.items() if count >= limit
+            day_info(zone, day.toordinal())[:2]
+            for day, count in host.bookings_per_day.items()
+            if count >= limit
         ]
         if full_days:
             cuts = merge([*zip(cut_starts, cut_ends, strict=True), *full_days])
@@ -231,7 +233,9 @@ def host_slots(
 ) -> list[int]:
     """Sorted slot starts (epochs) for one host with start in ``[window_start, window_end)``."""
     grid_zone = rules.grid_time_zone or host.time_zone
-    lo, hi = _bounds(rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now)
+    lo, hi = _bounds(
+        rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now
+    )
     free = _host_free_starts(host, rules, lo, hi)
     if not free:
         return []
@@ -245,7 +249,9 @@ def group_slots(
     if not hosts:
         return []
     grid_zone = rules.grid_time_zone or hosts[0].time_zone
-    lo, hi = _bounds(rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now)
+    lo, hi = _bounds(
+        rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now
+    )
     common: list[Interval] | None = None
     for host in hosts:
         free = _host_free_starts(host, rules, lo, hi)
@@ -263,7 +269,9 @@ def round_robin_slots(
     if not hosts:
         return {}
     grid_zone = rules.grid_time_zone or hosts[0].time_zone
-    lo, hi = _bounds(rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now)
+    lo, hi = _bounds(
+        rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now
+    )
     if hi <= lo:
         return {}
     grid = grid_between(grid_zone, rules.increment_minutes, lo, hi)

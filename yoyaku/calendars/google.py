@@ -280,6 +280,7 @@ class GoogleCalendarAdapter:
         max_attempts: int = 4,
         max_retry_after: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        page_size: int = _PAGE_SIZE,
     ) -> None:
         """``time_zone`` is the host's zone for all-day events (default: each calendar's own).
 
@@ -294,6 +295,7 @@ class GoogleCalendarAdapter:
         self._max_attempts = max(1, max_attempts)
         self._max_retry_after = max_retry_after
         self._sleep = sleep
+        self._page_size = page_size
         self._credentials = Credentials(  # type: ignore[no-untyped-call]
             token=tokens.access_token,
             refresh_token=tokens.refresh_token,
@@ -462,7 +464,7 @@ class GoogleCalendarAdapter:
         page_token: str | None = None
         while True:
             page = self._execute(
-                self._service.events().list(pageToken=page_token, maxResults=_PAGE_SIZE, **params),
+                self._service.events().list(pageToken=page_token, maxResults=self._page_size, **params),
                 what=what,
                 passthrough=passthrough,
             )

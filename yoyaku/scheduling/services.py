@@ -67,10 +67,9 @@ def book_meeting(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> BookingOutcome:
-    if idempotency_key:
-        existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return BookingOutcome(booking=existing, created=False)
+    existing = _by_key(link=link, idempotency_key=idempotency_key)
+    if existing is not None:
+        return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
     if duration not in link.durations:
         allowed = ", ".join(str(d) for d in link.durations)
@@ -97,7 +96,7 @@ def book_meeting(
     status = BookingStatus.CONFIRMED if connected else BookingStatus.REQUESTED
     for _attempt in range(3):
         try:
-            booking = _reserve(
+            booking, created = _reserve(
                 link=link,
                 hosts=candidates,
                 busy=busy,
@@ -111,11 +110,16 @@ def book_meeting(
                 now=now,
             )
             break
+        except SlotUnavailable:
+            # A retry of a request whose first attempt won the slot finds it "taken" by itself.
+            existing = _by_key(link=link, idempotency_key=idempotency_key)
+            if existing is not None:
+                return BookingOutcome(booking=existing, created=False)
+            raise
         except IntegrityError as error:
-            if idempotency_key:
-                existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
-                if existing is not None:
-                    return BookingOutcome(booking=existing, created=False)
+            existing = _by_key(link=link, idempotency_key=idempotency_key)
+            if existing is not None:
+                return BookingOutcome(booking=existing, created=False)
             if "reservation_no_overlap" not in str(error):
                 raise
             # PostgreSQL refused an overlap a concurrent booking committed first;
@@ -124,11 +128,19 @@ def book_meeting(
                 raise SlotUnavailable(_TAKEN) from error
     else:
         raise SlotUnavailable(_TAKEN)
+    if not created:
+        return BookingOutcome(booking=booking, created=False)
     if status == BookingStatus.CONFIRMED:
         from yoyaku.scheduling.calendar_writes import write_booking_event
 
         write_booking_event(booking=booking)
     return BookingOutcome(booking=booking, created=True)
+
+
+def _by_key(*, link: MeetingLink, idempotency_key: str | None) -> Booking | None:
+    if not idempotency_key:
+        return None
+    return Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
 
 
 _TAKEN = "Sorry, that time was just booked. Please pick another time."
@@ -176,10 +188,14 @@ def _reserve(
     status: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Booking:
+) -> tuple[Booking, bool]:
     rules = link_rules(link=link, duration=duration)
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
+        # Checked again under the lock: a concurrent retry may have just committed it.
+        existing = _by_key(link=link, idempotency_key=idempotency_key)
+        if existing is not None:
+            return existing, False
         free = [
             host
             for host in hosts
@@ -250,7 +266,7 @@ def _reserve(
         Reservation.objects.bulk_create(
             [Reservation(booking=booking, host=h, start=start - before, end=end + after) for h in reserved]
         )
-    return booking
+    return booking, True
 
 
 def request_meeting(
@@ -269,10 +285,9 @@ def request_meeting(
     Nothing is reserved and nothing is written to a calendar; the host sees it
     on the dashboard and replies.
     """
-    if idempotency_key:
-        existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return BookingOutcome(booking=existing, created=False)
+    existing = _by_key(link=link, idempotency_key=idempotency_key)
+    if existing is not None:
+        return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
     try:
         check_time_zone(time_zone)

@@ -1,8 +1,128 @@
+"""Server-rendered pages. The public booking page renders its shell here; the
+browser then talks to the public REST API (/api/v1/book/...) for slots and bookings."""
+
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language, gettext, ngettext
+
+from yoyaku.scheduling.models import LinkKind, MeetingLink
+from yoyaku.scheduling.selectors import link_hosts
+
+# Offered in the time zone switcher besides the booker's detected zone (IANA names).
+COMMON_TIME_ZONES = (
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Helsinki",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Seoul",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("/dashboard/" if request.user.is_authenticated else "/accounts/login/")
+
+
+def duration_label(minutes: int) -> str:
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+
+def host_label(link: MeetingLink) -> str:
+    if link.kind == LinkKind.ROUND_ROBIN:
+        return gettext("a member of the %(owner)s team") % {"owner": link.owner.display_name}
+    names = [host.display_name for host in link_hosts(link=link)]
+    return ", ".join(names)
+
+
+def page_strings() -> dict[str, str]:
+    """Strings the page's script shows, translated here so one catalogue covers the page.
+
+    Placeholders are written {name} and filled in by the script.
+    """
+    return {
+        "loading": gettext("Loading available times…"),
+        "noTimesMonth": gettext("No available times in this month."),
+        "noTimesDay": gettext("Pick a highlighted day to see its times."),
+        "nextAvailable": gettext("Go to the next month"),
+        "timesFor": gettext("Times on {date}"),
+        "timesIn": gettext("Shown in {zone}"),
+        "detected": gettext("{zone} (detected)"),
+        "minutes": gettext("{n} min"),
+        "loadFailed": gettext("Available times could not be loaded. Check your connection and try again."),
+        "retry": gettext("Try again"),
+        "required": gettext("This field is required."),
+        "fixFields": gettext("Some fields need fixing."),
+        "sending": gettext("Sending…"),
+        "book": gettext("Book this time"),
+        "requestTime": gettext("Request this time"),
+        "sendRequest": gettext("Send request"),
+        "taken": gettext("Sorry, that time was just booked. Please pick another time."),
+        "calendarDown": gettext(
+            "The host's calendar can't be read right now, so this time can't be confirmed. "
+            "You can leave a request instead."
+        ),
+        "networkError": gettext("The request could not be sent. Check your connection and try again."),
+        "serverError": gettext("Something went wrong on our side. Please try again."),
+        "tooMany": gettext("Too many attempts. Wait a minute and try again."),
+        "bookedTitle": gettext("You're booked"),
+        "bookedBody": gettext("Your meeting with {host} is confirmed."),
+        "requestedTitle": gettext("Request sent"),
+        "requestedBody": gettext("{host} will confirm the time with you by email."),
+        "requestNoTimeBody": gettext("{host} will get back to you by email to find a time."),
+        "emailSent": gettext("We've sent the details to {email}."),
+        "redirecting": gettext("Taking you onward…"),
+        "prevMonth": gettext("Previous month"),
+        "nextMonth": gettext("Next month"),
+        "available": gettext("times available"),
+        "selectedTime": gettext("Selected time"),
+    }
+
+
+def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
+    link = MeetingLink.objects.select_related("owner").filter(slug=slug, active=True).first()
+    if link is None:
+        return render(request, "web/link_not_found.html", status=404)
+    durations = [int(d) for d in link.durations]
+    config: dict[str, Any] = {
+        "slug": link.slug,
+        "availabilityUrl": reverse("api-v1:availability", kwargs={"slug": link.slug}),
+        "bookUrl": reverse("api-v1:book", kwargs={"slug": link.slug}),
+        "requestUrl": reverse("api-v1:leave_request", kwargs={"slug": link.slug}),
+        "durations": durations,
+        "host": host_label(link),
+        "location": link.location,
+        "language": get_language() or settings.LANGUAGE_CODE,
+        "commonTimeZones": list(COMMON_TIME_ZONES),
+        "formFields": [spec["key"] for spec in link.form_fields],
+    }
+    context = {
+        "link": link,
+        "host": config["host"],
+        "durations": [(d, duration_label(d)) for d in durations],
+        "location_is_url": link.location.startswith(("https://", "http://")),
+        "form_fields": link.form_fields,
+        "config": config,
+        "strings": page_strings(),
+    }
+    return render(request, "web/booking.html", context)

@@ -1,0 +1,42 @@
+"""Small builders for test data, going through the same services the API uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yoyaku.accounts.models import User
+from yoyaku.accounts.services import create_api_key
+from yoyaku.scheduling.host_services import create_link, set_availability
+from yoyaku.scheduling.models import MeetingLink
+
+WEEKDAYS_9_TO_5 = {str(d): [[9 * 60, 17 * 60]] for d in range(5)}
+EVERY_DAY_9_TO_5 = {str(d): [[9 * 60, 17 * 60]] for d in range(7)}
+
+
+def make_host(
+    username: str = "hana",
+    *,
+    time_zone: str = "Europe/Berlin",
+    weekly: dict[str, list[list[int]]] | None = None,
+    email: str | None = None,
+) -> User:
+    user = User.objects.create_user(
+        username=username,
+        email=email or f"{username}@example.com",
+        password="pw-" + username,
+        first_name=username.capitalize(),
+    )
+    set_availability(user=user, time_zone=time_zone, weekly=weekly or EVERY_DAY_9_TO_5, overrides={})
+    user.refresh_from_db()
+    return user
+
+
+def make_link(owner: User, slug: str = "intro", **fields: Any) -> MeetingLink:
+    fields.setdefault("name", "Intro call")
+    fields.setdefault("durations", [30])
+    fields.setdefault("increment_minutes", 30)
+    return create_link(owner=owner, slug=slug, **fields)
+
+
+def api_key_for(user: User) -> str:
+    return create_api_key(user=user)
