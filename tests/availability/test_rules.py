@@ -270,3 +270,19 @@ def test_invalid_hours_are_refused() -> None:
         host(weekly={0: [(h(9), 1500)]})
     with pytest.raises(ValueError, match="weekday"):
         host(weekly={7: [(h(9), h(10))]})
+
+
+def test_hours_and_intervals_given_as_json_lists() -> None:
+    hst = host(weekly={0: [[h(9), h(11)]]}, busy=[[berlin(9), berlin(10)]])  # type: ignore[list-item]
+    assert slots(hst, LinkRules(duration_minutes=60, rolling_weeks=None)) == [berlin(10)]
+
+
+def test_hosts_sharing_a_zone_keep_their_own_hours() -> None:
+    rules = LinkRules(duration_minutes=60, rolling_weeks=None)
+    early = host(weekly={0: [(h(8), h(9))]})
+    late = host(weekly={0: [(h(15), h(16))]})
+    with_override = host(weekly={0: [(h(8), h(9))]}, overrides={MON: [(h(12), h(13))]})
+    assert slots(early, rules) == [berlin(8)]
+    assert slots(late, rules) == [berlin(15)]
+    assert slots(with_override, rules) == [berlin(12)]
+    assert slots(early, rules) == [berlin(8)]

@@ -301,7 +301,7 @@ class ExchangeEmulator:
         recurrence: dict[str, Any] | None = None,
         organizer: str | None = None,
     ) -> EwsEvent:
-        """Seed an event. Dates (not datetimes) make an all-day event: midnight to midnight in ``time_zone``."""
+        """Seed one. Dates (not datetimes) make an all-day event, midnight to midnight in ``time_zone``."""
         if free_busy not in FREE_BUSY:
             raise ValueError(free_busy)
         all_day = not isinstance(start, datetime)
@@ -351,7 +351,7 @@ class ExchangeEmulator:
 
     @staticmethod
     def soap_fault(code: str, message: str, *, back_off_ms: int | None = None) -> bytes:
-        """The body of an EWS SOAP fault, for use with ``faults.add(status=500, body=..., content_type=...)``."""
+        """The body of an EWS SOAP fault, for ``faults.add(status=500, body=..., content_type=...)``."""
         message_xml = ""
         if back_off_ms is not None:
             message_xml = (
@@ -377,7 +377,8 @@ class ExchangeEmulator:
 
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/").lower()
-        if path.startswith("/owa"):
+        if path.startswith("/owa") or path == "":
+            # The site root of an Exchange server lands on the OWA sign-in page.
             return Response(OWA_PAGE, content_type="text/html; charset=utf-8")
         if path == "/_emulator/faults" and request.method == "POST":
             spec = json.loads(request.get_data() or b"{}")
@@ -584,6 +585,8 @@ class ExchangeEmulator:
             return self._fault_response("ErrorSchemaValidation", "The request failed schema validation.")
         operation = body[0]
         name = etree.QName(operation).localname
+        if name == "GetUserAvailabilityRequest":  # the one operation whose element carries a suffix
+            name = "GetUserAvailability"
         self.requests.append(name)
         handler = getattr(self, f"_op_{name}", None)
         if handler is None:
@@ -621,7 +624,8 @@ class ExchangeEmulator:
     @staticmethod
     def _error_message(operation: str, code: str, text: str) -> str:
         return (
-            f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(text)}</m:MessageText>'
+            f'<m:{operation}ResponseMessage ResponseClass="Error">'
+            f"<m:MessageText>{escape(text)}</m:MessageText>"
             f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
             f"</m:{operation}ResponseMessage>"
         )
@@ -669,7 +673,8 @@ class ExchangeEmulator:
             folder = self._resolve_folder(elem)
             if folder in ("calendar", "msgfolderroot", "root"):
                 messages.append(
-                    '<m:GetFolderResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+                    '<m:GetFolderResponseMessage ResponseClass="Success">'
+                    "<m:ResponseCode>NoError</m:ResponseCode>"
                     f"<m:Folders>{self._folder_xml(folder)}</m:Folders></m:GetFolderResponseMessage>"
                 )
             else:
@@ -840,7 +845,7 @@ class ExchangeEmulator:
             return _Instance(
                 event, event.item_id, event.start, event.end, event.subject, event.free_busy, kind
             )
-        # Occurrence ids name their series and index, as OccurrenceItemId does (RecurringMasterId + InstanceIndex).
+        # Occurrence ids name their series and index, like OccurrenceItemId does.
         try:
             master_id, _, _index = base64.b64decode(item_id).decode().rpartition(":")
         except ValueError:
@@ -912,7 +917,8 @@ class ExchangeEmulator:
             with self.lock:
                 self.events_by_id[event.item_id] = event
             messages.append(
-                '<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+                '<m:CreateItemResponseMessage ResponseClass="Success">'
+                "<m:ResponseCode>NoError</m:ResponseCode>"
                 f'<m:Items><t:CalendarItem><t:ItemId Id="{event.item_id}" ChangeKey="{event.change_key}"/>'
                 "</t:CalendarItem></m:Items></m:CreateItemResponseMessage>"
             )

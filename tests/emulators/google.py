@@ -513,14 +513,7 @@ class GoogleEmulator:
         )
         event.setdefault("iCalUID", f"{event_id}@google.com")
         event.setdefault("reminders", {"useDefault": True})
-        attendees = event.get("attendees") or []
-        for attendee in attendees:
-            attendee.setdefault("responseStatus", "needsAction")
-        if attendees and not any(a.get("email") == calendar.owner for a in attendees):
-            # Google lists the organizer among the attendees once there are guests.
-            attendees.insert(0, {"email": calendar.owner, "organizer": True, "responseStatus": "accepted"})
-        if "attendees" in event and not attendees:
-            del event["attendees"]
+        _normalize_attendees(event, owner=calendar.owner)
         calendar.events[event_id] = event
         self._touch(calendar, event)
         return event
@@ -552,8 +545,8 @@ class GoogleEmulator:
             if key in _EVENT_FIELDS and key not in _SERVER_FIELDS and key != "id":
                 updated[key] = copy.deepcopy(value)
         self._validate_times(calendar, updated)
-        for attendee in updated.get("attendees", []):
-            attendee.setdefault("responseStatus", "needsAction")
+        if "attendees" in changes:
+            _normalize_attendees(updated, owner=calendar.owner)
         if updated.get("start") != stored.get("start") or updated.get("end") != stored.get("end"):
             updated["sequence"] = int(stored.get("sequence", 0)) + 1
         stored.clear()
@@ -1238,6 +1231,17 @@ class GoogleEmulator:
 
 
 # -- helpers -----------------------------------------------------------------
+
+
+def _normalize_attendees(event: dict[str, Any], *, owner: str) -> None:
+    attendees = event.get("attendees") or []
+    for attendee in attendees:
+        attendee.setdefault("responseStatus", "needsAction")
+    if attendees and not any(a.get("email") == owner for a in attendees):
+        # Google lists the organizer among the attendees once there are guests.
+        attendees.insert(0, {"email": owner, "organizer": True, "responseStatus": "accepted"})
+    if "attendees" in event and not attendees:
+        del event["attendees"]
 
 
 def _blocks_free_busy(event: dict[str, Any], *, owner: str) -> bool:

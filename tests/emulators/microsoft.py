@@ -97,6 +97,19 @@ def parse_graph_time(value: dict[str, str]) -> datetime:
     return naive.replace(tzinfo=_zone(value.get("timeZone", "UTC"))).astimezone(UTC)
 
 
+def _normalise_times(event: dict[str, Any]) -> None:
+    """Store start/end as Graph writes them back: seven fractional digits, in the zone given."""
+    for key in ("start", "end"):
+        value = event.get(key)
+        if not value:
+            continue
+        if event.get("isAllDay"):
+            day = value["dateTime"][:10]
+            event[key] = {"dateTime": f"{day}T00:00:00.0000000", "timeZone": value.get("timeZone", "UTC")}
+        else:
+            event[key] = graph_time(parse_graph_time(value), value.get("timeZone", "UTC"))
+
+
 def _parse_query_time(raw: str) -> datetime:
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if value.tzinfo is None:  # Graph reads an offset-less value as UTC
@@ -930,6 +943,7 @@ class MicrosoftEmulator:
             "_calendar": cal.id,
         }
         event.update(body)
+        _normalise_times(event)
         event["type"] = "seriesMaster" if event.get("recurrence") else "singleInstance"
         for att in event["attendees"]:
             att.setdefault("type", "required")
@@ -1031,6 +1045,7 @@ class MicrosoftEmulator:
                     event.setdefault("_exceptions", {}).setdefault(original.isoformat(), {}).update(changes)
                 else:
                     event.update(copy.deepcopy(changes))
+                    _normalise_times(event)
                     for att in event["attendees"]:
                         att.setdefault("type", "required")
                         att.setdefault("status", {"response": "none", "time": "0001-01-01T00:00:00Z"})

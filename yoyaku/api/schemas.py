@@ -25,8 +25,10 @@ class AvailabilityIn(Schema):
     )
 
 
-class AvailabilityOut(AvailabilityIn):
-    pass
+class AvailabilityOut(Schema):
+    time_zone: str
+    weekly: dict[str, list[tuple[int, int]]]
+    overrides: dict[str, list[tuple[int, int]]]
 
 
 class FormFieldSpec(Schema):

@@ -32,7 +32,8 @@ def _bad_input(request: HttpRequest, exc: BookingInputError) -> HttpResponse:
 
 
 def _location(loc: list[object]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "payload", "query")]
+    # pydantic names a bad dict key "[key]" after the key itself; the key is the field to fix.
+    parts = [str(p) for p in loc if p not in ("body", "payload", "query", "[key]")]
     return ".".join(parts) or "body"
 
 

@@ -24,8 +24,10 @@ Grid wall times that do not exist are skipped; an ambiguous grid wall time yield
 How it is fast: the working windows become ranges of allowed *start* instants; every busy or booked
 interval, widened by the meeting and the buffers, becomes a range of forbidden starts; one sweep over the
 sorted lists subtracts them, and ``bisect`` picks the grid points inside what remains. Conversions between
-wall clock and epoch are cached per (zone, local day) in :mod:`.zones`; no ``datetime`` objects are made
-in the inner loops.
+wall clock and epoch are cached per (zone, local day) in :mod:`.zones`, and working windows per (zone,
+weekly hours, dates), which hosts of one team usually share; no ``datetime`` objects are made in the
+inner loops. Busy time may come in any order, but sorted by start (as a database returns it with
+``ORDER BY``) the sort costs almost nothing.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def _working_windows(host: HostAvailability, first: int, last: int) -> list[Inte
     """Merged working windows (epochs) of the local dates with ordinals ``first..last``. Do not mutate."""
     if host.overrides:
         return _build_working_windows(host, first, last)
-    key = (host.time_zone, first, last, tuple(sorted((d, tuple(h)) for d, h in host.weekly.items())))
+    # Pairs may arrive as lists (JSON); normalise them so the key hashes.
+    hours_key = tuple(sorted((d, tuple((a, b) for a, b in hours)) for d, hours in host.weekly.items()))
+    key = (host.time_zone, first, last, hours_key)
     windows = _WINDOWS.get(key)
     if windows is None:
         windows = _build_working_windows(host, first, last)

@@ -27,32 +27,6 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return out
 
 
-def subtract(keep: list[Interval], remove: list[Interval]) -> list[Interval]:
-    """``keep`` minus ``remove``; both sorted and disjoint (``remove`` merged)."""
-    out: list[Interval] = []
-    j = 0
-    n = len(remove)
-    for a, b in keep:
-        while j < n and remove[j][1] <= a:
-            j += 1
-        cur = a
-        k = j
-        while k < n:
-            rs, re = remove[k]
-            if rs >= b:
-                break
-            if rs > cur:
-                out.append((cur, rs))
-            if re > cur:
-                cur = re
-            if cur >= b:
-                break
-            k += 1
-        if cur < b:
-            out.append((cur, b))
-    return out
-
-
 def intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
     """Intersection of two sorted disjoint lists."""
     out: list[Interval] = []

@@ -58,6 +58,7 @@ from exchangelib.errors import (
     EWSError,
     RateLimitError,
     RedirectError,
+    ResponseMessageError,
     TransportError,
     UnauthorizedError,
     UnknownTimeZone,
@@ -106,7 +107,10 @@ CANCEL_UNSUPPORTED_MESSAGE = (
 SYNC_UNSUPPORTED_MESSAGE = (
     "Exchange calendars sync one way: Yoyaku reads busy time and adds new meetings, nothing else."
 )
-OWA_MESSAGE = "This looks like the Outlook Web App address. Use the EWS address, which usually ends in /EWS/Exchange.asmx."
+OWA_MESSAGE = (
+    "This looks like the Outlook Web App address. "
+    "Use the EWS address, which usually ends in /EWS/Exchange.asmx."
+)
 CREDENTIALS_MESSAGE = (
     "Exchange rejected the email, username or password. If your account uses two-factor authentication, "
     "create an app password and use it here."
@@ -566,6 +570,12 @@ class ExchangeAdapter:
         except ErrorInvalidServerVersion as error:
             raise CalendarUnavailable(
                 f"The Exchange server at {self._host()} accepted none of the EWS versions Yoyaku speaks."
+            ) from error
+        except ResponseMessageError as error:
+            # A SOAP fault or error response the server gave instead of an answer (e.g. a 500 with
+            # ErrorInternalServerError): not worth retrying here, the background task tries later.
+            raise CalendarUnavailable(
+                f"The Exchange server at {self._host()} reported an error: {error}"
             ) from error
         except TransportError as error:
             self._raise_connection_error(error)

@@ -28,6 +28,7 @@ from typing import Any
 
 import msal
 import requests
+from msal.exceptions import MsalServiceError
 
 from yoyaku.calendars.base import CalendarUnavailable
 from yoyaku.calendars.oauth import GrantRevoked, OAuthError, OAuthTokens
@@ -181,6 +182,9 @@ def _with_retries(app: MicrosoftApp, call: Callable[[msal.ConfidentialClientAppl
         except requests.RequestException as error:
             last = _Transient(str(error), retry_after=None, status=None)
             continue
+        except MsalServiceError as error:
+            # msal raises for a 5xx (or a non-JSON error page) instead of returning an error dict.
+            result = {"error": "server_error", "error_description": str(error)}
         finally:
             http.close()
         response = http.last_response

@@ -64,11 +64,8 @@ def page_strings() -> dict[str, str]:
         "loading": gettext("Loading available times…"),
         "noTimesMonth": gettext("No available times in this month."),
         "noTimesDay": gettext("Pick a highlighted day to see its times."),
-        "nextAvailable": gettext("Go to the next month"),
         "timesFor": gettext("Times on {date}"),
-        "timesIn": gettext("Shown in {zone}"),
         "detected": gettext("{zone} (detected)"),
-        "minutes": gettext("{n} min"),
         "loadFailed": gettext("Available times could not be loaded. Check your connection and try again."),
         "retry": gettext("Try again"),
         "required": gettext("This field is required."),
@@ -95,7 +92,6 @@ def page_strings() -> dict[str, str]:
         "prevMonth": gettext("Previous month"),
         "nextMonth": gettext("Next month"),
         "available": gettext("times available"),
-        "selectedTime": gettext("Selected time"),
     }
 
 
