@@ -204,7 +204,8 @@ def validate_notification(*, body: bytes | str | Mapping[str, Any], client_state
         state = str(item.get("clientState") or "")
         if not hmac.compare_digest(state.encode(), client_state.encode()):
             raise InvalidNotification("clientState does not match")
-        data_part = item.get("resourceData") if isinstance(item.get("resourceData"), dict) else {}
+        resource_data = item.get("resourceData")
+        data_part: dict[str, Any] = resource_data if isinstance(resource_data, dict) else {}
         result.append(
             ChangeNotification(
                 subscription_id=str(item.get("subscriptionId", "")),
@@ -472,7 +473,8 @@ class MicrosoftCalendar:
             return []
         params = {"startDateTime": _iso_z(start), "endDateTime": _iso_z(end), "$select": _EVENT_FIELDS}
         result: list[BusyInterval] = []
-        for calendar_id in calendar_ids or [None]:
+        targets: Sequence[str | None] = list(calendar_ids) if calendar_ids else [None]
+        for calendar_id in targets:
             for event in self._pages(f"{self._calendar_path(calendar_id)}/calendarView", params=params):
                 interval = self._busy_interval(event)
                 if interval is None:

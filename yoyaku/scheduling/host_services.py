@@ -32,7 +32,7 @@ def set_availability(
     *,
     user: User,
     time_zone: str,
-    weekly: Mapping[str, Sequence[Sequence[int]]],
+    weekly: Mapping[Any, Sequence[Sequence[int]]],
     overrides: Mapping[date, Sequence[Sequence[int]]],
 ) -> Availability:
     check_time_zone(time_zone, field="time_zone")
