@@ -177,22 +177,32 @@ YOYAKU_LEGACY_CONNECTION_CUTOFF = os.environ.get("YOYAKU_LEGACY_CONNECTION_CUTOF
 # Public booking endpoints: requests per minute per client address.
 YOYAKU_PUBLIC_RATE_LIMIT = int(os.environ.get("YOYAKU_PUBLIC_RATE_LIMIT", "120"))
 
-# Provider endpoints and OAuth clients; defaults are the real services.
-YOYAKU_GOOGLE = {
-    "client_id": os.environ.get("YOYAKU_GOOGLE_CLIENT_ID", ""),
-    "client_secret": os.environ.get("YOYAKU_GOOGLE_CLIENT_SECRET", ""),
-    "auth_uri": os.environ.get("YOYAKU_GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth"),
-    "token_uri": os.environ.get("YOYAKU_GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token"),
-    "api_endpoint": os.environ.get("YOYAKU_GOOGLE_API_ENDPOINT", "https://www.googleapis.com"),
+# OAuth clients and provider endpoints; defaults are the real services. A provider without a
+# client id is offered as "not configured by the administrator". The endpoint keys are the
+# fields of GoogleEndpoints / MicrosoftEndpoints, each read from YOYAKU_<PROVIDER>_<FIELD>.
+YOYAKU_GOOGLE_CLIENT_ID = os.environ.get("YOYAKU_GOOGLE_CLIENT_ID", "")
+YOYAKU_GOOGLE_CLIENT_SECRET = os.environ.get("YOYAKU_GOOGLE_CLIENT_SECRET", "")
+YOYAKU_GOOGLE_ENDPOINTS = {
+    field: os.environ.get(f"YOYAKU_GOOGLE_{field.upper()}", default)
+    for field, default in {
+        "auth_url": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_url": "https://oauth2.googleapis.com/token",
+        "revoke_url": "https://oauth2.googleapis.com/revoke",
+        "userinfo_url": "https://openidconnect.googleapis.com/v1/userinfo",
+        "calendar_api": "https://www.googleapis.com/calendar/v3/",
+    }.items()
 }
-YOYAKU_MICROSOFT = {
-    "client_id": os.environ.get("YOYAKU_MICROSOFT_CLIENT_ID", ""),
-    "client_secret": os.environ.get("YOYAKU_MICROSOFT_CLIENT_SECRET", ""),
-    "authority_host": os.environ.get("YOYAKU_MICROSOFT_AUTHORITY", "https://login.microsoftonline.com"),
-    "tenant": os.environ.get("YOYAKU_MICROSOFT_TENANT", "common"),
-    "graph_url": os.environ.get("YOYAKU_MICROSOFT_GRAPH_URL", "https://graph.microsoft.com"),
-    # Only for local protocol servers: where the authority host is really served.
-    "authority_override": os.environ.get("YOYAKU_MICROSOFT_AUTHORITY_OVERRIDE", ""),
+YOYAKU_MICROSOFT_CLIENT_ID = os.environ.get("YOYAKU_MICROSOFT_CLIENT_ID", "")
+YOYAKU_MICROSOFT_CLIENT_SECRET = os.environ.get("YOYAKU_MICROSOFT_CLIENT_SECRET", "")
+YOYAKU_MICROSOFT_ENDPOINTS = {
+    field: os.environ.get(f"YOYAKU_MICROSOFT_{field.upper()}", default)
+    for field, default in {
+        "authority_host": "https://login.microsoftonline.com",
+        "tenant": "common",
+        "graph": "https://graph.microsoft.com/v1.0",
+        # Only for local protocol servers: where the authority host is really served.
+        "authority_transport": "",
+    }.items()
 }
 
 LOGGING = {
