@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.db.models import Case, Value, When
+
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, InboxConnection, User
 from yoyaku.calendars.base import CalendarInfo
 
@@ -15,14 +17,31 @@ def meetings_connection(*, user: User) -> CalendarConnection | None:
 
 
 def user_connections(*, user: User) -> list[CalendarConnection]:
-    """The user's calendar connections, meetings first."""
-    raise NotImplementedError
+    """The user's calendar connections, the one the meetings tool uses first."""
+    order = Case(When(purpose=ConnectionPurpose.MEETINGS, then=Value(0)), default=Value(1))
+    return list(
+        CalendarConnection.objects.filter(user=user)
+        .select_related("user")
+        .order_by(order, "created_at", "pk")
+    )
 
 
 def user_inboxes(*, user: User) -> list[InboxConnection]:
-    raise NotImplementedError
+    return list(InboxConnection.objects.filter(user=user).order_by("created_at", "pk"))
 
 
 def calendars_of(*, connection: CalendarConnection) -> list[CalendarInfo]:
-    """The calendars of a connection, for the settings (which to check, which receives bookings)."""
-    raise NotImplementedError
+    """The calendars of a connection, read from the provider, for the settings (which to check, which
+    receives bookings).
+
+    Raises CalendarError (its text is fit for the user) when the provider cannot be read.
+    """
+    from yoyaku.accounts.calendar_registry import adapter_for
+
+    adapter = adapter_for(connection)
+    try:
+        return adapter.list_calendars()
+    finally:
+        close = getattr(adapter, "close", None)
+        if close is not None:
+            close()
