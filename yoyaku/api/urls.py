@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
-from yoyaku.api import hosts, public
+from yoyaku.api import connections, hosts, public
 from yoyaku.scheduling.host_services import LinkConflict
 from yoyaku.scheduling.services import CalendarUnreadable, SlotUnavailable
 from yoyaku.scheduling.validation import BookingInputError
@@ -20,6 +20,7 @@ api = NinjaAPI(
 )
 api.add_router("/", hosts.router)
 api.add_router("/", public.router)
+api.add_router("/", connections.router)
 
 
 def _error(request: HttpRequest, status: int, detail: str, errors: dict[str, str] | None = None) -> HttpResponse:

@@ -8,8 +8,10 @@ a background task retries it.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from yoyaku.accounts.busy import forget_busy
 from yoyaku.accounts.calendar_registry import adapter_for
@@ -82,6 +84,32 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
 
         send_invitation(booking=booking, draft=draft)
     return True
+
+
+def check_change_allowed(*, booking: Booking, change: Literal["cancel", "reschedule"]) -> None:
+    """Refuse, before anything changes, what the host's calendar cannot take.
+
+    Exchange calendars are one-way: Yoyaku adds meetings and nothing else, so a
+    booking already on (or on its way to) an Exchange calendar is cancelled or
+    moved in Outlook, never here, or Yoyaku and the calendar would disagree.
+    """
+    on_calendar = booking.calendar_write in (CalendarWrite.WRITTEN, CalendarWrite.PENDING)
+    if not on_calendar and not booking.calendar_event_id:
+        return
+    connection = meetings_connection(user=booking.assigned_host)
+    if connection is None or connection.provider != Provider.EXCHANGE:
+        return
+    if change == "cancel":
+        message = _(
+            "This meeting is on an Exchange calendar, which Yoyaku cannot change: "
+            "cancel it in Outlook instead."
+        )
+    else:
+        message = _(
+            "This meeting is on an Exchange calendar, which Yoyaku cannot change: "
+            "reschedule it in Outlook instead."
+        )
+    raise CalendarOperationNotSupported(message)
 
 
 def cancel_booking_event(*, booking: Booking) -> None:

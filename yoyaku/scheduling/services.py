@@ -329,7 +329,14 @@ def request_meeting(
 
 
 def cancel_booking(*, booking: Booking) -> Booking:
-    """Free the time and take the event off the calendar (where the provider allows it)."""
+    """Free the time and take the event off the calendar.
+
+    Raises CalendarOperationNotSupported, changing nothing, when the event is
+    on a calendar Yoyaku may not cancel on (Exchange).
+    """
+    from yoyaku.scheduling.calendar_writes import check_change_allowed
+
+    check_change_allowed(booking=booking, change="cancel")
     with transaction.atomic():
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status"])
