@@ -1,0 +1,3 @@
+from yoyaku.demo.main import main
+
+raise SystemExit(main())

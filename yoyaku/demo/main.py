@@ -1,0 +1,219 @@
+"""``python -m yoyaku.demo``: Yoyaku on SQLite with a real CalDAV calendar, a mail catcher and two pages.
+
+Order matters: the local servers start first because Django's settings read
+their addresses from the environment once, when Django loads; then the
+database is migrated and filled; the web server comes last. Ctrl-C (or
+SIGTERM) stops everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+import webbrowser
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from yoyaku.demo.calendar_data import (
+    DEMO_ALL_DAY_DAY,
+    DEMO_EXDATE_DAY,
+    DEMO_FREE,
+    DEMO_MOVED_FROM_DAY,
+    DEMO_MOVED_TO,
+    DEMO_TENTATIVE,
+    DEMO_WEEKLY_HOUR,
+    demo_anchor,
+    demo_calendar_events,
+)
+from yoyaku.demo.radicale import free_port
+from yoyaku.demo.services import RadicaleService, ServiceStack, SmtpService, WebService, say
+
+SignalHandler = Callable[[int, FrameType | None], None]
+CALDAV_USERNAME = "demo"
+CALENDAR_NAME = "work"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m yoyaku.demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--port", type=int, default=8000, help="web server port on 127.0.0.1 (0: any free port)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("var") / "demo", help="SQLite database and calendar storage"
+    )
+    parser.add_argument("--time-zone", default="Europe/Berlin", help="the demo host's time zone")
+    parser.add_argument("--offline-time-zone", default="Asia/Tokyo", help="the offline host's time zone")
+    parser.add_argument("--no-browser", action="store_true", help="do not open the scheduling page")
+    args = parser.parse_args(argv)
+    for zone in (args.time_zone, args.offline_time_zone):
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            parser.error(f"unknown time zone {zone!r}; use an IANA name such as Europe/Berlin")
+    return args
+
+
+def prepare_environment(*, data_dir: Path, extra: dict[str, str]) -> None:
+    """Point Django at the demo's own data folder, embedded mode, before settings load."""
+    for name in ("YOYAKU_DATABASE_URL", "YOYAKU_REDIS_URL", "YOYAKU_SQLITE_PATH", "YOYAKU_TEST_DATABASE"):
+        os.environ.pop(name, None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "yoyaku.settings"
+    os.environ["YOYAKU_DATA_DIR"] = str(data_dir)
+    # Calendar writes run inline; the demo needs no separate task consumer.
+    os.environ["YOYAKU_TASKS_IMMEDIATE"] = "1"
+    os.environ["YOYAKU_ALLOWED_CALENDAR_NETWORKS"] = "127.0.0.0/8,::1/128"
+    os.environ.update(extra)
+
+
+def stored_secret(data_dir: Path, name: str) -> str:
+    """A random secret kept in the data folder, so a re-run prints the same password."""
+    path = data_dir / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def describe_calendar(*, anchor: date) -> list[str]:
+    def day(offset: int) -> str:
+        return (anchor + timedelta(days=offset)).strftime("%a %d %b")
+
+    hour = DEMO_WEEKLY_HOUR
+    return [
+        f"weekly team sync {day(1)[:3]}/{day(3)[:3]} {hour}:00-{hour + 1}:00 from {day(1)}; "
+        f"{day(DEMO_MOVED_FROM_DAY)} moved to {day(DEMO_MOVED_TO[0])} {DEMO_MOVED_TO[1]}:00, "
+        f"{day(DEMO_EXDATE_DAY)} cancelled",
+        f"all-day conference {day(DEMO_ALL_DAY_DAY)}; "
+        f"tentative call {day(DEMO_TENTATIVE[0])} {DEMO_TENTATIVE[1]}:00 (blocks); "
+        f"focus time {day(DEMO_FREE[0])} {DEMO_FREE[1]}:00 shown as free (does not block)",
+    ]
+
+
+def _sign_in_path() -> str:
+    from django.conf import settings
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(settings.LOGIN_URL)
+    except Resolver404:
+        return "/admin/login/"
+    return str(settings.LOGIN_URL)
+
+
+def run(
+    args: argparse.Namespace, stack: ServiceStack, stop: threading.Event, *, on_signal: SignalHandler
+) -> int:
+    data_dir = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = args.port or free_port()
+
+    smtp = SmtpService()
+    stack.start(smtp)
+    caldav = RadicaleService(
+        data_dir=data_dir / "radicale",
+        username=CALDAV_USERNAME,
+        password=stored_secret(data_dir, "caldav_password"),
+    )
+    stack.start(caldav)
+    web = WebService(port=port)
+    prepare_environment(data_dir=data_dir, extra={**smtp.environ(), **caldav.environ(), **web.environ()})
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+
+    zone = args.time_zone
+    from django.utils import timezone
+
+    anchor = demo_anchor(today=timezone.now().astimezone(ZoneInfo(zone)).date())
+    caldav.calendar_url = caldav.server.ensure_calendar(CALENDAR_NAME)
+    caldav.server.seed(caldav.calendar_url, demo_calendar_events(time_zone=zone, today=anchor))
+
+    from yoyaku.demo.setup import set_up_demo
+
+    demo = set_up_demo(
+        password=stored_secret(data_dir, "demo_password"),
+        time_zone=zone,
+        offline_time_zone=args.offline_time_zone,
+        caldav_url=caldav.server.url,
+        calendar_url=caldav.calendar_url,
+        caldav_username=caldav.server.username,
+        caldav_password=caldav.server.password,
+    )
+    try:
+        stack.start(web)
+    except OSError as error:
+        say(f"The web server cannot listen on 127.0.0.1:{port} ({error.strerror}); try --port 0.")
+        return 1
+
+    base = web.url
+    lines = [
+        "",
+        "Yoyaku demo is running. Press Ctrl-C to stop.",
+        "",
+        f"  Scheduling page:  {base}/m/{demo.link.slug}   "
+        f"({demo.host.display_name}, {zone}, CalDAV calendar)",
+        f"  Offline page:     {base}/m/{demo.offline_link.slug}   "
+        f"({demo.offline_host.display_name}, {args.offline_time_zone}, no calendar: requests)",
+        f"  Sign in:          {base}{_sign_in_path()}   user {demo.host.username}, password {demo.password}",
+        f"  Admin:            {base}/admin/",
+        f"  API docs:         {base}/api/v1/docs   (Authorization: Bearer {demo.api_key})",
+    ]
+    for service in stack.started:
+        if service is web:
+            continue
+        for index, line in enumerate(service.describe()):
+            label = f"{service.name}:" if index == 0 else ""
+            lines.append(f"  {label:<17} {line}")
+    lines += ["", "  The demo calendar holds:"] + [
+        f"    - {line}" for line in describe_calendar(anchor=anchor)
+    ]
+    lines.append(f"  Data folder: {data_dir}")
+    say("\n".join(lines) + "\n")
+
+    if not args.no_browser and _has_gui():
+        webbrowser.open(f"{base}/m/{demo.link.slug}")
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(timeout=1.0):
+        pass
+    return 0
+
+
+def _has_gui() -> bool:
+    # Without a display, webbrowser may pick a text browser that takes over the terminal.
+    return sys.platform in {"darwin", "win32"} or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stack = ServiceStack()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # SIGINT keeps raising KeyboardInterrupt until the demo is up (caught below);
+    # run() then hands it to request_stop too.
+    signal.signal(signal.SIGTERM, request_stop)
+    code = 1
+    try:
+        code = run(args, stack, stop, on_signal=request_stop)
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        say("\nStopping the demo…")
+        for problem in stack.stop_all():
+            say(f"  could not stop {problem}")
+        say("Stopped.")
+    return code

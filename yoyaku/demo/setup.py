@@ -1,0 +1,159 @@
+"""The demo's data: two hosts, their pages and the CalDAV connection. Safe to run again.
+
+Runs after Django has loaded. Every run brings the rows to the same state
+(the CalDAV server's port changes between runs, so the connection is
+rewritten each time); bookings made in earlier runs are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from yoyaku.accounts.models import (
+    ApiKey,
+    CalendarConnection,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    User,
+)
+from yoyaku.accounts.services import create_api_key
+from yoyaku.scheduling.host_services import create_link, set_availability, update_link
+from yoyaku.scheduling.models import MeetingLink
+
+DEMO_USERNAME = "demo"
+OFFLINE_USERNAME = "demo-offline"
+DEMO_SLUG = "demo"
+OFFLINE_SLUG = "demo-offline"
+API_KEY_NAME = "demo"
+WEEKDAYS_9_TO_5 = {str(day): [[9 * 60, 17 * 60]] for day in range(5)}
+
+
+@dataclass(frozen=True)
+class DemoData:
+    host: User
+    offline_host: User
+    link: MeetingLink
+    offline_link: MeetingLink
+    password: str
+    api_key: str
+
+
+def _user(*, username: str, first_name: str, last_name: str, time_zone: str, password: str | None) -> User:
+    user, _ = User.objects.get_or_create(username=username)
+    user.first_name, user.last_name = first_name, last_name
+    user.email = f"{username}@example.com"
+    user.is_active = True
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+        # The demo host may look around the admin too (bookings, contacts, meetings).
+        user.is_staff = user.is_superuser = True
+    user.save()
+    set_availability(user=user, time_zone=time_zone, weekly=WEEKDAYS_9_TO_5, overrides={})
+    user.refresh_from_db()
+    return user
+
+
+def _link(*, owner: User, slug: str, **fields: Any) -> MeetingLink:
+    existing = MeetingLink.objects.filter(slug=slug).first()
+    if existing is None:
+        return create_link(owner=owner, slug=slug, **fields)
+    if existing.owner_id != owner.pk:
+        existing.owner = owner
+        existing.save(update_fields=["owner"])
+    return update_link(link=existing, host_usernames=[owner.username], **fields)
+
+
+def connect_demo_calendar(
+    *, user: User, server_url: str, calendar_url: str, username: str, password: str
+) -> CalendarConnection:
+    connection = CalendarConnection.objects.filter(user=user, purpose=ConnectionPurpose.MEETINGS).first()
+    connection = connection or CalendarConnection(user=user, purpose=ConnectionPurpose.MEETINGS)
+    connection.provider = Provider.CALDAV
+    connection.account_email = user.email
+    connection.server_url = server_url
+    connection.username = username
+    connection.secret = password
+    connection.conflict_calendar_ids = [calendar_url]
+    connection.write_calendar_id = calendar_url
+    connection.status = ConnectionStatus.OK
+    connection.status_message = ""
+    connection.sync_token = ""
+    # The copy of busy time belongs to the previous run's server.
+    connection.busy_json = "[]"
+    connection.busy_fetched_at = None
+    connection.save()
+    return connection
+
+
+def set_up_demo(
+    *,
+    password: str,
+    time_zone: str,
+    offline_time_zone: str,
+    caldav_url: str,
+    calendar_url: str,
+    caldav_username: str,
+    caldav_password: str,
+) -> DemoData:
+    with transaction.atomic():
+        host = _user(
+            username=DEMO_USERNAME,
+            first_name="Demo",
+            last_name="Host",
+            time_zone=time_zone,
+            password=password,
+        )
+        offline_host = _user(
+            username=OFFLINE_USERNAME,
+            first_name="Offline",
+            last_name="Host",
+            time_zone=offline_time_zone,
+            password=None,
+        )
+        connect_demo_calendar(
+            user=host,
+            server_url=caldav_url,
+            calendar_url=calendar_url,
+            username=caldav_username,
+            password=caldav_password,
+        )
+        # Offline mode means no calendar at all.
+        CalendarConnection.objects.filter(user=offline_host).delete()
+        link = _link(
+            owner=host,
+            slug=DEMO_SLUG,
+            name="Intro call",
+            durations=[15, 30, 60],
+            increment_minutes=30,
+            rolling_weeks=8,
+            form_fields=[{"key": "company", "label": "Company", "type": "text", "required": False}],
+            location="https://meet.example.com/demo",
+            active=True,
+        )
+        offline_link = _link(
+            owner=offline_host,
+            slug=OFFLINE_SLUG,
+            name="Consultation",
+            durations=[30],
+            increment_minutes=30,
+            rolling_weeks=4,
+            location="",
+            active=True,
+        )
+        # One key per run: the old ones were printed to a terminal that is gone.
+        ApiKey.objects.filter(user=host, name=API_KEY_NAME).delete()
+        api_key = create_api_key(user=host, name=API_KEY_NAME)
+    return DemoData(
+        host=host,
+        offline_host=offline_host,
+        link=link,
+        offline_link=offline_link,
+        password=password,
+        api_key=api_key,
+    )
