@@ -24,3 +24,11 @@ def user_for_api_key(*, raw: str) -> User | None:
         return None
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key.user
+
+
+def revoke_api_key(*, user: User, key_id: int) -> bool:
+    """Stop a key from working; returns False when the user has no such live key.
+
+    The row stays (revoked) so that an old key presented later is recognised as revoked, not unknown.
+    """
+    return ApiKey.objects.filter(pk=key_id, user=user, revoked=False).update(revoked=True) == 1

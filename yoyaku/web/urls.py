@@ -1,11 +1,32 @@
 from django.urls import path
 
-from yoyaku.web import connections, views
+from yoyaku.web import auth_views, connections, dashboard, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("m/<slug:slug>", views.booking_page, name="booking-page"),
     path("m/<slug:slug>/", views.booking_page),
+    # Host pages: sign-in, dashboard, settings.
+    path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path(
+        "dashboard/calendars/<int:connection_id>/settings/",
+        dashboard.save_calendar_settings,
+        name="calendar-settings",
+    ),
+    path(
+        "dashboard/calendars/<int:connection_id>/disconnect/",
+        dashboard.remove_calendar,
+        name="calendar-disconnect",
+    ),
+    path("dashboard/inboxes/<int:inbox_id>/disconnect/", dashboard.remove_inbox, name="inbox-disconnect"),
+    path("settings/", settings_views.settings_home, name="settings"),
+    path("settings/calendar/", settings_views.calendar_tab, name="settings-calendar"),
+    path("settings/calendar/exchange/", settings_views.connect_exchange, name="connect-exchange"),
+    path("settings/calendar/caldav/", settings_views.connect_caldav, name="connect-caldav"),
+    path("settings/api-keys/", settings_views.api_keys, name="settings-api-keys"),
+    path("settings/api-keys/<int:key_id>/revoke/", settings_views.revoke_key, name="api-key-revoke"),
     # Connecting Google and Microsoft 365 (OAuth): start, and the provider's redirect back.
     path("settings/calendar/connect/<str:provider>/", connections.oauth_start, name="connect-oauth-start"),
     path("oauth/<str:provider>/callback", connections.oauth_callback, name="oauth-callback"),

@@ -1,0 +1,135 @@
+"""The meetings dashboard: scheduling pages, meetings, requests and the calendar connection panel.
+
+Thin views: reads go through ``yoyaku.web.selectors``, writes through ``yoyaku.accounts.connections``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.views.decorators.http import require_GET, require_POST
+
+from yoyaku.accounts.connections import (
+    ConnectionRefused,
+    disconnect_calendar,
+    disconnect_inbox,
+    update_calendar_settings,
+)
+from yoyaku.accounts.models import CalendarConnection, User
+from yoyaku.accounts.selectors import user_connections
+from yoyaku.calendars.base import CalendarError
+from yoyaku.web import selectors
+from yoyaku.web.forms import CalendarSettingsForm
+from yoyaku.web.host import host_user, in_user_zone
+
+
+def _settings_form(panel: selectors.ConnectionPanel) -> CalendarSettingsForm:
+    choices = panel.choices
+    return CalendarSettingsForm(
+        calendars=choices.calendars,
+        initial={
+            "conflict_calendar_ids": choices.checked_ids,
+            "write_calendar_id": choices.write_id,
+            "tentative_blocks": panel.connection.tentative_blocks,
+        },
+    )
+
+
+def _render(
+    request: HttpRequest, user: User, *, bound: dict[int, CalendarSettingsForm] | None = None
+) -> HttpResponse:
+    data = selectors.dashboard(user=user, now=timezone.now())
+    panels = [
+        {
+            "panel": panel,
+            "form": (bound or {}).get(panel.connection.pk) or _settings_form(panel),
+        }
+        for panel in data.panels
+    ]
+    context: dict[str, Any] = {
+        "section": "dashboard",
+        "links": data.links,
+        "upcoming": data.upcoming,
+        "requests": data.requests,
+        "panels": panels,
+        "other_inboxes": data.other_inboxes,
+        "user_zone": user.time_zone,
+    }
+    with in_user_zone(user):
+        return render(request, "web/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return _render(request, host_user(request))
+
+
+def _own_connection(user: User, connection_id: int) -> CalendarConnection:
+    for connection in user_connections(user=user):
+        if connection.pk == connection_id:
+            return connection
+    raise Http404
+
+
+@login_required
+@require_POST
+def save_calendar_settings(request: HttpRequest, connection_id: int) -> HttpResponse:
+    user = host_user(request)
+    connection = _own_connection(user, connection_id)
+    choices = selectors.calendar_choices(connection=connection)
+    if choices.error:
+        messages.error(
+            request,
+            gettext("The settings were not saved: the calendars could not be read. %(reason)s")
+            % {"reason": choices.error},
+        )
+        return redirect("dashboard")
+    form = CalendarSettingsForm(request.POST, calendars=choices.calendars)
+    if form.is_valid():
+        try:
+            update_calendar_settings(
+                user=user,
+                connection_id=connection.pk,
+                conflict_calendar_ids=form.cleaned_data["conflict_calendar_ids"],
+                write_calendar_id=form.cleaned_data["write_calendar_id"],
+                tentative_blocks=form.cleaned_data["tentative_blocks"],
+            )
+        except (ConnectionRefused, CalendarError) as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, gettext("Calendar settings saved."))
+            return redirect("dashboard")
+    return _render(request, user, bound={connection.pk: form})
+
+
+@login_required
+@require_POST
+def remove_calendar(request: HttpRequest, connection_id: int) -> HttpResponse:
+    user = host_user(request)
+    try:
+        disconnect_calendar(user=user, connection_id=connection_id)
+    except ConnectionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, gettext("Your calendar is disconnected."))
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def remove_inbox(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    user = host_user(request)
+    try:
+        disconnect_inbox(user=user, inbox_id=inbox_id)
+    except ConnectionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, gettext("Your inbox is disconnected."))
+    return redirect("dashboard")

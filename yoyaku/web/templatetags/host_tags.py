@@ -1,0 +1,32 @@
+"""Formatting shared by the host pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext, pgettext
+
+register = template.Library()
+
+
+@register.simple_tag
+def meeting_when(start: datetime | None, end: datetime | None = None) -> str:
+    """Like "Fri, Nov 27, 2026 · 10:00-10:30" (with an en dash), in the active zone and language."""
+    if start is None:
+        return ""
+    # Django date format characters; translators reorder them for their language.
+    day = dateformat.format(timezone.localtime(start), pgettext("date format with weekday", "D, M j, Y"))
+    begins = dateformat.time_format(timezone.localtime(start), "H:i")
+    if end is None:
+        return gettext("%(day)s · %(time)s") % {"day": day, "time": begins}
+    ends = dateformat.time_format(timezone.localtime(end), "H:i")
+    return gettext("%(day)s · %(start)s\u2013%(end)s") % {"day": day, "start": begins, "end": ends}
+
+
+@register.simple_tag
+def short_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return dateformat.format(timezone.localtime(value), pgettext("short date", "M j, Y"))
