@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.core.servers import basehttp
+
+from tests.emulators.radicale_server import RadicaleServer
 
 # Races open dozens of connections at once; Django's default listen backlog of 10
 # would reset some of them before the server ever sees the request.
@@ -50,3 +54,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def redis_url() -> str:
     need_service("Redis", "127.0.0.1", 6379)
     return "redis://127.0.0.1:6379/15"
+
+
+# -- CalDAV ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[RadicaleServer]:
+    """One real Radicale for the session; tests isolate themselves by calendar."""
+    with RadicaleServer(users={"alice": "alice-secret", "bob": "bob-secret"}) as server:
+        yield server
+
+
+@pytest.fixture
+def caldav_calendar(radicale: RadicaleServer) -> str:
+    """URL of a fresh, empty calendar owned by ``radicale.username``."""
+    return radicale.ensure_calendar(f"test-{uuid.uuid4().hex[:12]}")

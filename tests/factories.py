@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yoyaku.accounts.models import User
+from yoyaku.accounts.models import CalendarConnection, Provider, User
 from yoyaku.accounts.services import create_api_key
 from yoyaku.scheduling.host_services import create_link, set_availability
 from yoyaku.scheduling.models import MeetingLink
@@ -40,3 +40,21 @@ def make_link(owner: User, slug: str = "intro", **fields: Any) -> MeetingLink:
 
 def api_key_for(user: User) -> str:
     return create_api_key(user=user)
+
+
+def connect_caldav(
+    user: User, *, server_url: str, username: str, password: str, calendar_url: str
+) -> CalendarConnection:
+    """Connect ``user`` to one CalDAV calendar: it blocks the user's time and receives bookings."""
+    connection = CalendarConnection(
+        user=user,
+        provider=Provider.CALDAV,
+        account_email=user.email,
+        server_url=server_url,
+        username=username,
+        conflict_calendar_ids=[calendar_url],
+        write_calendar_id=calendar_url,
+    )
+    connection.secret = password
+    connection.save()
+    return connection

@@ -81,4 +81,10 @@ def log_meeting(
     return meeting
 
 
-__all__ = ["MeetingSource", "log_meeting", "upsert_contact"]
+def cancel_meeting(*, meeting: Meeting) -> None:
+    """Mark the meeting cancelled; it stays in the contacts' history."""
+    Meeting.objects.filter(pk=meeting.pk).update(outcome="cancelled")
+    meeting.outcome = "cancelled"
+
+
+__all__ = ["MeetingSource", "cancel_meeting", "log_meeting", "upsert_contact"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from django.core.mail import EmailMultiAlternatives
 from django.utils import translation
@@ -14,12 +15,18 @@ from yoyaku.scheduling.models import Booking
 logger = logging.getLogger(__name__)
 
 
-def _send(*, booking: Booking, subject: str, body: str, ical: bytes | None, method: str) -> None:
+def _send(
+    *, booking: Booking, draft: EventDraft, subject: str, body: str, ical: bytes | None, method: str
+) -> None:
     host = booking.assigned_host
+    # The other attendees (a group page's co-hosts) learn of it only this way:
+    # a plain CalDAV server does not invite them.
+    others = [a.email for a in draft.attendees if a.email.lower() != booking.email.lower()]
     message = EmailMultiAlternatives(
         subject=subject,
         body=body,
         to=[booking.email],
+        cc=others or None,
         reply_to=[host.email] if host.email else None,
     )
     if ical is not None:
@@ -34,7 +41,8 @@ def _send(*, booking: Booking, subject: str, body: str, ical: bytes | None, meth
 
 def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
     with translation.override("en"):
-        when = draft.start.isoformat()
+        # Told in the booker's zone, which the text names (the iCalendar object carries UTC).
+        when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
         body = (
             f"Hello {booking.first_name},\n\n"
             f"your meeting {booking.link.name!r} with {booking.assigned_host.display_name} is booked "
@@ -44,6 +52,7 @@ def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
         )
         _send(
             booking=booking,
+            draft=draft,
             subject=f"Invitation: {draft.title}",
             body=body,
             ical=event_to_ical(draft=draft, method="REQUEST"),
@@ -54,6 +63,7 @@ def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
 def send_cancellation(*, booking: Booking, draft: EventDraft) -> None:
     _send(
         booking=booking,
+        draft=draft,
         subject=f"Cancelled: {draft.title}",
         body=f"Hello {booking.first_name},\n\nthe meeting {booking.link.name!r} was cancelled.",
         ical=event_to_ical(draft=draft, method="CANCEL", sequence=1, status="CANCELLED"),

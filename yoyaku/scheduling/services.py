@@ -24,7 +24,7 @@ from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendars.base import CalendarError
 from yoyaku.crm.models import Contact, MeetingSource
-from yoyaku.crm.services import log_meeting, upsert_contact
+from yoyaku.crm.services import cancel_meeting, log_meeting, upsert_contact
 from yoyaku.scheduling.models import (
     Booking,
     BookingStatus,
@@ -341,6 +341,8 @@ def cancel_booking(*, booking: Booking) -> Booking:
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status"])
         Reservation.objects.filter(booking=booking).update(active=False)
+        if booking.meeting is not None:
+            cancel_meeting(meeting=booking.meeting)
     if booking.calendar_event_id:
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
 
