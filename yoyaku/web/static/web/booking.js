@@ -7,6 +7,7 @@
   var S = JSON.parse(document.getElementById("booking-strings").textContent);
   var lang = document.documentElement.lang || "en";
   var $ = function (id) { return document.getElementById(id); };
+  var allDurations = $("summary-duration").textContent;
 
   var detectedZone = "UTC";
   try {
@@ -334,6 +335,10 @@
     $("chosen").hidden = false;
     $("summary-time").textContent = when;
     $("summary-time-item").hidden = false;
+    var checked = document.querySelector('input[name="duration"]:checked');
+    if (checked && checked.nextElementSibling) {
+      $("summary-duration").textContent = checked.nextElementSibling.textContent;
+    }
     $("back").hidden = false;
     $("message-field").hidden = true;
     $("submit").textContent = state.offline ? S.requestTime : S.book;
@@ -343,13 +348,19 @@
     focusHeading("details-title");
   }
 
+  function forgetSlot() {
+    state.selectedSlot = null;
+    $("summary-time-item").hidden = true;
+    $("summary-duration").textContent = allDurations;
+  }
+
   function showRequestForm(notice) {
+    forgetSlot();
     state.mode = "request";
     state.idempotencyKey = null;
     $("unavailable").hidden = false;
     $("step-pick").hidden = true;
     $("chosen").hidden = true;
-    $("summary-time-item").hidden = true;
     $("back").hidden = true;
     $("message-field").hidden = false;
     $("submit").textContent = S.sendRequest;
@@ -507,8 +518,7 @@
       showErrors(data.errors || {}, S.fixFields);
     } else if (status === 409) {
       state.idempotencyKey = null;
-      state.selectedSlot = null;
-      $("summary-time-item").hidden = true;
+      forgetSlot();
       show("pick");
       loadMonth().then(function () { setStatus(S.taken, "error"); });
       setStatus(S.taken, "error");
@@ -530,7 +540,8 @@
     $("done-body").textContent = fmt(body, { host: booking.host || cfg.host });
     $("done-when").textContent = booking.start ? whenLabel(booking.start, state.duration, state.zone) : "";
     $("done-when").hidden = !booking.start;
-    $("done-email").textContent = fmt(S.emailSent, { email: email });
+    // Only a booking sends mail now (the invitation); a request is answered by the host later.
+    $("done-email").textContent = fmt(requested ? S.replyTo : S.emailSent, { email: email });
     var message = $("done-message");
     message.textContent = booking.confirmation_message || "";
     message.hidden = !booking.confirmation_message;
@@ -558,8 +569,7 @@
     $("month-prev").addEventListener("click", function () { stepMonth(-1); });
     $("month-next").addEventListener("click", function () { stepMonth(1); });
     $("back").addEventListener("click", function () {
-      state.selectedSlot = null;
-      $("summary-time-item").hidden = true;
+      forgetSlot();
       show("pick");
       renderSlots();
       focusHeading("pick-title");

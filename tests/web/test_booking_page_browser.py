@@ -1,0 +1,311 @@
+"""The public booking page in headless Chromium against the live server.
+
+Each flow ends with a screenshot; set YOYAKU_SCREENSHOT_DIR to keep them
+(otherwise they go to the test's temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES
+from tests.factories import make_host, make_link
+from yoyaku.accounts.models import CalendarConnection, Provider, User
+from yoyaku.crm.models import Contact, Meeting
+from yoyaku.demo.calendar_data import demo_calendar_events
+from yoyaku.demo.radicale import RadicaleServer, free_port
+from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOST_ZONE = "Europe/Berlin"
+WEEKDAYS_9_TO_5 = {str(d): [[9 * 60, 17 * 60]] for d in range(5)}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"Chromium is not installed at {CHROMIUM}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message}, and YOYAKU_REQUIRE_SERVICES=1 says it must be.")
+        pytest.skip(f"{message} (install Debian's chromium package to run the browser tests).")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
+    # tests make between page actions are ordinary synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def radicale_server() -> Iterator[RadicaleServer]:
+    with RadicaleServer(users={"hana": "hana-secret"}) as server:
+        yield server
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("YOYAKU_SCREENSHOT_DIR") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_page(browser: Any, url: str, *, zone: str = "America/New_York", locale: str = "en-US") -> Any:
+    context = browser.new_context(
+        timezone_id=zone,
+        locale=locale,
+        viewport={"width": 1100, "height": 900},
+        extra_http_headers={"Accept-Language": locale},
+    )
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
+def connect(user: User, *, server_url: str, calendar_url: str, username: str, password: str) -> None:
+    connection = CalendarConnection(
+        user=user,
+        provider=Provider.CALDAV,
+        account_email=user.email,
+        server_url=server_url,
+        username=username,
+        conflict_calendar_ids=[calendar_url],
+        write_calendar_id=calendar_url,
+    )
+    connection.secret = password
+    connection.save()
+
+
+def slot_texts(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator("#slots button.slot").all_inner_texts()]
+
+
+def local_time(iso: str, zone: str) -> str:
+    """How Chromium's en-US Intl formats a time: "3:30 PM"."""
+    moment = datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def fill_details(
+    page: Any, *, first: str = "Gita", last: str = "Guest", email: str = "gita@example.org"
+) -> None:
+    page.fill("#f-first_name", first)
+    page.fill("#f-last_name", last)
+    page.fill("#f-email", email)
+
+
+def test_pick_switch_zone_fill_and_book(
+    browser: Any, live_server: Any, radicale_server: RadicaleServer, shots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("hana", time_zone=HOST_ZONE, weekly=WEEKDAYS_9_TO_5)
+    calendar_url = radicale_server.ensure_calendar("booking-page")
+    today = datetime.now(ZoneInfo(HOST_ZONE)).date()
+    radicale_server.seed(calendar_url, demo_calendar_events(time_zone=HOST_ZONE, today=today))
+    connect(
+        host,
+        server_url=radicale_server.url,
+        calendar_url=calendar_url,
+        username="hana",
+        password="hana-secret",
+    )
+    make_link(host, slug="intro", name="Intro call", durations=[15, 30, 60], location="https://meet.example.com/hana")
+
+    page = open_page(browser, f"{live_server.url}/m/intro")
+    expect(page.locator("#step-pick")).to_be_visible()
+    select = page.locator("#tz-select")
+    expect(select).to_have_value("America/New_York")
+    expect(select.locator("option:checked")).to_contain_text("(detected)")
+
+    page.locator("label", has_text="60 minutes").click()
+    expect(page.locator('input[name="duration"][value="60"]')).to_be_checked()
+    day = page.locator("#days button.day.open").first
+    expect(day).to_be_visible()
+    day.click()
+    expect(day).to_have_attribute("aria-pressed", "true")
+    first_slot = page.locator("#slots button.slot").first
+    expect(first_slot).to_be_visible()
+    start_iso = first_slot.get_attribute("data-start")
+    assert start_iso
+    expect(first_slot).to_have_text(local_time(start_iso, "America/New_York"))
+    new_york_times = slot_texts(page)
+    page.screenshot(path=str(shots / "01-pick-new-york.png"), full_page=True)
+
+    select.select_option("Asia/Tokyo")
+    expect(page.locator("#slots button.slot").first).not_to_have_text(new_york_times[0])
+    tokyo_slot = page.locator("#slots button.slot").first
+    tokyo_iso = tokyo_slot.get_attribute("data-start")
+    assert tokyo_iso
+    expect(tokyo_slot).to_have_text(local_time(tokyo_iso, "Asia/Tokyo"))
+    page.screenshot(path=str(shots / "02-pick-tokyo.png"), full_page=True)
+
+    tokyo_slot.click()
+    expect(page.locator("#details")).to_be_visible()
+    expect(page.locator("#chosen")).to_contain_text("Tokyo")
+    expect(page.locator("#summary-duration")).to_have_text("60 minutes")
+    page.click("#submit")
+    for field in ("first_name", "last_name", "email"):
+        expect(page.locator(f"#err-{field}")).to_have_text("This field is required.")
+        expect(page.locator(f"#f-{field}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#form-status")).to_contain_text("Some fields need fixing.")
+    page.screenshot(path=str(shots / "03-required-errors.png"), full_page=True)
+
+    fill_details(page, email="not-an-email")
+    page.click("#submit")
+    expect(page.locator("#err-email")).not_to_be_empty()
+    fill_details(page)
+    page.click("#submit")
+    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator("#done-title")).to_have_text("You're booked")
+    expect(page.locator("#done-body")).to_contain_text("Hana")
+    expect(page.locator("#done-when")).to_contain_text("Tokyo")
+    expect(page.locator("#done-email")).to_have_text("We've sent the details to gita@example.org.")
+    page.screenshot(path=str(shots / "04-booked.png"), full_page=True)
+
+    booking = Booking.objects.get()
+    assert booking.status == BookingStatus.CONFIRMED
+    assert booking.start == datetime.fromisoformat(tokyo_iso)
+    assert (booking.end - booking.start).total_seconds() == 60 * 60  # type: ignore[operator]
+    assert booking.time_zone == "Asia/Tokyo"
+    assert booking.calendar_write == CalendarWrite.WRITTEN
+    contact = Contact.objects.get(email="gita@example.org")
+    assert (contact.first_name, contact.last_name, booking.contact_id) == ("Gita", "Guest", contact.pk)
+    meeting = Meeting.objects.get(pk=booking.meeting_id)
+    assert list(meeting.contacts.all()) == [contact]
+    assert meeting.start == booking.start
+
+
+def test_offline_page_takes_a_request(browser: Any, live_server: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("ken", time_zone="Asia/Tokyo", weekly=WEEKDAYS_9_TO_5)
+    make_link(host, slug="consult", name="Consultation", durations=[30])
+
+    page = open_page(browser, f"{live_server.url}/m/consult", zone="Europe/London")
+    expect(page.locator("#pick-title")).to_have_text("Pick a time to request")
+    expect(page.locator("#offline-note")).to_be_visible()
+    page.locator("#days button.day.open").first.click()
+    slot = page.locator("#slots button.slot").first
+    start_iso = slot.get_attribute("data-start")
+    page.screenshot(path=str(shots / "05-offline-pick.png"), full_page=True)
+    slot.click()
+    expect(page.locator("#submit")).to_have_text("Request this time")
+    fill_details(page, first="Mia", last="Mori", email="mia@example.org")
+    page.click("#submit")
+    expect(page.locator("#done-title")).to_have_text("Request sent")
+    expect(page.locator("#done-body")).to_contain_text("will confirm the time")
+    # Nothing is mailed for a request, so the page must not say it was.
+    expect(page.locator("#done-email")).to_have_text("Replies will go to mia@example.org.")
+    page.screenshot(path=str(shots / "06-offline-requested.png"), full_page=True)
+
+    booking = Booking.objects.get()
+    assert booking.status == BookingStatus.REQUESTED
+    assert booking.calendar_write == CalendarWrite.NONE
+    assert booking.start == datetime.fromisoformat(start_iso or "")
+    assert booking.contact is not None and booking.contact.email == "mia@example.org"
+
+
+def test_unreachable_calendar_shows_no_times_and_takes_a_request(
+    browser: Any, live_server: Any, shots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("yui", time_zone=HOST_ZONE, weekly=WEEKDAYS_9_TO_5)
+    closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens here
+    connect(host, server_url=closed, calendar_url=f"{closed}yui/work/", username="yui", password="pw")
+    make_link(host, slug="chat", name="Chat", durations=[30])
+
+    page = open_page(browser, f"{live_server.url}/m/chat")
+    expect(page.locator("#unavailable")).to_be_visible()
+    expect(page.locator("#unavailable")).to_contain_text("no times are offered")
+    expect(page.locator("#step-pick")).to_be_hidden()
+    expect(page.locator("#slots button.slot")).to_have_count(0)
+    expect(page.locator("#message-field")).to_be_visible()
+    expect(page.locator("#submit")).to_have_text("Send request")
+    page.screenshot(path=str(shots / "07-unreachable.png"), full_page=True)
+
+    page.click("#submit")
+    expect(page.locator("#err-email")).to_have_text("This field is required.")
+    fill_details(page, first="Ola", last="Nordmann", email="ola@example.org")
+    page.fill("#f-message", "Any morning next week works for me.")
+    page.click("#submit")
+    expect(page.locator("#done-title")).to_have_text("Request sent")
+    expect(page.locator("#done-body")).to_contain_text("to find a time")
+    page.screenshot(path=str(shots / "08-unreachable-requested.png"), full_page=True)
+
+    booking = Booking.objects.get()
+    assert booking.status == BookingStatus.REQUESTED
+    assert booking.start is None
+    assert booking.message == "Any morning next week works for me."
+
+
+def test_japanese_page(browser: Any, live_server: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("sora", time_zone="Asia/Tokyo", weekly=WEEKDAYS_9_TO_5)
+    make_link(host, slug="soudan", name="ご相談", durations=[30, 60])
+
+    page = open_page(browser, f"{live_server.url}/m/soudan", zone="Asia/Tokyo", locale="ja")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page.locator("#pick-title")).to_have_text("リクエストする日時を選択")
+    expect(page.locator("label[for=tz-select]")).to_have_text("タイムゾーン")
+    expect(page.locator(".durations")).to_contain_text("30分")
+    expect(page.locator("#tz-select option:checked")).to_contain_text("自動検出")
+    expect(page.locator("#month-title")).to_have_text(re.compile(r"\d{4}年\d{1,2}月"))
+    page.locator("#days button.day.open").first.click()
+    expect(page.locator("#times-title")).to_contain_text("の空き時間")
+    page.screenshot(path=str(shots / "09-japanese.png"), full_page=True)
+
+    # An English browser switches with the language buttons (/i18n/setlang/).
+    page = open_page(browser, f"{live_server.url}/m/soudan", zone="Asia/Tokyo")
+    expect(page.locator("#pick-title")).to_have_text("Pick a time to request")
+    page.locator('.lang button[value="ja"]').click()
+    expect(page.locator("#pick-title")).to_have_text("リクエストする日時を選択")
+    expect(page.locator('.lang button[value="ja"]')).to_have_attribute("aria-current", "true")
+    page.screenshot(path=str(shots / "10-japanese-switched.png"), full_page=True)
+
+
+def test_phone_width_has_no_sideways_scroll(browser: Any, live_server: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("rin", time_zone=HOST_ZONE, weekly=WEEKDAYS_9_TO_5)
+    make_link(
+        host,
+        slug="phone",
+        name="A rather long meeting name that has to wrap on a phone",
+        durations=[15, 30, 60],
+        location="https://meet.example.com/a-very-long-room-name-without-any-spaces-at-all",
+    )
+    context = browser.new_context(timezone_id="America/Los_Angeles", viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/m/phone")
+    page.locator("#days button.day.open").first.click()
+    expect(page.locator("#slots button.slot").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(shots / "11-phone.png"), full_page=True)
+    page.locator("#slots button.slot").first.click()
+    expect(page.locator("#details")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(shots / "12-phone-details.png"), full_page=True)
