@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -18,7 +17,9 @@ from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 pytestmark = pytest.mark.django_db
 
 
-def add_booking(link: MeetingLink, host: User, *, status: str, start: datetime | None, **extra: str) -> Booking:
+def add_booking(
+    link: MeetingLink, host: User, *, status: str, start: datetime | None, **extra: str
+) -> Booking:
     return Booking.objects.create(
         link=link,
         status=status,
@@ -33,7 +34,9 @@ def add_booking(link: MeetingLink, host: User, *, status: str, start: datetime |
     )
 
 
-def caldav_connection(user: User, *, server: RadicaleServer | None = None, **fields: object) -> CalendarConnection:
+def caldav_connection(
+    user: User, *, server: RadicaleServer | None = None, **fields: object
+) -> CalendarConnection:
     connection = CalendarConnection(
         user=user,
         provider=Provider.CALDAV,
@@ -58,10 +61,17 @@ def test_dashboard_lists_pages_meetings_and_requests_of_this_host_only(host: Use
     add_booking(link, host, status=BookingStatus.CONFIRMED, start=now - timedelta(days=2), first_name="Past")
     add_booking(link, host, status=BookingStatus.CANCELLED, start=now + timedelta(days=3), first_name="Gone")
     add_booking(
-        link, host, status=BookingStatus.REQUESTED, start=None, first_name="Asker", message="Any time next week?"
+        link,
+        host,
+        status=BookingStatus.REQUESTED,
+        start=None,
+        first_name="Asker",
+        message="Any time next week?",
     )
     add_booking(link, host, status=BookingStatus.REQUESTED, start=now + timedelta(days=4), first_name="Timed")
-    add_booking(other_link, other, status=BookingStatus.CONFIRMED, start=now + timedelta(days=1), first_name="Else")
+    add_booking(
+        other_link, other, status=BookingStatus.CONFIRMED, start=now + timedelta(days=1), first_name="Else"
+    )
 
     html = client_in.get("/dashboard/").content.decode()
 
@@ -79,9 +89,15 @@ def test_dashboard_lists_pages_meetings_and_requests_of_this_host_only(host: Use
 
 def test_group_meetings_show_for_every_host_they_reserve(host: User, client_in: Client) -> None:
     owner = make_host("taro")
-    link = make_link(owner, slug="panel", name="Panel interview", kind="group", host_usernames=["taro", "hana"])
+    link = make_link(
+        owner, slug="panel", name="Panel interview", kind="group", host_usernames=["taro", "hana"]
+    )
     booking = add_booking(
-        link, owner, status=BookingStatus.CONFIRMED, start=datetime.now(tz=UTC) + timedelta(days=1), first_name="Kenji"
+        link,
+        owner,
+        status=BookingStatus.CONFIRMED,
+        start=datetime.now(tz=UTC) + timedelta(days=1),
+        first_name="Kenji",
     )
     booking.reservations.create(host=host, start=booking.start, end=booking.end)
     html = client_in.get("/dashboard/").content.decode()
@@ -104,15 +120,21 @@ def test_connected_calendar_shows_provider_account_health_and_its_calendars(
     host: User, client_in: Client, radicale: RadicaleServer
 ) -> None:
     work, home = two_calendars(radicale)
-    connection = caldav_connection(host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work)
-    InboxConnection.objects.create(user=host, email=host.email, provider="caldav", calendar_connection=connection)
+    connection = caldav_connection(
+        host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work
+    )
+    InboxConnection.objects.create(
+        user=host, email=host.email, provider="caldav", calendar_connection=connection
+    )
 
     html = client_in.get("/dashboard/").content.decode()
 
     assert "CalDAV" in html and host.email in html
     assert 'data-health="ok"' in html
     conflicts = {i["value"]: "checked" in i for i in elements(html, "input", name="conflict_calendar_ids")}
-    write = {i["value"]: "checked" in i for i in elements(html, "input", name="write_calendar_id", type="radio")}
+    write = {
+        i["value"]: "checked" in i for i in elements(html, "input", name="write_calendar_id", type="radio")
+    }
     # Only "work" is checked for conflicts and receives meetings; "home" is offered for both.
     assert conflicts[work] and not conflicts[home]
     assert write[work] and not write[home]
@@ -125,7 +147,9 @@ def test_saving_calendar_settings_updates_the_connection(
     host: User, client_in: Client, radicale: RadicaleServer
 ) -> None:
     work, home = two_calendars(radicale)
-    connection = caldav_connection(host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work)
+    connection = caldav_connection(
+        host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work
+    )
 
     response = client_in.post(
         f"/dashboard/calendars/{connection.pk}/settings/",
@@ -149,7 +173,8 @@ def test_calendar_settings_need_one_calendar_and_keep_the_choice_on_error(
     )
 
     response = client_in.post(
-        f"/dashboard/calendars/{connection.pk}/settings/", {"write_calendar_id": work, "tentative_blocks": "on"}
+        f"/dashboard/calendars/{connection.pk}/settings/",
+        {"write_calendar_id": work, "tentative_blocks": "on"},
     )
 
     assert response.status_code == 200
@@ -165,7 +190,9 @@ def test_calendar_settings_need_one_calendar_and_keep_the_choice_on_error(
 
 def test_needs_reconnect_shows_the_message_and_a_reconnect_button(host: User, client_in: Client) -> None:
     connection = caldav_connection(
-        host, status=ConnectionStatus.NEEDS_RECONNECT, status_message="The CalDAV server refused the password."
+        host,
+        status=ConnectionStatus.NEEDS_RECONNECT,
+        status_message="The CalDAV server refused the password.",
     )
     html = client_in.get("/dashboard/").content.decode()
     assert 'data-health="needs_reconnect"' in html

@@ -11,6 +11,11 @@ from yoyaku.calendars.base import CalendarInfo
 
 
 class ExchangeForm(forms.Form):
+    # The Exchange and CalDAV forms share a page (and field names): their element ids must differ.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "exchange-%s")
+        super().__init__(*args, **kwargs)
+
     email = forms.EmailField(
         label=_("Email address"),
         max_length=254,
@@ -46,6 +51,10 @@ class ExchangeForm(forms.Form):
 
 
 class CalDAVForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "caldav-%s")
+        super().__init__(*args, **kwargs)
+
     url = forms.CharField(
         label=_("Server URL"),
         max_length=500,

@@ -22,7 +22,8 @@ def meeting_when(start: datetime | None, end: datetime | None = None) -> str:
     if end is None:
         return gettext("%(day)s · %(time)s") % {"day": day, "time": begins}
     ends = dateformat.time_format(timezone.localtime(end), "H:i")
-    return gettext("%(day)s · %(start)s\u2013%(end)s") % {"day": day, "start": begins, "end": ends}
+    span = gettext("%(day)s · %(start)s–%(end)s")  # noqa: RUF001 - the en dash of a time range
+    return span % {"day": day, "start": begins, "end": ends}
 
 
 @register.simple_tag
