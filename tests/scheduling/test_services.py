@@ -319,3 +319,18 @@ def test_cancelling_an_offline_request_frees_the_time() -> None:
 
     assert book(link, berlin(10), email="ken@example.com").created
     assert calendar_mails() == []
+
+
+def test_cancelling_twice_changes_nothing_the_second_time(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    link = make_link(host)
+    booking = book(link, berlin(10)).booking
+    cancel_booking(booking=booking)
+    again = book(link, berlin(10), email="ken@example.com").booking
+
+    cancel_booking(booking=Booking.objects.get(pk=booking.pk))
+
+    assert len(invitations("CANCEL")) == 1
+    assert Reservation.objects.get(booking=again).active
+    assert [e.cancelled for e in events_on(radicale, calendar) if e.uid == f"yoyaku-{again.pk}"] == [False]

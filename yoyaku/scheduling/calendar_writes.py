@@ -52,7 +52,8 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
     """Create the event; returns True when it is on the calendar."""
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
-        Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.NONE)
+        booking.calendar_write = CalendarWrite.NONE
+        booking.save(update_fields=["calendar_write"])
         return False
     draft = booking_event_draft(booking=booking)
     try:

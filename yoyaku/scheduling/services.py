@@ -336,10 +336,15 @@ def cancel_booking(*, booking: Booking) -> Booking:
     """
     from yoyaku.scheduling.calendar_writes import check_change_allowed
 
+    if booking.status == BookingStatus.CANCELLED:
+        return booking  # a repeated cancel must not mail the booker again
     check_change_allowed(booking=booking, change="cancel")
     with transaction.atomic():
         booking.status = BookingStatus.CANCELLED
-        booking.save(update_fields=["status"])
+        if booking.calendar_write == CalendarWrite.PENDING:
+            # Not on the calendar yet, and now it never should be: stop the retries.
+            booking.calendar_write = CalendarWrite.NONE
+        booking.save(update_fields=["status", "calendar_write"])
         Reservation.objects.filter(booking=booking).update(active=False)
         if booking.meeting is not None:
             cancel_meeting(meeting=booking.meeting)
