@@ -1,12 +1,15 @@
-"""Host endpoints: working hours and meeting links (API key required)."""
+"""Host endpoints: working hours, meeting links, bookings and requests (API key required)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Status
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
 from yoyaku.accounts.models import User
 from yoyaku.api.auth import ApiKeyAuth
@@ -14,12 +17,15 @@ from yoyaku.api.schemas import (
     AvailabilityIn,
     AvailabilityOut,
     ErrorOut,
+    HostBookingOut,
     MeetingLinkIn,
     MeetingLinkOut,
     MeetingLinkPatch,
 )
 from yoyaku.scheduling.host_services import create_link, delete_link, set_availability, update_link
-from yoyaku.scheduling.models import Availability, MeetingLink, default_weekly_hours
+from yoyaku.scheduling.models import Availability, Booking, MeetingLink, default_weekly_hours
+from yoyaku.scheduling.selectors import HOST_LIST_LIMIT, host_bookings, meeting_requests
+from yoyaku.scheduling.validation import BookingInputError
 
 router = Router(auth=ApiKeyAuth(), tags=["host"])
 
@@ -94,3 +100,93 @@ def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> di
 def remove_link(request: HttpRequest, slug: str) -> Status[Any]:
     delete_link(link=_own_link(request, slug))
     return Status(204, None)
+
+
+# -- bookings and requests ---------------------------------------------------------------
+
+
+class BookingsQuery(Schema):
+    after: datetime | None = Field(
+        default=None, description="List meetings that end after this instant (default: now)."
+    )
+    include_cancelled: bool = False
+    limit: int = Field(default=50, ge=1, le=HOST_LIST_LIMIT)
+    offset: int = Field(default=0, ge=0, le=100_000)
+
+
+class RequestsQuery(Schema):
+    include_past: bool = Field(default=False, description="Also list requests for a time that has passed.")
+    limit: int = Field(default=50, ge=1, le=HOST_LIST_LIMIT)
+    offset: int = Field(default=0, ge=0, le=100_000)
+
+
+def host_booking_out(booking: Booking) -> dict[str, Any]:
+    contact = booking.contact
+    return {
+        "id": booking.id,
+        "link": booking.link.slug,
+        "link_name": booking.link.name,
+        "status": booking.status,
+        "start": booking.start,
+        "end": booking.end,
+        "timezone": booking.time_zone,
+        "host": booking.assigned_host.username,
+        "first_name": booking.first_name,
+        "last_name": booking.last_name,
+        "email": booking.email,
+        "contact": None
+        if contact is None
+        else {
+            "id": contact.pk,
+            "email": contact.email,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+        },
+        "meeting_id": booking.meeting_id,
+        "answers": booking.answers,
+        "message": booking.message,
+        "calendar_write": booking.calendar_write,
+        "calendar_event_id": booking.calendar_event_id or None,
+        "calendar_error": booking.calendar_error,
+        "created_at": booking.created_at,
+    }
+
+
+def _instant(value: datetime | None, *, field: str) -> datetime:
+    if value is None:
+        return timezone.now()
+    # No offset means UTC; instants a database cannot store are refused, not crashed on.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1900 <= utc.year <= 9000:
+        raise BookingInputError({field: "Give an instant between the years 1900 and 9000."})
+    return utc
+
+
+@router.get("/me/bookings", response={200: list[HostBookingOut], 422: ErrorOut}, summary="Upcoming meetings")
+def list_bookings(request: HttpRequest, query: Query[BookingsQuery]) -> list[dict[str, Any]]:
+    """Confirmed meetings on the host's pages (or assigned to the host) that have not ended, soonest first."""
+    bookings = host_bookings(
+        user=_user(request),
+        after=_instant(query.after, field="after"),
+        include_cancelled=query.include_cancelled,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return [host_booking_out(b) for b in bookings]
+
+
+@router.get("/me/requests", response={200: list[HostBookingOut], 422: ErrorOut}, summary="Meeting requests")
+def list_requests(request: HttpRequest, query: Query[RequestsQuery]) -> list[dict[str, Any]]:
+    """Requests left on offline pages, or while the host's calendar could not be read; newest first."""
+    requests = meeting_requests(
+        user=_user(request),
+        now=timezone.now(),
+        include_past=query.include_past,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return [host_booking_out(b) for b in requests]

@@ -163,3 +163,37 @@ class BookingOut(Schema):
     offline: bool
     confirmation_message: str
     redirect_url: str
+
+
+class ContactOut(Schema):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+
+
+class HostBookingOut(Schema):
+    """A booking or a meeting request as its host sees it."""
+
+    id: UUID
+    link: str = Field(description="Slug of the scheduling page it was made on.")
+    link_name: str
+    status: Literal["confirmed", "requested", "cancelled"]
+    start: datetime | None = Field(description="Null for a request left without a time.")
+    end: datetime | None
+    timezone: str = Field(description="The booker's time zone.")
+    host: str = Field(description="Username of the host it is assigned to.")
+    first_name: str
+    last_name: str
+    email: str
+    contact: ContactOut | None
+    meeting_id: int | None
+    answers: dict[str, Any]
+    message: str
+    calendar_write: Literal["none", "pending", "written", "failed"] = Field(
+        description="none: no calendar (requests, offline pages); pending: the write is being retried; "
+        "written: on the host's calendar; failed: gave up, see calendar_error."
+    )
+    calendar_event_id: str | None
+    calendar_error: str
+    created_at: datetime

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
 
 from yoyaku.accounts.busy import read_busy
 from yoyaku.accounts.models import User
@@ -68,7 +68,8 @@ def host_inputs(
     if availability is not None:
         weekly = {int(day): [(a, b) for a, b in spans] for day, spans in availability.weekly.items()}
         overrides = {
-            date.fromisoformat(day): [(a, b) for a, b in spans] for day, spans in availability.overrides.items()
+            date.fromisoformat(day): [(a, b) for a, b in spans]
+            for day, spans in availability.overrides.items()
         }
     zone = ZoneInfo(user.time_zone)
     # Reservations one day either side: buffers and per-day limits reach past the window.
@@ -152,3 +153,59 @@ def last_booked_at(*, link: MeetingLink, host_ids: Sequence[int]) -> dict[str, i
         .annotate(latest=Max("created_at"))
     )
     return {str(h): int(rows[h].timestamp()) if h in rows else None for h in host_ids}
+
+
+# -- what hosts see of their bookings and requests ---------------------------------------
+
+HOST_LIST_LIMIT = 200
+
+
+def _bookings_of_host(*, user: User) -> QuerySet[Booking]:
+    # A host sees meetings assigned to them, meetings that reserve their time (group
+    # pages assign the owner but reserve every host) and everything on pages they own.
+    ids = (
+        Booking.objects.filter(
+            Q(assigned_host=user)
+            | Q(reservations__host=user, reservations__active=True)
+            | Q(link__owner=user)
+        )
+        .values("pk")
+        .distinct()
+    )
+    return Booking.objects.filter(pk__in=ids).select_related("link", "contact", "assigned_host")
+
+
+def host_bookings(
+    *,
+    user: User,
+    after: datetime,
+    include_cancelled: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Booking]:
+    """Meetings with a time that ends after ``after``, soonest first (the host's upcoming meetings).
+
+    Requests for a time are left out: they are not meetings until the host confirms them
+    (``meeting_requests`` lists them).
+    """
+    statuses = [BookingStatus.CONFIRMED] + ([BookingStatus.CANCELLED] if include_cancelled else [])
+    rows = (
+        _bookings_of_host(user=user)
+        .filter(status__in=statuses, end__gt=after)
+        .order_by("start", "created_at", "pk")
+    )
+    return list(rows[offset : offset + min(limit, HOST_LIST_LIMIT)])
+
+
+def meeting_requests(
+    *, user: User, now: datetime, include_past: bool = False, limit: int = 50, offset: int = 0
+) -> list[Booking]:
+    """Requests left on the host's pages (offline pages, unreadable calendars), newest first.
+
+    A request for a time that has passed can no longer be met as asked; it is left out
+    unless ``include_past``. Requests without a time never expire.
+    """
+    rows = _bookings_of_host(user=user).filter(status=BookingStatus.REQUESTED)
+    if not include_past:
+        rows = rows.filter(Q(start__isnull=True) | Q(start__gt=now))
+    return list(rows.order_by("-created_at", "pk")[offset : offset + min(limit, HOST_LIST_LIMIT)])
