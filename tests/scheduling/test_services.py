@@ -33,7 +33,7 @@ from yoyaku.scheduling.services import (
     request_meeting,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def attendee_emails(event: object) -> set[str]:

@@ -27,29 +27,31 @@ def upsert_contact(
     an existing owner is kept, so a contact stays with the rep who has it.
     """
     email = email.strip()
-    for _attempt in range(2):
-        contact = Contact.objects.select_for_update().filter(email__iexact=email).first()
-        if contact is None:
-            try:
-                with transaction.atomic():
-                    return Contact.objects.create(
-                        email=email,
-                        first_name=first_name,
-                        last_name=last_name,
-                        owner=owner,
-                        time_zone=time_zone,
-                        properties=dict(properties or {}),
-                    )
-            except IntegrityError:
-                continue  # created by a concurrent booking a moment ago: update it instead
-        contact.first_name = first_name or contact.first_name
-        contact.last_name = last_name or contact.last_name
-        contact.time_zone = time_zone or contact.time_zone
-        if contact.owner_id is None and owner is not None:
-            contact.owner = owner
-        contact.properties = {**contact.properties, **(properties or {})}
-        contact.save()
-        return contact
+    # Its own transaction (a savepoint inside a caller's): the row lock needs one.
+    with transaction.atomic():
+        for _attempt in range(2):
+            contact = Contact.objects.select_for_update().filter(email__iexact=email).first()
+            if contact is None:
+                try:
+                    with transaction.atomic():
+                        return Contact.objects.create(
+                            email=email,
+                            first_name=first_name,
+                            last_name=last_name,
+                            owner=owner,
+                            time_zone=time_zone,
+                            properties=dict(properties or {}),
+                        )
+                except IntegrityError:
+                    continue  # created by a concurrent booking a moment ago: update it instead
+            contact.first_name = first_name or contact.first_name
+            contact.last_name = last_name or contact.last_name
+            contact.time_zone = time_zone or contact.time_zone
+            if contact.owner_id is None and owner is not None:
+                contact.owner = owner
+            contact.properties = {**contact.properties, **(properties or {})}
+            contact.save()
+            return contact
     raise IntegrityError(f"Could not create or update the contact {email!r}.")
 
 
