@@ -38,10 +38,14 @@
       if (match) target = step;
     });
     if (!target || !focus) return;
-    // Land on the first field that needs fixing, else the first field, else the step's heading.
+    // Land on the first field that needs fixing, else the first empty one (after a refused
+    // attempt that is the password, which is never sent back), else the step's first control.
+    var inputs = Array.prototype.slice.call(target.querySelectorAll("input:not([type=hidden])"));
     var field =
       target.querySelector("[aria-invalid='true']") ||
-      target.querySelector("input:not([type=hidden]), button.provider:not([disabled])");
+      inputs.filter(function (input) { return !input.value; })[0] ||
+      inputs[0] ||
+      target.querySelector("button.provider:not([disabled])");
     var heading = target.querySelector("h3[tabindex]");
     (field || heading || target).focus();
   }
