@@ -190,13 +190,15 @@ def test_max_per_day_is_enforced_when_booking(radicale: RadicaleServer) -> None:
     host = make_host("hana")
     connect(host, radicale)
     link = make_link(host, max_per_day=2)
-    book(link, berlin(10), email="a@example.com")
+    first = book(link, berlin(10), email="a@example.com").booking
     book(link, berlin(14), email="b@example.com")
 
     with pytest.raises(SlotUnavailable):
         book(link, berlin(16), email="c@example.com")
     assert book(link, berlin(10, day=WEDNESDAY), email="c@example.com").created
     assert Booking.objects.count() == 3
+    cancel_booking(booking=first)
+    assert book(link, berlin(16), email="c@example.com").created
 
 
 # -- group -------------------------------------------------------------------------
