@@ -27,7 +27,8 @@ from yoyaku.calendars.base import CalendarOperationNotSupported
 from yoyaku.scheduling.models import Booking, BookingStatus, Reservation
 from yoyaku.scheduling.services import book_meeting, cancel_booking
 
-pytestmark = pytest.mark.django_db
+# The rules lock the user row; PostgreSQL runs them too (SQLite serialises writers anyway).
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 PASSWORD = "s3cret"
 Connect = Callable[..., CalendarConnection]
