@@ -263,16 +263,24 @@ def test_japanese_pages_with_the_connect_dialog(
 
 
 def test_phone_width_dashboard_and_dialog_fit(
-    browser: Any, live_server: Any, shots: Path, oauth_configured: None
+    browser: Any, live_server: Any, shots: Path, settings: Any
 ) -> None:
     from playwright.sync_api import expect
 
+    settings.YOYAKU_GOOGLE_CLIENT_ID = settings.YOYAKU_MICROSOFT_CLIENT_ID = ""
     host = make_host("hana", time_zone="Asia/Tokyo")
     sample_week(host)
     page = new_page(browser, width=375)
     sign_in(page, live_server.url)
     page.get_by_role("button", name="Connect calendar").click()
     dialog = page.locator("#connect-dialog")
+    # Without OAuth clients set up, Google and Office 365 are offered disabled, with the reason.
+    expect(dialog.locator("button.provider", has_text="Google / Gmail")).to_be_disabled()
+    expect(dialog.locator("#provider-google-blocked")).to_have_text(
+        "Google is not configured by the administrator."
+    )
+    expect(dialog.locator("button.provider", has_text="CalDAV")).to_be_enabled()
+    page.screenshot(path=str(shots / "host-settings-dialog-providers-phone.png"))
     dialog.locator("button.provider", has_text="Exchange").click()
     expect(dialog.locator("#exchange-ews_url")).to_be_visible()
     page.screenshot(path=str(shots / "host-settings-dialog-exchange-phone.png"))
