@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
@@ -33,9 +32,8 @@ from yoyaku.demo.calendar_data import (
     demo_calendar_events,
 )
 from yoyaku.demo.radicale import free_port
-from yoyaku.demo.services import RadicaleService, ServiceStack, SmtpService, WebService, say
+from yoyaku.demo.services import RadicaleService, Service, ServiceStack, SmtpService, WebService, say
 
-SignalHandler = Callable[[int, FrameType | None], None]
 CALDAV_USERNAME = "demo"
 CALENDAR_NAME = "work"
 
@@ -108,22 +106,27 @@ def _sign_in_path() -> str:
 
 
 def run(
-    args: argparse.Namespace, stack: ServiceStack, stop: threading.Event, *, on_signal: SignalHandler
+    args: argparse.Namespace, stack: ServiceStack, stop: threading.Event, *, running: threading.Event
 ) -> int:
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()
 
-    smtp = SmtpService()
-    stack.start(smtp)
     caldav = RadicaleService(
         data_dir=data_dir / "radicale",
         username=CALDAV_USERNAME,
         password=stored_secret(data_dir, "caldav_password"),
     )
-    stack.start(caldav)
+    # The servers Django talks to. Another local server (a provider's emulator, say) is
+    # one more entry here: its environ() points the settings at it, and its calendar
+    # connection is made in set_up_demo like the CalDAV one.
+    backing: list[Service] = [SmtpService(), caldav]
+    environ: dict[str, str] = {}
+    for service in backing:
+        stack.start(service)
+        environ.update(service.environ())
     web = WebService(port=port)
-    prepare_environment(data_dir=data_dir, extra={**smtp.environ(), **caldav.environ(), **web.environ()})
+    prepare_environment(data_dir=data_dir, extra={**environ, **web.environ()})
 
     import django
     from django.core.management import call_command
@@ -182,7 +185,7 @@ def run(
 
     if not args.no_browser and _has_gui():
         webbrowser.open(f"{base}/m/{demo.link.slug}")
-    signal.signal(signal.SIGINT, on_signal)
+    running.set()
     while not stop.wait(timeout=1.0):
         pass
     return 0
@@ -195,23 +198,37 @@ def _has_gui() -> bool:
     )
 
 
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM while the demo was still starting."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stack = ServiceStack()
     stop = threading.Event()
+    running = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        if not running.is_set():
+            raise _Interrupted  # cut the start short; the finally below stops what is up
 
-    # SIGINT keeps raising KeyboardInterrupt until the demo is up (caught below);
-    # run() then hands it to request_stop too.
+    # Set explicitly: a shell that starts the demo in the background ignores SIGINT for it.
+    signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     code = 1
     try:
-        code = run(args, stack, stop, on_signal=request_stop)
-    except KeyboardInterrupt:
+        code = run(args, stack, stop, running=running)
+    except (_Interrupted, KeyboardInterrupt):
+        code = 0
+    except Exception:
+        # Ctrl-C reaches the whole process group: a server may die of it a moment before
+        # this process notices, and the start then fails on it. That is a stop, not an error.
+        if not stop.is_set():
+            raise
         code = 0
     finally:
+        running.set()  # from here on a second Ctrl-C only asks again; the stop goes on
         say("\nStopping the demo…")
         for problem in stack.stop_all():
             say(f"  could not stop {problem}")
