@@ -229,3 +229,12 @@ def test_bookings_on_exchange_cannot_be_cancelled_from_yoyaku(
     assert booking.status == BookingStatus.CONFIRMED
     assert Reservation.objects.filter(booking=booking, active=True).exists()
     assert len(servers["a@example.com"].events()) == 1
+
+
+def test_a_connection_whose_secret_cannot_be_read_can_still_be_disconnected() -> None:
+    user = make_host()
+    connection = CalendarConnection.objects.create(
+        user=user, provider="google", account_email="a@example.com", secret_encrypted="not-a-fernet-token"
+    )
+    disconnect_calendar(user=user, connection_id=connection.pk)
+    assert not CalendarConnection.objects.filter(pk=connection.pk).exists()

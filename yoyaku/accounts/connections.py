@@ -554,13 +554,16 @@ def disconnect_calendar(*, user: User, connection_id: int) -> None:
         locked = User.objects.select_for_update().get(pk=user.pk)
         connection = _own_connection(user=locked, connection_id=connection_id)
         legacy = may_hold_two_connections(locked)
-        secret = connection.secret
         provider = connection.provider
+        try:
+            secret = connection.secret if provider == Provider.GOOGLE else ""
+        except ValueError:  # encrypted with a key no longer configured: nothing to revoke with
+            secret = ""
         connection.delete()
         if legacy:
             User.objects.filter(pk=locked.pk).update(limited_to_one_connection=True)
             user.limited_to_one_connection = True
-    if provider == Provider.GOOGLE:
+    if secret:
         _revoke_google(secret)
 
 
