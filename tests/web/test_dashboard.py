@@ -111,17 +111,17 @@ def test_without_a_calendar_the_panel_offers_to_connect_one(client_in: Client) -
     assert 'href="/settings/calendar/"' in html
 
 
-def two_calendars(radicale: RadicaleServer) -> tuple[str, str]:
+def two_calendars(server: RadicaleServer) -> tuple[str, str]:
     tag = uuid.uuid4().hex[:8]
-    return radicale.ensure_calendar(f"work-{tag}"), radicale.ensure_calendar(f"home-{tag}")
+    return server.ensure_calendar(f"work-{tag}"), server.ensure_calendar(f"home-{tag}")
 
 
 def test_connected_calendar_shows_provider_account_health_and_its_calendars(
-    host: User, client_in: Client, radicale: RadicaleServer
+    host: User, client_in: Client, host_radicale: RadicaleServer
 ) -> None:
-    work, home = two_calendars(radicale)
+    work, home = two_calendars(host_radicale)
     connection = caldav_connection(
-        host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work
+        host, server=host_radicale, conflict_calendar_ids=[work], write_calendar_id=work
     )
     InboxConnection.objects.create(
         user=host, email=host.email, provider="caldav", calendar_connection=connection
@@ -144,11 +144,11 @@ def test_connected_calendar_shows_provider_account_health_and_its_calendars(
 
 
 def test_saving_calendar_settings_updates_the_connection(
-    host: User, client_in: Client, radicale: RadicaleServer
+    host: User, client_in: Client, host_radicale: RadicaleServer
 ) -> None:
-    work, home = two_calendars(radicale)
+    work, home = two_calendars(host_radicale)
     connection = caldav_connection(
-        host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work
+        host, server=host_radicale, conflict_calendar_ids=[work], write_calendar_id=work
     )
 
     response = client_in.post(
@@ -165,11 +165,15 @@ def test_saving_calendar_settings_updates_the_connection(
 
 
 def test_calendar_settings_need_one_calendar_and_keep_the_choice_on_error(
-    host: User, client_in: Client, radicale: RadicaleServer
+    host: User, client_in: Client, host_radicale: RadicaleServer
 ) -> None:
-    work, _home = two_calendars(radicale)
+    work, _home = two_calendars(host_radicale)
     connection = caldav_connection(
-        host, server=radicale, conflict_calendar_ids=[work], write_calendar_id=work, tentative_blocks=False
+        host,
+        server=host_radicale,
+        conflict_calendar_ids=[work],
+        write_calendar_id=work,
+        tentative_blocks=False,
     )
 
     response = client_in.post(

@@ -244,12 +244,14 @@ def test_exchange_form_needs_the_csrf_token(host: User) -> None:
 # -- CalDAV ----------------------------------------------------------------------------------------
 
 
-def test_connecting_caldav_against_radicale(host: User, client_in: Client, radicale: RadicaleServer) -> None:
+def test_connecting_caldav_against_radicale(
+    host: User, client_in: Client, host_radicale: RadicaleServer
+) -> None:
     user = "bob"
-    radicale.ensure_calendar("bob-work", username=user)
+    host_radicale.ensure_calendar("bob-work", username=user)
     response = client_in.post(
         "/settings/calendar/caldav/",
-        {"url": radicale.url, "username": user, "password": radicale.users[user]},
+        {"url": host_radicale.url, "username": user, "password": host_radicale.users[user]},
     )
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
     connection = CalendarConnection.objects.get(user=host)
@@ -258,28 +260,29 @@ def test_connecting_caldav_against_radicale(host: User, client_in: Client, radic
 
 
 def test_a_wrong_caldav_password_keeps_url_and_username_only(
-    client_in: Client, radicale: RadicaleServer
+    client_in: Client, host_radicale: RadicaleServer
 ) -> None:
     response = client_in.post(
-        "/settings/calendar/caldav/", {"url": radicale.url, "username": "bob", "password": "Not-bobs-pw-42"}
+        "/settings/calendar/caldav/",
+        {"url": host_radicale.url, "username": "bob", "password": "Not-bobs-pw-42"},
     )
     assert response.status_code == 200
     assert "Not-bobs-pw-42" not in response.content.decode()
     html = step(response.content.decode(), "caldav")
-    assert element(html, "input", name="url")["value"] == radicale.url
+    assert element(html, "input", name="url")["value"] == host_radicale.url
     assert element(html, "input", name="username")["value"] == "bob"
     assert re.search(r'<div class="alert" role="alert"><p>\s*\S', html)
     assert not CalendarConnection.objects.exists()
 
 
 def test_reconnect_opens_the_providers_form_filled_in_and_keeps_the_settings(
-    host: User, client_in: Client, radicale: RadicaleServer
+    host: User, client_in: Client, host_radicale: RadicaleServer
 ) -> None:
-    calendar = radicale.ensure_calendar("alice-work")
+    calendar = host_radicale.ensure_calendar("alice-work")
     connection = connected(
         host,
-        username=radicale.username,
-        server_url=radicale.principal_url(),
+        username=host_radicale.username,
+        server_url=host_radicale.principal_url(),
         account_email=host.email,
         status=ConnectionStatus.NEEDS_RECONNECT,
         status_message="The password was refused.",
@@ -290,16 +293,16 @@ def test_reconnect_opens_the_providers_form_filled_in_and_keeps_the_settings(
     page = client_in.get(f"/settings/calendar/?reconnect={connection.pk}").content.decode()
     assert element(page, "dialog", id="connect-dialog")["data-open-step"] == "caldav"
     form = step(page, "caldav")
-    assert element(form, "input", name="username")["value"] == radicale.username
+    assert element(form, "input", name="username")["value"] == host_radicale.username
     assert element(form, "input", name="reconnect")["value"] == str(connection.pk)
     assert "disabled" not in element(form, "button", type="submit")
 
     response = client_in.post(
         "/settings/calendar/caldav/",
         {
-            "url": radicale.principal_url(),
-            "username": radicale.username,
-            "password": radicale.password,
+            "url": host_radicale.principal_url(),
+            "username": host_radicale.username,
+            "password": host_radicale.password,
             "reconnect": str(connection.pk),
         },
     )
