@@ -131,7 +131,13 @@ def test_pick_switch_zone_fill_and_book(
         username="hana",
         password="hana-secret",
     )
-    make_link(host, slug="intro", name="Intro call", durations=[15, 30, 60], location="https://meet.example.com/hana")
+    make_link(
+        host,
+        slug="intro",
+        name="Intro call",
+        durations=[15, 30, 60],
+        location="https://meet.example.com/hana",
+    )
 
     page = open_page(browser, f"{live_server.url}/m/intro")
     expect(page.locator("#step-pick")).to_be_visible()
