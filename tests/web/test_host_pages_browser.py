@@ -223,12 +223,24 @@ def test_connect_dialog_disclosure_then_caldav_connection_lands_on_the_dashboard
 
 
 def test_japanese_pages_with_the_connect_dialog(
-    browser: Any, live_server: Any, shots: Path, oauth_configured: None
+    browser: Any, live_server: Any, caldav_server: RadicaleServer, shots: Path, oauth_configured: None
 ) -> None:
     from playwright.sync_api import expect
 
     host = make_host("hana", time_zone="Asia/Tokyo")
     sample_week(host)
+    work = f"{caldav_server.principal_url()}Work/"
+    connection = CalendarConnection(
+        user=host,
+        provider=Provider.CALDAV,
+        account_email=host.email,
+        server_url=caldav_server.principal_url(),
+        username=CALDAV_USER,
+        conflict_calendar_ids=[work],
+        write_calendar_id=work,
+    )
+    connection.secret = CALDAV_PASSWORD
+    connection.save()
     page = new_page(browser, locale="ja")
     page.goto(f"{live_server.url}/accounts/login/")
     expect(page.get_by_role("heading", name="Yoyaku にサインイン")).to_be_visible()
@@ -238,9 +250,17 @@ def test_japanese_pages_with_the_connect_dialog(
     page.get_by_role("button", name="サインイン").click()
     page.wait_for_url(f"{live_server.url}/dashboard/")
     expect(page.get_by_role("heading", name="ミーティング", exact=True)).to_be_visible()
+    expect(page.locator("[data-health]")).to_have_text("接続済み")
+    expect(page.get_by_role("checkbox", name="Work")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="仮の予定も予約不可にする")).to_be_checked()
     page.screenshot(path=str(shots / "host-dashboard-ja.png"), full_page=True)
 
+    # Connected: the button is disabled with the reason in Japanese; without the connection it opens.
     page.get_by_role("link", name="設定").click()
+    expect(page.get_by_role("button", name="カレンダーを接続")).to_be_disabled()
+    expect(page.locator("#connect-blocked")).to_contain_text("すでにカレンダー")
+    CalendarConnection.objects.filter(pk=connection.pk).delete()
+    page.reload()
     page.get_by_role("button", name="カレンダーを接続").click()
     dialog = page.locator("#connect-dialog")
     dialog.locator("button.provider", has_text="Office 365").click()
