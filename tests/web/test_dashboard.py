@@ -202,6 +202,8 @@ def test_needs_reconnect_shows_the_message_and_a_reconnect_button(host: User, cl
     assert 'data-health="needs_reconnect"' in html
     assert "The CalDAV server refused the password." in html
     assert f'href="/settings/calendar/?reconnect={connection.pk}"' in html
+    assert "Reconnect the calendar to change these settings." in html
+    assert not elements(html, "input", name="conflict_calendar_ids")
 
 
 def test_unreachable_calendar_says_so_and_the_settings_wait(host: User, client_in: Client) -> None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
-from yoyaku.accounts.models import ApiKey, CalendarConnection, InboxConnection, User
+from yoyaku.accounts.models import ApiKey, CalendarConnection, ConnectionStatus, InboxConnection, User
 from yoyaku.accounts.selectors import calendars_of, user_connections, user_inboxes
 from yoyaku.calendars.base import CalendarError, CalendarInfo
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
@@ -99,6 +100,9 @@ def calendar_choices(*, connection: CalendarConnection) -> CalendarChoices:
     No stored conflict calendars means every calendar is checked (that is how busy time is read);
     no stored write calendar means the provider's primary one receives meetings.
     """
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+        # The saved sign-in is known to be refused: asking the provider again only slows the page.
+        return CalendarChoices(error=gettext("Reconnect the calendar to change these settings."))
     try:
         calendars = calendars_of(connection=connection)
     except CalendarError as error:
