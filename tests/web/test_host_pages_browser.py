@@ -371,3 +371,25 @@ def test_reconnect_and_api_keys(
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server.url}/accounts/login/")
     expect(page.locator(".message")).to_have_text("You have signed out.")
+
+
+def test_without_javascript_the_dialog_still_opens_and_steps(
+    browser: Any, live_server: Any, shots: Path, oauth_configured: None
+) -> None:
+    from playwright.sync_api import expect
+
+    make_host("hana")
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    page.get_by_role("button", name="Connect calendar").click()
+    page.wait_for_url(f"{live_server.url}/settings/calendar/?connect=choose")
+    dialog = page.locator("#connect-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("button.provider", has_text="Google / Gmail").click()
+    page.wait_for_url(f"{live_server.url}/settings/calendar/?connect=google")
+    expect(dialog.locator('[data-step="google"] .disclosure')).to_be_visible()
+    expect(dialog.get_by_role("button", name="Accept and connect to Google")).to_be_visible()
+    page.screenshot(path=str(shots / "host-settings-dialog-google-nojs.png"))
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
