@@ -172,6 +172,10 @@ YOYAKU_ALLOWED_CALENDAR_NETWORKS = [
 ]
 # How long synced busy time may be served before it is read again from the calendar.
 YOYAKU_BUSY_TTL_SECONDS = int(os.environ.get("YOYAKU_BUSY_TTL_SECONDS", "60"))
+# A calendar write or cancellation that keeps failing is given up (and shown to the host) after this
+# many attempts or this many hours, whichever comes first.
+YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS", "50"))
+YOYAKU_CALENDAR_RETRY_MAX_HOURS = float(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_HOURS", "24"))
 # Accounts created before this date may keep two calendar connections (legacy rule).
 YOYAKU_LEGACY_CONNECTION_CUTOFF = os.environ.get("YOYAKU_LEGACY_CONNECTION_CUTOFF", "2023-03-13")
 # Public booking endpoints: requests per minute per client address.

@@ -68,6 +68,10 @@ class CalendarWrite(models.TextChoices):
     PENDING = "pending", _("Pending")
     WRITTEN = "written", _("Written")
     FAILED = "failed", _("Failed")
+    # A written event whose booking was cancelled: it is being cancelled on the calendar too.
+    CANCEL_PENDING = "cancel_pending", _("Cancellation pending")
+    CANCELLED = "cancelled", _("Cancelled on the calendar")
+    CANCEL_FAILED = "cancel_failed", _("Cancellation failed")
 
 
 class Booking(models.Model):
@@ -92,6 +96,13 @@ class Booking(models.Model):
     calendar_event_id = models.CharField(max_length=1000, blank=True)
     calendar_write = models.CharField(max_length=16, choices=CalendarWrite.choices, default="none")
     calendar_error = models.CharField(max_length=500, blank=True)
+    # Retry bookkeeping of a pending write or cancellation: attempts and age are bounded (settings),
+    # and the sweep leaves a booking alone until its retry_at.
+    calendar_attempts = models.PositiveIntegerField(default=0)
+    calendar_pending_since = models.DateTimeField(null=True, blank=True)
+    calendar_retry_at = models.DateTimeField(null=True, blank=True)
+    # The language of the page the booker used (empty: the site default); mails to the booker speak it.
+    language = models.CharField(max_length=16, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -103,7 +114,10 @@ class Booking(models.Model):
                 name="booking_idempotency_key_once_per_link",
             ),
         ]
-        indexes = [models.Index(fields=["link", "created_at"])]
+        indexes = [
+            models.Index(fields=["link", "created_at"]),
+            models.Index(fields=["calendar_write", "calendar_retry_at"], name="booking_calendar_retry"),
+        ]
 
 
 class Reservation(models.Model):
