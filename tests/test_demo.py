@@ -1,5 +1,6 @@
 """`python -m yoyaku.demo` end to end: the printed page honours the demo calendar, a booking lands
-in Radicale and its invitation is printed, Ctrl-C stops everything, and a second run works."""
+in Radicale and its invitation is printed, Ctrl-C stops everything, and a second run works; the new
+host connects the local Google server through its consent page like a person would."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from tests.connection_helpers import GOOGLE_ALLOW, submit_consent
 from yoyaku.demo import calendar_data as cal
+from yoyaku.demo import providers
 from yoyaku.demo.radicale import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,9 +117,9 @@ def port_open(url: str) -> bool:
         return False
 
 
-def slot_starts(base: str, anchor: date, duration: int) -> list[datetime]:
+def availability(base: str, anchor: date, duration: int, *, slug: str = "demo") -> dict[str, Any]:
     response = httpx.get(
-        f"{base}/api/v1/book/demo/availability",
+        f"{base}/api/v1/book/{slug}/availability",
         params={
             "start": anchor.isoformat(),
             "end": (anchor + timedelta(days=11)).isoformat(),
@@ -125,7 +129,11 @@ def slot_starts(base: str, anchor: date, duration: int) -> list[datetime]:
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    body = response.json()
+    return dict(response.json())
+
+
+def slot_starts(base: str, anchor: date, duration: int, *, slug: str = "demo") -> list[datetime]:
+    body = availability(base, anchor, duration, slug=slug)
     assert body["offline"] is False and body["calendar_error"] == ""
     return [datetime.fromisoformat(s) for day in body["days"] for s in day["slots"]]
 
@@ -210,3 +218,59 @@ def test_demo_serves_the_calendar_books_into_radicale_and_stops_cleanly(
     assert retried.status_code == 200 and retried.json()["id"] == booking["id"]
     assert again.interrupt() == 0
     assert "Traceback" not in again.output
+
+
+def csrf_token(page: httpx.Response) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def test_demo_new_host_connects_google_through_the_local_consent_page(
+    running_demo: Callable[[], DemoProcess],
+) -> None:
+    demo = running_demo()
+    base = demo.wait_for(r"New host's page:\s+(http://127\.0\.0\.1:\d+)/m/newhost\b").group(1)
+    password = demo.wait_for(r"as newhost, password (\S+)").group(1)
+    assert re.search(r"Google:\s+http://127\.0\.0\.1:\d+\s+account newhost@example\.com", demo.output)
+    assert re.search(r"EWS URL http://127\.0\.0\.1:\d+/EWS/Exchange\.asmx", demo.output)
+    anchor = cal.demo_anchor(today=datetime.now(ZoneInfo(ZONE)).date())
+    assert availability(base, anchor, 60, slug="newhost")["offline"] is True  # no calendar yet
+
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        sign_in = browser.get("/accounts/login/")
+        signed_in = browser.post(
+            "/accounts/login/",
+            data={"username": "newhost", "password": password, "csrfmiddlewaretoken": csrf_token(sign_in)},
+        )
+        assert signed_in.status_code == 302, signed_in.text
+        dialog = browser.get("/settings/calendar/", params={"connect": "google"})
+        assert dialog.status_code == 200
+        assert 'action="/settings/calendar/connect/google/"' in dialog.text
+        started = browser.post(
+            "/settings/calendar/connect/google/", data={"csrfmiddlewaretoken": csrf_token(dialog)}
+        )
+        assert started.status_code == 302, started.text
+        consent_url = started.headers["Location"]
+        google_url = re.search(r"Google:\s+(http://127\.0\.0\.1:\d+)", demo.output).group(1)  # type: ignore[union-attr]
+        assert consent_url.startswith(f"{google_url}/o/oauth2/v2/auth?")
+        callback = submit_consent(consent_url, button=GOOGLE_ALLOW)
+        assert callback.startswith(f"{base}/oauth/google/callback?")
+        landed = browser.get(callback)
+        assert landed.status_code == 302 and landed.headers["Location"] == "/dashboard/", landed.text
+        dashboard = browser.get("/dashboard/")
+        assert dashboard.status_code == 200
+        assert "Your Google calendar newhost@example.com is connected" in dashboard.text
+        assert 'data-health="ok"' in dashboard.text
+
+    starts = slot_starts(base, anchor, 60, slug="newhost")
+    assert starts, "the connected page offers no times"
+    busy_day, busy_hour = providers.PROVIDER_BUSY
+    assert overlaps(starts, 60, at(anchor, busy_day, busy_hour), at(anchor, busy_day, busy_hour + 1)) == []
+    assert at(anchor, busy_day, busy_hour - 2) in starts  # the same day stays open around it
+    day, hour = providers.PROVIDER_TENTATIVE
+    assert overlaps(starts, 60, at(anchor, day, hour), at(anchor, day, hour + 1)) == []
+    day, hour = providers.PROVIDER_FREE
+    assert at(anchor, day, hour) in starts  # shown as free
+    assert demo.interrupt() == 0
+    assert "Traceback" not in demo.output

@@ -1,4 +1,5 @@
-"""``python -m yoyaku.demo``: Yoyaku on SQLite with a real CalDAV calendar, a mail catcher and two pages.
+"""``python -m yoyaku.demo``: Yoyaku on SQLite with a real CalDAV calendar, a mail catcher, local
+Google, Microsoft 365 and Exchange servers to connect, and three hosts' pages.
 
 Order matters: the local servers start first because Django's settings read
 their addresses from the environment once, when Django loads; then the
@@ -15,9 +16,10 @@ import signal
 import sys
 import threading
 import webbrowser
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yoyaku.demo.calendar_data import (
@@ -34,6 +36,9 @@ from yoyaku.demo.calendar_data import (
 from yoyaku.demo.radicale import free_port
 from yoyaku.demo.services import RadicaleService, Service, ServiceStack, SmtpService, WebService, say
 
+if TYPE_CHECKING:
+    from yoyaku.demo.providers import ExchangeService
+
 CALDAV_USERNAME = "demo"
 CALENDAR_NAME = "work"
 
@@ -49,6 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-zone", default="Europe/Berlin", help="the demo host's time zone")
     parser.add_argument("--offline-time-zone", default="Asia/Tokyo", help="the offline host's time zone")
     parser.add_argument("--no-browser", action="store_true", help="do not open the scheduling page")
+    parser.add_argument(
+        "--no-providers",
+        action="store_true",
+        help="do not start the local Google, Microsoft 365 and Exchange servers (Connect then offers CalDAV)",
+    )
     args = parser.parse_args(argv)
     for zone in (args.time_zone, args.offline_time_zone):
         try:
@@ -94,6 +104,28 @@ def describe_calendar(*, anchor: date) -> list[str]:
     ]
 
 
+def connect_steps(*, base: str, username: str, password: str, exchange: ExchangeService) -> list[str]:
+    """What to click to connect the new host's calendar, for the terminal."""
+    from yoyaku.demo.providers import EXCHANGE_EMAIL, describe_events, provider_events
+
+    events = describe_events(provider_events(time_zone=exchange.time_zone, anchor=exchange.anchor))
+    return [
+        "",
+        "  Connect a calendar (the Google, Microsoft and Exchange servers above run on this machine):",
+        f"    1. Sign in at {base}{_sign_in_path()} as {username}, password {password}",
+        f"       (no calendar yet: {base}/m/{username} takes requests only).",
+        f"    2. Open {base}/settings/calendar/, press Connect calendar, choose Google.",
+        "    3. Press Accept and connect; on the local Google consent page press Allow.",
+        "       You are back on the dashboard with Google connected.",
+        f"    4. {base}/m/{username} now offers times around the connected calendar's events:",
+        f"       {events} (free does not block).",
+        "    Office 365 works the same (press Accept on its consent page). Exchange asks for",
+        f"    email {EXCHANGE_EMAIL}, password {exchange.password},",
+        f"    EWS URL {exchange.ews_url}.",
+        "    One calendar per user: disconnect on the dashboard before trying the next provider.",
+    ]
+
+
 def _sign_in_path() -> str:
     from django.conf import settings
     from django.urls import Resolver404, resolve
@@ -111,16 +143,28 @@ def run(
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()
+    zone = args.time_zone
+    anchor = demo_anchor(today=datetime.now(ZoneInfo(zone)).date())
 
     caldav = RadicaleService(
         data_dir=data_dir / "radicale",
         username=CALDAV_USERNAME,
         password=stored_secret(data_dir, "caldav_password"),
     )
-    # The servers Django talks to. Another local server (a provider's emulator, say) is
-    # one more entry here: its environ() points the settings at it, and its calendar
-    # connection is made in set_up_demo like the CalDAV one.
+    # The servers Django talks to; each one's environ() points the settings at it.
     backing: list[Service] = [SmtpService(), caldav]
+    exchange: ExchangeService | None = None
+    if not args.no_providers:
+        # Imported only when used: the emulators pull in the provider client libraries.
+        from yoyaku.demo.providers import ExchangeService, GoogleService, MicrosoftService
+
+        exchange_password = stored_secret(data_dir, "exchange_password")
+        exchange = ExchangeService(time_zone=zone, anchor=anchor, password=exchange_password)
+        backing += [
+            GoogleService(time_zone=zone, anchor=anchor),
+            MicrosoftService(time_zone=zone, anchor=anchor),
+            exchange,
+        ]
     environ: dict[str, str] = {}
     for service in backing:
         stack.start(service)
@@ -134,10 +178,6 @@ def run(
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
 
-    zone = args.time_zone
-    from django.utils import timezone
-
-    anchor = demo_anchor(today=timezone.now().astimezone(ZoneInfo(zone)).date())
     caldav.calendar_url = caldav.server.ensure_calendar(CALENDAR_NAME)
     caldav.server.seed(caldav.calendar_url, demo_calendar_events(time_zone=zone, today=anchor))
 
@@ -167,6 +207,8 @@ def run(
         f"({demo.host.display_name}, {zone}, CalDAV calendar)",
         f"  Offline page:     {base}/m/{demo.offline_link.slug}   "
         f"({demo.offline_host.display_name}, {args.offline_time_zone}, no calendar: requests)",
+        f"  New host's page:  {base}/m/{demo.new_host_link.slug}   "
+        f"({demo.new_host.display_name}, {zone}, no calendar until you connect one: see below)",
         f"  Sign in:          {base}{_sign_in_path()}   user {demo.host.username}, password {demo.password}",
         f"  Admin:            {base}/admin/",
         f"  API docs:         {base}/api/v1/docs   (Authorization: Bearer {demo.api_key})",
@@ -180,6 +222,10 @@ def run(
     lines += ["", "  The demo calendar holds:"] + [
         f"    - {line}" for line in describe_calendar(anchor=anchor)
     ]
+    if exchange is not None:
+        lines += connect_steps(
+            base=base, username=demo.new_host.username, password=demo.password, exchange=exchange
+        )
     lines.append(f"  Data folder: {data_dir}")
     say("\n".join(lines) + "\n")
 

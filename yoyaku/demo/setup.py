@@ -1,8 +1,11 @@
-"""The demo's data: two hosts, their pages and the CalDAV connection. Safe to run again.
+"""The demo's data: three hosts, their pages and the CalDAV connection. Safe to run again.
 
 Runs after Django has loaded. Every run brings the rows to the same state
 (the CalDAV server's port changes between runs, so the connection is
-rewritten each time); bookings made in earlier runs are kept.
+rewritten each time); bookings made in earlier runs are kept. The third host,
+"newhost", starts every run without a calendar: it is the one a person connects
+to the local Google, Microsoft or Exchange server by hand, and those servers
+forget their grants when they stop.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from yoyaku.accounts.models import (
     CalendarConnection,
     ConnectionPurpose,
     ConnectionStatus,
+    InboxConnection,
     Provider,
     User,
 )
@@ -26,8 +30,10 @@ from yoyaku.scheduling.models import MeetingLink
 
 DEMO_USERNAME = "demo"
 OFFLINE_USERNAME = "demo-offline"
+NEW_HOST_USERNAME = "newhost"
 DEMO_SLUG = "demo"
 OFFLINE_SLUG = "demo-offline"
+NEW_HOST_SLUG = "newhost"
 API_KEY_NAME = "demo"
 WEEKDAYS_9_TO_5 = {str(day): [[9 * 60, 17 * 60]] for day in range(5)}
 
@@ -36,13 +42,23 @@ WEEKDAYS_9_TO_5 = {str(day): [[9 * 60, 17 * 60]] for day in range(5)}
 class DemoData:
     host: User
     offline_host: User
+    new_host: User
     link: MeetingLink
     offline_link: MeetingLink
+    new_host_link: MeetingLink
     password: str
     api_key: str
 
 
-def _user(*, username: str, first_name: str, last_name: str, time_zone: str, password: str | None) -> User:
+def _user(
+    *,
+    username: str,
+    first_name: str,
+    last_name: str,
+    time_zone: str,
+    password: str | None,
+    staff: bool = False,
+) -> User:
     user, _ = User.objects.get_or_create(username=username)
     user.first_name, user.last_name = first_name, last_name
     user.email = f"{username}@example.com"
@@ -51,8 +67,8 @@ def _user(*, username: str, first_name: str, last_name: str, time_zone: str, pas
         user.set_unusable_password()
     else:
         user.set_password(password)
-        # The demo host may look around the admin too (bookings, contacts, meetings).
-        user.is_staff = user.is_superuser = True
+    # The demo host may look around the admin too (bookings, contacts, meetings).
+    user.is_staff = user.is_superuser = staff
     user.save()
     set_availability(user=user, time_zone=time_zone, weekly=WEEKDAYS_9_TO_5, overrides={})
     user.refresh_from_db()
@@ -108,6 +124,14 @@ def set_up_demo(
             last_name="Host",
             time_zone=time_zone,
             password=password,
+            staff=True,
+        )
+        new_host = _user(
+            username=NEW_HOST_USERNAME,
+            first_name="New",
+            last_name="Host",
+            time_zone=time_zone,
+            password=password,
         )
         offline_host = _user(
             username=OFFLINE_USERNAME,
@@ -123,8 +147,10 @@ def set_up_demo(
             username=caldav_username,
             password=caldav_password,
         )
-        # Offline mode means no calendar at all.
-        CalendarConnection.objects.filter(user=offline_host).delete()
+        # Offline mode means no calendar at all; the new host connects one by hand each run.
+        for user in (offline_host, new_host):
+            CalendarConnection.objects.filter(user=user).delete()
+            InboxConnection.objects.filter(user=user).delete()
         link = _link(
             owner=host,
             slug=DEMO_SLUG,
@@ -146,14 +172,26 @@ def set_up_demo(
             location="",
             active=True,
         )
+        new_host_link = _link(
+            owner=new_host,
+            slug=NEW_HOST_SLUG,
+            name="First meeting",
+            durations=[30, 60],
+            increment_minutes=30,
+            rolling_weeks=8,
+            location="https://meet.example.com/newhost",
+            active=True,
+        )
         # One key per run: the old ones were printed to a terminal that is gone.
         ApiKey.objects.filter(user=host, name=API_KEY_NAME).delete()
         api_key = create_api_key(user=host, name=API_KEY_NAME)
     return DemoData(
         host=host,
         offline_host=offline_host,
+        new_host=new_host,
         link=link,
         offline_link=offline_link,
+        new_host_link=new_host_link,
         password=password,
         api_key=api_key,
     )
