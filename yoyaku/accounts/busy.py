@@ -9,6 +9,7 @@ If the calendar cannot be read the error propagates: callers fail closed.
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -56,9 +57,11 @@ def read_busy(
         return _clip(pairs, start=start, end=end)
     fetch_start, fetch_end = (start, end) if fresh else (min(start, now), max(end, now + PREFETCH))
     try:
-        intervals = adapter_for(connection).busy(
-            start=fetch_start, end=fetch_end, calendar_ids=connection.conflict_calendar_ids or None
-        )
+        # Closed at once: the adapter holds an HTTP client (or an EWS session) of its own.
+        with closing(adapter_for(connection)) as adapter:
+            intervals = adapter.busy(
+                start=fetch_start, end=fetch_end, calendar_ids=connection.conflict_calendar_ids or None
+            )
     except CalendarAuthError as error:
         _mark(connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
         raise

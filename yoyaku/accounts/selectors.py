@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from contextlib import closing
+
 from django.db.models import Case, Value, When
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, InboxConnection, User
@@ -38,10 +40,5 @@ def calendars_of(*, connection: CalendarConnection) -> list[CalendarInfo]:
     """
     from yoyaku.accounts.calendar_registry import adapter_for
 
-    adapter = adapter_for(connection)
-    try:
+    with closing(adapter_for(connection)) as adapter:
         return adapter.list_calendars()
-    finally:
-        close = getattr(adapter, "close", None)
-        if close is not None:
-            close()

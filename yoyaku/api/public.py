@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import timezone, translation
 from ninja import Query, Router, Schema, Status
 from ninja.throttling import AnonRateThrottle
 from pydantic import Field
@@ -113,6 +113,8 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
         email=payload.email,
         answers=payload.answers,
         idempotency_key=payload.idempotency_key,
+        # The page's language (LocaleMiddleware: its cookie, else Accept-Language): mails speak it.
+        language=translation.get_language() or "",
     )
     return Status(201 if outcome.created else 200, booking_out(outcome.booking))
 
@@ -133,5 +135,7 @@ def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> Status
         message=payload.message,
         answers=payload.answers,
         idempotency_key=payload.idempotency_key,
+        # The page's language (LocaleMiddleware: its cookie, else Accept-Language): mails speak it.
+        language=translation.get_language() or "",
     )
     return Status(201 if outcome.created else 200, booking_out(outcome.booking))

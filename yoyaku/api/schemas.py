@@ -190,9 +190,13 @@ class HostBookingOut(Schema):
     meeting_id: int | None
     answers: dict[str, Any]
     message: str
-    calendar_write: Literal["none", "pending", "written", "failed"] = Field(
+    calendar_write: Literal[
+        "none", "pending", "written", "failed", "cancel_pending", "cancelled", "cancel_failed"
+    ] = Field(
         description="none: no calendar (requests, offline pages); pending: the write is being retried; "
-        "written: on the host's calendar; failed: gave up, see calendar_error."
+        "written: on the host's calendar; failed: gave up, see calendar_error. For a cancelled booking: "
+        "cancel_pending: the event's cancellation is being retried; cancelled: cancelled on the calendar; "
+        "cancel_failed: gave up (or the calendar refuses cancellations: Exchange), see calendar_error."
     )
     calendar_event_id: str | None
     calendar_error: str

@@ -120,6 +120,10 @@ class CalendarAdapter(Protocol):
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult: ...
 
+    def close(self) -> None:
+        """Release the adapter's connections (HTTP clients, EWS sessions); callers close in a finally."""
+        ...
+
 
 def blocking_intervals(
     intervals: Iterable[BusyInterval], *, tentative_blocks: bool

@@ -316,6 +316,10 @@ class GoogleCalendarAdapter:
             client_options={"api_endpoint": self.endpoints.calendar_api},
         )
 
+    def close(self) -> None:
+        # httplib2 keeps its sockets open until told otherwise.
+        self._service.close()
+
     # -- tokens ---------------------------------------------------------------
 
     @property

@@ -1,26 +1,47 @@
-"""Put bookings on the host's calendar.
+"""Put bookings on the host's calendar, and take them off again.
 
 The event's UID comes from the booking, so a retried write finds the event it
-already made. A failed write never loses the booking: it is marked pending and
-a background task retries it.
+already made. The booking is committed before its event is written, so nothing
+that goes wrong here may reach the booker: a failed write (a provider error, a
+bug in an adapter, a lost connection surfacing as some other exception) marks
+the booking pending and a background task retries it. A cancellation is made
+durable the same way. Retries are bounded by attempts and age (settings); what
+is given up is marked failed, with its last error, for the host to see and retry.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from contextlib import closing, suppress
+from datetime import datetime, timedelta
 from typing import Literal
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts.busy import forget_busy
 from yoyaku.accounts.calendar_registry import adapter_for
-from yoyaku.accounts.models import Provider
+from yoyaku.accounts.models import Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.calendars.base import Attendee, CalendarError, CalendarOperationNotSupported, EventDraft
-from yoyaku.scheduling.models import Booking, CalendarWrite, LinkKind
+from yoyaku.crm.models import Meeting
+from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind
 
 logger = logging.getLogger(__name__)
+
+Operation = Literal["write", "cancel"]
+# (pending, given up) states of each operation.
+_STATES: dict[Operation, tuple[CalendarWrite, CalendarWrite]] = {
+    "write": (CalendarWrite.PENDING, CalendarWrite.FAILED),
+    "cancel": (CalendarWrite.CANCEL_PENDING, CalendarWrite.CANCEL_FAILED),
+}
+# The sweep waits about as long as an operation has been failing: soon after a blip, hourly in an outage.
+RETRY_FLOOR = timedelta(minutes=5)
+RETRY_CEILING = timedelta(hours=1)
 
 
 def booking_event_draft(*, booking: Booking) -> EventDraft:
@@ -48,43 +69,137 @@ def booking_event_draft(*, booking: Booking) -> EventDraft:
     )
 
 
+def _locked(booking_id: uuid.UUID) -> Booking:
+    """The booking's row as committed now, locked until the transaction ends.
+
+    A row lock on PostgreSQL; SQLite ignores it, but its IMMEDIATE transactions
+    hold the database's write lock from BEGIN, which serialises just the same.
+    """
+    return Booking.objects.select_for_update().get(pk=booking_id)
+
+
+def _save_state(booking: Booking, **fields: object) -> None:
+    for name, value in fields.items():
+        setattr(booking, name, value)
+    Booking.objects.filter(pk=booking.pk).update(**fields)
+
+
+def _settled(state: CalendarWrite, *, error: str = "") -> dict[str, object]:
+    """Fields of a booking whose calendar operation is over (done, or nothing left to do)."""
+    return {
+        "calendar_write": state,
+        "calendar_error": error,
+        "calendar_attempts": 0,
+        "calendar_pending_since": None,
+        "calendar_retry_at": None,
+    }
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, CalendarError):
+        return str(error)[:500]
+    return f"Unexpected error from the calendar ({type(error).__name__}): {error}"[:500]
+
+
+def _record_failure(*, booking: Booking, operation: Operation, error: Exception) -> CalendarWrite:
+    """Mark the operation pending again, or failed once its attempts or age run out; returns the state."""
+    if isinstance(error, CalendarError):
+        logger.warning("Calendar %s for booking %s failed: %s", operation, booking.pk, error)
+    else:
+        # Not a provider's answer but a bug or an unforeseen failure: the traceback is what finds it.
+        logger.error("Calendar %s for booking %s failed unexpectedly", operation, booking.pk, exc_info=error)
+    pending, failed = _STATES[operation]
+    now = timezone.now()
+    with transaction.atomic():
+        current = _locked(booking.pk)
+        since = current.calendar_pending_since or now
+        attempts = current.calendar_attempts + 1
+        max_age = timedelta(hours=settings.YOYAKU_CALENDAR_RETRY_MAX_HOURS)
+        if operation == "write" and current.status == BookingStatus.CANCELLED:
+            # Cancelled while its write was being tried: it must never reach the calendar now.
+            state = CalendarWrite.NONE
+        elif attempts >= settings.YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS or now - since >= max_age:
+            state = failed
+        else:
+            state = pending
+        wait = min(max(now - since, RETRY_FLOOR), RETRY_CEILING)
+        _save_state(
+            booking,
+            calendar_write=state,
+            calendar_error=_error_text(error),
+            calendar_attempts=attempts,
+            calendar_pending_since=since,
+            calendar_retry_at=now + wait if state == pending else None,
+        )
+    if state == failed:
+        logger.error(
+            "Calendar %s for booking %s given up after %s attempts: %s",
+            operation,
+            booking.pk,
+            attempts,
+            booking.calendar_error,
+        )
+    return state
+
+
 def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> bool:
-    """Create the event; returns True when it is on the calendar."""
+    """Create the event; returns True when it is on the calendar and the booking still stands.
+
+    Never raises for a failed write. ``retry_on_failure`` schedules the retry
+    task; the task itself passes False (huey re-runs it while it raises).
+    """
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
-        booking.calendar_write = CalendarWrite.NONE
-        booking.save(update_fields=["calendar_write"])
+        _save_state(booking, **_settled(CalendarWrite.NONE))
         return False
-    draft = booking_event_draft(booking=booking)
     try:
-        event_id = adapter_for(connection).create_event(
-            draft=draft, calendar_id=connection.write_calendar_id or None
-        )
-    except CalendarError as error:
-        logger.warning("Calendar write for booking %s failed: %s", booking.pk, error)
-        booking.calendar_write = CalendarWrite.PENDING if retry_on_failure else CalendarWrite.FAILED
-        booking.calendar_error = str(error)[:500]
-        booking.save(update_fields=["calendar_write", "calendar_error"])
-        if retry_on_failure:
+        draft = booking_event_draft(booking=booking)
+        with closing(adapter_for(connection)) as adapter:
+            event_id = adapter.create_event(draft=draft, calendar_id=connection.write_calendar_id or None)
+    except Exception as error:
+        state = _record_failure(booking=booking, operation="write", error=error)
+        if retry_on_failure and state == CalendarWrite.PENDING:
             from yoyaku.tasks.calendar import retry_booking_event
 
             transaction.on_commit(lambda: retry_booking_event(str(booking.pk)))
         return False
-    booking.calendar_event_id = event_id
-    booking.calendar_write = CalendarWrite.WRITTEN
-    booking.calendar_error = ""
-    booking.save(update_fields=["calendar_event_id", "calendar_write", "calendar_error"])
-    if booking.meeting_id:
-        booking.meeting.calendar_event_id = event_id  # type: ignore[union-attr]
-        booking.meeting.save(update_fields=["calendar_event_id"])  # type: ignore[union-attr]
+    if not _store_written(booking=booking, event_id=event_id):
+        # Cancelled while the event was being written: take it off again. No invitation went out,
+        # so no cancellation mail either.
+        # A refusal (Exchange) is recorded on the booking for the host, who cancels it in Outlook.
+        with suppress(CalendarOperationNotSupported):
+            cancel_booking_event(booking=booking, notify=False)
+        return False
     forget_busy(connection=connection)
     if connection.provider == Provider.CALDAV:
         # Plain CalDAV servers (Radicale among them) do no RFC 6638 scheduling,
         # so the invitation goes out as iMIP mail (RFC 6047).
         from yoyaku.scheduling.notifications import send_invitation
 
-        send_invitation(booking=booking, draft=draft)
+        try:
+            send_invitation(booking=booking, draft=draft)
+        except Exception:  # the event is written: a broken mail must not make it look unwritten
+            logger.exception("Invitation mail for booking %s failed", booking.pk)
     return True
+
+
+def _store_written(*, booking: Booking, event_id: str) -> bool:
+    """Record the new event; False when the booking was cancelled while it was being written.
+
+    The status is read again under the row lock: a cancel that landed while the
+    event was on its way found no event to cancel, so this is where it is seen.
+    """
+    with transaction.atomic():
+        current = _locked(booking.pk)
+        cancelled = current.status == BookingStatus.CANCELLED
+        booking.status = current.status
+        fields = _settled(CalendarWrite.CANCEL_PENDING if cancelled else CalendarWrite.WRITTEN)
+        if cancelled:
+            fields["calendar_pending_since"] = timezone.now()
+        _save_state(booking, calendar_event_id=event_id, **fields)
+        if booking.meeting_id:
+            Meeting.objects.filter(pk=booking.meeting_id).update(calendar_event_id=event_id)
+    return not cancelled
 
 
 def check_change_allowed(*, booking: Booking, change: Literal["cancel", "reschedule"]) -> None:
@@ -113,20 +228,92 @@ def check_change_allowed(*, booking: Booking, change: Literal["cancel", "resched
     raise CalendarOperationNotSupported(message)
 
 
-def cancel_booking_event(*, booking: Booking) -> None:
+def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, notify: bool = True) -> bool:
+    """Cancel the booking's event on the calendar; returns True when it is cancelled there.
+
+    A failure leaves the cancellation pending and it is retried like a write.
+    Exchange refuses cancellations by design (CalendarOperationNotSupported):
+    that is recorded as failed, never retried, and raised.
+    """
+    if not booking.calendar_event_id:
+        return False
     connection = meetings_connection(user=booking.assigned_host)
-    if connection is None or not booking.calendar_event_id:
-        return
+    if connection is None:
+        # The host disconnected the calendar: there is nothing left to cancel it on.
+        _save_state(booking, **_settled(CalendarWrite.NONE))
+        return False
     try:
-        adapter_for(connection).cancel_event(
-            event_id=booking.calendar_event_id, calendar_id=connection.write_calendar_id or None
-        )
-    except CalendarOperationNotSupported:
+        with closing(adapter_for(connection)) as adapter:
+            adapter.cancel_event(
+                event_id=booking.calendar_event_id, calendar_id=connection.write_calendar_id or None
+            )
+    except CalendarOperationNotSupported as error:
+        _save_state(booking, **_settled(CalendarWrite.CANCEL_FAILED, error=str(error)[:500]))
         raise
-    except CalendarError as error:
-        logger.warning("Calendar cancel for booking %s failed: %s", booking.pk, error)
-        return
-    if connection.provider == Provider.CALDAV:
+    except Exception as error:
+        state = _record_failure(booking=booking, operation="cancel", error=error)
+        if retry_on_failure and state == CalendarWrite.CANCEL_PENDING:
+            from yoyaku.tasks.calendar import retry_booking_cancel
+
+            transaction.on_commit(lambda: retry_booking_cancel(str(booking.pk)))
+        return False
+    _save_state(booking, **_settled(CalendarWrite.CANCELLED))
+    forget_busy(connection=connection)
+    if notify and connection.provider == Provider.CALDAV:
         from yoyaku.scheduling.notifications import send_cancellation
 
-        send_cancellation(booking=booking, draft=booking_event_draft(booking=booking))
+        try:
+            send_cancellation(booking=booking, draft=booking_event_draft(booking=booking))
+        except Exception:
+            logger.exception("Cancellation mail for booking %s failed", booking.pk)
+    return True
+
+
+def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
+    """The host's "Retry now" for a write or cancellation that was given up.
+
+    Tries once more at once and, if it still fails, keeps retrying in the
+    background with fresh bounds. Raises Booking.DoesNotExist for a booking
+    that is not the user's.
+    """
+    booking = (
+        Booking.objects.filter(
+            Q(assigned_host=user) | Q(link__owner=user) | Q(reservations__host=user), pk=booking_id
+        )
+        .select_related("link", "assigned_host")
+        .distinct()
+        .get()
+    )
+    retry: dict[tuple[str, str], Operation] = {
+        (BookingStatus.CONFIRMED, CalendarWrite.FAILED): "write",
+        (BookingStatus.CANCELLED, CalendarWrite.CANCEL_FAILED): "cancel",
+    }
+    with transaction.atomic():
+        current = _locked(booking.pk)
+        operation = retry.get((current.status, current.calendar_write))
+        if operation is None:
+            return current  # done meanwhile, or nothing to retry
+        pending, _failed = _STATES[operation]
+        Booking.objects.filter(pk=booking.pk).update(
+            calendar_write=pending, calendar_attempts=0, calendar_pending_since=timezone.now()
+        )
+    booking.refresh_from_db()
+    if operation == "write":
+        write_booking_event(booking=booking)
+    else:
+        # A refusal (Exchange) is recorded on the booking: such meetings are cancelled in Outlook.
+        with suppress(CalendarOperationNotSupported):
+            cancel_booking_event(booking=booking)
+    booking.refresh_from_db()
+    return booking
+
+
+def due_for_retry(*, now: datetime) -> list[tuple[uuid.UUID, str]]:
+    """Pending writes and cancellations whose next retry is due, oldest first (for the sweep)."""
+    rows = (
+        Booking.objects.filter(calendar_write__in=[CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING])
+        .filter(Q(calendar_retry_at__isnull=True) | Q(calendar_retry_at__lte=now))
+        .order_by("calendar_pending_since", "created_at")
+        .values_list("pk", "calendar_write")[:100]
+    )
+    return list(rows)

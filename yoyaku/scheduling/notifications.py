@@ -1,12 +1,14 @@
-"""Emails to bookers: iMIP invitations (RFC 6047) and request receipts."""
+"""Emails to bookers: iMIP invitations and cancellations (RFC 6047), in the booker's page language."""
 
 from __future__ import annotations
 
 import logging
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
@@ -39,21 +41,33 @@ def _send(
         logger.warning("Could not send %s mail for booking %s: %s", method, booking.pk, error)
 
 
+def _booker_language(booking: Booking) -> str:
+    return booking.language or settings.LANGUAGE_CODE
+
+
 def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
-    with translation.override("en"):
+    # In the language of the page the booker used, whatever language is active where this runs
+    # (a host's request, a background retry).
+    with translation.override(_booker_language(booking)):
         # Told in the booker's zone, which the text names (the iCalendar object carries UTC).
         when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
-        body = (
-            f"Hello {booking.first_name},\n\n"
-            f"your meeting {booking.link.name!r} with {booking.assigned_host.display_name} is booked "
-            f"for {when} ({booking.time_zone}).\n\n"
-            + (f"Location: {draft.location}\n\n" if draft.location else "")
-            + "The attached invitation adds it to your calendar."
-        )
+        body = _(
+            "Hello %(name)s,\n\n"
+            "your meeting “%(page)s” with %(host)s is booked for %(when)s (%(zone)s)."
+        ) % {
+            "name": booking.first_name,
+            "page": booking.link.name,
+            "host": booking.assigned_host.display_name,
+            "when": when,
+            "zone": booking.time_zone,
+        }
+        if draft.location:
+            body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
+        body += "\n\n" + _("The attached invitation adds it to your calendar.")
         _send(
             booking=booking,
             draft=draft,
-            subject=f"Invitation: {draft.title}",
+            subject=_("Invitation: %(title)s") % {"title": draft.title},
             body=body,
             ical=event_to_ical(draft=draft, method="REQUEST"),
             method="REQUEST",
@@ -61,11 +75,16 @@ def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
 
 
 def send_cancellation(*, booking: Booking, draft: EventDraft) -> None:
-    _send(
-        booking=booking,
-        draft=draft,
-        subject=f"Cancelled: {draft.title}",
-        body=f"Hello {booking.first_name},\n\nthe meeting {booking.link.name!r} was cancelled.",
-        ical=event_to_ical(draft=draft, method="CANCEL", sequence=1, status="CANCELLED"),
-        method="CANCEL",
-    )
+    with translation.override(_booker_language(booking)):
+        body = _("Hello %(name)s,\n\nthe meeting “%(page)s” was cancelled.") % {
+            "name": booking.first_name,
+            "page": booking.link.name,
+        }
+        _send(
+            booking=booking,
+            draft=draft,
+            subject=_("Cancelled: %(title)s") % {"title": draft.title},
+            body=body,
+            ical=event_to_ical(draft=draft, method="CANCEL", sequence=1, status="CANCELLED"),
+            method="CANCEL",
+        )

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from yoyaku.accounts.busy import forget_busy, read_busy
 from yoyaku.accounts.models import User
@@ -65,6 +65,7 @@ def book_meeting(
     email: str,
     answers: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    language: str = "",
     now: datetime | None = None,
 ) -> BookingOutcome:
     existing = _by_key(link=link, idempotency_key=idempotency_key)
@@ -107,6 +108,7 @@ def book_meeting(
                 booker=booker,
                 status=status,
                 idempotency_key=idempotency_key,
+                language=language,
                 now=now,
             )
             break
@@ -135,6 +137,16 @@ def book_meeting(
 
         write_booking_event(booking=booking)
     return BookingOutcome(booking=booking, created=True)
+
+
+def booking_language(language: str) -> str:
+    """The page language to keep on a booking: one the site speaks, or empty for the default."""
+    if not language:
+        return ""
+    try:
+        return translation.get_supported_language_variant(language)
+    except LookupError:
+        return ""
 
 
 def _by_key(*, link: MeetingLink, idempotency_key: str | None) -> Booking | None:
@@ -187,6 +199,7 @@ def _reserve(
     booker: Any,
     status: str,
     idempotency_key: str | None,
+    language: str,
     now: datetime,
 ) -> tuple[Booking, bool]:
     rules = link_rules(link=link, duration=duration)
@@ -259,7 +272,9 @@ def _reserve(
             contact=contact,
             meeting=meeting,
             idempotency_key=idempotency_key,
+            language=booking_language(language),
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
+            calendar_pending_since=now if status == BookingStatus.CONFIRMED else None,
         )
         before = timedelta(minutes=link.buffer_before_minutes)
         after = timedelta(minutes=link.buffer_after_minutes)
@@ -279,6 +294,7 @@ def request_meeting(
     message: str,
     answers: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    language: str = "",
 ) -> BookingOutcome:
     """Leave a request without a time, for when the host's calendar cannot be read.
 
@@ -324,8 +340,19 @@ def request_meeting(
             assigned_host=link.owner,
             contact=contact,
             idempotency_key=idempotency_key,
+            language=booking_language(language),
         )
     return BookingOutcome(booking=booking, created=True)
+
+
+_CALENDAR_FIELDS = (
+    "calendar_event_id",
+    "calendar_write",
+    "calendar_error",
+    "calendar_attempts",
+    "calendar_pending_since",
+    "calendar_retry_at",
+)
 
 
 def cancel_booking(*, booking: Booking) -> Booking:
@@ -340,15 +367,31 @@ def cancel_booking(*, booking: Booking) -> Booking:
         return booking  # a repeated cancel must not mail the booker again
     check_change_allowed(booking=booking, change="cancel")
     with transaction.atomic():
+        # Read again under the row lock (SQLite: the write lock): a retried write may have put the
+        # event on the calendar since this booking was loaded, and that event must come off.
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if current.status == BookingStatus.CANCELLED:
+            booking.refresh_from_db()
+            return booking  # a concurrent cancel got there first
+        for name in _CALENDAR_FIELDS:
+            setattr(booking, name, getattr(current, name))
         booking.status = BookingStatus.CANCELLED
-        if booking.calendar_write == CalendarWrite.PENDING:
-            # Not on the calendar yet, and now it never should be: stop the retries.
+        if current.calendar_event_id:
+            # Cancelled on the calendar after commit, and retried until it is (durable like the write).
+            booking.calendar_write = CalendarWrite.CANCEL_PENDING
+            booking.calendar_pending_since = timezone.now()
+            booking.calendar_attempts = 0
+            booking.calendar_retry_at = None
+        elif current.calendar_write in (CalendarWrite.PENDING, CalendarWrite.FAILED):
+            # Not on the calendar yet, and now it never should be: stop the retries. A write in
+            # flight sees the cancellation when it stores its result, and cancels its event.
             booking.calendar_write = CalendarWrite.NONE
-        booking.save(update_fields=["status", "calendar_write"])
+            booking.calendar_retry_at = None
+        booking.save(update_fields=["status", *_CALENDAR_FIELDS])
         Reservation.objects.filter(booking=booking).update(active=False)
         if booking.meeting is not None:
             cancel_meeting(meeting=booking.meeting)
-    if booking.calendar_event_id:
+    if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
 
         cancel_booking_event(booking=booking)

@@ -1,33 +1,68 @@
-"""Background calendar work: retry event writes that failed during a booking."""
+"""Background calendar work: retry event writes and cancellations that failed.
+
+Each retry task raises while the operation keeps failing, so huey retries it a
+few times at short intervals; the sweep picks up what is still pending later on
+(and what was lost while the consumer was down). Attempts and age are bounded in
+``calendar_writes``: past them the booking is marked failed and left alone.
+"""
 
 from __future__ import annotations
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from yoyaku.calendars.base import CalendarOperationNotSupported
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
+
+
+def _load(booking_id: str) -> Booking | None:
+    return Booking.objects.filter(pk=booking_id).select_related("link", "assigned_host").first()
 
 
 @db_task(retries=6, retry_delay=30)
 def retry_booking_event(booking_id: str) -> None:
     from yoyaku.scheduling.calendar_writes import write_booking_event
 
-    booking = Booking.objects.filter(pk=booking_id).select_related("link", "assigned_host").first()
+    booking = _load(booking_id)
     if booking is None or booking.calendar_write != CalendarWrite.PENDING:
         return
     if booking.status != BookingStatus.CONFIRMED:
-        return  # cancelled while the write was pending
-    if not write_booking_event(booking=booking, retry_on_failure=False):
-        if booking.calendar_write == CalendarWrite.NONE:
-            return  # the host has no calendar any more: nothing to write to
+        # Cancelled while the write was pending: it must never be written now.
+        Booking.objects.filter(pk=booking_id, calendar_write=CalendarWrite.PENDING).update(
+            calendar_write=CalendarWrite.NONE, calendar_retry_at=None
+        )
+        return
+    if write_booking_event(booking=booking, retry_on_failure=False):
+        return
+    if booking.calendar_write == CalendarWrite.PENDING:
         # Raising makes huey retry with its delay; the booking itself is never lost.
-        Booking.objects.filter(pk=booking_id).update(calendar_write=CalendarWrite.PENDING)
         raise RuntimeError(f"Calendar write for booking {booking_id} still failing")
+
+
+@db_task(retries=6, retry_delay=30)
+def retry_booking_cancel(booking_id: str) -> None:
+    from yoyaku.scheduling.calendar_writes import cancel_booking_event
+
+    booking = _load(booking_id)
+    if booking is None or booking.calendar_write != CalendarWrite.CANCEL_PENDING:
+        return
+    try:
+        if cancel_booking_event(booking=booking, retry_on_failure=False):
+            return
+    except CalendarOperationNotSupported:
+        return  # refused by design (Exchange): recorded as failed on the booking, never retried
+    if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
+        raise RuntimeError(f"Calendar cancellation for booking {booking_id} still failing")
 
 
 @db_periodic_task(crontab(minute="*/5"))
 def sweep_pending_calendar_writes() -> None:
-    """Catch writes whose retries were lost (e.g. the consumer was down)."""
-    pending = Booking.objects.filter(calendar_write=CalendarWrite.PENDING).values_list("pk", flat=True)
-    for booking_id in pending[:100]:
-        retry_booking_event(str(booking_id))
+    """Retry pending writes and cancellations whose time has come, and catch retries that were lost."""
+    from yoyaku.scheduling.calendar_writes import due_for_retry
+
+    for booking_id, state in due_for_retry(now=timezone.now()):
+        if state == CalendarWrite.PENDING:
+            retry_booking_event(str(booking_id))
+        else:
+            retry_booking_cancel(str(booking_id))
