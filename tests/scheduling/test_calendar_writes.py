@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from django.core import mail
 
+from tests.connection_helpers import berlin as api_berlin
+from tests.connection_helpers import book as api_book
+from tests.connection_helpers import future_day
 from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.tcp_switch import TcpSwitch
 from tests.factories import make_host, make_link
 from tests.scheduling.helpers import berlin, book, calendar_mails, connect, events_on, invitations
 from yoyaku.accounts.models import CalendarConnection
-from yoyaku.calendars.base import CalendarAdapter
-from yoyaku.scheduling import calendar_writes
+from yoyaku.calendars.base import CalendarAdapter, EventDraft
+from yoyaku.calendars.caldav import CalDAVAdapter
+from yoyaku.scheduling import calendar_writes, notifications
 from yoyaku.scheduling.calendar_writes import cancel_booking_event, write_booking_event
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
+from yoyaku.scheduling.services import cancel_booking
+from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +129,158 @@ def test_cancelling_an_event_the_host_already_deleted_still_tells_the_booker(
     assert events_on(radicale, calendar) == []
     [(message, _itip)] = invitations("CANCEL")
     assert message.to == ["aiko@example.com"]
+
+
+# -- failures that are not the provider's ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        KeyError("href"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+    ids=["adapter-bug", "connection-reset", "protocol-error"],
+)
+def test_an_unexpected_failure_while_writing_still_answers_201_and_is_retried(
+    page: tuple[MeetingLink, str],
+    radicale: RadicaleServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    failure: Exception,
+) -> None:
+    link, calendar = page
+    real_create = CalDAVAdapter.create_event
+
+    def create_event(self: CalDAVAdapter, *, draft: EventDraft, calendar_id: str | None = None) -> str:
+        raise failure
+
+    monkeypatch.setattr(CalDAVAdapter, "create_event", create_event)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="yoyaku.scheduling.calendar_writes"),
+        django_capture_on_commit_callbacks() as retries,
+    ):
+        response = api_book(link.slug, api_berlin(future_day(), 11))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["calendar_write"] == "pending"
+    booking = Booking.objects.get(pk=response.json()["id"])
+    assert (booking.status, booking.calendar_write) == (BookingStatus.CONFIRMED, CalendarWrite.PENDING)
+    assert type(failure).__name__ in booking.calendar_error
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.exc_info is not None and record.exc_info[1] is failure, "logged with its traceback"
+    assert len(retries) == 1, "a retry is scheduled"
+
+    monkeypatch.setattr(CalDAVAdapter, "create_event", real_create)
+    retries[0]()
+
+    booking.refresh_from_db()
+    assert (booking.calendar_write, booking.calendar_error) == (CalendarWrite.WRITTEN, "")
+    assert [e.uid for e in events_on(radicale, calendar)] == [f"yoyaku-{booking.pk}"]
+
+
+def test_a_failing_invitation_mail_leaves_the_written_event_written(
+    page: tuple[MeetingLink, str], radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, calendar = page
+
+    def send_invitation(**kwargs: object) -> None:
+        raise UnicodeEncodeError("ascii", "予約", 0, 1, "not ascii")
+
+    monkeypatch.setattr(notifications, "send_invitation", send_invitation)
+
+    booking = book(link, berlin(10)).booking
+
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.WRITTEN
+    assert len(events_on(radicale, calendar)) == 1
+
+
+# -- adapters are closed ------------------------------------------------------------------
+
+
+def test_the_adapters_used_to_write_and_cancel_are_closed(
+    page: tuple[MeetingLink, str], switch: TcpSwitch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, _calendar = page
+    made: list[Any] = []
+    real: Callable[[CalendarConnection], CalendarAdapter] = calendar_writes.adapter_for
+
+    def adapter_for(connection: CalendarConnection) -> CalendarAdapter:
+        if len(made) == 1:
+            switch.down()  # the second write fails: its adapter must be closed all the same
+        made.append(real(connection))
+        return made[-1]
+
+    monkeypatch.setattr(calendar_writes, "adapter_for", adapter_for)
+
+    booking = book(link, berlin(10)).booking
+    second = book(link, berlin(12)).booking
+    switch.up()
+    cancel_booking(booking=booking)
+
+    assert (booking.calendar_write, second.calendar_write) == (CalendarWrite.CANCELLED, CalendarWrite.PENDING)
+    assert len(made) == 3
+    assert [a._client.is_closed for a in made] == [True, True, True]
+
+
+# -- a cancel racing a write ------------------------------------------------------------------
+
+
+def pending_write(link: MeetingLink, radicale: RadicaleServer, calendar: str) -> Booking:
+    """A confirmed booking whose write is pending: nothing of it on the calendar yet."""
+    booking = book(link, berlin(10)).booking
+    [event] = events_on(radicale, calendar)
+    radicale.delete(radicale.url + event.id.split("/", 3)[3])
+    Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.PENDING, calendar_event_id="")
+    mail.outbox.clear()
+    return Booking.objects.get(pk=booking.pk)
+
+
+@pytest.mark.postgres
+def test_a_cancel_landing_while_the_write_is_in_flight_takes_the_event_off_again(
+    page: tuple[MeetingLink, str], radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, calendar = page
+    booking = pending_write(link, radicale, calendar)
+    real_create = CalDAVAdapter.create_event
+
+    def create_then_cancelled(
+        self: CalDAVAdapter, *, draft: EventDraft, calendar_id: str | None = None
+    ) -> str:
+        event_id = real_create(self, draft=draft, calendar_id=calendar_id)
+        # The booking is cancelled while the write's answer is on its way back: the cancel finds
+        # no event to take off.
+        cancel_booking(booking=Booking.objects.get(pk=booking.pk))
+        return event_id
+
+    monkeypatch.setattr(CalDAVAdapter, "create_event", create_then_cancelled)
+
+    retry_booking_event.call_local(str(booking.pk))
+
+    booking.refresh_from_db()
+    assert (booking.status, booking.calendar_write) == (BookingStatus.CANCELLED, CalendarWrite.CANCELLED)
+    [event] = events_on(radicale, calendar)
+    assert event.cancelled and event.uid == f"yoyaku-{booking.pk}"
+    assert calendar_mails() == [], "the booker was never invited to it"
+
+
+@pytest.mark.postgres
+def test_a_cancel_from_a_copy_loaded_before_the_write_landed_still_cancels_the_event(
+    page: tuple[MeetingLink, str], radicale: RadicaleServer
+) -> None:
+    link, calendar = page
+    booking = pending_write(link, radicale, calendar)
+    loaded_earlier = Booking.objects.get(pk=booking.pk)
+
+    retry_booking_event.call_local(str(booking.pk))  # the write lands
+    cancel_booking(booking=loaded_earlier)
+
+    booking.refresh_from_db()
+    assert (booking.status, booking.calendar_write) == (BookingStatus.CANCELLED, CalendarWrite.CANCELLED)
+    [event] = events_on(radicale, calendar)
+    assert event.cancelled and event.uid == f"yoyaku-{booking.pk}"
+    assert len(invitations("CANCEL")) == 1
