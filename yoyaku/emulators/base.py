@@ -19,6 +19,34 @@ from werkzeug.wrappers import Request, Response
 
 WSGIApp = Callable[..., Any]
 
+# The consent pages are seen by people walking through the demo: plain, readable, and clear
+# that no real provider is involved.
+CONSENT_HEAD = """<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; color: #1f2937; background: #f3f4f6; margin: 0;
+       padding: 2rem 1rem; }
+main { max-width: 28rem; margin: 0 auto; background: #fff; border: 1px solid #d1d5db; border-radius: 8px;
+       padding: 1.5rem 2rem; }
+h1 { font-size: 1.35rem; line-height: 1.3; margin: 0 0 1rem; }
+.local { font-size: .85rem; color: #92400e; background: #fef3c7; border-radius: 4px; padding: .4rem .6rem; }
+label { display: block; font-weight: 600; margin-top: 1rem; }
+input[type=email] { width: 100%; box-sizing: border-box; font: inherit; padding: .45rem .6rem;
+                    border: 1px solid #9ca3af; border-radius: 4px; }
+ul { padding-left: 1.2rem; } li { overflow-wrap: anywhere; font-size: .9rem; }
+/* The accepting button comes first, so Enter in the form accepts; it is shown on the right. */
+.actions { display: flex; flex-direction: row-reverse; gap: .75rem; margin-top: 1.5rem; }
+button { font: inherit; padding: .5rem 1.25rem; border-radius: 4px; border: 1px solid #9ca3af;
+         background: #fff; cursor: pointer; }
+button.primary { background: #1d4ed8; border-color: #1d4ed8; color: #fff; }
+</style>"""
+
+
+def local_note(provider: str) -> str:
+    return (
+        f'<p class="local">A local stand-in for {provider}, for tests and the demo. '
+        "Nothing leaves this machine.</p>"
+    )
+
 
 @dataclass
 class Fault:

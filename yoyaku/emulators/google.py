@@ -49,7 +49,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from yoyaku.calendars.google_oauth import GoogleEndpoints
-from yoyaku.emulators.base import FaultInjector, ServerThread
+from yoyaku.emulators.base import CONSENT_HEAD, FaultInjector, ServerThread, local_note
 
 DEFAULT_CLIENT_ID = "yoyaku-test.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
@@ -806,18 +806,22 @@ class GoogleEmulator:
         )
         scope_list = "".join(f"<li>{html.escape(s)}</li>" for s in scopes)
         page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in - Google Accounts (emulator)</title></head>
-<body>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in - Google Accounts (emulator)</title>
+{CONSENT_HEAD}</head>
+<body><main>
 <h1>Yoyaku wants to access your Google Account</h1>
+{local_note("Google")}
 <form method="post" action="/o/oauth2/v2/auth/approve">
 {hidden}
 <label for="email">Account</label>
 <input id="email" name="email" type="email" value="{html.escape(email)}">
 <p>This will allow the app to:</p><ul>{scope_list}</ul>
-<button type="submit" name="decision" value="allow" id="allow">Allow</button>
+<div class="actions">
+<button type="submit" name="decision" value="allow" id="allow" class="primary">Allow</button>
 <button type="submit" name="decision" value="deny" id="deny">Cancel</button>
+</div>
 </form>
-</body></html>"""
+</main></body></html>"""
         return Response(page, content_type="text/html; charset=utf-8")
 
     def on_approve(self, request: Request) -> Response:

@@ -48,7 +48,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from yoyaku.emulators.base import FaultInjector, ServerThread
+from yoyaku.emulators.base import CONSENT_HEAD, FaultInjector, ServerThread, local_note
 
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
 CLIENT_SECRET = "emulator-secret-Q~not-a-real-secret"
@@ -664,15 +664,19 @@ class MicrosoftEmulator:
         )
         scopes = "".join(f"<li>{html.escape(s)}</li>" for s in request.args.get("scope", "").split())
         page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Permissions requested</title></head>
-<body>
+<html lang="en"><head><meta charset="utf-8"><title>Permissions requested</title>
+{CONSENT_HEAD}</head>
+<body><main>
 <h1>Permissions requested</h1>
+{local_note("Microsoft sign-in")}
 <p>Signed in as <strong id="account">{html.escape(email)}</strong></p>
 <p>This app would like to:</p><ul>{scopes}</ul>
 <form method="post" action="{html.escape(request.path)}">{hidden}
-<button type="submit" name="consent" value="allow" id="accept">Accept</button>
+<div class="actions">
+<button type="submit" name="consent" value="allow" id="accept" class="primary">Accept</button>
 <button type="submit" name="consent" value="deny" id="cancel">Cancel</button>
-</form></body></html>"""
+</div>
+</form></main></body></html>"""
         return Response(page, content_type="text/html; charset=utf-8")
 
     def _auth_error_page(self, code: int, description: str) -> Response:
