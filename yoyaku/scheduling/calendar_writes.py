@@ -269,12 +269,16 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
     return True
 
 
+class NothingToRetry(Exception):
+    """The booking's calendar write or cancellation is not (or no longer) given up."""
+
+
 def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
     """The host's "Retry now" for a write or cancellation that was given up.
 
     Tries once more at once and, if it still fails, keeps retrying in the
     background with fresh bounds. Raises Booking.DoesNotExist for a booking
-    that is not the user's.
+    that is not the user's, NothingToRetry for one whose calendar is not failed.
     """
     booking = (
         Booking.objects.filter(
@@ -292,7 +296,7 @@ def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
         current = _locked(booking.pk)
         operation = retry.get((current.status, current.calendar_write))
         if operation is None:
-            return current  # done meanwhile, or nothing to retry
+            raise NothingToRetry(current.calendar_write)  # done meanwhile, or never given up
         pending, _failed = _STATES[operation]
         Booking.objects.filter(pk=booking.pk).update(
             calendar_write=pending, calendar_attempts=0, calendar_pending_since=timezone.now()

@@ -1,10 +1,12 @@
 """The meetings dashboard: scheduling pages, meetings, requests and the calendar connection panel.
 
-Thin views: reads go through ``yoyaku.web.selectors``, writes through ``yoyaku.accounts.connections``.
+Thin views: reads go through ``yoyaku.web.selectors``, writes through ``yoyaku.accounts.connections``
+and ``yoyaku.scheduling.calendar_writes``.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -24,6 +26,8 @@ from yoyaku.accounts.connections import (
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.accounts.selectors import user_connections
 from yoyaku.calendars.base import CalendarError
+from yoyaku.scheduling.calendar_writes import NothingToRetry, retry_calendar_now
+from yoyaku.scheduling.models import Booking, CalendarWrite
 from yoyaku.web import selectors
 from yoyaku.web.forms import CalendarSettingsForm
 from yoyaku.web.host import host_user, in_user_zone
@@ -59,6 +63,7 @@ def _render(
         "requests": data.requests,
         "panels": panels,
         "other_inboxes": data.other_inboxes,
+        "calendar_problems": data.calendar_problems,
         "user_zone": user.time_zone,
     }
     with in_user_zone(user):
@@ -132,4 +137,33 @@ def remove_inbox(request: HttpRequest, inbox_id: int) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, gettext("Your inbox is disconnected."))
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+    """The "Retry now" button of a meeting whose calendar write or cancellation was given up."""
+    try:
+        booking = retry_calendar_now(user=host_user(request), booking_id=booking_id)
+    except Booking.DoesNotExist as error:
+        raise Http404 from error
+    except NothingToRetry:
+        messages.info(request, gettext("There is nothing to retry for this meeting."))
+        return redirect("dashboard")
+    state = booking.calendar_write
+    if state == CalendarWrite.WRITTEN:
+        messages.success(request, gettext("The meeting is on your calendar now."))
+    elif state == CalendarWrite.CANCELLED:
+        messages.success(request, gettext("The meeting is cancelled on your calendar now."))
+    elif state in (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING):
+        messages.error(
+            request,
+            gettext("It still failed: %(reason)s Yoyaku keeps trying in the background.")
+            % {"reason": booking.calendar_error},
+        )
+    elif state == CalendarWrite.NONE:
+        messages.info(request, gettext("No calendar is connected any more, so there is nothing to retry."))
+    else:  # refused outright: an Exchange cancellation
+        messages.error(request, booking.calendar_error)
     return redirect("dashboard")

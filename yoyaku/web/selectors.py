@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from yoyaku.accounts.models import ApiKey, CalendarConnection, ConnectionStatus, InboxConnection, User
 from yoyaku.accounts.selectors import calendars_of, user_connections, user_inboxes
 from yoyaku.calendars.base import CalendarError, CalendarInfo
-from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
+from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
 
 # The dashboard lists at most this many rows per section; older or later ones are not dropped
 # from the data, only from the page.
@@ -47,6 +47,8 @@ class Dashboard:
     panels: list[ConnectionPanel]
     # Inboxes not tied to any of the user's calendar connections.
     other_inboxes: list[InboxConnection]
+    # Meetings whose calendar write or cancellation was given up: the host retries or fixes them.
+    calendar_problems: list[Booking] = field(default_factory=list)
 
 
 def host_links(*, user: User) -> list[MeetingLink]:
@@ -91,6 +93,23 @@ def open_requests(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> 
         .filter(status=BookingStatus.REQUESTED)
         .filter(Q(start__isnull=True) | Q(start__gt=now))
         .order_by("-created_at")[:limit]
+    )
+
+
+def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[Booking]:
+    """Meetings not yet over whose calendar is wrong, soonest first.
+
+    A confirmed meeting whose event could not be written (the host would miss it), and a
+    cancelled one whose event could not be cancelled (the host's calendar still shows it).
+    """
+    return list(
+        _host_bookings(user=user)
+        .filter(
+            Q(status=BookingStatus.CONFIRMED, calendar_write=CalendarWrite.FAILED)
+            | Q(status=BookingStatus.CANCELLED, calendar_write=CalendarWrite.CANCEL_FAILED)
+        )
+        .filter(end__gt=now)
+        .order_by("start", "created_at")[:limit]
     )
 
 
@@ -140,6 +159,7 @@ def dashboard(*, user: User, now: datetime) -> Dashboard:
         requests=open_requests(user=user, now=now),
         panels=panels,
         other_inboxes=other_inboxes,
+        calendar_problems=calendar_problems(user=user, now=now),
     )
 
 

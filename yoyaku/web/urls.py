@@ -21,6 +21,11 @@ urlpatterns = [
         name="calendar-disconnect",
     ),
     path("dashboard/inboxes/<int:inbox_id>/disconnect/", dashboard.remove_inbox, name="inbox-disconnect"),
+    path(
+        "dashboard/bookings/<uuid:booking_id>/calendar-retry/",
+        dashboard.retry_calendar,
+        name="booking-calendar-retry",
+    ),
     path("settings/", settings_views.settings_home, name="settings"),
     path("settings/calendar/", settings_views.calendar_tab, name="settings-calendar"),
     path("settings/calendar/exchange/", settings_views.connect_exchange, name="connect-exchange"),

@@ -1,0 +1,172 @@
+"""Meetings whose calendar write or cancellation was given up: shown on the dashboard, retried from there,
+and visible in the host API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.connection_helpers import flash_messages
+from tests.emulators.radicale_server import RadicaleServer
+from tests.factories import api_key_for, connect_caldav, make_host, make_link
+from tests.scheduling.helpers import connect, events_on, invitations
+from tests.web.html import element, elements
+from yoyaku.accounts.models import User
+from yoyaku.scheduling.calendar_writes import write_booking_event
+from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
+
+pytestmark = pytest.mark.django_db
+
+UNREACHABLE = "The CalDAV server at 127.0.0.1:9 could not be reached."
+
+
+def given_up(link: MeetingLink, host: User, *, status: str, state: str, event_id: str = "") -> Booking:
+    start = timezone.now() + timedelta(days=3)
+    return Booking.objects.create(
+        link=link,
+        status=status,
+        start=start,
+        end=start + timedelta(minutes=30),
+        time_zone="Europe/Paris",
+        first_name="Aiko",
+        last_name="Sato",
+        email="aiko@example.com",
+        assigned_host=host,
+        calendar_write=state,
+        calendar_error=UNREACHABLE,
+        calendar_event_id=event_id,
+        calendar_attempts=50,
+    )
+
+
+def retry_url(booking: Booking) -> str:
+    return reverse("booking-calendar-retry", args=[booking.pk])
+
+
+def test_a_failed_write_is_shown_and_retry_now_puts_it_on_the_calendar(
+    host: User, client_in: Client, host_radicale: RadicaleServer
+) -> None:
+    _, calendar = connect(host, host_radicale)
+    link = make_link(host)
+    booking = given_up(link, host, status=BookingStatus.CONFIRMED, state=CalendarWrite.FAILED)
+    fine = given_up(link, host, status=BookingStatus.CONFIRMED, state=CalendarWrite.WRITTEN)
+
+    page = client_in.get("/dashboard/").content.decode()
+
+    row = element(page, "li", class_="row-item calendar-problem")
+    assert row["id"] == f"calendar-problem-{booking.pk}", "only the failed one"
+    assert UNREACHABLE in page
+    element(page, "form", action=retry_url(booking))
+    assert not elements(page, "form", action=retry_url(fine))
+
+    response = client_in.post(retry_url(booking))
+
+    assert response.status_code == 302
+    assert flash_messages(response) == ["The meeting is on your calendar now."]
+    booking.refresh_from_db()
+    assert (booking.calendar_write, booking.calendar_error, booking.calendar_attempts) == (
+        CalendarWrite.WRITTEN,
+        "",
+        0,
+    )
+    assert [e.uid for e in events_on(host_radicale, calendar)] == [f"yoyaku-{booking.pk}"]
+    assert len(invitations("REQUEST")) == 1
+    assert not elements(
+        client_in.get("/dashboard/").content.decode(), "li", class_="row-item calendar-problem"
+    )
+
+
+def test_retry_now_that_fails_again_keeps_retrying_in_the_background(host: User, client_in: Client) -> None:
+    # Port 9 on loopback refuses at once.
+    connect_caldav(
+        host,
+        server_url="http://127.0.0.1:9/dav/",
+        username="hana",
+        password="secret",
+        calendar_url="http://127.0.0.1:9/dav/hana/calendar/",
+    )
+    booking = given_up(make_link(host), host, status=BookingStatus.CONFIRMED, state=CalendarWrite.FAILED)
+
+    response = client_in.post(retry_url(booking))
+
+    [message] = flash_messages(response)
+    assert "Yoyaku keeps trying in the background" in message
+    booking.refresh_from_db()
+    assert (booking.calendar_write, booking.calendar_attempts) == (CalendarWrite.PENDING, 1)
+    assert booking.calendar_retry_at is not None
+
+
+def test_a_failed_cancellation_is_shown_and_retry_now_cancels_the_event(
+    host: User, client_in: Client, host_radicale: RadicaleServer
+) -> None:
+    _, calendar = connect(host, host_radicale)
+    booking = given_up(make_link(host), host, status=BookingStatus.CONFIRMED, state=CalendarWrite.PENDING)
+    assert write_booking_event(booking=booking)
+    Booking.objects.filter(pk=booking.pk).update(
+        status=BookingStatus.CANCELLED, calendar_write=CalendarWrite.CANCEL_FAILED, calendar_error=UNREACHABLE
+    )
+
+    page = client_in.get("/dashboard/").content.decode()
+    row = element(page, "li", class_="row-item calendar-problem")
+    assert row["data-calendar-write"] == "cancel_failed"
+
+    response = client_in.post(retry_url(booking))
+
+    assert flash_messages(response) == ["The meeting is cancelled on your calendar now."]
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.CANCELLED
+    [event] = events_on(host_radicale, calendar)
+    assert event.cancelled
+    [(message, _itip)] = invitations("CANCEL")
+    assert message.to == ["aiko@example.com"]
+
+
+def test_retry_now_leaves_a_meeting_with_nothing_to_retry_alone(host: User, client_in: Client) -> None:
+    booking = given_up(make_link(host), host, status=BookingStatus.CONFIRMED, state=CalendarWrite.WRITTEN)
+
+    response = client_in.post(retry_url(booking))
+
+    assert flash_messages(response) == ["There is nothing to retry for this meeting."]
+    assert Booking.objects.get(pk=booking.pk).calendar_write == CalendarWrite.WRITTEN
+
+
+def test_a_meeting_of_another_host_cannot_be_retried(client_in: Client) -> None:
+    other = make_host("taro")
+    booking = given_up(
+        make_link(other, slug="taro-call"), other, status=BookingStatus.CONFIRMED, state=CalendarWrite.FAILED
+    )
+
+    assert client_in.post(retry_url(booking)).status_code == 404
+    assert client_in.get(retry_url(booking)).status_code == 405
+    assert Booking.objects.get(pk=booking.pk).calendar_write == CalendarWrite.FAILED
+
+
+def test_the_host_api_shows_the_failed_write_and_its_error(host: User) -> None:
+    booking = given_up(make_link(host), host, status=BookingStatus.CONFIRMED, state=CalendarWrite.FAILED)
+    client = Client(headers={"Authorization": f"Bearer {api_key_for(host)}"})
+
+    [row] = client.get("/api/v1/me/bookings").json()
+
+    assert row["id"] == str(booking.pk)
+    assert (row["calendar_write"], row["calendar_error"]) == ("failed", UNREACHABLE)
+
+
+def test_the_host_api_shows_a_failed_cancellation(host: User) -> None:
+    booking = given_up(
+        make_link(host), host, status=BookingStatus.CANCELLED, state=CalendarWrite.CANCEL_FAILED, event_id="x"
+    )
+    client = Client(headers={"Authorization": f"Bearer {api_key_for(host)}"})
+
+    response = client.get("/api/v1/me/bookings", {"include_cancelled": "true"})
+
+    assert response.status_code == 200, response.content
+    [row] = response.json()
+    assert (row["id"], row["calendar_write"], row["calendar_error"]) == (
+        str(booking.pk),
+        "cancel_failed",
+        UNREACHABLE,
+    )
