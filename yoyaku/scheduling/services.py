@@ -274,7 +274,7 @@ def _reserve(
             idempotency_key=idempotency_key,
             language=booking_language(language),
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
-            calendar_pending_since=now if status == BookingStatus.CONFIRMED else None,
+            calendar_pending_since=timezone.now() if status == BookingStatus.CONFIRMED else None,
         )
         before = timedelta(minutes=link.buffer_before_minutes)
         after = timedelta(minutes=link.buffer_after_minutes)
