@@ -712,6 +712,9 @@ def google_verify_connection(
         endpoints=endpoints,
         timeout=timeout,
     )
-    email = adapter.account_email()
-    calendars = adapter.list_calendars()
+    try:
+        email = adapter.account_email()
+        calendars = adapter.list_calendars()
+    finally:
+        adapter.close()
     return GoogleConnection(account_email=email, calendars=calendars, tokens=adapter.tokens)
