@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import mail
 
 from tests.conftest import REQUIRE_SERVICES
 from tests.factories import make_host, make_link
@@ -222,8 +223,9 @@ def test_offline_page_takes_a_request(browser: Any, live_server: Any, shots: Pat
     page.click("#submit")
     expect(page.locator("#done-title")).to_have_text("Request sent")
     expect(page.locator("#done-body")).to_contain_text("will confirm the time")
-    # Nothing is mailed for a request, so the page must not say it was.
-    expect(page.locator("#done-email")).to_have_text("Replies will go to mia@example.org.")
+    expect(page.locator("#done-email")).to_have_text(
+        "We've sent a receipt to mia@example.org; the reply will come there too."
+    )
     page.screenshot(path=str(shots / "06-offline-requested.png"), full_page=True)
 
     booking = Booking.objects.get()
@@ -231,6 +233,8 @@ def test_offline_page_takes_a_request(browser: Any, live_server: Any, shots: Pat
     assert booking.calendar_write == CalendarWrite.NONE
     assert booking.start == datetime.fromisoformat(start_iso or "")
     assert booking.contact is not None and booking.contact.email == "mia@example.org"
+    # The receipt the page speaks of, and the host's notice.
+    assert sorted(m.to[0] for m in mail.outbox) == [host.email, "mia@example.org"]
 
 
 def test_unreachable_calendar_shows_no_times_and_takes_a_request(

@@ -1,4 +1,5 @@
-"""Emails to bookers: iMIP invitations and cancellations (RFC 6047), in the booker's page language."""
+"""Emails about bookings: iMIP invitations and cancellations (RFC 6047) in the booker's page language;
+for a meeting request, a receipt to the booker and a notice to the host (in the host's language)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.scheduling.models import Booking
@@ -88,3 +90,68 @@ def send_cancellation(*, booking: Booking, draft: EventDraft) -> None:
             ical=event_to_ical(draft=draft, method="CANCEL", sequence=1, status="CANCELLED"),
             method="CANCEL",
         )
+
+
+# -- meeting requests ---------------------------------------------------------------------
+
+
+def send_request_notices(*, booking: Booking) -> None:
+    """Tell the booker their request arrived and the host that one is waiting.
+
+    Runs after the request is committed; mail trouble is logged and never undoes the request.
+    """
+    for send in (_send_request_receipt, _send_host_notice):
+        try:
+            send(booking=booking)
+        except Exception:
+            logger.exception("Could not send %s for request %s", send.__name__.strip("_"), booking.pk)
+
+
+def _local_time(booking: Booking, zone: str) -> str:
+    assert booking.start is not None
+    return booking.start.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _send_request_receipt(*, booking: Booking) -> None:
+    host = booking.assigned_host
+    names = {"name": booking.first_name, "page": booking.link.name, "host": host.display_name}
+    with translation.override(_booker_language(booking)):
+        body = _(
+            "Hello %(name)s,\n\n"
+            "we've received your request for “%(page)s”. %(host)s will reply by email."
+        ) % names
+        if booking.start is not None:
+            body += "\n\n" + _(
+                "You asked for %(when)s (%(zone)s). The time is not reserved until %(host)s confirms it."
+            ) % {**names, "when": _local_time(booking, booking.time_zone), "zone": booking.time_zone}
+        if booking.message:
+            body += "\n\n" + _("Your message:") + "\n" + booking.message
+        subject = _("Request received: %(page)s") % names
+    EmailMessage(
+        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
+    ).send()
+
+
+def _send_host_notice(*, booking: Booking) -> None:
+    host: User = booking.assigned_host
+    if not host.email:
+        return
+    booker = f"{booking.first_name} {booking.last_name}".strip()
+    names = {"name": booker, "email": booking.email, "page": booking.link.name}
+    with translation.override(host.language or settings.LANGUAGE_CODE):
+        body = _("%(name)s (%(email)s) left a meeting request on your page “%(page)s”.") % names
+        if booking.start is not None:
+            body += "\n\n" + _("Requested time: %(when)s (%(zone)s).") % {
+                "when": _local_time(booking, host.time_zone),
+                "zone": host.time_zone,
+            }
+        else:
+            body += "\n\n" + _("No time was requested: reply to find one together.")
+        if booking.message:
+            body += "\n\n" + _("Message:") + "\n" + booking.message
+        body += "\n\n" + _(
+            "Nothing was added to your calendar. Reply to this email to answer %(name)s. "
+            "Your open requests: %(url)s"
+        ) % {"name": booking.first_name, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
+        subject = _("New meeting request from %(name)s") % names
+    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()

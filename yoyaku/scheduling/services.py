@@ -136,6 +136,8 @@ def book_meeting(
         from yoyaku.scheduling.calendar_writes import write_booking_event
 
         write_booking_event(booking=booking)
+    else:
+        _notify_request_after_commit(booking)
     return BookingOutcome(booking=booking, created=True)
 
 
@@ -342,7 +344,16 @@ def request_meeting(
             idempotency_key=idempotency_key,
             language=booking_language(language),
         )
+        _notify_request_after_commit(booking)
     return BookingOutcome(booking=booking, created=True)
+
+
+def _notify_request_after_commit(booking: Booking) -> None:
+    # After the commit, so no mail speaks of a request that was rolled back; robust, so a
+    # mail failure can never turn a stored request into an error for the booker.
+    from yoyaku.scheduling.notifications import send_request_notices
+
+    transaction.on_commit(lambda: send_request_notices(booking=booking), robust=True)
 
 
 _CALENDAR_FIELDS = (

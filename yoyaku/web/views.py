@@ -88,7 +88,7 @@ def page_strings() -> dict[str, str]:
         "requestedBody": gettext("{host} will confirm the time with you by email."),
         "requestNoTimeBody": gettext("{host} will get back to you by email to find a time."),
         "emailSent": gettext("We've sent the details to {email}."),
-        "replyTo": gettext("Replies will go to {email}."),
+        "receiptSent": gettext("We've sent a receipt to {email}; the reply will come there too."),
         "redirecting": gettext("Taking you onward…"),
         "prevMonth": gettext("Previous month"),
         "nextMonth": gettext("Next month"),

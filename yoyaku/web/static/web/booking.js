@@ -540,8 +540,8 @@
     $("done-body").textContent = fmt(body, { host: booking.host || cfg.host });
     $("done-when").textContent = booking.start ? whenLabel(booking.start, state.duration, state.zone) : "";
     $("done-when").hidden = !booking.start;
-    // Only a booking sends mail now (the invitation); a request is answered by the host later.
-    $("done-email").textContent = fmt(requested ? S.replyTo : S.emailSent, { email: email });
+    // A booking mails the invitation; a request mails a receipt, and the host answers later.
+    $("done-email").textContent = fmt(requested ? S.receiptSent : S.emailSent, { email: email });
     var message = $("done-message");
     message.textContent = booking.confirmation_message || "";
     message.hidden = !booking.confirmation_message;
