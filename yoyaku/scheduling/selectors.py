@@ -160,7 +160,7 @@ def last_booked_at(*, link: MeetingLink, host_ids: Sequence[int]) -> dict[str, i
 HOST_LIST_LIMIT = 200
 
 
-def _bookings_of_host(*, user: User) -> QuerySet[Booking]:
+def bookings_of_host(*, user: User) -> QuerySet[Booking]:
     # A host sees meetings assigned to them, meetings that reserve their time (group
     # pages assign the owner but reserve every host) and everything on pages they own.
     ids = (
@@ -190,7 +190,7 @@ def host_bookings(
     """
     statuses = [BookingStatus.CONFIRMED] + ([BookingStatus.CANCELLED] if include_cancelled else [])
     rows = (
-        _bookings_of_host(user=user)
+        bookings_of_host(user=user)
         .filter(status__in=statuses, end__gt=after)
         .order_by("start", "created_at", "pk")
     )
@@ -205,7 +205,7 @@ def meeting_requests(
     A request for a time that has passed can no longer be met as asked; it is left out
     unless ``include_past``. Requests without a time never expire.
     """
-    rows = _bookings_of_host(user=user).filter(status=BookingStatus.REQUESTED)
+    rows = bookings_of_host(user=user).filter(status=BookingStatus.REQUESTED)
     if not include_past:
         rows = rows.filter(Q(start__isnull=True) | Q(start__gt=now))
     return list(rows.order_by("-created_at", "pk")[offset : offset + min(limit, HOST_LIST_LIMIT)])

@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils.translation import gettext
 
 from yoyaku.accounts.models import ApiKey, CalendarConnection, ConnectionStatus, InboxConnection, User
 from yoyaku.accounts.selectors import calendars_of, user_connections, user_inboxes
 from yoyaku.calendars.base import CalendarError, CalendarInfo
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
+from yoyaku.scheduling.selectors import bookings_of_host, host_bookings, meeting_requests
 
 # The dashboard lists at most this many rows per section; older or later ones are not dropped
 # from the data, only from the page.
@@ -61,41 +62,6 @@ def host_links(*, user: User) -> list[MeetingLink]:
     )
 
 
-def _host_bookings(*, user: User) -> QuerySet[Booking]:
-    # A group meeting is assigned to its owner but reserves every host's time.
-    return (
-        Booking.objects.filter(
-            Q(assigned_host=user)
-            | Q(reservations__host=user, reservations__active=True)
-            | Q(link__owner=user)
-        )
-        .distinct()
-        .select_related("link")
-    )
-
-
-def upcoming_bookings(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[Booking]:
-    """Confirmed meetings that have not ended yet, soonest first."""
-    return list(
-        _host_bookings(user=user)
-        .filter(status=BookingStatus.CONFIRMED, end__gt=now)
-        .order_by("start", "created_at")[:limit]
-    )
-
-
-def open_requests(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[Booking]:
-    """Meeting requests (offline pages, unreadable calendars) still waiting for the host, newest first.
-
-    A request for a time that has already passed is left out: it can no longer be confirmed as asked.
-    """
-    return list(
-        _host_bookings(user=user)
-        .filter(status=BookingStatus.REQUESTED)
-        .filter(Q(start__isnull=True) | Q(start__gt=now))
-        .order_by("-created_at")[:limit]
-    )
-
-
 def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[Booking]:
     """Meetings not yet over whose calendar is wrong, soonest first.
 
@@ -103,7 +69,7 @@ def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS)
     cancelled one whose event could not be cancelled (the host's calendar still shows it).
     """
     return list(
-        _host_bookings(user=user)
+        bookings_of_host(user=user)
         .filter(
             Q(status=BookingStatus.CONFIRMED, calendar_write=CalendarWrite.FAILED)
             | Q(status=BookingStatus.CANCELLED, calendar_write=CalendarWrite.CANCEL_FAILED)
@@ -155,8 +121,8 @@ def dashboard(*, user: User, now: datetime) -> Dashboard:
     panels, other_inboxes = connection_panels(user=user)
     return Dashboard(
         links=host_links(user=user),
-        upcoming=upcoming_bookings(user=user, now=now),
-        requests=open_requests(user=user, now=now),
+        upcoming=host_bookings(user=user, after=now, limit=DASHBOARD_ROWS),
+        requests=meeting_requests(user=user, now=now, limit=DASHBOARD_ROWS),
         panels=panels,
         other_inboxes=other_inboxes,
         calendar_problems=calendar_problems(user=user, now=now),
