@@ -59,6 +59,17 @@ def post_request(link: MeetingLink, *, language: str, message: str = "") -> Any:
     )
 
 
+def leave_request(link: MeetingLink) -> None:
+    request_meeting(
+        link=link,
+        time_zone="Europe/Berlin",
+        first_name="Mia",
+        last_name="Mori",
+        email="mia@example.org",
+        message="",
+    )
+
+
 def by_recipient() -> dict[str, mail.EmailMessage]:
     return {m.to[0]: m for m in mail.outbox}
 
@@ -119,14 +130,7 @@ def test_no_mail_before_the_request_is_committed(
     link: MeetingLink, django_capture_on_commit_callbacks: Capture
 ) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
-        request_meeting(
-            link=link,
-            time_zone="Europe/Berlin",
-            first_name="Mia",
-            last_name="Mori",
-            email="mia@example.org",
-            message="",
-        )
+        leave_request(link)
         assert mail.outbox == []
     assert len(callbacks) == 1
     callbacks[0]()
@@ -139,14 +143,7 @@ def test_a_rolled_back_request_sends_nothing(link: MeetingLink) -> None:
         pass
 
     with pytest.raises(Abort), transaction.atomic():
-        request_meeting(
-            link=link,
-            time_zone="Europe/Berlin",
-            first_name="Mia",
-            last_name="Mori",
-            email="mia@example.org",
-            message="",
-        )
+        leave_request(link)
         raise Abort
     assert mail.outbox == []
     assert not Booking.objects.exists()

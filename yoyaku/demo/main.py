@@ -106,9 +106,9 @@ def describe_calendar(*, anchor: date) -> list[str]:
 
 def connect_steps(*, base: str, username: str, password: str, exchange: ExchangeService) -> list[str]:
     """What to click to connect the new host's calendar, for the terminal."""
-    from yoyaku.demo.providers import EXCHANGE_EMAIL, describe_events, provider_events
+    from yoyaku.demo.providers import EXCHANGE_EMAIL, describe_events
 
-    events = describe_events(provider_events(time_zone=exchange.time_zone, anchor=exchange.anchor))
+    events = describe_events(exchange.events())
     return [
         "",
         "  Connect a calendar (the Google, Microsoft and Exchange servers above run on this machine):",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from yoyaku.emulators.exchange import ExchangeEmulator
@@ -59,21 +59,40 @@ def describe_events(events: list[SeedEvent]) -> str:
     return "; ".join(parts)
 
 
-class GoogleService:
-    """Google's OAuth and Calendar API; the consent page asks to Allow."""
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
 
-    name = "Google"
+
+class _EmulatorService:
+    """What the three have in common: the seeded days, and stopping the emulator once."""
+
+    emulator: _Stoppable | None
 
     def __init__(self, *, time_zone: str, anchor: date) -> None:
         self.time_zone, self.anchor = time_zone, anchor
-        self.emulator: GoogleEmulator | None = None
+        self.emulator = None
+
+    def events(self) -> list[SeedEvent]:
+        return provider_events(time_zone=self.time_zone, anchor=self.anchor)
+
+    def stop(self) -> None:
+        emulator, self.emulator = self.emulator, None
+        if emulator is not None:
+            emulator.stop()
+
+
+class GoogleService(_EmulatorService):
+    """Google's OAuth and Calendar API; the consent page asks to Allow."""
+
+    name = "Google"
+    emulator: GoogleEmulator | None
 
     def start(self) -> None:
         emulator = GoogleEmulator(
             accounts=(GOOGLE_EMAIL,), time_zone=self.time_zone, client_secret=secrets.token_urlsafe(16)
         )
         self.emulator = emulator.start()
-        for event in provider_events(time_zone=self.time_zone, anchor=self.anchor):
+        for event in self.events():
             body: dict[str, Any] = {
                 "summary": event.title,
                 "start": {"dateTime": event.start.isoformat(), "timeZone": self.time_zone},
@@ -84,11 +103,6 @@ class GoogleService:
             elif event.show_as == "free":
                 body["transparency"] = "transparent"
             emulator.add_event(GOOGLE_EMAIL, body)
-
-    def stop(self) -> None:
-        emulator, self.emulator = self.emulator, None
-        if emulator is not None:
-            emulator.stop()
 
     def environ(self) -> dict[str, str]:
         assert self.emulator is not None
@@ -108,18 +122,15 @@ class GoogleService:
         return [f"{url}  account {GOOGLE_EMAIL}"]
 
 
-class MicrosoftService:
+class MicrosoftService(_EmulatorService):
     """Entra ID sign-in and Microsoft Graph ("Office 365"); the consent page asks to Accept."""
 
     name = "Microsoft 365"
-
-    def __init__(self, *, time_zone: str, anchor: date) -> None:
-        self.time_zone, self.anchor = time_zone, anchor
-        self.emulator: MicrosoftEmulator | None = None
+    emulator: MicrosoftEmulator | None
 
     def start(self) -> None:
         self.emulator = start_microsoft(client_secret=secrets.token_urlsafe(16))
-        for event in provider_events(time_zone=self.time_zone, anchor=self.anchor):
+        for event in self.events():
             self.emulator.add_event(
                 subject=event.title,
                 start=event.start,
@@ -127,11 +138,6 @@ class MicrosoftService:
                 time_zone=self.time_zone,
                 show_as=event.show_as,
             )
-
-    def stop(self) -> None:
-        emulator, self.emulator = self.emulator, None
-        if emulator is not None:
-            emulator.stop()
 
     def environ(self) -> dict[str, str]:
         assert self.emulator is not None
@@ -150,28 +156,24 @@ class MicrosoftService:
         return [f"{url}  account {MICROSOFT_EMAIL}"]
 
 
-class ExchangeService:
+class ExchangeService(_EmulatorService):
     """An Exchange server's EWS endpoint (NTLM or Basic); the user types its address."""
 
     name = "Exchange (EWS)"
+    emulator: ExchangeEmulator | None
 
     def __init__(self, *, time_zone: str, anchor: date, password: str) -> None:
-        self.time_zone, self.anchor, self.password = time_zone, anchor, password
-        self.emulator: ExchangeEmulator | None = None
+        super().__init__(time_zone=time_zone, anchor=anchor)
+        self.password = password
 
     def start(self) -> None:
         emulator = ExchangeEmulator(email=EXCHANGE_EMAIL, password=self.password)
         self.emulator = emulator.start()
         statuses = {"busy": "Busy", "tentative": "Tentative", "free": "Free"}
-        for event in provider_events(time_zone=self.time_zone, anchor=self.anchor):
+        for event in self.events():
             emulator.add_event(
                 subject=event.title, start=event.start, end=event.end, free_busy=statuses[event.show_as]
             )
-
-    def stop(self) -> None:
-        emulator, self.emulator = self.emulator, None
-        if emulator is not None:
-            emulator.stop()
 
     def environ(self) -> dict[str, str]:
         return {}
