@@ -136,8 +136,12 @@ def test_connect_to_a_server_without_caldav_says_so() -> None:
 
     with serving(app) as server, pytest.raises(CalendarError) as caught:
         connect_caldav(
-            url=server.url + "/", username="a", password="b", time_zone=HOST_ZONE,
-            owner_email="", allowed_networks=LOOPBACK,
+            url=server.url + "/",
+            username="a",
+            password="b",
+            time_zone=HOST_ZONE,
+            owner_email="",
+            allowed_networks=LOOPBACK,
         )
     assert "No CalDAV calendar was found at" in str(caught.value)
 
@@ -149,9 +153,7 @@ def test_connect_to_a_server_without_caldav_says_so() -> None:
 def test_busy_reads_the_demo_calendar(radicale: RadicaleServer, caldav_calendar: str, zone: str) -> None:
     radicale.seed(caldav_calendar, demo_calendar_events(time_zone=zone, today=TODAY))
     with make_adapter(radicale, calendar_url=caldav_calendar, time_zone=zone) as client:
-        busy = client.busy(
-            start=local(zone, 0, 0), end=local(zone, 14, 0), calendar_ids=[caldav_calendar]
-        )
+        busy = client.busy(start=local(zone, 0, 0), end=local(zone, 14, 0), calendar_ids=[caldav_calendar])
 
     hour = demo.DEMO_WEEKLY_HOUR
     for day in (1, 10):  # plain weekly instances, day +10 after a DST change in Berlin
@@ -162,9 +164,10 @@ def test_busy_reads_the_demo_calendar(radicale: RadicaleServer, caldav_calendar:
     # Moved by RECURRENCE-ID: free at the old time, busy at the new one.
     assert overlapping(busy, local(zone, demo.DEMO_MOVED_FROM_DAY, hour), local(zone, 3, hour + 1)) == []
     moved_day, moved_hour = demo.DEMO_MOVED_TO
-    assert [(i.start, i.end) for i in overlapping(busy, local(zone, moved_day, moved_hour), local(zone, moved_day, moved_hour + 1))] == [
-        (local(zone, moved_day, moved_hour), local(zone, moved_day, moved_hour + 1))
-    ]
+    assert [
+        (i.start, i.end)
+        for i in overlapping(busy, local(zone, moved_day, moved_hour), local(zone, moved_day, moved_hour + 1))
+    ] == [(local(zone, moved_day, moved_hour), local(zone, moved_day, moved_hour + 1))]
     # Cancelled by EXDATE.
     assert overlapping(busy, local(zone, demo.DEMO_EXDATE_DAY, hour), local(zone, 8, hour + 1)) == []
     # All day: midnight to midnight in the host's zone.
@@ -172,27 +175,35 @@ def test_busy_reads_the_demo_calendar(radicale: RadicaleServer, caldav_calendar:
     assert BusyInterval(local(zone, all_day, 0), local(zone, all_day + 1, 0), "busy") in busy
     # Tentative stays visible but marked.
     day, tentative_hour = demo.DEMO_TENTATIVE
-    assert [i.status for i in overlapping(busy, local(zone, day, tentative_hour), local(zone, day, tentative_hour + 1))] == [
-        "tentative"
-    ]
+    assert [
+        i.status
+        for i in overlapping(busy, local(zone, day, tentative_hour), local(zone, day, tentative_hour + 1))
+    ] == ["tentative"]
     # Transparent ("show as free") blocks nothing.
     day, free_hour = demo.DEMO_FREE
     assert overlapping(busy, local(zone, day, free_hour), local(zone, day, free_hour, 30)) == []
     assert len(busy) == 5  # two weekly instances, the moved one, all-day, tentative
 
 
-def test_busy_sees_an_override_moved_into_the_window(adapter: CalDAVAdapter, radicale: RadicaleServer, caldav_calendar: str) -> None:
+def test_busy_sees_an_override_moved_into_the_window(
+    adapter: CalDAVAdapter, radicale: RadicaleServer, caldav_calendar: str
+) -> None:
     radicale.seed(caldav_calendar, demo_calendar_events(time_zone=HOST_ZONE, today=TODAY))
     moved_day, moved_hour = demo.DEMO_MOVED_TO
     # The master starts before this window; only the moved instance falls inside.
     busy = adapter.busy(
-        start=local(HOST_ZONE, moved_day, 0), end=local(HOST_ZONE, moved_day + 1, 0), calendar_ids=[caldav_calendar]
+        start=local(HOST_ZONE, moved_day, 0),
+        end=local(HOST_ZONE, moved_day + 1, 0),
+        calendar_ids=[caldav_calendar],
     )
-    assert busy == [BusyInterval(local(HOST_ZONE, moved_day, moved_hour), local(HOST_ZONE, moved_day, moved_hour + 1))]
+    assert busy == [
+        BusyInterval(local(HOST_ZONE, moved_day, moved_hour), local(HOST_ZONE, moved_day, moved_hour + 1))
+    ]
     # And the day it moved away from is empty.
-    assert adapter.busy(
-        start=local(HOST_ZONE, 3, 0), end=local(HOST_ZONE, 4, 0), calendar_ids=[caldav_calendar]
-    ) == []
+    assert (
+        adapter.busy(start=local(HOST_ZONE, 3, 0), end=local(HOST_ZONE, 4, 0), calendar_ids=[caldav_calendar])
+        == []
+    )
 
 
 def test_busy_defaults_to_every_event_calendar(radicale: RadicaleServer) -> None:
@@ -217,7 +228,11 @@ def test_create_event_is_busy_and_invites_the_attendee(
     event_id = adapter.create_event(draft=event)
     assert event_id.startswith(caldav_calendar)
 
-    busy = adapter.busy(start=event.start - timedelta(hours=2), end=event.end + timedelta(hours=2), calendar_ids=[caldav_calendar])
+    busy = adapter.busy(
+        start=event.start - timedelta(hours=2),
+        end=event.end + timedelta(hours=2),
+        calendar_ids=[caldav_calendar],
+    )
     assert busy == [BusyInterval(event.start, event.end, "busy")]
 
     vevent = stored(radicale, event_id).walk("VEVENT")[0]
@@ -231,7 +246,9 @@ def test_create_event_is_busy_and_invites_the_attendee(
     assert str(vevent["ORGANIZER"]) == "mailto:alice@example.com"
 
 
-def test_create_event_twice_with_one_uid_makes_one_object(adapter: CalDAVAdapter, caldav_calendar: str) -> None:
+def test_create_event_twice_with_one_uid_makes_one_object(
+    adapter: CalDAVAdapter, caldav_calendar: str
+) -> None:
     event = draft()
     first = adapter.create_event(draft=event)
     second = adapter.create_event(draft=event)
@@ -246,10 +263,19 @@ def test_update_event_moves_it_and_bumps_sequence(
 ) -> None:
     event = draft()
     event_id = adapter.create_event(draft=event)
-    later = draft(event.uid, title="Intro call (moved)", start=event.start + timedelta(hours=3), end=event.end + timedelta(hours=3))
+    later = draft(
+        event.uid,
+        title="Intro call (moved)",
+        start=event.start + timedelta(hours=3),
+        end=event.end + timedelta(hours=3),
+    )
     adapter.update_event(event_id=event_id, draft=later)
 
-    busy = adapter.busy(start=event.start - timedelta(hours=1), end=later.end + timedelta(hours=1), calendar_ids=[caldav_calendar])
+    busy = adapter.busy(
+        start=event.start - timedelta(hours=1),
+        end=later.end + timedelta(hours=1),
+        calendar_ids=[caldav_calendar],
+    )
     assert busy == [BusyInterval(later.start, later.end, "busy")]
     vevent = stored(radicale, event_id).walk("VEVENT")[0]
     assert str(vevent["SUMMARY"]) == "Intro call (moved)"
@@ -388,7 +414,11 @@ def test_private_address_is_refused_unless_allowed(radicale: RadicaleServer, hos
     url = radicale.url.replace("127.0.0.1", host)
     with pytest.raises(CalendarError) as caught:
         connect_caldav(
-            url=url, username=radicale.username, password=radicale.password, time_zone=HOST_ZONE, owner_email=""
+            url=url,
+            username=radicale.username,
+            password=radicale.password,
+            time_zone=HOST_ZONE,
+            owner_email="",
         )
     assert "private or reserved address" in str(caught.value)
     assert not isinstance(caught.value, (CalendarAuthError, CalendarUnavailable))
@@ -412,7 +442,11 @@ def test_redirect_to_a_private_address_is_refused() -> None:
 
     with serving(app) as server, pytest.raises(CalendarError) as caught:
         connect_caldav(
-            url=server.url + "/.well-known/caldav", username="a", password="b", time_zone=HOST_ZONE,
-            owner_email="", allowed_networks=["127.0.0.1/32"],
+            url=server.url + "/.well-known/caldav",
+            username="a",
+            password="b",
+            time_zone=HOST_ZONE,
+            owner_email="",
+            allowed_networks=["127.0.0.1/32"],
         )
     assert "private or reserved address" in str(caught.value)

@@ -65,7 +65,9 @@ def tokens_for(emu: GoogleEmulator, *, expired: bool = False, **kwargs: Any) -> 
     )
 
 
-def adapter_for(emu: GoogleEmulator, *, tokens: OAuthTokens | None = None, **kwargs: Any) -> GoogleCalendarAdapter:
+def adapter_for(
+    emu: GoogleEmulator, *, tokens: OAuthTokens | None = None, **kwargs: Any
+) -> GoogleCalendarAdapter:
     kwargs.setdefault("sleep", Sleeps())
     return GoogleCalendarAdapter(
         tokens=tokens or tokens_for(emu),
@@ -138,7 +140,9 @@ def test_code_flow_through_the_consent_page(emulator: GoogleEmulator) -> None:
     form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
     form = {k: v.replace("&amp;", "&") for k, v in form.items()}
     form.update(email=HOST, decision="allow")
-    answer = requests.post(f"{emulator.url}/o/oauth2/v2/auth/approve", data=form, allow_redirects=False, timeout=5)
+    answer = requests.post(
+        f"{emulator.url}/o/oauth2/v2/auth/approve", data=form, allow_redirects=False, timeout=5
+    )
     assert answer.status_code == 302
     location = urlsplit(answer.headers["Location"])
     assert location.path == "/oauth/google/callback"
@@ -216,7 +220,9 @@ def test_denied_consent_returns_access_denied(emulator: GoogleEmulator) -> None:
     page = requests.get(url, timeout=5)
     form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
     form.update(decision="deny")
-    answer = requests.post(f"{emulator.url}/o/oauth2/v2/auth/approve", data=form, allow_redirects=False, timeout=5)
+    answer = requests.post(
+        f"{emulator.url}/o/oauth2/v2/auth/approve", data=form, allow_redirects=False, timeout=5
+    )
     returned = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert returned["error"] == ["access_denied"]
     assert returned["state"] == [state]
@@ -286,7 +292,9 @@ def test_verify_connection_gives_email_and_calendars(emulator: GoogleEmulator) -
 
 
 def test_missing_scope_is_an_auth_error(emulator: GoogleEmulator) -> None:
-    tokens = tokens_for(emulator, scopes=["openid", "email", "https://www.googleapis.com/auth/calendar.events"])
+    tokens = tokens_for(
+        emulator, scopes=["openid", "email", "https://www.googleapis.com/auth/calendar.events"]
+    )
     with pytest.raises(CalendarAuthError, match="permission"):
         adapter_for(emulator, tokens=tokens).list_calendars()
 
@@ -300,7 +308,9 @@ def test_busy_semantics(emulator: GoogleEmulator) -> None:
         "busy": timed(at),
         "free": timed(at + timedelta(hours=1), transparency="transparent"),
         "location": timed(
-            at + timedelta(hours=2), eventType="workingLocation", transparency="transparent",
+            at + timedelta(hours=2),
+            eventType="workingLocation",
+            transparency="transparent",
             workingLocationProperties={"type": "homeOffice", "homeOffice": {}},
         ),
         "oof": timed(at + timedelta(hours=3), eventType="outOfOffice", outOfOfficeProperties={}),
@@ -325,7 +335,14 @@ def test_busy_semantics(emulator: GoogleEmulator) -> None:
 
     busy = adapter_for(emulator).busy(start=DAY, end=DAY + timedelta(days=1))
     found = {(i.start.hour, i.status) for i in busy}
-    assert found == {(8, "busy"), (11, "oof"), (12, "tentative"), (14, "busy"), (15, "tentative"), (16, "busy")}
+    assert found == {
+        (8, "busy"),
+        (11, "oof"),
+        (12, "tentative"),
+        (14, "busy"),
+        (15, "tentative"),
+        (16, "busy"),
+    }
     assert all(i.start.tzinfo is not None and i.end - i.start == timedelta(hours=1) for i in busy)
     assert created["busy"]["id"]
     # The host's "tentative blocks time" setting then decides.
@@ -334,8 +351,12 @@ def test_busy_semantics(emulator: GoogleEmulator) -> None:
 
 
 def test_busy_status_reads_the_hosts_own_answer() -> None:
-    event = {"attendees": [{"email": "a@x", "responseStatus": "declined"}, {"email": "h@x", "self": True,
-             "responseStatus": "accepted"}]}
+    event = {
+        "attendees": [
+            {"email": "a@x", "responseStatus": "declined"},
+            {"email": "h@x", "self": True, "responseStatus": "accepted"},
+        ]
+    }
     assert busy_status(event) == "busy"
     assert busy_status({"transparency": "transparent", "eventType": "outOfOffice"}) == "oof"
     assert busy_status({"status": "cancelled"}) is None
@@ -344,11 +365,15 @@ def test_busy_status_reads_the_hosts_own_answer() -> None:
 def test_all_day_events_are_days_in_the_calendars_zone(emulator: GoogleEmulator) -> None:
     emulator.add_account("kolkata@example.com", time_zone="Asia/Kolkata")
     emulator.add_calendar(
-        calendar_id="kolkata@example.com", owner="kolkata@example.com", time_zone="Asia/Kolkata",
+        calendar_id="kolkata@example.com",
+        owner="kolkata@example.com",
+        time_zone="Asia/Kolkata",
         shared_with={HOST: "reader"},
     )
-    emulator.add_event("kolkata@example.com", {"summary": "Holiday", "start": {"date": "2030-03-11"},
-                                               "end": {"date": "2030-03-12"}})
+    emulator.add_event(
+        "kolkata@example.com",
+        {"summary": "Holiday", "start": {"date": "2030-03-11"}, "end": {"date": "2030-03-12"}},
+    )
     window = (DAY - timedelta(days=1), DAY + timedelta(days=2))
     busy = adapter_for(emulator).busy(start=window[0], end=window[1], calendar_ids=["kolkata@example.com"])
     assert [(i.start, i.end) for i in busy] == [
@@ -415,8 +440,10 @@ def test_free_busy_only_calendar_falls_back_to_free_busy(emulator: GoogleEmulato
 
 
 def test_unreadable_calendar_fails_closed(emulator: GoogleEmulator) -> None:
-    with pytest.raises(CalendarUnavailable, match="nobody@example.com"):
-        adapter_for(emulator).busy(start=DAY, end=DAY + timedelta(days=1), calendar_ids=["nobody@example.com"])
+    with pytest.raises(CalendarUnavailable, match=r"nobody@example\.com"):
+        adapter_for(emulator).busy(
+            start=DAY, end=DAY + timedelta(days=1), calendar_ids=["nobody@example.com"]
+        )
 
 
 def test_busy_reads_every_page(emulator: GoogleEmulator) -> None:
@@ -468,7 +495,8 @@ def test_update_event(emulator: GoogleEmulator) -> None:
     adapter = adapter_for(emulator)
     event_id = adapter.create_event(draft=draft())
     adapter.update_event(
-        event_id=event_id, draft=draft(title="Intro call (moved)", start=DAY.replace(hour=11), end=DAY.replace(hour=12))
+        event_id=event_id,
+        draft=draft(title="Intro call (moved)", start=DAY.replace(hour=11), end=DAY.replace(hour=12)),
     )
     stored = emulator.event(HOST, event_id)
     assert stored is not None
@@ -476,7 +504,10 @@ def test_update_event(emulator: GoogleEmulator) -> None:
     assert stored["start"]["dateTime"] == "2030-03-11T12:00:00+01:00"
     assert stored["sequence"] == 1
     assert emulator.sent_updates[-1] == {
-        "action": "patch", "calendar_id": HOST, "event_id": event_id, "send_updates": "all",
+        "action": "patch",
+        "calendar_id": HOST,
+        "event_id": event_id,
+        "send_updates": "all",
         "attendees": [HOST, "contact@example.org"],
     }
 
@@ -544,7 +575,9 @@ def test_expired_sync_token_means_full_resync(emulator: GoogleEmulator) -> None:
 
 
 def test_sync_reports_all_day_and_recurring_instances(emulator: GoogleEmulator) -> None:
-    emulator.add_event(HOST, {"summary": "Offsite", "start": {"date": "2030-03-11"}, "end": {"date": "2030-03-13"}})
+    emulator.add_event(
+        HOST, {"summary": "Offsite", "start": {"date": "2030-03-11"}, "end": {"date": "2030-03-13"}}
+    )
     emulator.add_event(
         HOST,
         {

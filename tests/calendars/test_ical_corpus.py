@@ -92,7 +92,9 @@ def test_busy_never_crashes_or_hangs(path: Path, time_zone: str) -> None:
                 assert interval.status in ("busy", "tentative", "oof")
     # The raw-bytes entry point must not crash on the same file either.
     raw = busy_from_calendar(
-        calendar=data, start=datetime(2019, 1, 1, tzinfo=UTC), end=datetime(2021, 1, 1, tzinfo=UTC),
+        calendar=data,
+        start=datetime(2019, 1, 1, tzinfo=UTC),
+        end=datetime(2021, 1, 1, tzinfo=UTC),
         time_zone=time_zone,
     )
     assert isinstance(raw, list)

@@ -86,8 +86,12 @@ def connect(app: MicrosoftApp) -> OAuthTokens:
     page = requests.get(auth.url, timeout=5)
     assert "Accept" in page.text
     form = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(auth.url).query))
-    answer = requests.post(auth.url.split("?")[0], data={**form, "consent": "allow"}, allow_redirects=False, timeout=5)
-    return finish_authorization(app=app, flow=json.loads(json.dumps(auth.flow)), params=redirect_params(answer))
+    answer = requests.post(
+        auth.url.split("?")[0], data={**form, "consent": "allow"}, allow_redirects=False, timeout=5
+    )
+    return finish_authorization(
+        app=app, flow=json.loads(json.dumps(auth.flow)), params=redirect_params(answer)
+    )
 
 
 @pytest.fixture
@@ -177,7 +181,9 @@ def test_pkce_verifier_mismatch_is_rejected(app: MicrosoftApp, emulator: Microso
 def test_declined_consent(app: MicrosoftApp) -> None:
     auth = start_authorization(app=app)
     form = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(auth.url).query))
-    answer = requests.post(auth.url.split("?")[0], data={**form, "consent": "deny"}, allow_redirects=False, timeout=5)
+    answer = requests.post(
+        auth.url.split("?")[0], data={**form, "consent": "deny"}, allow_redirects=False, timeout=5
+    )
     params = redirect_params(answer)
     assert params["error"] == "access_denied"
     with pytest.raises(OAuthError, match="not granted"):
@@ -194,7 +200,9 @@ def test_wrong_client_secret(app: MicrosoftApp, emulator: MicrosoftEmulator) -> 
         finish_authorization(app=bad, flow=auth.flow, params=redirect_params(answer))
 
 
-def test_refresh_and_revoked_grant(app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator) -> None:
+def test_refresh_and_revoked_grant(
+    app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator
+) -> None:
     fresh = refresh_tokens(app=app, tokens=tokens)
     assert fresh.access_token != tokens.access_token
     assert fresh.account_email == DEFAULT_EMAIL
@@ -204,7 +212,9 @@ def test_refresh_and_revoked_grant(app: MicrosoftApp, tokens: OAuthTokens, emula
     assert isinstance(caught.value, CalendarAuthError)
 
 
-def test_token_endpoint_faults_are_retried(app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator) -> None:
+def test_token_endpoint_faults_are_retried(
+    app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator
+) -> None:
     emulator.faults.add(status=503, retry_after=1, path_contains="/oauth2/v2.0/token", count=1)
     emulator.faults.add(status=500, path_contains="/oauth2/v2.0/token", count=1)
     fresh = refresh_tokens(app=app, tokens=tokens)
@@ -212,7 +222,9 @@ def test_token_endpoint_faults_are_retried(app: MicrosoftApp, tokens: OAuthToken
     assert len([h for h in emulator.faults.hits if "token" in h]) == 2
 
 
-def test_token_endpoint_down_is_unavailable(app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator) -> None:
+def test_token_endpoint_down_is_unavailable(
+    app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator
+) -> None:
     emulator.faults.add(status=503, path_contains="/oauth2/v2.0/token", count=100)
     with pytest.raises(CalendarUnavailable):
         refresh_tokens(app=app, tokens=tokens)
@@ -282,7 +294,9 @@ def test_busy_semantics(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator)
     emulator.add_event(subject="free", start=utc(*day, 10), end=utc(*day, 11), show_as="free")
     emulator.add_event(subject="tentative", start=utc(*day, 11), end=utc(*day, 12), show_as="tentative")
     emulator.add_event(subject="oof", start=utc(*day, 12), end=utc(*day, 13), show_as="oof")
-    emulator.add_event(subject="elsewhere", start=utc(*day, 13), end=utc(*day, 14), show_as="workingElsewhere")
+    emulator.add_event(
+        subject="elsewhere", start=utc(*day, 13), end=utc(*day, 14), show_as="workingElsewhere"
+    )
     emulator.add_event(subject="cancelled", start=utc(*day, 14), end=utc(*day, 15), is_cancelled=True)
     emulator.add_event(
         subject="declined", start=utc(*day, 15), end=utc(*day, 16), response="declined", is_organizer=False
@@ -308,14 +322,18 @@ def test_busy_is_clipped_to_the_window(adapter: MicrosoftCalendar, emulator: Mic
     ]
 
 
-def test_all_day_events_are_days_in_the_host_zone(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_all_day_events_are_days_in_the_host_zone(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     # Asia/Kolkata is UTC+05:30: the day starts at 18:30 UTC the evening before.
     emulator.add_event(subject="offsite", start=date(2025, 3, 12), end=date(2025, 3, 14))
     busy = adapter.busy(start=utc(2025, 3, 10), end=utc(2025, 3, 20))
     assert busy == [BusyInterval(utc(2025, 3, 11, 18, 30), utc(2025, 3, 13, 18, 30))]
 
 
-def test_windows_time_zone_names_in_responses(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_windows_time_zone_names_in_responses(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     emulator.honour_prefer_timezone = False  # the mailbox answers in each event's own zone
     berlin = resolve_time_zone("W. Europe Standard Time")
     emulator.add_event(
@@ -355,7 +373,12 @@ def test_recurring_series_with_exceptions(adapter: MicrosoftCalendar, emulator: 
         end=datetime(2025, 3, 3, 10, 0, tzinfo=berlin),
         time_zone="W. Europe Standard Time",
         recurrence={
-            "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "monday"},
+            "pattern": {
+                "type": "weekly",
+                "interval": 1,
+                "daysOfWeek": ["monday"],
+                "firstDayOfWeek": "monday",
+            },
             "range": {"type": "numbered", "startDate": "2025-03-03", "numberOfOccurrences": 6},
         },
     )
@@ -449,7 +472,9 @@ def test_create_in_a_chosen_calendar(adapter: MicrosoftCalendar, emulator: Micro
     assert emulator.events() == []
 
 
-def test_create_retried_after_timeout_makes_one_event(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_create_retried_after_timeout_makes_one_event(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     emulator.faults.add(delay=1.0, path_contains="/v1.0/me/events", method="POST")
     event_id = adapter.create_event(draft=draft())
     # Wait for the slow first request to finish on the server side too.
@@ -464,7 +489,8 @@ def test_create_retried_after_timeout_makes_one_event(adapter: MicrosoftCalendar
 def test_update_event(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
     event_id = adapter.create_event(draft=draft())
     adapter.update_event(
-        event_id=event_id, draft=draft(title="Intro call (moved)", start=utc(2025, 3, 13, 14), end=utc(2025, 3, 13, 15))
+        event_id=event_id,
+        draft=draft(title="Intro call (moved)", start=utc(2025, 3, 13, 14), end=utc(2025, 3, 13, 15)),
     )
     stored = emulator.event(event_id)
     assert stored["subject"] == "Intro call (moved)"
@@ -488,7 +514,9 @@ def test_cancel_event(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -
     assert adapter.busy(start=utc(2025, 3, 12), end=utc(2025, 3, 13)) == []
 
 
-def test_cancel_non_meeting_falls_back_to_delete(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_cancel_non_meeting_falls_back_to_delete(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     event_id = emulator.add_event(start=utc(2025, 3, 12, 9), end=utc(2025, 3, 12, 10), is_organizer=False)
     adapter.cancel_event(event_id=event_id)
     assert emulator.events() == []
@@ -497,7 +525,10 @@ def test_cancel_non_meeting_falls_back_to_delete(adapter: MicrosoftCalendar, emu
 def test_send_mail(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
     adapter.send_mail(to=[Attendee(email="carol@fabrikam.example")], subject="Confirmed", body="See you")
     assert emulator.messages[-1]["kind"] == "mail"
-    assert emulator.messages[-1]["message"]["toRecipients"][0]["emailAddress"]["address"] == "carol@fabrikam.example"
+    assert (
+        emulator.messages[-1]["message"]["toRecipients"][0]["emailAddress"]["address"]
+        == "carol@fabrikam.example"
+    )
 
 
 # --------------------------------------------------------------------------- sync
@@ -508,7 +539,12 @@ def test_incremental_sync(
 ) -> None:
     monkeypatch.setattr(ms, "DELTA_PAGE_SIZE", 2)
     base = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(days=2)
-    ids = [emulator.add_event(subject=f"e{i}", start=base + timedelta(hours=i), end=base + timedelta(hours=i, minutes=30)) for i in range(5)]
+    ids = [
+        emulator.add_event(
+            subject=f"e{i}", start=base + timedelta(hours=i), end=base + timedelta(hours=i, minutes=30)
+        )
+        for i in range(5)
+    ]
     first = adapter.sync(token=None)
     assert first.full
     assert sorted(e.id for e in first.changed) == sorted(ids)
@@ -539,7 +575,9 @@ def test_incremental_sync(
     assert sorted(e.id for e in resynced.changed) == sorted([ids[0], *ids[2:]])
 
 
-def test_sync_expands_recurrences_and_reports_cancelled(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_sync_expands_recurrences_and_reports_cancelled(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     start = datetime.now(tz=UTC).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
     emulator.add_event(
         subject="daily",
@@ -551,7 +589,11 @@ def test_sync_expands_recurrences_and_reports_cancelled(adapter: MicrosoftCalend
         },
     )
     emulator.add_event(
-        subject="called off", start=start, end=start + timedelta(hours=1), is_cancelled=True, is_organizer=False
+        subject="called off",
+        start=start,
+        end=start + timedelta(hours=1),
+        is_cancelled=True,
+        is_organizer=False,
     )
     result = adapter.sync(token=None)
     daily = sorted((e for e in result.changed if e.title == "daily"), key=lambda e: e.start)
@@ -578,7 +620,9 @@ def test_persistent_errors_fail_closed(adapter: MicrosoftCalendar, emulator: Mic
     assert len(emulator.faults.hits) == adapter.max_attempts
 
 
-def test_retry_after_beyond_the_cap_gives_up_at_once(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_retry_after_beyond_the_cap_gives_up_at_once(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     emulator.faults.add(status=429, retry_after=600, path_contains="calendarView", count=5)
     with pytest.raises(CalendarUnavailable, match="busy"):
         adapter.busy(start=utc(2025, 3, 12), end=utc(2025, 3, 13))
@@ -597,7 +641,9 @@ def test_always_slow_is_unavailable(adapter: MicrosoftCalendar, emulator: Micros
         adapter.busy(start=utc(2025, 3, 12), end=utc(2025, 3, 13))
 
 
-def test_unreachable_server_is_unavailable(app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator) -> None:
+def test_unreachable_server_is_unavailable(
+    app: MicrosoftApp, tokens: OAuthTokens, emulator: MicrosoftEmulator
+) -> None:
     dead = MicrosoftApp(
         client_id=app.client_id,
         client_secret=app.client_secret,
@@ -617,10 +663,17 @@ def test_foreign_next_link_is_not_followed(adapter: MicrosoftCalendar) -> None:
 def test_control_endpoints(emulator: MicrosoftEmulator, adapter: MicrosoftCalendar) -> None:
     created = httpx.post(
         f"{emulator.url}/_emulator/events",
-        json={"subject": "seeded", "start": "2025-03-12T09:00:00Z", "end": "2025-03-12T10:00:00Z", "show_as": "oof"},
+        json={
+            "subject": "seeded",
+            "start": "2025-03-12T09:00:00Z",
+            "end": "2025-03-12T10:00:00Z",
+            "show_as": "oof",
+        },
     )
     assert created.status_code == 201
-    httpx.post(f"{emulator.url}/_emulator/faults", json={"status": 503, "path_contains": "calendarView", "count": 1})
+    httpx.post(
+        f"{emulator.url}/_emulator/faults", json={"status": 503, "path_contains": "calendarView", "count": 1}
+    )
     assert adapter.busy(start=utc(2025, 3, 12), end=utc(2025, 3, 13)) == [
         BusyInterval(utc(2025, 3, 12, 9), utc(2025, 3, 12, 10), "oof")
     ]
@@ -659,7 +712,9 @@ def receiver() -> Iterator[Receiver]:
     r.server.stop()
 
 
-def test_subscription_lifecycle(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator, receiver: Receiver) -> None:
+def test_subscription_lifecycle(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator, receiver: Receiver
+) -> None:
     url = f"{receiver.server.url}/hooks/microsoft"
     sub = adapter.create_subscription(
         notification_url=url, client_state="s3cret", expiration=datetime.now(tz=UTC) + timedelta(days=30)
@@ -682,7 +737,9 @@ def test_subscription_lifecycle(adapter: MicrosoftCalendar, emulator: MicrosoftE
     adapter.delete_subscription(subscription_id=sub.id)  # already gone
 
 
-def test_lifecycle_notification(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator, receiver: Receiver) -> None:
+def test_lifecycle_notification(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator, receiver: Receiver
+) -> None:
     sub = adapter.create_subscription(
         notification_url=f"{receiver.server.url}/hooks",
         lifecycle_notification_url=f"{receiver.server.url}/lifecycle",
@@ -695,7 +752,9 @@ def test_lifecycle_notification(adapter: MicrosoftCalendar, emulator: MicrosoftE
     assert note.lifecycle_event == "reauthorizationRequired" and note.event_id is None
 
 
-def test_subscription_needs_the_validation_echo(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
+def test_subscription_needs_the_validation_echo(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
     silent = Receiver(echo=False)
     try:
         with pytest.raises(GraphRequestError, match="notification address") as caught:

@@ -125,9 +125,7 @@ class CalendarAdapter(Protocol):
         ...
 
 
-def blocking_intervals(
-    intervals: Iterable[BusyInterval], *, tentative_blocks: bool
-) -> list[tuple[int, int]]:
+def blocking_intervals(intervals: Iterable[BusyInterval], *, tentative_blocks: bool) -> list[tuple[int, int]]:
     """Busy intervals as sorted epoch-second pairs, the engine's input form."""
     pairs = [
         (int(i.start.timestamp()), int(i.end.timestamp()))

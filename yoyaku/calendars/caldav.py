@@ -223,7 +223,9 @@ class CalDAVAdapter:
         if not homes:
             if self.calendar_url:
                 return [CalendarInfo(id=self.calendar_url, name=self.calendar_url, primary=True)]
-            raise CalendarError(f"No CalDAV calendar was found at {self.url}: the account has no calendar home.")
+            raise CalendarError(
+                f"No CalDAV calendar was found at {self.url}: the account has no calendar home."
+            )
         calendars: list[CalendarInfo] = []
         seen: set[str] = set()
         for home in homes:
@@ -323,7 +325,8 @@ class CalDAVAdapter:
             f'<c:calendar-query xmlns:d="{DAV}" xmlns:c="{CALDAV}">'
             "<d:prop><d:getetag/><c:calendar-data/></d:prop>"
             '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
-            f'<c:time-range start="{_utc_stamp(start - QUERY_MARGIN)}" end="{_utc_stamp(end + QUERY_MARGIN)}"/>'
+            f'<c:time-range start="{_utc_stamp(start - QUERY_MARGIN)}"'
+            f' end="{_utc_stamp(end + QUERY_MARGIN)}"/>'
             "</c:comp-filter></c:comp-filter></c:filter>"
             "</c:calendar-query>"
         )
@@ -482,10 +485,11 @@ class CalDAVAdapter:
     def _propfind(
         self, url: str, props: Sequence[tuple[str, str]], *, depth: int, tolerate: bool = False
     ) -> list[_DavResponse] | None:
-        prop_xml = "".join(
-            f'<x:{name} xmlns:x="{namespace}"/>' for namespace, name in props
+        prop_xml = "".join(f'<x:{name} xmlns:x="{namespace}"/>' for namespace, name in props)
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<d:propfind xmlns:d="DAV:"><d:prop>{prop_xml}</d:prop></d:propfind>'
         )
-        body = f'<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop>{prop_xml}</d:prop></d:propfind>'
         # While probing for the principal, anything but a 207 just means "not here".
         ok = (200, 204, 207, 400, 403, 404, 405, 406, 409, 415, 501) if tolerate else (207,)
         response = self._request(
@@ -534,7 +538,9 @@ class CalDAVAdapter:
         for _hop in range(MAX_REDIRECTS + 1):
             self._check(url)
             try:
-                response = self._client.request(method, url, content=content, headers=headers, auth=self._auth)
+                response = self._client.request(
+                    method, url, content=content, headers=headers, auth=self._auth
+                )
                 if response.status_code == 401 and self._wants_digest(response):
                     response = self._client.request(
                         method, url, content=content, headers=headers, auth=self._auth
@@ -544,7 +550,9 @@ class CalDAVAdapter:
                     f"The CalDAV server at {_host(url)} did not answer in time."
                 ) from error
             except httpx.HTTPError as error:
-                raise CalendarUnavailable(f"The CalDAV server at {_host(url)} could not be reached.") from error
+                raise CalendarUnavailable(
+                    f"The CalDAV server at {_host(url)} could not be reached."
+                ) from error
             status = response.status_code
             if status in (301, 302, 303, 307, 308) and "Location" in response.headers:
                 # RFC 6764 §5: /.well-known/caldav answers with a redirect; the
@@ -640,7 +648,9 @@ def connect_caldav(
                 f"No CalDAV calendar was found at {url}: the account has no calendars that hold events."
             )
         if not any(c.writable for c in calendars):
-            raise CalendarError(f"The CalDAV calendars at {url} are all read-only; Yoyaku needs one it can write.")
+            raise CalendarError(
+                f"The CalDAV calendars at {url} are all read-only; Yoyaku needs one it can write."
+            )
     except Exception:
         adapter.close()
         raise

@@ -29,11 +29,11 @@ import hashlib
 import json
 import logging
 import random
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -366,7 +366,8 @@ class GoogleCalendarAdapter:
             wait = min(self._max_retry_after, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
         elif wait > self._max_retry_after:
             raise CalendarUnavailable(
-                f"Google asked Yoyaku to wait {int(wait)} seconds before trying again. Yoyaku will retry later."
+                f"Google asked Yoyaku to wait {int(wait)} seconds before trying again. "
+                "Yoyaku will retry later."
             )
         self._sleep(wait)
 
@@ -378,7 +379,9 @@ class GoogleCalendarAdapter:
                 result = request.execute(num_retries=0)
             except HttpError as error:
                 status, reason, message = _error_details(error)
-                retryable = status == 429 or status >= 500 or (status == 403 and reason in _RATE_LIMIT_REASONS)
+                retryable = (
+                    status == 429 or status >= 500 or (status == 403 and reason in _RATE_LIMIT_REASONS)
+                )
                 if retryable and not last:
                     logger.info("Google answered %s %s to %s; retrying", status, reason, what)
                     self._backoff(attempt, error.resp.get("retry-after"))
@@ -388,7 +391,7 @@ class GoogleCalendarAdapter:
                 raise self._http_error(status, reason, message, what=what) from error
             except google.auth.exceptions.GoogleAuthError as error:
                 raise _refresh_error(error) from error
-            except (TimeoutError, socket.timeout, ConnectionError, httplib2.HttpLib2Error, OSError) as error:
+            except (TimeoutError, ConnectionError, httplib2.HttpLib2Error, OSError) as error:
                 if not last:
                     logger.info("Google did not answer %s (%s); retrying", what, error)
                     self._backoff(attempt, None)
@@ -403,14 +406,18 @@ class GoogleCalendarAdapter:
     def _http_error(self, status: int, reason: str, message: str, *, what: str) -> CalendarError:
         logger.warning("Google answered %s %s (%s) while %s", status, reason, message, what)
         if status == 401:
-            return CalendarAuthError("Google no longer accepts Yoyaku's access. Please reconnect Google Calendar.")
+            return CalendarAuthError(
+                "Google no longer accepts Yoyaku's access. Please reconnect Google Calendar."
+            )
         if status == 403 and reason in _SCOPE_REASONS:
             return CalendarAuthError(
                 "Yoyaku was not given permission to use your calendar. Reconnect Google Calendar and "
                 "allow calendar access."
             )
         if status == 429 or status >= 500 or reason in _RATE_LIMIT_REASONS:
-            return CalendarUnavailable(f"Google Calendar is busy or failing while {what}. Yoyaku will try again.")
+            return CalendarUnavailable(
+                f"Google Calendar is busy or failing while {what}. Yoyaku will try again."
+            )
         if status == 403:
             return CalendarError(f"Google Calendar did not allow {what}: {message or reason}.")
         if status == 404:
@@ -514,7 +521,9 @@ class GoogleCalendarAdapter:
             entry = calendars.get(calendar_id)
             if entry is None or entry.get("errors"):
                 # Fail closed: a calendar we cannot read must not look free.
-                reasons = ", ".join(e.get("reason", "?") for e in (entry or {}).get("errors", [])) or "missing"
+                reasons = (
+                    ", ".join(e.get("reason", "?") for e in (entry or {}).get("errors", [])) or "missing"
+                )
                 raise CalendarUnavailable(
                     f"Google Calendar could not read the calendar {calendar_id} ({reasons}). "
                     "Check that it is still shared with you."

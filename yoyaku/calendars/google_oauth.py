@@ -195,9 +195,13 @@ def _token_error(status: int, data: dict[str, Any]) -> Exception:
         # Expired or reused code, or a code_verifier that does not match.
         return OAuthError("The sign-in with Google expired or was already used. Please connect again.")
     if code in ("invalid_client", "unauthorized_client"):
-        return OAuthError("Google rejected this server's OAuth client. An administrator must check its settings.")
+        return OAuthError(
+            "Google rejected this server's OAuth client. An administrator must check its settings."
+        )
     if code == "redirect_uri_mismatch":
-        return OAuthError("Google rejected the return address. An administrator must register it for the client.")
+        return OAuthError(
+            "Google rejected the return address. An administrator must register it for the client."
+        )
     return OAuthError("Google refused to connect the calendar. Please try again.")
 
 

@@ -114,9 +114,7 @@ def _series_busy(
         count += 1
         try:
             component = occurrence.as_component(False)
-            interval = _occurrence_busy(
-                component, occurrence.start, occurrence.end, zone=zone, owners=owners
-            )
+            interval = _occurrence_busy(component, occurrence.start, occurrence.end, zone=zone, owners=owners)
         except Exception as error:
             logger.warning("Skipping unreadable event %r: %s", _uid(series), error)
             continue

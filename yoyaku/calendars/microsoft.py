@@ -183,7 +183,9 @@ def validation_token(query: Mapping[str, str]) -> str | None:
     return token if token else None
 
 
-def validate_notification(*, body: bytes | str | Mapping[str, Any], client_state: str) -> list[ChangeNotification]:
+def validate_notification(
+    *, body: bytes | str | Mapping[str, Any], client_state: str
+) -> list[ChangeNotification]:
     """Parse a Graph change/lifecycle notification POST and check every item's ``clientState``.
 
     Pure. Raises :class:`InvalidNotification` if the body is not a notification
@@ -342,7 +344,9 @@ class MicrosoftCalendar:
                     params=params,
                     json=body,
                     headers=request_headers,
-                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)) if timeout else httpx.USE_CLIENT_DEFAULT,
+                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))
+                    if timeout
+                    else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TimeoutException:
                 failure = "Microsoft 365 took too long to answer"
@@ -361,7 +365,9 @@ class MicrosoftCalendar:
                 self._access_token(force=True, stale=token)
                 continue
             if status == 429 or status >= 500:
-                failure = "Microsoft 365 is busy" if status in (429, 503) else f"Microsoft 365 failed ({status})"
+                failure = (
+                    "Microsoft 365 is busy" if status in (429, 503) else f"Microsoft 365 failed ({status})"
+                )
                 delay = parse_retry_after(response.headers.get("Retry-After"))
                 if delay is not None and delay > self.retry_after_cap:
                     # Told to wait longer than we block a worker: give up now, the caller retries later.
@@ -390,7 +396,9 @@ class MicrosoftCalendar:
         except (ValueError, AttributeError):
             code, message = "", response.text[:200]
         if response.status_code == 401:
-            return CalendarAuthError("Microsoft 365 rejected Yoyaku's access; please reconnect your calendar.")
+            return CalendarAuthError(
+                "Microsoft 365 rejected Yoyaku's access; please reconnect your calendar."
+            )
         if response.status_code == 403:
             return CalendarAuthError(
                 "Yoyaku lacks permission for this calendar; reconnect and accept the requested permissions."
@@ -416,7 +424,9 @@ class MicrosoftCalendar:
 
     def _pages(self, path: str, *, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Items of a collection, following ``@odata.nextLink``."""
-        data = self._json("GET", path, params=params, headers={"Prefer": f"{PREFER_UTC}, odata.maxpagesize={PAGE_SIZE}"})
+        data = self._json(
+            "GET", path, params=params, headers={"Prefer": f"{PREFER_UTC}, odata.maxpagesize={PAGE_SIZE}"}
+        )
         while True:
             yield from data.get("value", [])
             link = data.get("@odata.nextLink")
@@ -500,7 +510,8 @@ class MicrosoftCalendar:
 
     def _event_times(self, event: Mapping[str, Any]) -> tuple[datetime, datetime]:
         if event.get("isAllDay"):
-            # All-day events are dates, not instants: days in the host's zone, end exclusive (RFC 5545 §3.6.1).
+            # All-day events are dates, not instants: days in the host's zone, end exclusive
+            # (RFC 5545 §3.6.1).
             first = _parse_naive(str(event["start"]["dateTime"])).date()
             last = _parse_naive(str(event["end"]["dateTime"])).date()
             return _day_start(first, self.zone), _day_start(last, self.zone)
@@ -509,8 +520,12 @@ class MicrosoftCalendar:
             parse_graph_datetime(event["end"], fallback=self.zone),
         )
 
-    def schedule_busy(self, *, start: datetime, end: datetime, email: str | None = None) -> list[BusyInterval]:
-        """Published free/busy of ``email`` (default: the signed-in user) via ``POST /me/calendar/getSchedule``.
+    def schedule_busy(
+        self, *, start: datetime, end: datetime, email: str | None = None
+    ) -> list[BusyInterval]:
+        """Published free/busy of ``email`` (default: the signed-in user).
+
+        Read via ``POST /me/calendar/getSchedule``.
 
         Covers the mailbox's default calendar only (see :meth:`busy`). Raises if
         the schedule cannot be read rather than returning it empty.
@@ -653,7 +668,9 @@ class MicrosoftCalendar:
                 else:
                     changed.append(self._remote_event(item))
             if data.get("@odata.deltaLink"):
-                return SyncResult(changed=changed, removed=removed, token=str(data["@odata.deltaLink"]), full=full)
+                return SyncResult(
+                    changed=changed, removed=removed, token=str(data["@odata.deltaLink"]), full=full
+                )
             link = data.get("@odata.nextLink")
             if not link:
                 raise CalendarUnavailable("Microsoft 365 ended a sync without a delta link.")
@@ -678,7 +695,9 @@ class MicrosoftCalendar:
             cancelled=bool(item.get("isCancelled")),
             all_day=bool(item.get("isAllDay")),
             location=str((item.get("location") or {}).get("displayName") or ""),
-            description=str(body.get("content") if body.get("contentType") == "text" else item.get("bodyPreview") or ""),
+            description=str(
+                body.get("content") if body.get("contentType") == "text" else item.get("bodyPreview") or ""
+            ),
         )
 
     # ------------------------------------------------------------------ subscriptions
@@ -757,9 +776,14 @@ def _error_code(response: httpx.Response) -> str:
 
 def _subscription(data: Mapping[str, Any], client_state: str) -> GraphSubscription:
     raw = str(data["expirationDateTime"])
-    expiration = _parse_naive(raw).replace(tzinfo=UTC) if not raw.endswith("+00:00") else datetime.fromisoformat(raw)
+    expiration = (
+        _parse_naive(raw).replace(tzinfo=UTC) if not raw.endswith("+00:00") else datetime.fromisoformat(raw)
+    )
     return GraphSubscription(
-        id=str(data["id"]), resource=str(data.get("resource") or ""), expiration=expiration, client_state=client_state
+        id=str(data["id"]),
+        resource=str(data.get("resource") or ""),
+        expiration=expiration,
+        client_state=client_state,
     )
 
 

@@ -163,12 +163,18 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(tz=UTC)).total_seconds())
 
 
-def _with_retries(app: MicrosoftApp, call: Callable[[msal.ConfidentialClientApplication], dict[str, Any]]) -> dict[str, Any]:
+def _with_retries(
+    app: MicrosoftApp, call: Callable[[msal.ConfidentialClientApplication], dict[str, Any]]
+) -> dict[str, Any]:
     """Run one msal call, retrying throttling, 5xx and network failures a bounded number of times."""
     last: _Transient | None = None
     for attempt in range(app.max_attempts):
         if last is not None:
-            delay = last.retry_after if last.retry_after is not None else min(0.5 * 2**attempt, app.retry_after_cap)
+            delay = (
+                last.retry_after
+                if last.retry_after is not None
+                else min(0.5 * 2**attempt, app.retry_after_cap)
+            )
             if delay > app.retry_after_cap:
                 break  # told to wait longer than we block a worker for: give up now, retry later
             time.sleep(delay)
@@ -190,8 +196,14 @@ def _with_retries(app: MicrosoftApp, call: Callable[[msal.ConfidentialClientAppl
         response = http.last_response
         status = response.status_code if response is not None else None
         if "error" in result and status is not None and (status == 429 or status >= 500):
-            retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-            last = _Transient(str(result.get("error_description") or result["error"]), retry_after=retry_after, status=status)
+            retry_after = (
+                parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+            )
+            last = _Transient(
+                str(result.get("error_description") or result["error"]),
+                retry_after=retry_after,
+                status=status,
+            )
             continue
         return result
     raise CalendarUnavailable(
@@ -243,16 +255,22 @@ def start_authorization(*, app: MicrosoftApp, login_hint: str | None = None) -> 
     return AuthorizationRequest(url=url, flow=flow)
 
 
-def finish_authorization(*, app: MicrosoftApp, flow: Mapping[str, Any], params: Mapping[str, str]) -> OAuthTokens:
+def finish_authorization(
+    *, app: MicrosoftApp, flow: Mapping[str, Any], params: Mapping[str, str]
+) -> OAuthTokens:
     """Redeem the code from the redirect's query ``params``; checks state, PKCE and nonce via msal."""
     if params.get("error"):
         if params.get("error") == "access_denied":
-            raise OAuthError("Access to your Microsoft 365 calendar was not granted, so nothing was connected.")
+            raise OAuthError(
+                "Access to your Microsoft 365 calendar was not granted, so nothing was connected."
+            )
         raise OAuthError(f"Microsoft sign-in failed ({params.get('error')}); please try connecting again.")
 
     def call(client: msal.ConfidentialClientApplication) -> dict[str, Any]:
         try:
-            return dict(client.acquire_token_by_auth_code_flow(dict(flow), dict(params), scopes=list(GRAPH_SCOPES)))
+            return dict(
+                client.acquire_token_by_auth_code_flow(dict(flow), dict(params), scopes=list(GRAPH_SCOPES))
+            )
         except ValueError as error:  # msal: state mismatch / missing; nonce mismatch
             logger.warning("Rejected Microsoft callback: %s", error)
             raise OAuthError(
@@ -263,10 +281,14 @@ def finish_authorization(*, app: MicrosoftApp, flow: Mapping[str, Any], params: 
     if "error" in result:
         logger.warning("Microsoft code redemption failed: %s", _describe(result))
         if result.get("error") == "invalid_client":
-            raise OAuthError("Yoyaku's Microsoft app credentials were rejected; ask your administrator to check them.")
+            raise OAuthError(
+                "Yoyaku's Microsoft app credentials were rejected; ask your administrator to check them."
+            )
         raise OAuthError("Microsoft did not accept the sign-in; please try connecting again.")
     if not result.get("refresh_token"):
-        raise OAuthError("Microsoft did not grant offline access, which Yoyaku needs to keep your calendar in sync.")
+        raise OAuthError(
+            "Microsoft did not grant offline access, which Yoyaku needs to keep your calendar in sync."
+        )
     return _tokens(result)
 
 
@@ -281,7 +303,8 @@ def refresh_tokens(*, app: MicrosoftApp, tokens: OAuthTokens) -> OAuthTokens:
         logger.warning("Microsoft token refresh failed: %s", _describe(result))
         if result.get("error") in ("invalid_grant", "interaction_required", "consent_required"):
             raise GrantRevoked(
-                "Yoyaku's access to your Microsoft 365 calendar was revoked or has expired; please reconnect it."
+                "Yoyaku's access to your Microsoft 365 calendar was revoked or has expired; "
+                "please reconnect it."
             )
         raise OAuthError("Microsoft refused to renew Yoyaku's access; please reconnect your calendar.")
     return _tokens(result, previous=tokens)

@@ -1,0 +1,38 @@
+"""What Yoyaku can do with each provider's calendar, in one place.
+
+The pages, the API and the write path ask this instead of comparing provider
+names, so a provider's limits are stated once and shown the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    write_events: bool
+    can_cancel: bool
+    can_reschedule: bool
+    # Changes made in the calendar (moved, cancelled, new meetings) flow back into the CRM.
+    two_way_sync: bool
+    # Proposed times can be read from the calendar and inserted into emails.
+    insert_times_in_email: bool
+
+
+_FULL = Capabilities(
+    write_events=True, can_cancel=True, can_reschedule=True, two_way_sync=True, insert_times_in_email=True
+)
+# Exchange is one-way by design: Yoyaku adds meetings and nothing else (see calendars/exchange.py).
+_EXCHANGE = Capabilities(
+    write_events=True, can_cancel=False, can_reschedule=False, two_way_sync=False, insert_times_in_email=False
+)
+_BY_PROVIDER = {"caldav": _FULL, "google": _FULL, "microsoft": _FULL, "exchange": _EXCHANGE}
+
+
+def capabilities(provider: str) -> Capabilities:
+    """The capabilities of ``provider`` ("caldav", "google", "microsoft", "exchange").
+
+    Raises KeyError for an unknown provider rather than guessing what it allows.
+    """
+    return _BY_PROVIDER[provider]
