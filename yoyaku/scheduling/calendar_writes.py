@@ -28,6 +28,7 @@ from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.calendars.base import Attendee, CalendarError, CalendarOperationNotSupported, EventDraft
+from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Meeting
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind
 
@@ -143,63 +144,117 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
 
 
 def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> bool:
-    """Create the event; returns True when it is on the calendar and the booking still stands.
+    """Make the calendar show the booking; returns True when it does and the booking still stands.
 
-    Never raises for a failed write. ``retry_on_failure`` schedules the retry
-    task; the task itself passes False (huey re-runs it while it raises).
+    Creates the event, or updates it when the booking already has one (the
+    meeting was moved). Never raises for a failed write. ``retry_on_failure``
+    schedules the retry task; the task itself passes False (huey re-runs it
+    while it raises).
     """
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
         _save_state(booking, **_settled(CalendarWrite.NONE))
         return False
+    existing = booking.calendar_event_id
+    sequence = 0
     try:
         draft = booking_event_draft(booking=booking)
+        calendar_id = connection.write_calendar_id or None
         with closing(adapter_for(connection)) as adapter:
-            event_id = adapter.create_event(draft=draft, calendar_id=connection.write_calendar_id or None)
+            if existing:
+                adapter.update_event(event_id=existing, draft=draft, calendar_id=calendar_id)
+                event_id = existing
+                if connection.provider == Provider.CALDAV:
+                    sequence = _caldav_sequence(adapter, event_id)
+            else:
+                event_id = adapter.create_event(draft=draft, calendar_id=calendar_id)
     except Exception as error:
         state = _record_failure(booking=booking, operation="write", error=error)
         if retry_on_failure and state == CalendarWrite.PENDING:
-            from yoyaku.tasks.calendar import retry_booking_event
-
-            transaction.on_commit(lambda: retry_booking_event(str(booking.pk)))
+            _retry_write_after_commit(booking)
         return False
-    if not _store_written(booking=booking, event_id=event_id):
+    stored = _store_written(booking=booking, event_id=event_id, draft=draft)
+    if stored == "cancelled":
         # Cancelled while the event was being written: take it off again. No invitation went out,
         # so no cancellation mail either.
         # A refusal (Exchange) is recorded on the booking for the host, who cancels it in Outlook.
         with suppress(CalendarOperationNotSupported):
             cancel_booking_event(booking=booking, notify=False)
         return False
+    if stored == "moved":
+        # Moved again while this write was on its way: the calendar may now hold the older time.
+        if retry_on_failure:
+            _retry_write_after_commit(booking)
+        return False
     forget_busy(connection=connection)
     if connection.provider == Provider.CALDAV:
         # Plain CalDAV servers (Radicale among them) do no RFC 6638 scheduling,
-        # so the invitation goes out as iMIP mail (RFC 6047).
-        from yoyaku.scheduling.notifications import send_invitation
+        # so the invitation (or its update) goes out as iMIP mail (RFC 6047).
+        from yoyaku.scheduling.notifications import send_invitation, send_update
 
         try:
-            send_invitation(booking=booking, draft=draft)
+            if existing:
+                send_update(booking=booking, draft=draft, sequence=sequence)
+            else:
+                send_invitation(booking=booking, draft=draft)
         except Exception:  # the event is written: a broken mail must not make it look unwritten
             logger.exception("Invitation mail for booking %s failed", booking.pk)
     return True
 
 
-def _store_written(*, booking: Booking, event_id: str) -> bool:
-    """Record the new event; False when the booking was cancelled while it was being written.
+def _retry_write_after_commit(booking: Booking) -> None:
+    from yoyaku.tasks.calendar import retry_booking_event
 
-    The status is read again under the row lock: a cancel that landed while the
-    event was on its way found no event to cancel, so this is where it is seen.
+    transaction.on_commit(lambda: retry_booking_event(str(booking.pk)))
+
+
+def _caldav_sequence(adapter: object, event_id: str) -> int:
+    """The SEQUENCE the CalDAV server now holds for the event, for the mailed update to carry.
+
+    An update only counts for attendees' clients with a SEQUENCE above the one they
+    have (RFC 5546 §2.1.4), and the adapter bumped the stored one.
+    """
+    from yoyaku.calendars.caldav import CalDAVAdapter, _max_sequence, _NotFound
+
+    assert isinstance(adapter, CalDAVAdapter)
+    try:
+        calendar, _etag = adapter._get_object(adapter._absolute(event_id))
+    except _NotFound:
+        return 0  # gone from the server (deleted by the host): nothing there to count above
+    return _max_sequence(calendar)
+
+
+def _store_written(
+    *, booking: Booking, event_id: str, draft: EventDraft
+) -> Literal["written", "cancelled", "moved"]:
+    """Record the event; or say the booking was cancelled, or moved again, while it was being written.
+
+    The booking is read again under the row lock: a cancel that landed while the
+    event was on its way found no event to cancel, so this is where it is seen;
+    a reschedule that landed meanwhile may have been written first, so this write
+    may have put the older time back and must be done again.
     """
     with transaction.atomic():
         current = _locked(booking.pk)
         cancelled = current.status == BookingStatus.CANCELLED
+        moved = not cancelled and (current.start, current.end) != (draft.start, draft.end)
         booking.status = current.status
-        fields = _settled(CalendarWrite.CANCEL_PENDING if cancelled else CalendarWrite.WRITTEN)
-        if cancelled:
-            fields["calendar_pending_since"] = timezone.now()
-        _save_state(booking, calendar_event_id=event_id, **fields)
+        if moved:
+            _save_state(
+                booking,
+                calendar_event_id=event_id,
+                calendar_write=CalendarWrite.PENDING,
+                calendar_pending_since=current.calendar_pending_since or timezone.now(),
+                calendar_retry_at=None,
+            )
+        else:
+            fields = _settled(CalendarWrite.CANCEL_PENDING if cancelled else CalendarWrite.WRITTEN)
+            if cancelled:
+                fields["calendar_pending_since"] = timezone.now()
+            _save_state(booking, calendar_event_id=event_id, **fields)
         if booking.meeting_id:
             Meeting.objects.filter(pk=booking.meeting_id).update(calendar_event_id=event_id)
-    return not cancelled
+    return "cancelled" if cancelled else "moved" if moved else "written"
 
 
 def check_change_allowed(*, booking: Booking, change: Literal["cancel", "reschedule"]) -> None:
@@ -213,7 +268,10 @@ def check_change_allowed(*, booking: Booking, change: Literal["cancel", "resched
     if not on_calendar and not booking.calendar_event_id:
         return
     connection = meetings_connection(user=booking.assigned_host)
-    if connection is None or connection.provider != Provider.EXCHANGE:
+    if connection is None:
+        return
+    allowed = capabilities(connection.provider)
+    if allowed.can_cancel if change == "cancel" else allowed.can_reschedule:
         return
     if change == "cancel":
         message = _(
@@ -242,11 +300,16 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
         # The host disconnected the calendar: there is nothing left to cancel it on.
         _save_state(booking, **_settled(CalendarWrite.NONE))
         return False
+    sequence = 1
     try:
         with closing(adapter_for(connection)) as adapter:
             adapter.cancel_event(
                 event_id=booking.calendar_event_id, calendar_id=connection.write_calendar_id or None
             )
+            if notify and connection.provider == Provider.CALDAV:
+                # A meeting moved before has mailed updates with higher SEQUENCEs than 1.
+                with suppress(CalendarError):
+                    sequence = max(sequence, _caldav_sequence(adapter, booking.calendar_event_id))
     except CalendarOperationNotSupported as error:
         _save_state(booking, **_settled(CalendarWrite.CANCEL_FAILED, error=str(error)[:500]))
         raise
@@ -263,7 +326,7 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
         from yoyaku.scheduling.notifications import send_cancellation
 
         try:
-            send_cancellation(booking=booking, draft=booking_event_draft(booking=booking))
+            send_cancellation(booking=booking, draft=booking_event_draft(booking=booking), sequence=sequence)
         except Exception:
             logger.exception("Cancellation mail for booking %s failed", booking.pk)
     return True

@@ -76,7 +76,34 @@ def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
         )
 
 
-def send_cancellation(*, booking: Booking, draft: EventDraft) -> None:
+def send_update(*, booking: Booking, draft: EventDraft, sequence: int) -> None:
+    """The meeting moved: a REQUEST with the same UID and a higher SEQUENCE replaces the booker's copy."""
+    with translation.override(_booker_language(booking)):
+        when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
+        body = _(
+            "Hello %(name)s,\n\n"
+            "your meeting “%(page)s” with %(host)s was moved to %(when)s (%(zone)s)."
+        ) % {
+            "name": booking.first_name,
+            "page": booking.link.name,
+            "host": booking.assigned_host.display_name,
+            "when": when,
+            "zone": booking.time_zone,
+        }
+        if draft.location:
+            body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
+        body += "\n\n" + _("The attached update moves it in your calendar.")
+        _send(
+            booking=booking,
+            draft=draft,
+            subject=_("Updated invitation: %(title)s") % {"title": draft.title},
+            body=body,
+            ical=event_to_ical(draft=draft, method="REQUEST", sequence=sequence),
+            method="REQUEST",
+        )
+
+
+def send_cancellation(*, booking: Booking, draft: EventDraft, sequence: int = 1) -> None:
     with translation.override(_booker_language(booking)):
         body = _("Hello %(name)s,\n\nthe meeting “%(page)s” was cancelled.") % {
             "name": booking.first_name,
@@ -87,7 +114,7 @@ def send_cancellation(*, booking: Booking, draft: EventDraft) -> None:
             draft=draft,
             subject=_("Cancelled: %(title)s") % {"title": draft.title},
             body=body,
-            ical=event_to_ical(draft=draft, method="CANCEL", sequence=1, status="CANCELLED"),
+            ical=event_to_ical(draft=draft, method="CANCEL", sequence=sequence, status="CANCELLED"),
             method="CANCEL",
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,9 +60,17 @@ def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
 
 
 def host_inputs(
-    *, user: User, busy: Sequence[Interval], window_start: datetime, window_end: datetime
+    *,
+    user: User,
+    busy: Sequence[Interval],
+    window_start: datetime,
+    window_end: datetime,
+    exclude_booking: uuid.UUID | None = None,
 ) -> HostAvailability:
-    """Everything the engine needs about one host, read with two small queries."""
+    """Everything the engine needs about one host, read with two small queries.
+
+    ``exclude_booking``: a booking being moved, whose own reservation must not block its new time.
+    """
     availability = Availability.objects.filter(user=user).first()
     weekly: dict[int, list[tuple[int, int]]] = {}
     overrides: dict[date, list[tuple[int, int]]] = {}
@@ -73,14 +82,15 @@ def host_inputs(
         }
     zone = ZoneInfo(user.time_zone)
     # Reservations one day either side: buffers and per-day limits reach past the window.
-    spans = list(
-        Reservation.objects.filter(
-            host=user,
-            active=True,
-            end__gt=window_start - timedelta(days=1),
-            start__lt=window_end + timedelta(days=1),
-        ).values_list("start", "end", "booking__start")
+    reservations = Reservation.objects.filter(
+        host=user,
+        active=True,
+        end__gt=window_start - timedelta(days=1),
+        start__lt=window_end + timedelta(days=1),
     )
+    if exclude_booking is not None:
+        reservations = reservations.exclude(booking_id=exclude_booking)
+    spans = list(reservations.values_list("start", "end", "booking__start"))
     booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _ in spans)
     per_day = Counter(meeting_start.astimezone(zone).date() for _, _, meeting_start in spans if meeting_start)
     return HostAvailability(

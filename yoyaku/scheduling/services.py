@@ -17,13 +17,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from yoyaku.accounts.busy import forget_busy, read_busy
 from yoyaku.accounts.models import User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendars.base import CalendarError
-from yoyaku.crm.models import Contact, MeetingSource
+from yoyaku.crm.models import Contact, Meeting, MeetingSource
 from yoyaku.crm.services import cancel_meeting, log_meeting, upsert_contact
 from yoyaku.scheduling.models import (
     Booking,
@@ -179,7 +180,9 @@ def _fresh_busy(
             continue
         connected = True
         try:
-            busy[host.pk] = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
+            busy[host.pk] = read_busy(
+                connection=connection, start=start - margin, end=end + margin, fresh=True
+            )
         except CalendarError as error:
             failures.append(str(error))
             if link.kind != LinkKind.ROUND_ROBIN:
@@ -409,4 +412,150 @@ def cancel_booking(*, booking: Booking) -> Booking:
     connection = meetings_connection(user=booking.assigned_host)
     if connection is not None:
         forget_busy(connection=connection)
+    return booking
+
+
+class BookingNotChangeable(Exception):
+    """Only a confirmed meeting with a time can be moved or cancelled by its host."""
+
+
+_NOT_FREE = gettext_noop(
+    "That time is not free: it is taken, or not offered on this page. Please pick another time."
+)
+_NOT_CHANGEABLE = gettext_noop("Only a confirmed meeting can be moved or cancelled here.")
+
+
+def reschedule_booking(
+    *, booking: Booking, start: datetime, duration: int | None = None, now: datetime | None = None
+) -> Booking:
+    """Move a confirmed meeting to a new time, with the same safety as booking it.
+
+    The hosts' calendars are read fresh (the meeting's own event does not count
+    as busy), the time is checked again under the database's lock, and the
+    meeting's reservations move in that one transaction, so a booking racing
+    for the same time either wins or sees it taken. The calendar event is then
+    updated like a write: retried until it is, and marked failed for the host
+    if it never is. The same hosts keep the meeting (round robin is not drawn again).
+
+    Raises CalendarOperationNotSupported, changing nothing, for a meeting on an
+    Exchange calendar; BookingNotChangeable for a cancelled meeting or a request;
+    BookingInputError for a bad start or duration; SlotUnavailable when the time is not free;
+    CalendarUnreadable when a host's calendar cannot be read.
+    """
+    from yoyaku.scheduling.calendar_writes import check_change_allowed, write_booking_event
+
+    if booking.status != BookingStatus.CONFIRMED or booking.start is None or booking.end is None:
+        raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
+    check_change_allowed(booking=booking, change="reschedule")
+    link = booking.link
+    current_minutes = int((booking.end - booking.start).total_seconds() // 60)
+    duration = current_minutes if duration is None else duration
+    errors: dict[str, str] = {}
+    if duration != current_minutes and duration not in link.durations:
+        allowed = ", ".join(str(d) for d in link.durations)
+        errors["duration"] = f"This page offers {allowed} minute meetings."
+    if start.tzinfo is None:
+        errors["start"] = "Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00."
+    if errors:
+        raise BookingInputError(errors)
+    now = now or timezone.now()
+    end = start + timedelta(minutes=duration)
+    hosts = _reserved_hosts(booking)
+    own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
+    busy: dict[int, list[Interval]] = {}
+    for host in hosts:
+        connection = meetings_connection(user=host)
+        if connection is None:
+            busy[host.pk] = []
+            continue
+        try:
+            margin = timedelta(days=1)
+            intervals = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
+        except CalendarError as error:
+            raise CalendarUnreadable(str(error)) from error
+        busy[host.pk] = _without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
+    try:
+        moved = _move(
+            booking=booking, hosts=hosts, busy=busy, start=start, end=end, duration=duration, now=now
+        )
+    except IntegrityError as error:
+        if "reservation_no_overlap" not in str(error):
+            raise
+        # PostgreSQL refused the move: a booking for that time committed first.
+        raise SlotUnavailable(gettext(_NOT_FREE)) from error
+    if moved.calendar_write == CalendarWrite.PENDING:
+        write_booking_event(booking=moved)
+    for host in hosts:
+        connection = meetings_connection(user=host)
+        if connection is not None:
+            forget_busy(connection=connection)
+    return moved
+
+
+
+def _reserved_hosts(booking: Booking) -> list[User]:
+    """The hosts whose time the meeting holds (every host of a group page, else the assigned one)."""
+    reservations = Reservation.objects.filter(booking=booking, active=True)
+    ids = list(reservations.values_list("host_id", flat=True))
+    if not ids:
+        return [booking.assigned_host]
+    return list(User.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def _without_own_event(intervals: list[Interval], *, own: Interval, written: bool) -> list[Interval]:
+    """Busy time less the meeting's own event, which is about to move.
+
+    Adapters report busy spans without their events, so the event is known by its span: one span
+    equal to the meeting's is dropped (a second event at exactly that time still blocks it).
+    """
+    if not written or own not in intervals:
+        return intervals
+    rest = list(intervals)
+    rest.remove(own)
+    return rest
+
+
+def _move(
+    *,
+    booking: Booking,
+    hosts: list[User],
+    busy: Mapping[int, list[Interval]],
+    start: datetime,
+    end: datetime,
+    duration: int,
+    now: datetime,
+) -> Booking:
+    link = booking.link
+    rules = link_rules(link=link, duration=duration)
+    start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
+    with transaction.atomic():
+        # Under the lock (SQLite: the write lock from BEGIN; PostgreSQL: the booking's row).
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if current.status != BookingStatus.CONFIRMED:
+            raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
+        for host in hosts:
+            inputs = host_inputs(
+                user=host, busy=busy[host.pk], window_start=start, window_end=end, exclude_booking=booking.pk
+            )
+            if not is_slot_available(host=inputs, rules=rules, start=start_ts, now=now_ts):
+                raise SlotUnavailable(gettext(_NOT_FREE))
+        # In place: on PostgreSQL each row is checked against the other hosts' reservations as it changes.
+        before = timedelta(minutes=link.buffer_before_minutes)
+        after = timedelta(minutes=link.buffer_after_minutes)
+        Reservation.objects.filter(booking=booking, active=True).update(start=start - before, end=end + after)
+        for name in _CALENDAR_FIELDS:
+            setattr(booking, name, getattr(current, name))
+        booking.start, booking.end = start, end
+        fields = ["start", "end"]
+        if current.calendar_write != CalendarWrite.NONE or current.calendar_event_id:
+            # The event moves like a first write: retried until it is, failed for the host if never.
+            booking.calendar_write = CalendarWrite.PENDING
+            booking.calendar_error = ""
+            booking.calendar_attempts = 0
+            booking.calendar_pending_since = timezone.now()
+            booking.calendar_retry_at = None
+            fields += list(_CALENDAR_FIELDS)
+        booking.save(update_fields=fields)
+        if booking.meeting_id is not None:
+            Meeting.objects.filter(pk=booking.meeting_id).update(start=start, end=end)
     return booking
