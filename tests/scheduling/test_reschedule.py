@@ -1,0 +1,244 @@
+"""Hosts moving a confirmed meeting, against calendars on a real Radicale."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import pytest
+from django.core import mail
+
+from tests.emulators.radicale_server import RadicaleServer
+from tests.factories import make_host, make_link
+from tests.scheduling.helpers import NOW, add_event, berlin, book, connect, events_on, invitations
+from yoyaku.accounts.models import CalendarConnection, Provider
+from yoyaku.calendars.base import CalendarOperationNotSupported
+from yoyaku.crm.models import Meeting
+from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind, Reservation
+from yoyaku.scheduling.services import (
+    BookingNotChangeable,
+    SlotUnavailable,
+    cancel_booking,
+    request_meeting,
+    reschedule_booking,
+)
+from yoyaku.scheduling.validation import BookingInputError
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+def spans(booking: Booking) -> list[tuple[object, object]]:
+    return list(Reservation.objects.filter(booking=booking, active=True).values_list("start", "end"))
+
+
+def test_moving_a_meeting_moves_its_time_its_event_and_its_crm_meeting(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    link = make_link(host, buffer_after_minutes=15)
+    booking = book(link, berlin(10)).booking
+    mail.outbox.clear()
+
+    moved = reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+
+    booking.refresh_from_db()
+    assert (booking.start, booking.end) == (berlin(14), berlin(14, 30))
+    assert (booking.status, booking.calendar_write) == (BookingStatus.CONFIRMED, CalendarWrite.WRITTEN)
+    assert moved.calendar_event_id == booking.calendar_event_id
+    assert spans(booking) == [(berlin(14), berlin(14, 45))]
+    meeting = Meeting.objects.get(pk=booking.meeting_id)
+    assert (meeting.start, meeting.end) == (berlin(14), berlin(14, 30))
+    [event] = events_on(radicale, calendar)
+    assert event.id == booking.calendar_event_id, "updated in place, not a second event"
+    assert (event.start, event.end) == (berlin(14), berlin(14, 30))
+    assert not event.cancelled
+    # The booker's copy is replaced: same UID, a higher SEQUENCE than the first invitation's 0.
+    [(message, itip)] = invitations("REQUEST")
+    [vevent] = itip.walk("VEVENT")
+    assert message.to == ["aiko@example.com"]
+    assert str(vevent["UID"]) == event.uid
+    assert int(vevent["SEQUENCE"]) == 1
+    assert vevent.decoded("DTSTART") == berlin(14).astimezone(UTC)
+    # The old time is free again and the new one is taken.
+    assert book(link, berlin(10), email="ken@example.com").created
+    with pytest.raises(SlotUnavailable):
+        book(link, berlin(14), email="mio@example.com")
+
+
+def test_a_second_move_and_a_cancel_keep_raising_the_sequence(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connect(host, radicale)
+    booking = book(make_link(host), berlin(10)).booking
+    reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+    reschedule_booking(booking=booking, start=berlin(12), now=NOW)
+    cancel_booking(booking=booking)
+
+    sequences = [int(i.walk("VEVENT")[0]["SEQUENCE"]) for _m, i in invitations("REQUEST")]
+    [(_message, cancel)] = invitations("CANCEL")
+    assert sequences == [0, 1, 2]
+    assert int(cancel.walk("VEVENT")[0]["SEQUENCE"]) == 3
+
+
+def test_the_meetings_own_event_and_reservation_do_not_block_an_overlapping_new_time(
+    radicale: RadicaleServer,
+) -> None:
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    link = make_link(host, durations=[30, 60])
+    booking = book(link, berlin(10)).booking
+
+    reschedule_booking(booking=booking, start=berlin(10), duration=60, now=NOW)
+
+    booking.refresh_from_db()
+    assert (booking.start, booking.end) == (berlin(10), berlin(11))
+    [event] = events_on(radicale, calendar)
+    assert (event.start, event.end) == (berlin(10), berlin(11))
+
+
+def test_another_event_at_exactly_the_meetings_time_still_blocks_it(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    link = make_link(host, durations=[30, 60])
+    booking = book(link, berlin(10)).booking
+    add_event(radicale, calendar, start=berlin(10), end=berlin(10, 30))
+
+    with pytest.raises(SlotUnavailable):
+        reschedule_booking(booking=booking, start=berlin(10), duration=60, now=NOW)
+
+
+def test_a_busy_or_unoffered_time_is_refused_and_nothing_changes(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    link = make_link(host)
+    booking = book(link, berlin(10)).booking
+    other = book(link, berlin(15), email="ken@example.com").booking
+    add_event(radicale, calendar, start=berlin(14), end=berlin(14, 30))
+    mail.outbox.clear()
+
+    for start in (berlin(14), berlin(15), berlin(20), berlin(11, 10)):
+        with pytest.raises(SlotUnavailable):
+            reschedule_booking(booking=booking, start=start, now=NOW)
+
+    booking.refresh_from_db()
+    assert (booking.start, booking.calendar_write) == (berlin(10), CalendarWrite.WRITTEN)
+    assert spans(booking) == [(berlin(10), berlin(10, 30))]
+    assert spans(other) == [(berlin(15), berlin(15, 30))]
+    moved = [e for e in events_on(radicale, calendar) if e.id == booking.calendar_event_id]
+    assert [(e.start, e.end) for e in moved] == [(berlin(10), berlin(10, 30))]
+    assert mail.outbox == []
+
+
+def test_bad_input_and_meetings_that_cannot_move(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connect(host, radicale)
+    link = make_link(host)
+    booking = book(link, berlin(10)).booking
+
+    with pytest.raises(BookingInputError) as error:
+        reschedule_booking(booking=booking, start=berlin(14), duration=45, now=NOW)
+    assert set(error.value.errors) == {"duration"}
+    with pytest.raises(BookingInputError) as error:
+        reschedule_booking(booking=booking, start=berlin(14).replace(tzinfo=None), now=NOW)
+    assert set(error.value.errors) == {"start"}
+
+    cancel_booking(booking=booking)
+    with pytest.raises(BookingNotChangeable):
+        reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+    request = request_meeting(
+        link=link, time_zone="UTC", first_name="Ken", last_name="Ito", email="ken@example.com", message=""
+    ).booking
+    with pytest.raises(BookingNotChangeable):
+        reschedule_booking(booking=request, start=berlin(14), now=NOW)
+
+
+def test_exchange_meetings_are_refused_up_front_and_nothing_changes(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connection, calendar = connect(host, radicale)
+    booking = book(make_link(host), berlin(10)).booking
+    # The same booking as if its calendar were Exchange, which Yoyaku only adds meetings to.
+    CalendarConnection.objects.filter(pk=connection.pk).update(provider=Provider.EXCHANGE)
+    mail.outbox.clear()
+
+    with pytest.raises(CalendarOperationNotSupported, match="reschedule it in Outlook"):
+        reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+    with pytest.raises(CalendarOperationNotSupported, match="cancel it in Outlook"):
+        cancel_booking(booking=booking)
+
+    booking.refresh_from_db()
+    assert (booking.status, booking.start, booking.calendar_write) == (
+        BookingStatus.CONFIRMED,
+        berlin(10),
+        CalendarWrite.WRITTEN,
+    )
+    assert spans(booking) == [(berlin(10), berlin(10, 30))]
+    [event] = events_on(radicale, calendar)
+    assert (event.start, event.cancelled) == (berlin(10), False)
+    assert mail.outbox == []
+
+
+def test_a_group_meeting_moves_for_every_host_and_needs_them_all_free(radicale: RadicaleServer) -> None:
+    hana, ken = make_host("hana"), make_host("ken")
+    connect(hana, radicale)
+    _, ken_calendar = connect(ken, radicale)
+    link = make_link(hana, kind=LinkKind.GROUP, host_usernames=["hana", "ken"])
+    booking = book(link, berlin(10)).booking
+    add_event(radicale, ken_calendar, start=berlin(14), end=berlin(15))
+
+    with pytest.raises(SlotUnavailable):
+        reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+    reschedule_booking(booking=booking, start=berlin(15), now=NOW)
+
+    rows = Reservation.objects.filter(booking=booking, active=True)
+    assert {(r.host_id, r.start, r.end) for r in rows} == {
+        (hana.pk, berlin(15), berlin(15, 30)),
+        (ken.pk, berlin(15), berlin(15, 30)),
+    }
+
+
+def test_a_failed_update_is_retried_until_the_event_shows_the_new_time(
+    radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yoyaku.calendars.caldav import CalDAVAdapter
+    from yoyaku.tasks.calendar import retry_booking_event
+
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    booking = book(make_link(host), berlin(10)).booking
+    real_update = CalDAVAdapter.update_event
+
+    def broken(self: CalDAVAdapter, **kwargs: object) -> None:
+        from yoyaku.calendars.base import CalendarUnavailable
+
+        raise CalendarUnavailable("The CalDAV server could not be reached.")
+
+    monkeypatch.setattr(CalDAVAdapter, "update_event", broken)
+    reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+
+    booking.refresh_from_db()
+    assert (booking.start, booking.calendar_write) == (berlin(14), CalendarWrite.PENDING)
+    assert "could not be reached" in booking.calendar_error
+    [event] = events_on(radicale, calendar)
+    assert event.start == berlin(10), "not moved on the calendar yet"
+
+    monkeypatch.setattr(CalDAVAdapter, "update_event", real_update)
+    retry_booking_event.call_local(str(booking.pk))
+
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.WRITTEN
+    [event] = events_on(radicale, calendar)
+    assert (event.start, event.end) == (berlin(14), berlin(14, 30))
+
+
+def test_after_the_calendar_was_disconnected_only_the_time_moves(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connection, calendar = connect(host, radicale)
+    booking = book(make_link(host), berlin(10)).booking
+    connection.delete()
+    mail.outbox.clear()
+
+    reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+
+    booking.refresh_from_db()
+    assert (booking.start, booking.calendar_write) == (berlin(11), CalendarWrite.NONE)
+    assert spans(booking) == [(berlin(11), berlin(11) + timedelta(minutes=30))]
+    [event] = events_on(radicale, calendar)
+    assert event.start == berlin(10)
+    assert mail.outbox == []
