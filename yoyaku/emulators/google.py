@@ -127,6 +127,15 @@ _STATUS_TEXT = {
 }
 
 
+# The messages Google sends with these reasons (the Calendar API "Handle API errors" guide).
+_ERROR_MESSAGES = {
+    "rateLimitExceeded": "Rate Limit Exceeded",
+    "userRateLimitExceeded": "User Rate Limit Exceeded",
+    "quotaExceeded": "Calendar usage limits exceeded.",
+    "backendError": "Backend Error",
+}
+
+
 def google_error_body(
     code: int, reason: str, message: str, *, status: str = "", domain: str = "global"
 ) -> bytes:
@@ -457,7 +466,7 @@ class GoogleEmulator:
             default_reason = {429: "rateLimitExceeded", 403: "rateLimitExceeded"}.get(status, "backendError")
             why = reason or default_reason
             domain = "usageLimits" if "RateLimit" in why or "rateLimit" in why else "global"
-            body = google_error_body(status, why, why, domain=domain)
+            body = google_error_body(status, why, _ERROR_MESSAGES.get(why, why), domain=domain)
         self.faults.add(
             status=status,
             retry_after=retry_after,
@@ -1138,7 +1147,12 @@ class GoogleEmulator:
         if calendar_id != calendar.id:
             raise ApiError(400, "invalid", "Invalid sync token value.")
         if epoch != calendar.token_epoch:
-            raise ApiError(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
+            raise ApiError(
+                410,
+                "fullSyncRequired",
+                "Sync token is no longer valid, a full sync is required.",
+                domain="calendar",
+            )
         return seq
 
     def on_events_insert(self, request: Request, calendar_id: str) -> Response:
