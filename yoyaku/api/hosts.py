@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
 from pydantic import Field
 
 from yoyaku.accounts.models import User
@@ -22,9 +24,16 @@ from yoyaku.api.schemas import (
     MeetingLinkOut,
     MeetingLinkPatch,
 )
+from yoyaku.calendars.base import CalendarOperationNotSupported
 from yoyaku.scheduling.host_services import create_link, delete_link, set_availability, update_link
 from yoyaku.scheduling.models import Availability, Booking, MeetingLink, default_weekly_hours
-from yoyaku.scheduling.selectors import HOST_LIST_LIMIT, host_bookings, meeting_requests
+from yoyaku.scheduling.selectors import HOST_LIST_LIMIT, bookings_of_host, host_bookings, meeting_requests
+from yoyaku.scheduling.services import (
+    BookingNotChangeable,
+    CalendarUnreadable,
+    cancel_booking,
+    reschedule_booking,
+)
 from yoyaku.scheduling.validation import BookingInputError
 
 router = Router(auth=ApiKeyAuth(), tags=["host"])
@@ -190,3 +199,63 @@ def list_requests(request: HttpRequest, query: Query[RequestsQuery]) -> list[dic
         offset=query.offset,
     )
     return [host_booking_out(b) for b in requests]
+
+
+class RescheduleIn(Schema):
+    start: datetime = Field(description="The new start with its UTC offset: a time the page offers.")
+    duration: int | None = Field(
+        default=None, ge=5, le=720, description="Minutes; one the page offers. Default: the meeting's own."
+    )
+
+
+def _own_booking(request: HttpRequest, booking_id: UUID) -> Booking:
+    booking = bookings_of_host(user=_user(request)).filter(pk=booking_id).first()
+    if booking is None:
+        raise Http404
+    return booking
+
+
+def _refused(error: CalendarOperationNotSupported | BookingNotChangeable) -> HttpError:
+    # 403: the calendar (Exchange) refuses such changes for good; 409: this meeting's state does.
+    return HttpError(403 if isinstance(error, CalendarOperationNotSupported) else 409, str(error))
+
+
+@router.post(
+    "/me/bookings/{booking_id}/reschedule",
+    response={200: HostBookingOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    summary="Move a meeting",
+)
+def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) -> dict[str, Any]:
+    """Move a confirmed meeting to another time its page offers; its calendar event moves with it.
+
+    409 when the time is taken (or not offered), 403 for a meeting on an Exchange calendar,
+    which Yoyaku cannot change (move it in Outlook), 503 when a host's calendar cannot be read.
+    """
+    booking = _own_booking(request, booking_id)
+    try:
+        booking = reschedule_booking(booking=booking, start=payload.start, duration=payload.duration)
+    except (CalendarOperationNotSupported, BookingNotChangeable) as error:
+        raise _refused(error) from error
+    except CalendarUnreadable as error:
+        raise HttpError(
+            503, f"Your calendar cannot be read right now, so the new time cannot be checked. {error}"
+        ) from error
+    return host_booking_out(booking)
+
+
+@router.post(
+    "/me/bookings/{booking_id}/cancel",
+    response={200: HostBookingOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Cancel a meeting",
+)
+def cancel(request: HttpRequest, booking_id: UUID) -> dict[str, Any]:
+    """Cancel a meeting and free its time; its calendar event is cancelled too (cancelling twice is fine).
+
+    403 for a meeting on an Exchange calendar, which Yoyaku cannot change (cancel it in Outlook).
+    """
+    booking = _own_booking(request, booking_id)
+    try:
+        booking = cancel_booking(booking=booking)
+    except CalendarOperationNotSupported as error:
+        raise _refused(error) from error
+    return host_booking_out(booking)
