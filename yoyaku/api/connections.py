@@ -9,6 +9,7 @@ valid for a quarter of an hour); the client opens the URL, takes ``code`` and
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from yoyaku.accounts.providers import default_redirect_uri, provider_configured
 from yoyaku.accounts.selectors import user_connections, user_inboxes
 from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import ErrorOut
+from yoyaku.calendars.capabilities import capabilities
 
 router = Router(auth=ApiKeyAuth(), tags=["calendar connection"])
 
@@ -62,6 +64,14 @@ def _refused(refused: ConnectionRefused) -> HttpError:
     return HttpError(_STATUS.get(refused.code, 409), str(refused))
 
 
+class CapabilitiesOut(Schema):
+    write_events: bool = Field(description="Booked meetings are added to the calendar.")
+    can_cancel: bool = Field(description="Meetings booked here can be cancelled from Yoyaku.")
+    can_reschedule: bool = Field(description="Meetings booked here can be moved from Yoyaku.")
+    two_way_sync: bool = Field(description="Changes made in the calendar flow back into the CRM.")
+    insert_times_in_email: bool = Field(description="Proposed times can be inserted into emails.")
+
+
 class CalendarConnectionOut(Schema):
     id: int
     provider: str
@@ -75,6 +85,7 @@ class CalendarConnectionOut(Schema):
     tentative_blocks: bool
     busy_fetched_at: datetime | None
     created_at: datetime
+    capabilities: CapabilitiesOut = Field(description="What Yoyaku can do with this provider's calendar.")
 
 
 class InboxOut(Schema):
@@ -137,7 +148,11 @@ class CalendarSettingsPatch(Schema):
 
 
 def _connection_out(connection: CalendarConnection) -> dict[str, Any]:
-    return {name: getattr(connection, name) for name in CalendarConnectionOut.model_fields}
+    fields = [name for name in CalendarConnectionOut.model_fields if name != "capabilities"]
+    return {
+        **{name: getattr(connection, name) for name in fields},
+        "capabilities": asdict(capabilities(connection.provider)),
+    }
 
 
 def _inbox_out(inbox: InboxConnection) -> dict[str, Any]:
