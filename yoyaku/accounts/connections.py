@@ -206,6 +206,17 @@ def _default_choice(calendars: list[CalendarInfo]) -> tuple[list[str], str]:
     return [primary.id], primary.id if primary.writable else ""
 
 
+def calendar_details(calendars: list[CalendarInfo]) -> list[dict[str, Any]]:
+    """The calendar list as kept on the connection (``provider_details["calendars"]``) for the pages."""
+    return [{"id": c.id, "name": c.name, "primary": c.primary, "writable": c.writable} for c in calendars]
+
+
+def _store_calendars(connection: CalendarConnection, calendars: list[CalendarInfo]) -> None:
+    details = {**(connection.provider_details or {}), "calendars": calendar_details(calendars)}
+    CalendarConnection.objects.filter(pk=connection.pk).update(provider_details=details)
+    connection.provider_details = details
+
+
 def _save_connection(
     *,
     user: User,
@@ -252,7 +263,7 @@ def _save_connection(
         connection.provider_details = {
             **(connection.provider_details or {}),
             **(details or {}),
-            "calendars": [{"id": c.id, "name": c.name, "primary": c.primary} for c in calendars],
+            "calendars": calendar_details(calendars),
         }
         connection.busy_fetched_at = None
         try:
@@ -594,9 +605,12 @@ def update_calendar_settings(
 
     connection = _own_connection(user=user, connection_id=connection_id)
     try:
-        calendars = {c.id: c for c in calendars_of(connection=connection)}
+        listed = calendars_of(connection=connection)
     except CalendarError as error:
         raise ConnectionRefused(str(error), code="provider_error") from error
+    # Read anyway, so the pages show the list the choice was checked against.
+    _store_calendars(connection, listed)
+    calendars = {c.id: c for c in listed}
     conflict_ids = list(dict.fromkeys(conflict_calendar_ids))
     unknown = [i for i in conflict_ids if i not in calendars]
     if not conflict_ids or unknown:
@@ -616,6 +630,25 @@ def update_calendar_settings(
     # The synced busy copy was read with the old choice.
     forget_busy(connection=connection)
     connection.busy_fetched_at = None
+    return connection
+
+
+def refresh_calendars(*, user: User, connection_id: int) -> CalendarConnection:
+    """List the connection's calendars at the provider again and keep the list for the pages.
+
+    The pages show the kept list and never wait for the provider; this is the
+    host's explicit "Refresh calendars" (saving the settings refreshes it too).
+    Raises ConnectionRefused (``provider_error``, the provider's message) and
+    keeps the old list when the provider cannot be read.
+    """
+    from yoyaku.accounts.selectors import calendars_of
+
+    connection = _own_connection(user=user, connection_id=connection_id)
+    try:
+        calendars = calendars_of(connection=connection)
+    except CalendarError as error:
+        raise ConnectionRefused(str(error), code="provider_error") from error
+    _store_calendars(connection, calendars)
     return connection
 
 

@@ -42,3 +42,25 @@ def calendars_of(*, connection: CalendarConnection) -> list[CalendarInfo]:
 
     with closing(adapter_for(connection)) as adapter:
         return adapter.list_calendars()
+
+
+def stored_calendars(*, connection: CalendarConnection) -> list[CalendarInfo] | None:
+    """The calendar list kept on the connection when it was connected or last refreshed.
+
+    None when none was kept (a connection made before lists were kept): the pages
+    offer "Refresh calendars" rather than asking the provider on every view.
+    """
+    stored = (connection.provider_details or {}).get("calendars")
+    if not isinstance(stored, list):
+        return None
+    return [
+        CalendarInfo(
+            id=str(item["id"]),
+            name=str(item.get("name") or item["id"]),
+            primary=bool(item.get("primary", False)),
+            # Lists kept before writability was recorded: the settings check it against the provider.
+            writable=bool(item.get("writable", True)),
+        )
+        for item in stored
+        if isinstance(item, dict) and item.get("id")
+    ]

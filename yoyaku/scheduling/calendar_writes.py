@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from yoyaku.accounts.busy import forget_busy
 from yoyaku.accounts.calendar_registry import adapter_for
-from yoyaku.accounts.models import Provider, User
+from yoyaku.accounts.models import CalendarConnection, Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.calendars.base import Attendee, CalendarError, CalendarOperationNotSupported, EventDraft
 from yoyaku.calendars.capabilities import capabilities
@@ -264,26 +264,35 @@ def check_change_allowed(*, booking: Booking, change: Literal["cancel", "resched
     booking already on (or on its way to) an Exchange calendar is cancelled or
     moved in Outlook, never here, or Yoyaku and the calendar would disagree.
     """
+    refusal = change_refusal(
+        booking=booking, change=change, connection=meetings_connection(user=booking.assigned_host)
+    )
+    if refusal:
+        raise CalendarOperationNotSupported(refusal)
+
+
+def change_refusal(
+    *, booking: Booking, change: Literal["cancel", "reschedule"], connection: CalendarConnection | None
+) -> str:
+    """Why ``connection`` (the assigned host's calendar) refuses ``change`` of the booking; "" if it does not.
+
+    For pages that show many meetings and look each host's connection up once.
+    """
     on_calendar = booking.calendar_write in (CalendarWrite.WRITTEN, CalendarWrite.PENDING)
-    if not on_calendar and not booking.calendar_event_id:
-        return
-    connection = meetings_connection(user=booking.assigned_host)
-    if connection is None:
-        return
+    if connection is None or (not on_calendar and not booking.calendar_event_id):
+        return ""
     allowed = capabilities(connection.provider)
     if allowed.can_cancel if change == "cancel" else allowed.can_reschedule:
-        return
+        return ""
     if change == "cancel":
-        message = _(
+        return _(
             "This meeting is on an Exchange calendar, which Yoyaku cannot change: "
             "cancel it in Outlook instead."
         )
-    else:
-        message = _(
-            "This meeting is on an Exchange calendar, which Yoyaku cannot change: "
-            "reschedule it in Outlook instead."
-        )
-    raise CalendarOperationNotSupported(message)
+    return _(
+        "This meeting is on an Exchange calendar, which Yoyaku cannot change: "
+        "reschedule it in Outlook instead."
+    )
 
 
 def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, notify: bool = True) -> bool:
