@@ -19,4 +19,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 YOYAKU_ALLOWED_CALENDAR_NETWORKS = ["127.0.0.0/8", "::1/128"]
 YOYAKU_PUBLIC_RATE_LIMIT = 100000
+YOYAKU_BOOKING_RATE_LIMIT = "100000/m"
 YOYAKU_BUSY_TTL_SECONDS = 60

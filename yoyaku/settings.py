@@ -178,8 +178,17 @@ YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_CALENDAR_RETRY_M
 YOYAKU_CALENDAR_RETRY_MAX_HOURS = float(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_HOURS", "24"))
 # Accounts created before this date may keep two calendar connections (legacy rule).
 YOYAKU_LEGACY_CONNECTION_CUTOFF = os.environ.get("YOYAKU_LEGACY_CONNECTION_CUTOFF", "2023-03-13")
-# Public booking endpoints: requests per minute per client address.
-YOYAKU_PUBLIC_RATE_LIMIT = int(os.environ.get("YOYAKU_PUBLIC_RATE_LIMIT", "120"))
+# Public booking endpoints, per client address, as "count/period" (period s, m, h or d, e.g. "5/10m";
+# a bare number is per minute): availability reads, and bookings plus requests (stricter: they write).
+YOYAKU_PUBLIC_RATE_LIMIT = os.environ.get("YOYAKU_PUBLIC_RATE_LIMIT", "120/m")
+YOYAKU_BOOKING_RATE_LIMIT = os.environ.get("YOYAKU_BOOKING_RATE_LIMIT", "20/h")
+# Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; from any
+# other peer the header is ignored, since clients can write whatever they like into it.
+YOYAKU_TRUSTED_PROXIES = [p for p in os.environ.get("YOYAKU_TRUSTED_PROXIES", "").split(",") if p.strip()]
+# Sign-in: after this many failed attempts for one username within the window, further attempts are
+# refused without checking the password until the window ends.
+YOYAKU_SIGNIN_MAX_FAILURES = int(os.environ.get("YOYAKU_SIGNIN_MAX_FAILURES", "10"))
+YOYAKU_SIGNIN_WINDOW_MINUTES = int(os.environ.get("YOYAKU_SIGNIN_WINDOW_MINUTES", "15"))
 
 # OAuth clients and provider endpoints; defaults are the real services. A provider without a
 # client id is offered as "not configured by the administrator". The endpoint keys are the

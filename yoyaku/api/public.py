@@ -6,28 +6,34 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from ninja import Query, Router, Schema, Status
-from ninja.throttling import AnonRateThrottle
 from pydantic import Field
 
 from yoyaku.api.schemas import BookingIn, BookingOut, ErrorOut, PublicAvailabilityOut, RequestIn
+from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 from yoyaku.scheduling.selectors import available_slots
 from yoyaku.scheduling.services import book_meeting, request_meeting
 from yoyaku.scheduling.validation import BookingInputError, check_time_zone
 
-router = Router(tags=["public"], throttle=[AnonRateThrottle(f"{settings.YOYAKU_PUBLIC_RATE_LIMIT}/m")])
+router = Router(tags=["public"])
+
+# Reads are cheap and a booking page makes several; bookings and requests write, so they get a
+# stricter limit of their own (one count for both).
+READ_LIMIT = ClientRateThrottle(scope="availability", setting="YOYAKU_PUBLIC_RATE_LIMIT")
+WRITE_LIMIT = ClientRateThrottle(scope="booking", setting="YOYAKU_BOOKING_RATE_LIMIT")
 
 MAX_WINDOW = timedelta(days=366)
 
 
 class AvailabilityQuery(Schema):
     start: date | None = Field(default=None, description="First local date (default: today).")
-    end: date | None = Field(default=None, description="Last local date, inclusive (default: start + 6 days).")
+    end: date | None = Field(
+        default=None, description="Last local date, inclusive (default: start + 6 days)."
+    )
     timezone: str = Field(default="UTC", max_length=64)
     duration: int | None = Field(default=None, ge=5, le=720)
 
@@ -38,8 +44,9 @@ def _active_link(slug: str) -> MeetingLink:
 
 @router.get(
     "/book/{slug}/availability",
-    response={200: PublicAvailabilityOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: PublicAvailabilityOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Free slots of a scheduling page",
+    throttle=[READ_LIMIT],
 )
 def availability(request: HttpRequest, slug: str, query: Query[AvailabilityQuery]) -> dict[str, Any]:
     link = _active_link(slug)
@@ -98,8 +105,17 @@ def booking_out(booking: Booking) -> dict[str, Any]:
 
 @router.post(
     "/book/{slug}",
-    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    response={
+        200: BookingOut,
+        201: BookingOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+        503: ErrorOut,
+    },
     summary="Book a slot (or request it when the page is offline)",
+    throttle=[WRITE_LIMIT],
 )
 def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
     link = _active_link(slug)
@@ -121,8 +137,9 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
 
 @router.post(
     "/book/{slug}/request",
-    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Leave a meeting request without a time (when no slots can be offered)",
+    throttle=[WRITE_LIMIT],
 )
 def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> Status[Any]:
     link = _active_link(slug)
