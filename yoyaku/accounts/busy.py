@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
+from yoyaku.accounts.notifications import notify_needs_reconnect
 from yoyaku.calendars.base import (
     CalendarAuthError,
     CalendarError,
@@ -99,4 +100,10 @@ def _clip(pairs: list[Interval], *, start: datetime, end: datetime) -> list[Inte
 def _mark(connection: CalendarConnection, *, status: str, message: str) -> None:
     connection.status = status
     connection.status_message = message[:500]
-    CalendarConnection.objects.filter(pk=connection.pk).update(status=status, status_message=message[:500])
+    rows = CalendarConnection.objects.filter(pk=connection.pk)
+    # Only the update that changes the status counts as the change, so racing reads tell the host once.
+    changed = rows.exclude(status=status).update(status=status, status_message=message[:500])
+    if not changed:
+        rows.update(status_message=message[:500])
+    elif status == ConnectionStatus.NEEDS_RECONNECT:
+        notify_needs_reconnect(connection_id=connection.pk)

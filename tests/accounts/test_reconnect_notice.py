@@ -1,0 +1,143 @@
+"""A connection that turns to "needs reconnect" mails its host once, in the host's language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.test import Client, override_settings
+
+from tests.connection_helpers import (
+    GOOGLE_ALLOW,
+    connect_in_browser,
+    future_day,
+    google_settings,
+    provider_settings,
+    slots,
+)
+from tests.emulators.google import GoogleEmulator
+from tests.emulators.google import start as start_google
+from tests.factories import make_host, make_link
+from yoyaku.accounts.busy import read_busy
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
+from yoyaku.calendars.base import CalendarAuthError
+
+pytestmark = pytest.mark.django_db
+
+GOOGLE_EMAIL = "host@example.com"
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleEmulator]:
+    emu = start_google(accounts=(GOOGLE_EMAIL,))
+    try:
+        with (
+            provider_settings(**google_settings(emu)),
+            override_settings(YOYAKU_BASE_URL="https://book.example.com"),
+        ):
+            yield emu
+    finally:
+        emu.stop()
+
+
+def connected_host(language: str) -> User:
+    host = make_host(email="hana@example.org")
+    host.language = language
+    host.save(update_fields=["language"])
+    make_link(host)
+    browser = Client()
+    browser.force_login(host)
+    # The OAuth callback goes to the test client, which answers at http://testserver.
+    with override_settings(YOYAKU_BASE_URL="http://testserver"):
+        assert connect_in_browser(browser, "google", button=GOOGLE_ALLOW)["Location"] == "/dashboard/"
+    return host
+
+
+def read(connection: CalendarConnection, *, fresh: bool = False) -> None:
+    start = datetime.now(tz=UTC) + timedelta(days=1)
+    read_busy(connection=connection, start=start, end=start + timedelta(hours=8), fresh=fresh)
+
+
+def test_revoked_grant_mails_the_host_once_per_change(
+    google: GoogleEmulator, django_capture_on_commit_callbacks: Any
+) -> None:
+    host = connected_host("en")
+    google.revoke(GOOGLE_EMAIL)
+    google.expire_access_tokens()
+    day = future_day()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            slots("intro", day)
+        # A stale copy of the connection (loaded before the change) fails again: still no second mail.
+        stale = CalendarConnection.objects.get(user=host)
+        stale.status = ConnectionStatus.OK
+        with pytest.raises(CalendarAuthError):
+            read(stale, fresh=True)
+    assert CalendarConnection.objects.get(user=host).status == ConnectionStatus.NEEDS_RECONNECT
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["hana@example.org"]
+    assert message.subject == f"Reconnect your calendar: Google ({GOOGLE_EMAIL})"
+    assert f"your Google calendar {GOOGLE_EMAIL}" in message.body
+    assert "visitors can only leave meeting requests" in message.body
+    assert "https://book.example.com/settings/calendar/" in message.body
+
+    # Reconnected, then revoked again: that is a new change, and a new mail.
+    browser = Client()
+    browser.force_login(host)
+    with override_settings(YOYAKU_BASE_URL="http://testserver"):
+        assert connect_in_browser(browser, "google", button=GOOGLE_ALLOW)["Location"] == "/dashboard/"
+    assert CalendarConnection.objects.get(user=host).status == ConnectionStatus.OK
+    google.revoke(GOOGLE_EMAIL)
+    google.expire_access_tokens()
+    with django_capture_on_commit_callbacks(execute=True):
+        slots("intro", day)
+        slots("intro", day)
+    assert len(mail.outbox) == 2
+
+
+def test_the_notice_speaks_the_hosts_language(
+    google: GoogleEmulator, django_capture_on_commit_callbacks: Any
+) -> None:
+    connected_host("ja")
+    google.revoke(GOOGLE_EMAIL)
+    google.expire_access_tokens()
+    with django_capture_on_commit_callbacks(execute=True):
+        slots("intro", future_day())
+    (message,) = mail.outbox
+    assert message.subject == f"カレンダーを再接続してください: Google ({GOOGLE_EMAIL})"
+    assert "リクエスト" in message.body
+    assert "https://book.example.com/settings/calendar/" in message.body
+
+
+def test_an_unreachable_calendar_sends_nothing(
+    google: GoogleEmulator, django_capture_on_commit_callbacks: Any
+) -> None:
+    host = connected_host("en")
+    google.add_fault(status=503, count=20)
+    with django_capture_on_commit_callbacks(execute=True):
+        slots("intro", future_day())
+    assert CalendarConnection.objects.get(user=host).status == ConnectionStatus.UNAVAILABLE
+    assert mail.outbox == []
+
+
+def test_a_mail_failure_is_logged_and_changes_nothing_else(
+    google: GoogleEmulator, django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = connected_host("en")
+    google.revoke(GOOGLE_EMAIL)
+    google.expire_access_tokens()
+    with (
+        mock.patch("django.core.mail.EmailMessage.send", side_effect=OSError("SMTP down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        offered, data = slots("intro", future_day())
+    assert data["calendar_error"] and not any(offered.values())
+    connection = CalendarConnection.objects.get(user=host)
+    assert connection.status == ConnectionStatus.NEEDS_RECONNECT
+    assert "Could not send the reconnect notice" in caplog.text
+    assert mail.outbox == []

@@ -1,0 +1,67 @@
+"""Mail to hosts about their calendar connection.
+
+A connection that stops working (a revoked grant, a rejected password) makes the host's pages fail
+closed; without a word the host would only notice when bookings stop. So the host is told once, when
+the connection turns to "needs reconnect", in the host's own language.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
+
+logger = logging.getLogger(__name__)
+
+
+def notify_needs_reconnect(*, connection_id: int) -> None:
+    """Mail the host after the current transaction commits (at once outside one).
+
+    Call it only when the status has just changed to needs-reconnect, not on every failed read.
+    """
+    transaction.on_commit(lambda: send_reconnect_notice(connection_id=connection_id))
+
+
+def send_reconnect_notice(*, connection_id: int) -> None:
+    """Tell the host which calendar to reconnect and where. Mail trouble is logged, nothing more."""
+    try:
+        connection = CalendarConnection.objects.select_related("user").filter(pk=connection_id).first()
+        # Reconnected or removed meanwhile: nothing to tell.
+        if connection is None or connection.status != ConnectionStatus.NEEDS_RECONNECT:
+            return
+        host = connection.user
+        if not host.email:
+            return
+        names = {
+            "name": host.first_name or host.username,
+            "provider": connection.get_provider_display(),
+            "account": connection.account_email,
+            "url": settings.YOYAKU_BASE_URL.rstrip("/") + reverse("settings-calendar"),
+        }
+        with translation.override(host.language or settings.LANGUAGE_CODE):
+            subject = _("Reconnect your calendar: %(provider)s (%(account)s)") % names
+            body = "\n\n".join(
+                [
+                    _("Hello %(name)s,") % names,
+                    _(
+                        "Yoyaku can no longer read your %(provider)s calendar %(account)s: its access was "
+                        "revoked or its password was not accepted."
+                    )
+                    % names,
+                    _(
+                        "Until you reconnect it, your scheduling pages offer no times: visitors can only "
+                        "leave meeting requests, and nothing is added to your calendar."
+                    ),
+                    _("Reconnect it in your calendar settings: %(url)s") % names,
+                ]
+            )
+        EmailMessage(subject=subject, body=body, to=[host.email]).send()
+    except Exception:
+        logger.exception("Could not send the reconnect notice for calendar connection %s", connection_id)
