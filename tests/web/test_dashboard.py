@@ -11,6 +11,7 @@ from django.test import Client
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
 from tests.web.html import elements
+from yoyaku.accounts.connections import refresh_calendars
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, Provider, User
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 
@@ -48,6 +49,10 @@ def caldav_connection(
     )
     connection.secret = server.password if server else "secret"
     connection.save()
+    if server is not None:
+        # As connecting does: the dashboard shows the list kept on the connection.
+        refresh_calendars(user=user, connection_id=connection.pk)
+        connection.refresh_from_db()
     return connection
 
 
@@ -206,12 +211,22 @@ def test_needs_reconnect_shows_the_message_and_a_reconnect_button(host: User, cl
     assert not elements(html, "input", name="conflict_calendar_ids")
 
 
-def test_unreachable_calendar_says_so_and_the_settings_wait(host: User, client_in: Client) -> None:
+def test_unreachable_calendar_says_so_and_the_page_does_not_ask_it(
+    host: User, client_in: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caldav_connection(host, status=ConnectionStatus.UNAVAILABLE)
+
+    def no_provider_calls(connection: object) -> object:
+        raise AssertionError("the dashboard asked the provider")
+
+    monkeypatch.setattr("yoyaku.accounts.calendar_registry.adapter_for", no_provider_calls)
     html = client_in.get("/dashboard/").content.decode()
     assert 'data-health="unavailable"' in html
     assert "Calendar unreachable" in html
-    assert "could not be listed" in html
+    # No list was kept for this connection: the host is offered a refresh, not a form.
+    assert "no list of your calendars yet" in html
+    assert not elements(html, "input", name="conflict_calendar_ids")
+    assert "Refresh calendars" in html
 
 
 def test_disconnecting_the_inbox_keeps_the_calendar(host: User, client_in: Client) -> None:

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import REQUIRE_SERVICES
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
+from yoyaku.accounts.connections import refresh_calendars
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, Provider, User
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 
@@ -241,6 +242,7 @@ def test_japanese_pages_with_the_connect_dialog(
     )
     connection.secret = CALDAV_PASSWORD
     connection.save()
+    refresh_calendars(user=host, connection_id=connection.pk)  # the list connecting keeps
     page = new_page(browser, locale="ja")
     page.goto(f"{live_server.url}/accounts/login/")
     expect(page.get_by_role("heading", name="Yoyaku にサインイン")).to_be_visible()

@@ -21,16 +21,27 @@ from yoyaku.accounts.connections import (
     ConnectionRefused,
     disconnect_calendar,
     disconnect_inbox,
+    refresh_calendars,
     update_calendar_settings,
 )
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.accounts.selectors import user_connections
-from yoyaku.calendars.base import CalendarError
+from yoyaku.calendars.base import CalendarError, CalendarOperationNotSupported
 from yoyaku.scheduling.calendar_writes import NothingToRetry, retry_calendar_now
 from yoyaku.scheduling.models import Booking, CalendarWrite
+from yoyaku.scheduling.selectors import bookings_of_host
+from yoyaku.scheduling.services import (
+    BookingNotChangeable,
+    CalendarUnreadable,
+    SlotUnavailable,
+    cancel_booking,
+    reschedule_booking,
+)
+from yoyaku.scheduling.validation import BookingInputError
 from yoyaku.web import selectors
-from yoyaku.web.forms import CalendarSettingsForm
+from yoyaku.web.forms import CalendarSettingsForm, RescheduleForm
 from yoyaku.web.host import host_user, in_user_zone
+from yoyaku.web.templatetags.host_tags import meeting_when
 
 
 def _settings_form(panel: selectors.ConnectionPanel) -> CalendarSettingsForm:
@@ -56,10 +67,15 @@ def _render(
         }
         for panel in data.panels
     ]
+    with in_user_zone(user):
+        # Bound to the host's zone: the picker shows the meeting's time as the host reads it.
+        upcoming = [
+            {"meeting": meeting, "form": _reschedule_form(meeting.booking)} for meeting in data.upcoming
+        ]
     context: dict[str, Any] = {
         "section": "dashboard",
         "links": data.links,
-        "upcoming": data.upcoming,
+        "upcoming": upcoming,
         "requests": data.requests,
         "panels": panels,
         "other_inboxes": data.other_inboxes,
@@ -68,6 +84,17 @@ def _render(
     }
     with in_user_zone(user):
         return render(request, "web/dashboard.html", context)
+
+
+def _reschedule_form(booking: Booking) -> RescheduleForm:
+    assert booking.start is not None and booking.end is not None
+    minutes = int((booking.end - booking.start).total_seconds() // 60)
+    durations = sorted({*booking.link.durations, minutes})
+    return RescheduleForm(
+        durations=durations,
+        initial={"start": timezone.localtime(booking.start), "duration": minutes},
+        auto_id=f"move-{booking.pk}-%s",
+    )
 
 
 @login_required
@@ -89,6 +116,9 @@ def save_calendar_settings(request: HttpRequest, connection_id: int) -> HttpResp
     user = host_user(request)
     connection = _own_connection(user, connection_id)
     choices = selectors.calendar_choices(connection=connection)
+    if not choices.listed:
+        messages.error(request, gettext("The settings were not saved: refresh your calendars first."))
+        return redirect("dashboard")
     if choices.error:
         messages.error(
             request,
@@ -166,4 +196,88 @@ def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
         messages.info(request, gettext("No calendar is connected any more, so there is nothing to retry."))
     else:  # refused outright: an Exchange cancellation
         messages.error(request, booking.calendar_error)
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def refresh_calendar_list(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """The "Refresh calendars" button: the only time the dashboard asks the provider for the list."""
+    user = host_user(request)
+    connection = _own_connection(user, connection_id)
+    try:
+        refresh_calendars(user=user, connection_id=connection.pk)
+    except ConnectionRefused as error:
+        messages.error(
+            request,
+            gettext("Your calendars could not be listed; the list shown is the one from before. %(reason)s")
+            % {"reason": str(error)},
+        )
+    else:
+        messages.success(request, gettext("Your calendar list is up to date."))
+    return redirect("dashboard")
+
+
+def _own_booking(user: User, booking_id: uuid.UUID) -> Booking:
+    booking = bookings_of_host(user=user).filter(pk=booking_id).first()
+    if booking is None:
+        raise Http404
+    return booking
+
+
+@login_required
+@require_POST
+def cancel_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+    user = host_user(request)
+    booking = _own_booking(user, booking_id)
+    try:
+        cancel_booking(booking=booking)
+    except CalendarOperationNotSupported as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, gettext("The meeting is cancelled."))
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def reschedule_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+    user = host_user(request)
+    booking = _own_booking(user, booking_id)
+    assert booking.start is not None and booking.end is not None
+    minutes = int((booking.end - booking.start).total_seconds() // 60)
+    with in_user_zone(user):
+        # The picker's time is the host's wall-clock time.
+        form = RescheduleForm(request.POST, durations=sorted({*booking.link.durations, minutes}))
+        valid = form.is_valid()
+    if not valid:
+        reasons = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        messages.error(request, gettext("The meeting was not moved. %(reason)s") % {"reason": reasons})
+        return redirect("dashboard")
+    try:
+        moved = reschedule_booking(
+            booking=booking, start=form.cleaned_data["start"], duration=form.cleaned_data["duration"]
+        )
+    except (SlotUnavailable, BookingNotChangeable, CalendarOperationNotSupported) as error:
+        messages.error(request, gettext("The meeting was not moved. %(reason)s") % {"reason": str(error)})
+    except BookingInputError as error:
+        reasons = " ".join(error.errors.values())
+        messages.error(request, gettext("The meeting was not moved. %(reason)s") % {"reason": reasons})
+    except CalendarUnreadable as error:
+        messages.error(
+            request,
+            gettext(
+                "The meeting was not moved: your calendar cannot be read, so the new time cannot be "
+                "checked. %(reason)s"
+            )
+            % {"reason": str(error)},
+        )
+    else:
+        with in_user_zone(user):
+            when = meeting_when(moved.start, moved.end)
+        messages.success(request, gettext("The meeting is moved to %(when)s.") % {"when": when})
+        if moved.calendar_write == CalendarWrite.PENDING:
+            messages.warning(
+                request, gettext("Your calendar does not show the new time yet; Yoyaku keeps trying.")
+            )
     return redirect("dashboard")

@@ -112,3 +112,23 @@ class ApiKeyForm(forms.Form):
         max_length=100,
         help_text=_("A name to tell your keys apart, for example the tool that uses it."),
     )
+
+
+class RescheduleForm(forms.Form):
+    """A new time for a meeting, as the host's date and time picker sends it.
+
+    Read in the active time zone (the host's: views clean it inside ``in_user_zone``).
+    """
+
+    start = forms.DateTimeField(
+        label=_("New start"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    duration = forms.TypedChoiceField(label=_("Length"), coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args: Any, durations: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["duration"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [(d, _("%(minutes)s minutes") % {"minutes": d}) for d in durations]

@@ -11,9 +11,18 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils.translation import gettext
 
-from yoyaku.accounts.models import ApiKey, CalendarConnection, ConnectionStatus, InboxConnection, User
-from yoyaku.accounts.selectors import calendars_of, user_connections, user_inboxes
-from yoyaku.calendars.base import CalendarError, CalendarInfo
+from yoyaku.accounts.models import (
+    ApiKey,
+    CalendarConnection,
+    ConnectionStatus,
+    InboxConnection,
+    Provider,
+    User,
+)
+from yoyaku.accounts.selectors import meetings_connection, stored_calendars, user_connections, user_inboxes
+from yoyaku.calendars.base import CalendarInfo
+from yoyaku.calendars.capabilities import Capabilities, capabilities
+from yoyaku.scheduling.calendar_writes import change_refusal
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
 from yoyaku.scheduling.selectors import bookings_of_host, host_bookings, meeting_requests
 
@@ -27,10 +36,12 @@ class CalendarChoices:
     """A connection's calendars as the settings form offers them."""
 
     calendars: list[CalendarInfo] = field(default_factory=list)
-    # Set when the calendars could not be listed (the form is then not offered).
+    # Set when the settings cannot be changed now (the calendar must be reconnected).
     error: str = ""
     checked_ids: list[str] = field(default_factory=list)
     write_id: str = ""
+    # False when no calendar list is kept for the connection yet: the host refreshes it.
+    listed: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,12 +49,21 @@ class ConnectionPanel:
     connection: CalendarConnection
     choices: CalendarChoices
     inboxes: list[InboxConnection]
+    capabilities: Capabilities
+
+
+@dataclass(frozen=True)
+class UpcomingMeeting:
+    booking: Booking
+    # Why the host's calendar refuses a cancel or a move from here ("" when it takes them).
+    cancel_refusal: str = ""
+    reschedule_refusal: str = ""
 
 
 @dataclass(frozen=True)
 class Dashboard:
     links: list[MeetingLink]
-    upcoming: list[Booking]
+    upcoming: list[UpcomingMeeting]
     requests: list[Booking]
     panels: list[ConnectionPanel]
     # Inboxes not tied to any of the user's calendar connections.
@@ -82,23 +102,53 @@ def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS)
 def calendar_choices(*, connection: CalendarConnection) -> CalendarChoices:
     """The calendars to offer in the settings form, with what is checked today.
 
-    No stored conflict calendars means every calendar is checked (that is how busy time is read);
-    no stored write calendar means the provider's primary one receives meetings.
+    The list is the one kept on the connection (never read from the provider here, so an
+    unreachable provider cannot hold the page up). What is checked is exactly what busy time
+    is read from; no stored write calendar means the primary one receives meetings.
     """
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
-        # The saved sign-in is known to be refused: asking the provider again only slows the page.
+        # The saved sign-in is known to be refused: nothing can be saved until it is reconnected.
         return CalendarChoices(error=gettext("Reconnect the calendar to change these settings."))
-    try:
-        calendars = calendars_of(connection=connection)
-    except CalendarError as error:
-        return CalendarChoices(error=str(error))
+    calendars = stored_calendars(connection=connection)
+    if calendars is None:
+        return CalendarChoices(listed=False)
     ids = [c.id for c in calendars]
-    checked = [i for i in connection.conflict_calendar_ids if i in ids] or ids
     write_id = connection.write_calendar_id
     if write_id not in ids:
         write_id = next((c.id for c in calendars if c.primary and c.writable), "")
         write_id = write_id or next((c.id for c in calendars if c.writable), "")
+    checked = busy_calendar_ids(connection=connection, calendars=calendars)
     return CalendarChoices(calendars=calendars, checked_ids=checked, write_id=write_id)
+
+
+def busy_calendar_ids(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> list[str]:
+    """Of ``calendars``, the ones busy time is read from.
+
+    A stored choice is passed to the adapter as it is. Without one the adapter decides
+    (``busy()`` with no calendars): CalDAV reads every calendar of the account; Google,
+    Microsoft 365 and Exchange read only the primary (default) calendar.
+    """
+    ids = [c.id for c in calendars]
+    if connection.conflict_calendar_ids:
+        return [i for i in connection.conflict_calendar_ids if i in ids]
+    if connection.provider == Provider.CALDAV:
+        return ids
+    return [c.id for c in calendars if c.primary][:1]
+
+
+def upcoming_meetings(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[UpcomingMeeting]:
+    """The host's upcoming meetings, each with why its calendar refuses a cancel or move, if it does."""
+    connections: dict[int, CalendarConnection | None] = {}
+    meetings = []
+    for booking in host_bookings(user=user, after=now, limit=limit):
+        host_id = booking.assigned_host_id
+        if host_id not in connections:
+            connections[host_id] = meetings_connection(user=booking.assigned_host)
+        connection = connections[host_id]
+        cancel = change_refusal(booking=booking, change="cancel", connection=connection)
+        move = change_refusal(booking=booking, change="reschedule", connection=connection)
+        meetings.append(UpcomingMeeting(booking=booking, cancel_refusal=cancel, reschedule_refusal=move))
+    return meetings
 
 
 def connection_panels(*, user: User) -> tuple[list[ConnectionPanel], list[InboxConnection]]:
@@ -110,6 +160,7 @@ def connection_panels(*, user: User) -> tuple[list[ConnectionPanel], list[InboxC
             connection=connection,
             choices=calendar_choices(connection=connection),
             inboxes=[i for i in inboxes if i.calendar_connection_id == connection.pk],
+            capabilities=capabilities(connection.provider),
         )
         for connection in connections
     ]
@@ -121,7 +172,7 @@ def dashboard(*, user: User, now: datetime) -> Dashboard:
     panels, other_inboxes = connection_panels(user=user)
     return Dashboard(
         links=host_links(user=user),
-        upcoming=host_bookings(user=user, after=now, limit=DASHBOARD_ROWS),
+        upcoming=upcoming_meetings(user=user, now=now),
         requests=meeting_requests(user=user, now=now, limit=DASHBOARD_ROWS),
         panels=panels,
         other_inboxes=other_inboxes,

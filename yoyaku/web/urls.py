@@ -20,7 +20,18 @@ urlpatterns = [
         dashboard.remove_calendar,
         name="calendar-disconnect",
     ),
+    path(
+        "dashboard/calendars/<int:connection_id>/refresh/",
+        dashboard.refresh_calendar_list,
+        name="calendar-refresh",
+    ),
     path("dashboard/inboxes/<int:inbox_id>/disconnect/", dashboard.remove_inbox, name="inbox-disconnect"),
+    path("dashboard/bookings/<uuid:booking_id>/cancel/", dashboard.cancel_meeting, name="booking-cancel"),
+    path(
+        "dashboard/bookings/<uuid:booking_id>/reschedule/",
+        dashboard.reschedule_meeting,
+        name="booking-reschedule",
+    ),
     path(
         "dashboard/bookings/<uuid:booking_id>/calendar-retry/",
         dashboard.retry_calendar,

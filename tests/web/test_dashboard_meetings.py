@@ -1,0 +1,158 @@
+"""Cancelling and moving upcoming meetings from the dashboard; Exchange meetings say why they cannot be."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from tests.emulators.radicale_server import RadicaleServer
+from tests.factories import make_host, make_link
+from tests.scheduling.helpers import add_event, connect, events_on
+from tests.web.html import element, elements
+from yoyaku.accounts.models import CalendarConnection, Provider, User
+from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
+from yoyaku.scheduling.services import book_meeting
+
+pytestmark = pytest.mark.django_db
+
+TOKYO = ZoneInfo("Asia/Tokyo")  # the signed-in host's zone
+EXCHANGE_NOTE = "Exchange calendars are one-way"
+
+
+def tokyo(hour: int) -> datetime:
+    day = timezone.now().astimezone(TOKYO).date() + timedelta(days=3)
+    return datetime.combine(day, time(hour), TOKYO)
+
+
+def book(link: MeetingLink, start: datetime, email: str = "aiko@example.com") -> Booking:
+    return book_meeting(
+        link=link,
+        start=start,
+        duration=30,
+        time_zone="Europe/Paris",
+        first_name="Aiko",
+        last_name="Sato",
+        email=email,
+    ).booking
+
+
+def messages_of(client: Client) -> str:
+    return client.get("/dashboard/").content.decode()
+
+
+@pytest.fixture
+def calendar(host: User, radicale: RadicaleServer) -> str:
+    return connect(host, radicale)[1]
+
+
+def test_each_upcoming_meeting_offers_cancel_with_confirmation_and_a_picker_in_the_hosts_zone(
+    host: User, client_in: Client, calendar: str
+) -> None:
+    booking = book(make_link(host, durations=[30, 60]), tokyo(10))
+
+    html = client_in.get("/dashboard/").content.decode()
+
+    cancel = element(html, "form", action=f"/dashboard/bookings/{booking.pk}/cancel/")
+    assert "Cancel this meeting?" in cancel["data-confirm"]
+    element(html, "form", action=f"/dashboard/bookings/{booking.pk}/reschedule/")
+    picker = element(html, "input", name="start", type="datetime-local")
+    # 10:00 in Tokyo, as the host reads it, whatever zone the booker was in.
+    assert picker["value"] == tokyo(10).strftime("%Y-%m-%dT%H:%M")
+    assert "(Asia/Tokyo)" in html
+    assert {o["value"] for o in elements(html, "option")} >= {"30", "60"}
+    assert EXCHANGE_NOTE not in html
+
+
+def test_moving_from_the_dashboard_reads_the_picker_in_the_hosts_zone(
+    host: User, client_in: Client, calendar: str, radicale: RadicaleServer
+) -> None:
+    booking = book(make_link(host), tokyo(10))
+
+    response = client_in.post(
+        f"/dashboard/bookings/{booking.pk}/reschedule/",
+        {"start": tokyo(14).strftime("%Y-%m-%dT%H:%M"), "duration": "30"},
+    )
+
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    booking.refresh_from_db()
+    assert booking.start == tokyo(14)
+    [event] = events_on(radicale, calendar)
+    assert event.start == tokyo(14)
+    assert "The meeting is moved to" in messages_of(client_in)
+
+
+def test_a_taken_time_is_refused_with_the_reason_and_nothing_moves(
+    host: User, client_in: Client, calendar: str, radicale: RadicaleServer
+) -> None:
+    booking = book(make_link(host), tokyo(10))
+    add_event(radicale, calendar, start=tokyo(14), end=tokyo(15))
+
+    client_in.post(
+        f"/dashboard/bookings/{booking.pk}/reschedule/", {"start": tokyo(14).strftime("%Y-%m-%dT%H:%M")}
+    )
+    bad = client_in.post(f"/dashboard/bookings/{booking.pk}/reschedule/", {"start": "tomorrow at noon"})
+
+    assert bad.status_code == 302
+    booking.refresh_from_db()
+    assert booking.start == tokyo(10)
+    html = messages_of(client_in)
+    assert html.count("The meeting was not moved.") == 2
+    assert "That time is not free" in html
+
+
+def test_cancelling_from_the_dashboard_frees_the_time(
+    host: User, client_in: Client, calendar: str, radicale: RadicaleServer
+) -> None:
+    booking = book(make_link(host), tokyo(10))
+
+    client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/")
+
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+    [event] = events_on(radicale, calendar)
+    assert event.cancelled
+    html = messages_of(client_in)
+    assert "The meeting is cancelled." in html
+    assert not elements(html, "form", action=f"/dashboard/bookings/{booking.pk}/cancel/")
+
+
+def test_exchange_meetings_hide_both_actions_and_say_why(
+    host: User, client_in: Client, calendar: str
+) -> None:
+    booking = book(make_link(host), tokyo(10))
+    CalendarConnection.objects.filter(user=host).update(provider=Provider.EXCHANGE)
+
+    html = client_in.get("/dashboard/").content.decode()
+
+    assert not elements(html, "form", action=f"/dashboard/bookings/{booking.pk}/cancel/")
+    assert not elements(html, "form", action=f"/dashboard/bookings/{booking.pk}/reschedule/")
+    assert "cancel or move it in Outlook" in html
+    assert EXCHANGE_NOTE in html  # on the connection panel
+    # Posting anyway changes nothing and says why.
+    client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/")
+    client_in.post(
+        f"/dashboard/bookings/{booking.pk}/reschedule/", {"start": tokyo(14).strftime("%Y-%m-%dT%H:%M")}
+    )
+    booking.refresh_from_db()
+    assert (booking.status, booking.start) == (BookingStatus.CONFIRMED, tokyo(10))
+    html = messages_of(client_in)
+    assert "cancel it in Outlook instead" in html
+    assert "reschedule it in Outlook instead" in html
+
+
+def test_other_hosts_meetings_cannot_be_changed(client_in: Client, radicale: RadicaleServer) -> None:
+    other = make_host("taro", time_zone="Asia/Tokyo")
+    connect(other, radicale)
+    booking = book(make_link(other, slug="taro"), tokyo(10))
+
+    assert client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/").status_code == 404
+    moved = client_in.post(
+        f"/dashboard/bookings/{booking.pk}/reschedule/", {"start": tokyo(14).strftime("%Y-%m-%dT%H:%M")}
+    )
+    assert moved.status_code == 404
+    booking.refresh_from_db()
+    assert (booking.status, booking.start) == (BookingStatus.CONFIRMED, tokyo(10))
