@@ -48,6 +48,7 @@ def test_the_booking_after_the_limit_gets_429_and_writes_nothing() -> None:
     assert status == 429
     assert set(body) == {"detail", "errors"} and body["errors"] == {}
     assert 1 <= int(retry_after) <= 3600
+    assert body["detail"] == f"Too many requests; try again in {retry_after} seconds."
     assert Booking.objects.count() == 3
     assert not Contact.objects.filter(email="guest12@example.com").exists()
     # A request without a time counts against the same limit.

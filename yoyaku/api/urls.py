@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -15,7 +17,9 @@ from yoyaku.scheduling.validation import BookingInputError
 api = NinjaAPI(
     title="Yoyaku API",
     version="1",
-    description="Scheduling pages, availability and bookings. Host endpoints take `Authorization: Bearer <API key>`.",
+    description=(
+        "Scheduling pages, availability and bookings. Host endpoints take `Authorization: Bearer <API key>`."
+    ),
     urls_namespace="api-v1",
 )
 api.add_router("/", hosts.router)
@@ -23,7 +27,9 @@ api.add_router("/", public.router)
 api.add_router("/", connections.router)
 
 
-def _error(request: HttpRequest, status: int, detail: str, errors: dict[str, str] | None = None) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, detail: str, errors: dict[str, str] | None = None
+) -> HttpResponse:
     return api.create_response(request, {"detail": detail, "errors": errors or {}}, status=status)
 
 
@@ -73,10 +79,12 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(Throttled)
 def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-    response = _error(request, 429, "Too many requests; wait a minute and try again.")
     if exc.wait:
-        response["Retry-After"] = str(int(exc.wait) + 1)
-    return response
+        seconds = math.ceil(exc.wait)
+        response = _error(request, 429, f"Too many requests; try again in {seconds} seconds.")
+        response["Retry-After"] = str(seconds)
+        return response
+    return _error(request, 429, "Too many requests; try again later.")
 
 
 @api.exception_handler(HttpError)
