@@ -242,3 +242,17 @@ def test_after_the_calendar_was_disconnected_only_the_time_moves(radicale: Radic
     [event] = events_on(radicale, calendar)
     assert event.start == berlin(10)
     assert mail.outbox == []
+
+
+def test_the_update_mail_speaks_the_bookers_page_language(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connect(host, radicale)
+    booking = book(make_link(host), berlin(10), language="ja").booking
+    mail.outbox.clear()
+
+    reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+
+    [(message, _itip)] = invitations("REQUEST")
+    assert message.subject.startswith("招待の更新")
+    # 14:00 in Berlin is 22:00 in Tokyo, the booker's zone.
+    assert "日時が" in message.body and "22:00" in message.body

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
@@ -156,3 +158,27 @@ def test_other_hosts_meetings_cannot_be_changed(client_in: Client, radicale: Rad
     assert moved.status_code == 404
     booking.refresh_from_db()
     assert (booking.status, booking.start) == (BookingStatus.CONFIRMED, tokyo(10))
+
+
+@pytest.fixture
+def japanese(client_in: Client) -> Iterator[None]:
+    client_in.cookies["django_language"] = "ja"
+    yield
+    # The locale middleware leaves the request's language active in this thread: later tests expect English.
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_the_actions_and_the_exchange_note_speak_japanese(
+    host: User, client_in: Client, calendar: str, japanese: None
+) -> None:
+    book(make_link(host), tokyo(10))
+    book(make_link(host, slug="second"), tokyo(12), email="ken@example.com")
+
+    html = client_in.get("/dashboard/").content.decode()
+    assert "日時を変更" in html and "ミーティングをキャンセル" in html
+    assert "カレンダー一覧を更新" in html
+
+    CalendarConnection.objects.filter(user=host).update(provider=Provider.EXCHANGE)
+    html = client_in.get("/dashboard/").content.decode()
+    assert "Exchange カレンダーとの連携は一方向です" in html
+    assert "キャンセルや日時変更は Outlook で行ってください" in html
