@@ -173,6 +173,18 @@ class CalDAVAdapter:
                 return
         raise CalendarError("The event kept changing on the CalDAV server; try again.")
 
+    def event_sequence(self, *, event_id: str) -> int:
+        """The event's SEQUENCE on the server (0 if it is gone), for iMIP mail about it to carry.
+
+        Attendees' clients apply an update or cancellation only with a SEQUENCE at
+        least the one they have (RFC 5546 §2.1.4); writes here bump the stored one.
+        """
+        try:
+            current, _etag = self._get_object(self._absolute(event_id))
+        except _NotFound:
+            return 0
+        return _max_sequence(current)
+
     def cancel_event(self, *, event_id: str, calendar_id: str | None = None) -> None:
         """Mark the event STATUS:CANCELLED and bump SEQUENCE (RFC 5545 §3.8.1.11, §3.8.7.4).
 

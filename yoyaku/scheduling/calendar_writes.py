@@ -214,14 +214,10 @@ def _caldav_sequence(adapter: object, event_id: str) -> int:
     An update only counts for attendees' clients with a SEQUENCE above the one they
     have (RFC 5546 §2.1.4), and the adapter bumped the stored one.
     """
-    from yoyaku.calendars.caldav import CalDAVAdapter, _max_sequence, _NotFound
+    from yoyaku.calendars.caldav import CalDAVAdapter
 
     assert isinstance(adapter, CalDAVAdapter)
-    try:
-        calendar, _etag = adapter._get_object(adapter._absolute(event_id))
-    except _NotFound:
-        return 0  # gone from the server (deleted by the host): nothing there to count above
-    return _max_sequence(calendar)
+    return adapter.event_sequence(event_id=event_id)
 
 
 def _store_written(
