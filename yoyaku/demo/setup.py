@@ -10,11 +10,13 @@ forget their grants when they stop.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
+from yoyaku.accounts.connections import ConnectionRefused, refresh_calendars
 from yoyaku.accounts.models import (
     ApiKey,
     CalendarConnection,
@@ -104,6 +106,9 @@ def connect_demo_calendar(
     connection.busy_json = "[]"
     connection.busy_fetched_at = None
     connection.save()
+    # As connecting does: the dashboard shows the calendar list kept on the connection.
+    with suppress(ConnectionRefused):
+        refresh_calendars(user=user, connection_id=connection.pk)
     return connection
 
 
