@@ -256,3 +256,27 @@ def test_the_update_mail_speaks_the_bookers_page_language(radicale: RadicaleServ
     assert message.subject.startswith("招待の更新")
     # 14:00 in Berlin is 22:00 in Tokyo, the booker's zone.
     assert "日時が" in message.body and "22:00" in message.body
+
+
+def test_a_create_racing_a_stored_write_is_done_again_as_an_update(radicale: RadicaleServer) -> None:
+    from yoyaku.scheduling.calendar_writes import write_booking_event
+    from yoyaku.tasks.calendar import retry_booking_event
+
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    booking = book(make_link(host), berlin(10)).booking
+    # A write that started before the first one stored its event, for the meeting since moved to 14:00:
+    # its create finds the event by its UID and leaves it at 10:00.
+    Booking.objects.filter(pk=booking.pk).update(start=berlin(14), end=berlin(14, 30))
+    racing = Booking.objects.get(pk=booking.pk)
+    racing.calendar_event_id = ""
+
+    assert write_booking_event(booking=racing, retry_on_failure=False) is False
+
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.PENDING
+    retry_booking_event.call_local(str(booking.pk))
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.WRITTEN
+    [event] = events_on(radicale, calendar)
+    assert (event.start, event.end) == (berlin(14), berlin(14, 30))

@@ -173,7 +173,7 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
         if retry_on_failure and state == CalendarWrite.PENDING:
             _retry_write_after_commit(booking)
         return False
-    stored = _store_written(booking=booking, event_id=event_id, draft=draft)
+    stored = _store_written(booking=booking, event_id=event_id, draft=draft, created=not existing)
     if stored == "cancelled":
         # Cancelled while the event was being written: take it off again. No invitation went out,
         # so no cancellation mail either.
@@ -221,19 +221,22 @@ def _caldav_sequence(adapter: object, event_id: str) -> int:
 
 
 def _store_written(
-    *, booking: Booking, event_id: str, draft: EventDraft
+    *, booking: Booking, event_id: str, draft: EventDraft, created: bool
 ) -> Literal["written", "cancelled", "moved"]:
     """Record the event; or say the booking was cancelled, or moved again, while it was being written.
 
     The booking is read again under the row lock: a cancel that landed while the
     event was on its way found no event to cancel, so this is where it is seen;
     a reschedule that landed meanwhile may have been written first, so this write
-    may have put the older time back and must be done again.
+    may have put the older time back and must be done again. So must a create
+    that raced another write of the booking which stored its event first: the
+    create may have found that event (same UID) and left its time as it was.
     """
     with transaction.atomic():
         current = _locked(booking.pk)
         cancelled = current.status == BookingStatus.CANCELLED
-        moved = not cancelled and (current.start, current.end) != (draft.start, draft.end)
+        raced = created and bool(current.calendar_event_id)
+        moved = not cancelled and (raced or (current.start, current.end) != (draft.start, draft.end))
         booking.status = current.status
         if moved:
             _save_state(
