@@ -10,7 +10,8 @@ from django.test import Client, RequestFactory, override_settings
 
 from tests.api.test_public_booking import next_weekday, payload
 from tests.factories import make_host, make_link
-from yoyaku.api.throttling import client_address, parse_rate
+from yoyaku.accounts.client_address import client_address
+from yoyaku.api.throttling import parse_rate
 from yoyaku.crm.models import Contact
 from yoyaku.scheduling.models import Booking
 

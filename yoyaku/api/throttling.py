@@ -1,4 +1,4 @@
-"""Rate limits for the public endpoints, counted per client address.
+"""Rate limits for the public endpoints, counted per client address (``accounts/client_address.py``).
 
 Limits are read from settings on every request (so they can be changed without a restart of the
 module, and tests can override them). The counter lives in Django's cache: the default in-memory cache
@@ -7,7 +7,6 @@ counts per process, so deployments with several processes point the cache at Red
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 
@@ -16,8 +15,9 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
+from yoyaku.accounts.client_address import client_address
+
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_rate(value: str | int) -> tuple[int, int]:
@@ -31,37 +31,6 @@ def parse_rate(value: str | int) -> tuple[int, int]:
             multiple = period[: -len(unit)]
             return int(count), (int(multiple) if multiple else 1) * _PERIODS[unit]
     return int(count), int(period)
-
-
-def _networks(entries: list[str]) -> list[_Network]:
-    return [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
-
-
-def _in(address: str, networks: list[_Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-def client_address(request: HttpRequest) -> str:
-    """The address to count a request against.
-
-    X-Forwarded-For is anyone's to write, so it is believed only when the peer is one of
-    ``YOYAKU_TRUSTED_PROXIES``, and then only as far as the proxies' own entries go: the right-most
-    address that is not a trusted proxy is the client (what is left of it may be forged).
-    """
-    peer = str(request.META.get("REMOTE_ADDR") or "")
-    trusted = _networks(list(settings.YOYAKU_TRUSTED_PROXIES))
-    if not _in(peer, trusted):
-        return peer
-    forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
-    forwarded = [part for part in forwarded if part]
-    for address in reversed(forwarded):
-        if not _in(address, trusted):
-            return address[:64]
-    return forwarded[0][:64] if forwarded else peer
 
 
 def hit(*, key: str, count: int, period: int) -> float | None:

@@ -13,15 +13,19 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext, ngettext
 
 from yoyaku.accounts import sign_in_limits
+from yoyaku.accounts.client_address import client_address
 
 
 class SignInForm(AuthenticationForm):
     """Django's sign-in form, refusing a username with too many recent failures before the password
     is checked (so guessing on gets nowhere, and costs no password hashing)."""
 
+    def address(self) -> str:
+        return client_address(self.request) if self.request is not None else ""
+
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username") or "")
-        wait = sign_in_limits.locked_for(username=username) if username else None
+        wait = sign_in_limits.locked_for(username=username, address=self.address()) if username else None
         if wait is not None:
             minutes = math.ceil(wait / 60)
             raise ValidationError(
@@ -37,7 +41,7 @@ class SignInForm(AuthenticationForm):
             return super().clean()
         except ValidationError as error:
             if username and getattr(error, "code", "") == "invalid_login":
-                sign_in_limits.record_failure(username=username)
+                sign_in_limits.record_failure(username=username, address=self.address())
             raise
 
 
@@ -47,14 +51,16 @@ class SignInView(auth_views.LoginView):
     form_class = SignInForm
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        sign_in_limits.clear_failures(username=form.cleaned_data.get("username") or "")
+        username = str(form.cleaned_data.get("username") or "")
+        sign_in_limits.clear_failures(username=username, address=client_address(self.request))
         return super().form_valid(form)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         if form.has_error(NON_FIELD_ERRORS, "too_many_attempts"):
             response.status_code = 429
-            wait = sign_in_limits.locked_for(username=str(form.cleaned_data.get("username") or ""))
+            username = str(form.cleaned_data.get("username") or "")
+            wait = sign_in_limits.locked_for(username=username, address=client_address(self.request))
             if wait is not None:
                 response["Retry-After"] = str(wait)
         return response
