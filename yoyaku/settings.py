@@ -185,9 +185,11 @@ YOYAKU_BOOKING_RATE_LIMIT = os.environ.get("YOYAKU_BOOKING_RATE_LIMIT", "20/h")
 # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; from any
 # other peer the header is ignored, since clients can write whatever they like into it.
 YOYAKU_TRUSTED_PROXIES = [p for p in os.environ.get("YOYAKU_TRUSTED_PROXIES", "").split(",") if p.strip()]
-# Sign-in: after this many failed attempts for one username within the window, further attempts are
-# refused without checking the password until the window ends.
+# Sign-in: after this many failed attempts for one username from one client address within the window,
+# further attempts from that address are refused without checking the password until the window ends;
+# the much higher per-username ceiling counts failures from every address (guessing spread over many).
 YOYAKU_SIGNIN_MAX_FAILURES = int(os.environ.get("YOYAKU_SIGNIN_MAX_FAILURES", "10"))
+YOYAKU_SIGNIN_USERNAME_MAX_FAILURES = int(os.environ.get("YOYAKU_SIGNIN_USERNAME_MAX_FAILURES", "100"))
 YOYAKU_SIGNIN_WINDOW_MINUTES = int(os.environ.get("YOYAKU_SIGNIN_WINDOW_MINUTES", "15"))
 
 # OAuth clients and provider endpoints; defaults are the real services. A provider without a
