@@ -70,3 +70,13 @@ def radicale() -> Iterator[RadicaleServer]:
 def caldav_calendar(radicale: RadicaleServer) -> str:
     """URL of a fresh, empty calendar owned by ``radicale.username``."""
     return radicale.ensure_calendar(f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests() -> Iterator[None]:
+    """A request served in Japanese leaves Japanese active in its thread; each test starts in the default."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
