@@ -44,7 +44,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("YOYAKU_TEST_DATABASE") != "postgresql" or reachable("127.0.0.1", 5432):
         return
     if REQUIRE_SERVICES:
-        raise pytest.UsageError("PostgreSQL is not reachable at 127.0.0.1:5432 and YOYAKU_REQUIRE_SERVICES=1.")
+        raise pytest.UsageError(
+            "PostgreSQL is not reachable at 127.0.0.1:5432 and YOYAKU_REQUIRE_SERVICES=1."
+        )
     skip = pytest.mark.skip(reason="PostgreSQL is not reachable at 127.0.0.1:5432.")
     for item in items:
         item.add_marker(skip)

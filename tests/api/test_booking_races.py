@@ -5,6 +5,7 @@ Marked `postgres` so the second pass of `make test` runs them against PostgreSQL
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
@@ -72,7 +73,7 @@ def test_overlapping_slots_of_different_lengths_never_both_win(live_server) -> N
     statuses = _race(f"{live_server.url}/api/v1/book/intro", bodies)
     assert all(s in (201, 409) for s in statuses), statuses
     spans = sorted(Reservation.objects.values_list("start", "end"))
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, spans
     # Either the hour went to one 60-minute booking, or to the two half hours.
     assert statuses.count(201) in (1, 2)

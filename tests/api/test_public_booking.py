@@ -69,7 +69,9 @@ def test_second_booking_of_same_slot_gets_409_and_changes_nothing() -> None:
     make_link(host)
     start = next_weekday().replace(hour=10)
     client = Client()
-    assert client.post("/api/v1/book/intro", payload(start), content_type="application/json").status_code == 201
+    assert (
+        client.post("/api/v1/book/intro", payload(start), content_type="application/json").status_code == 201
+    )
     second = client.post(
         "/api/v1/book/intro", payload(start, email="ken@example.com"), content_type="application/json"
     )
@@ -98,7 +100,9 @@ def test_buffers_block_neighbouring_slots() -> None:
     make_link(host, buffer_after_minutes=15, buffer_before_minutes=15)
     start = next_weekday().replace(hour=10)
     client = Client()
-    assert client.post("/api/v1/book/intro", payload(start), content_type="application/json").status_code == 201
+    assert (
+        client.post("/api/v1/book/intro", payload(start), content_type="application/json").status_code == 201
+    )
     reservation = Reservation.objects.get()
     assert reservation.start == start - timedelta(minutes=15)
     assert reservation.end == start + timedelta(minutes=45)

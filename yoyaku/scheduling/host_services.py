@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -22,7 +23,7 @@ def _clean_spans(spans: Sequence[Sequence[int]], *, field: str) -> list[list[int
             raise BookingInputError(
                 {field: f"[{a}, {b}] is not a span of minutes within a day (0 <= start < end <= 1440)."}
             )
-    for (_, end), (start, _) in zip(cleaned, cleaned[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(cleaned):
         if start < end:
             raise BookingInputError({field: "Working hours on one day must not overlap."})
     return [[a, b] for a, b in cleaned]
@@ -38,7 +39,8 @@ def set_availability(
     check_time_zone(time_zone, field="time_zone")
     clean_weekly = {str(day): _clean_spans(spans, field=f"weekly.{day}") for day, spans in weekly.items()}
     clean_overrides = {
-        day.isoformat(): _clean_spans(spans, field=f"overrides.{day.isoformat()}") for day, spans in overrides.items()
+        day.isoformat(): _clean_spans(spans, field=f"overrides.{day.isoformat()}")
+        for day, spans in overrides.items()
     }
     with transaction.atomic():
         user.time_zone = time_zone
@@ -122,7 +124,9 @@ def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), *
     return link
 
 
-def update_link(*, link: MeetingLink, host_usernames: Sequence[str] | None = None, **fields: Any) -> MeetingLink:
+def update_link(
+    *, link: MeetingLink, host_usernames: Sequence[str] | None = None, **fields: Any
+) -> MeetingLink:
     for key, value in fields.items():
         if key in LINK_FIELDS:
             setattr(link, key, value)

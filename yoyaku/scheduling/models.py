@@ -16,7 +16,9 @@ def default_weekly_hours() -> dict[str, list[list[int]]]:
 class Availability(models.Model):
     """A host's working hours: local minutes from midnight in the user's time zone."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability"
+    )
     weekly = models.JSONField(default=default_weekly_hours)  # {"0": [[540, 1020]], ...} 0 = Monday
     overrides = models.JSONField(default=dict, blank=True)  # {"2026-12-24": []} empty list = day off
     updated_at = models.DateTimeField(auto_now=True)
