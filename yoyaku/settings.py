@@ -145,7 +145,17 @@ else:
         "immediate": _env_bool("YOYAKU_TASKS_IMMEDIATE"),
     }
 
+# The rate limits and sign-in failures are counted in the cache. In memory it counts per process, so
+# with several processes (the Redis mode) it lives on the queue's Redis, under a key prefix of its own.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if _redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "KEY_PREFIX": "yoyaku-cache",
+        }
+    }
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ja", _("Japanese"))]

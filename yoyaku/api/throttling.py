@@ -2,7 +2,7 @@
 
 Limits are read from settings on every request (so they can be changed without a restart of the
 module, and tests can override them). The counter lives in Django's cache: the default in-memory cache
-counts per process, so deployments with several processes point the cache at Redis.
+counts per process, so deployments with several processes set ``YOYAKU_REDIS_URL``, which puts it on Redis.
 """
 
 from __future__ import annotations
