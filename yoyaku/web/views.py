@@ -48,6 +48,15 @@ def duration_label(minutes: int) -> str:
     return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
+def too_many_attempts(minutes: int) -> str:
+    """The refusal over the booking limit, with {minutes} left for the script to fill in."""
+    return ngettext(
+        "Too many attempts from your network. Try again in {minutes} minute.",
+        "Too many attempts from your network. Try again in {minutes} minutes.",
+        minutes,
+    )
+
+
 def host_label(link: MeetingLink) -> str:
     if link.kind == LinkKind.ROUND_ROBIN:
         return gettext("a member of the %(owner)s team") % {"owner": link.owner.display_name}
@@ -81,7 +90,11 @@ def page_strings() -> dict[str, str]:
         ),
         "networkError": gettext("The request could not be sent. Check your connection and try again."),
         "serverError": gettext("Something went wrong on our side. Please try again."),
-        "tooMany": gettext("Too many attempts. Wait a minute and try again."),
+        # The wait comes with the refusal (Retry-After), so the script picks the form; English and
+        # Japanese need no more than these two.
+        "tooManyOne": too_many_attempts(1),
+        "tooManyOther": too_many_attempts(2),
+        "tooManyLater": gettext("Too many attempts from your network. Try again later."),
         "bookedTitle": gettext("You're booked"),
         "bookedBody": gettext("Your meeting with {host} is confirmed."),
         "requestedTitle": gettext("Request sent"),

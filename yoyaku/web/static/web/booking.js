@@ -495,7 +495,7 @@
     })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
-          return { status: response.status, data: data };
+          return { status: response.status, data: data, retryAfter: response.headers.get("Retry-After") };
         });
       })
       .then(function (result) {
@@ -527,10 +527,19 @@
       showRequestForm(S.calendarDown);
       focusHeading("details-title");
     } else if (status === 429) {
-      showErrors({}, S.tooMany);
+      showErrors({}, tooManyMessage(result.retryAfter));
     } else {
       showErrors({}, S.serverError);
     }
+  }
+
+  // The booking limit may mean a wait of up to an hour: say how long, from the API's Retry-After
+  // (seconds; a proxy's refusal may come without it).
+  function tooManyMessage(retryAfter) {
+    var seconds = /^\d+$/.test(retryAfter || "") ? parseInt(retryAfter, 10) : 0;
+    if (seconds <= 0) { return S.tooManyLater; }
+    var minutes = Math.ceil(seconds / 60);
+    return fmt(minutes === 1 ? S.tooManyOne : S.tooManyOther, { minutes: minutes });
   }
 
   function showDone(booking, email) {
