@@ -64,13 +64,13 @@ def read_busy(
                 start=fetch_start, end=fetch_end, calendar_ids=connection.conflict_calendar_ids or None
             )
     except CalendarAuthError as error:
-        _mark(connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
         raise
     except CalendarError as error:
-        _mark(connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
         raise
     except Exception as error:  # a broken server must not look like a free calendar
-        _mark(connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
         raise CalendarUnavailable("The calendar could not be read.") from error
     pairs = blocking_intervals(intervals, tentative_blocks=connection.tentative_blocks)
     if not fresh:
@@ -83,7 +83,7 @@ def read_busy(
             status_message="",
         )
     elif connection.status != ConnectionStatus.OK:
-        _mark(connection, status=ConnectionStatus.OK, message="")
+        mark_connection(connection=connection, status=ConnectionStatus.OK, message="")
     return _clip(pairs, start=start, end=end)
 
 
@@ -97,7 +97,12 @@ def _clip(pairs: list[Interval], *, start: datetime, end: datetime) -> list[Inte
     return [(a, b) for a, b in pairs if b > lo and a < hi]
 
 
-def _mark(connection: CalendarConnection, *, status: str, message: str) -> None:
+def mark_connection(*, connection: CalendarConnection, status: str, message: str) -> None:
+    """Record what the last use of the connection showed: the one place its status changes after connecting.
+
+    Reads and writes alike come here, so a grant revoked under either turns the connection to
+    "needs reconnect" and the host is mailed once for that change.
+    """
     connection.status = status
     connection.status_message = message[:500]
     rows = CalendarConnection.objects.filter(pk=connection.pk)

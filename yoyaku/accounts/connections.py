@@ -282,8 +282,18 @@ def _save_connection(
             inbox.shared = False
             inbox.calendar_connection = connection
             inbox.save()
+    if existing is not None:
+        # Writes and cancellations refused while the sign-in was broken waited for this.
+        transaction.on_commit(lambda: _resume_calendar_writes(user_id=user.pk))
     connection.user = user
     return connection
+
+
+def _resume_calendar_writes(*, user_id: int) -> None:
+    # Imported here: the scheduling side builds on accounts, not the other way round.
+    from yoyaku.tasks.calendar import resume_calendar_writes
+
+    resume_calendar_writes(user_id)
 
 
 # -- OAuth (Google, Microsoft 365) -------------------------------------------------------------

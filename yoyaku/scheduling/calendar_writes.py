@@ -7,6 +7,12 @@ bug in an adapter, a lost connection surfacing as some other exception) marks
 the booking pending and a background task retries it. A cancellation is made
 durable the same way. Retries are bounded by attempts and age (settings); what
 is given up is marked failed, with its last error, for the host to see and retry.
+
+A refused sign-in (a revoked grant, a rejected password) is not a failure to
+retry: nothing will work until the host reconnects. It turns the connection to
+"needs reconnect" (the same transition a read makes, so the host is mailed once),
+and the operation waits, pending, without using up its attempts; reconnecting
+sends what waited (``resume_after_reconnect``).
 """
 
 from __future__ import annotations
@@ -19,15 +25,21 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yoyaku.accounts.busy import forget_busy
+from yoyaku.accounts.busy import forget_busy, mark_connection
 from yoyaku.accounts.calendar_registry import adapter_for
-from yoyaku.accounts.models import CalendarConnection, Provider, User
+from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, Provider, User
 from yoyaku.accounts.selectors import meetings_connection
-from yoyaku.calendars.base import Attendee, CalendarError, CalendarOperationNotSupported, EventDraft
+from yoyaku.calendars.base import (
+    Attendee,
+    CalendarAuthError,
+    CalendarError,
+    CalendarOperationNotSupported,
+    EventDraft,
+)
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Meeting
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind
@@ -143,6 +155,42 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
     return state
 
 
+def _wait_for_reconnect(*, booking: Booking, operation: Operation, message: str) -> None:
+    """Keep the operation pending until the host reconnects the calendar, its attempts untouched.
+
+    No retry is scheduled and the sweep passes it by: every try would be refused the same way.
+    """
+    pending, _failed = _STATES[operation]
+    with transaction.atomic():
+        current = _locked(booking.pk)
+        if operation == "write" and current.status == BookingStatus.CANCELLED:
+            state = CalendarWrite.NONE  # cancelled meanwhile: never to be written now
+        else:
+            state = pending
+        _save_state(
+            booking,
+            calendar_write=state,
+            calendar_error=(message or "The calendar connection must be reconnected.")[:500],
+            calendar_pending_since=current.calendar_pending_since or timezone.now(),
+            calendar_retry_at=None,
+        )
+    logger.info("Calendar %s for booking %s waits for the calendar to be reconnected", operation, booking.pk)
+
+
+def _refused_sign_in(
+    *, booking: Booking, operation: Operation, connection: CalendarConnection, error: CalendarAuthError
+) -> None:
+    logger.warning("Calendar %s for booking %s was refused: %s", operation, booking.pk, error)
+    mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+    _wait_for_reconnect(booking=booking, operation=operation, message=str(error))
+
+
+def awaits_reconnect(*, booking: Booking) -> bool:
+    """True when the booking's calendar must be reconnected before its write or cancellation can go out."""
+    connection = meetings_connection(user=booking.assigned_host)
+    return connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT
+
+
 def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> bool:
     """Make the calendar show the booking; returns True when it does and the booking still stands.
 
@@ -154,6 +202,9 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
         _save_state(booking, **_settled(CalendarWrite.NONE))
+        return False
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+        _wait_for_reconnect(booking=booking, operation="write", message=connection.status_message)
         return False
     existing = booking.calendar_event_id
     sequence = 0
@@ -168,6 +219,9 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
                     sequence = _caldav_sequence(adapter, event_id)
             else:
                 event_id = adapter.create_event(draft=draft, calendar_id=calendar_id)
+    except CalendarAuthError as error:
+        _refused_sign_in(booking=booking, operation="write", connection=connection, error=error)
+        return False
     except Exception as error:
         state = _record_failure(booking=booking, operation="write", error=error)
         if retry_on_failure and state == CalendarWrite.PENDING:
@@ -308,6 +362,9 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
         # The host disconnected the calendar: there is nothing left to cancel it on.
         _save_state(booking, **_settled(CalendarWrite.NONE))
         return False
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+        _wait_for_reconnect(booking=booking, operation="cancel", message=connection.status_message)
+        return False
     sequence = 1
     try:
         with closing(adapter_for(connection)) as adapter:
@@ -321,6 +378,9 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
     except CalendarOperationNotSupported as error:
         _save_state(booking, **_settled(CalendarWrite.CANCEL_FAILED, error=str(error)[:500]))
         raise
+    except CalendarAuthError as error:
+        _refused_sign_in(booking=booking, operation="cancel", connection=connection, error=error)
+        return False
     except Exception as error:
         state = _record_failure(booking=booking, operation="cancel", error=error)
         if retry_on_failure and state == CalendarWrite.CANCEL_PENDING:
@@ -383,12 +443,44 @@ def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
     return booking
 
 
+_PENDING_STATES = (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING)
+
+
+def _needs_reconnect() -> Q:
+    """Bookings whose host's meetings connection (see ``meetings_connection``) must be reconnected."""
+    connections = CalendarConnection.objects.filter(user=OuterRef("assigned_host"))
+    broken = connections.filter(status=ConnectionStatus.NEEDS_RECONNECT)
+    meetings = connections.filter(purpose=ConnectionPurpose.MEETINGS)
+    return Q(Exists(broken.filter(purpose=ConnectionPurpose.MEETINGS))) | (
+        ~Q(Exists(meetings)) & Q(Exists(broken.filter(purpose=ConnectionPurpose.CALENDAR_SETTINGS)))
+    )
+
+
 def due_for_retry(*, now: datetime) -> list[tuple[uuid.UUID, str]]:
-    """Pending writes and cancellations whose next retry is due, oldest first (for the sweep)."""
+    """Pending writes and cancellations whose next retry is due, oldest first (for the sweep).
+
+    Those waiting for their calendar to be reconnected are left out: reconnecting sends them.
+    """
     rows = (
-        Booking.objects.filter(calendar_write__in=[CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING])
+        Booking.objects.filter(calendar_write__in=_PENDING_STATES)
         .filter(Q(calendar_retry_at__isnull=True) | Q(calendar_retry_at__lte=now))
+        .exclude(_needs_reconnect())
         .order_by("calendar_pending_since", "created_at")
         .values_list("pk", "calendar_write")[:100]
     )
     return list(rows)
+
+
+def resume_after_reconnect(*, user: User, now: datetime) -> list[tuple[uuid.UUID, str]]:
+    """The host's pending writes and cancellations, made due at once now that the calendar is reconnected.
+
+    Their age starts again: the time spent waiting for the host is not the provider failing,
+    and must not make the first try after reconnecting the last one.
+    """
+    with transaction.atomic():
+        rows = Booking.objects.filter(assigned_host=user, calendar_write__in=_PENDING_STATES)
+        due = list(rows.order_by("calendar_pending_since", "created_at").values_list("pk", "calendar_write"))
+        rows.filter(pk__in=[pk for pk, _state in due]).update(
+            calendar_retry_at=None, calendar_pending_since=now
+        )
+    return due
