@@ -28,15 +28,17 @@ from yoyaku.accounts.connections import (
     connect_exchange_calendar,
     disconnect_calendar,
     disconnect_inbox,
+    refresh_calendars,
     start_oauth,
     update_calendar_settings,
 )
 from yoyaku.accounts.models import CalendarConnection, InboxConnection, User
 from yoyaku.accounts.providers import default_redirect_uri, provider_configured
-from yoyaku.accounts.selectors import user_connections, user_inboxes
+from yoyaku.accounts.selectors import stored_calendars, user_connections, user_inboxes
 from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import ErrorOut
 from yoyaku.calendars.capabilities import capabilities
+from yoyaku.web.selectors import busy_calendar_ids, meetings_calendar_id
 
 router = Router(auth=ApiKeyAuth(), tags=["calendar connection"])
 
@@ -139,6 +141,25 @@ class CalDAVIn(Schema):
     url: str = Field(max_length=500)
     username: str = Field(max_length=200)
     password: str = Field(max_length=500)
+
+
+class CalendarListItemOut(Schema):
+    id: str
+    name: str
+    primary: bool
+    writable: bool = Field(description="Yoyaku may add meetings to it.")
+    checked: bool = Field(description="Its events block time on the scheduling pages.")
+    receives_meetings: bool = Field(description="Booked meetings are added to it.")
+
+
+class CalendarListOut(Schema):
+    listed: bool = Field(
+        description="False when no list is kept for the connection yet: refresh it "
+        "(POST .../calendars/refresh)."
+    )
+    calendars: list[CalendarListItemOut] = Field(
+        description="The list kept from connecting or the last refresh (a GET never asks the provider)."
+    )
 
 
 class CalendarSettingsPatch(Schema):
@@ -277,6 +298,57 @@ def patch_calendar(
     except ConnectionRefused as refused:
         raise _refused(refused) from refused
     return _connection_out(connection)
+
+
+def _calendar_list_out(connection: CalendarConnection) -> dict[str, Any]:
+    calendars = stored_calendars(connection=connection)
+    if calendars is None:
+        return {"listed": False, "calendars": []}
+    checked = set(busy_calendar_ids(connection=connection, calendars=calendars))
+    receiving = meetings_calendar_id(connection=connection, calendars=calendars)
+    return {
+        "listed": True,
+        "calendars": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "primary": c.primary,
+                "writable": c.writable,
+                "checked": c.id in checked,
+                "receives_meetings": c.id == receiving,
+            }
+            for c in calendars
+        ],
+    }
+
+
+@router.get(
+    "/me/calendar/{connection_id}/calendars",
+    response={200: CalendarListOut, 404: ErrorOut},
+    summary="The connection's calendars as kept: which are checked for conflicts, which receives meetings",
+)
+def calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+    connection = CalendarConnection.objects.filter(user=_user(request), pk=connection_id).first()
+    if connection is None:
+        raise HttpError(404, "That calendar connection does not exist.")
+    return _calendar_list_out(connection)
+
+
+@router.post(
+    "/me/calendar/{connection_id}/calendars/refresh",
+    response={200: CalendarListOut, 404: ErrorOut, 503: ErrorOut},
+    summary="Read the connection's calendars from the provider again and keep the list",
+)
+def refresh_calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+    """A provider that cannot be read answers 503 with its message; the list kept before stays."""
+    try:
+        connection = refresh_calendars(user=_user(request), connection_id=connection_id)
+    except ConnectionRefused as refused:
+        if refused.code == "provider_error":
+            # The provider did not answer or refused: worth trying again later, nothing was changed.
+            raise HttpError(503, str(refused)) from refused
+        raise _refused(refused) from refused
+    return _calendar_list_out(connection)
 
 
 @router.delete("/me/calendar/{connection_id}", response={204: None, 404: ErrorOut})

@@ -112,13 +112,18 @@ def calendar_choices(*, connection: CalendarConnection) -> CalendarChoices:
     calendars = stored_calendars(connection=connection)
     if calendars is None:
         return CalendarChoices(listed=False)
-    ids = [c.id for c in calendars]
-    write_id = connection.write_calendar_id
-    if write_id not in ids:
-        write_id = next((c.id for c in calendars if c.primary and c.writable), "")
-        write_id = write_id or next((c.id for c in calendars if c.writable), "")
     checked = busy_calendar_ids(connection=connection, calendars=calendars)
+    write_id = meetings_calendar_id(connection=connection, calendars=calendars)
     return CalendarChoices(calendars=calendars, checked_ids=checked, write_id=write_id)
+
+
+def meetings_calendar_id(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> str:
+    """Of ``calendars``, the one that receives meetings: the stored choice, else the primary (writable)
+    one, else the first writable one; "" when none may be written to."""
+    if connection.write_calendar_id in [c.id for c in calendars]:
+        return connection.write_calendar_id
+    write_id = next((c.id for c in calendars if c.primary and c.writable), "")
+    return write_id or next((c.id for c in calendars if c.writable), "")
 
 
 def busy_calendar_ids(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> list[str]:
