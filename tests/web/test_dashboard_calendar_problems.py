@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.connection_helpers import flash_messages
 from tests.emulators.radicale_server import RadicaleServer
@@ -170,3 +170,46 @@ def test_the_host_api_shows_a_failed_cancellation(host: User) -> None:
         "cancel_failed",
         UNREACHABLE,
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "event_id", "action", "wording"),
+    [
+        (BookingStatus.CONFIRMED, CalendarWrite.FAILED, "", "add", "could not add it to your calendar"),
+        (
+            BookingStatus.CONFIRMED,
+            CalendarWrite.FAILED,
+            "evt-1",
+            "move",
+            "could not move it on your calendar",
+        ),
+        (BookingStatus.CANCELLED, CalendarWrite.CANCEL_FAILED, "evt-1", "cancel", "could not cancel it"),
+    ],
+    ids=["add", "move", "cancel"],
+)
+def test_the_problem_says_whether_adding_moving_or_cancelling_failed(
+    host: User, client_in: Client, status: str, state: str, event_id: str, action: str, wording: str
+) -> None:
+    # A failed write of a meeting that already has an event was the update of a move.
+    booking = given_up(make_link(host), host, status=status, state=state, event_id=event_id)
+
+    page = client_in.get("/dashboard/").content.decode()
+
+    row = element(page, "li", class_="row-item calendar-problem")
+    assert (row["id"], row["data-failed-action"]) == (f"calendar-problem-{booking.pk}", action)
+    assert wording in page
+    others = {"add": "could not add it", "move": "could not move it", "cancel": "could not cancel it"}
+    assert [text for key, text in others.items() if key != action and text in page] == []
+
+
+def test_a_failed_move_is_told_in_japanese(host: User, client_in: Client) -> None:
+    given_up(make_link(host), host, status=BookingStatus.CONFIRMED, state=CalendarWrite.FAILED, event_id="e")
+    client_in.cookies["django_language"] = "ja"
+    try:
+        page = client_in.get("/dashboard/").content.decode()
+    finally:
+        # The locale middleware leaves the request's language active in this thread.
+        translation.activate("en")
+
+    assert "カレンダー上の予定を移動できませんでした" in page
+    assert "カレンダーに追加できませんでした" not in page

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from django.db.models import Q
 from django.utils.translation import gettext
@@ -61,6 +62,13 @@ class UpcomingMeeting:
 
 
 @dataclass(frozen=True)
+class CalendarProblem:
+    booking: Booking
+    # What Yoyaku failed to do on the calendar: add the meeting, move its event, or cancel it.
+    action: Literal["add", "move", "cancel"]
+
+
+@dataclass(frozen=True)
 class Dashboard:
     links: list[MeetingLink]
     upcoming: list[UpcomingMeeting]
@@ -69,7 +77,7 @@ class Dashboard:
     # Inboxes not tied to any of the user's calendar connections.
     other_inboxes: list[InboxConnection]
     # Meetings whose calendar write or cancellation was given up: the host retries or fixes them.
-    calendar_problems: list[Booking] = field(default_factory=list)
+    calendar_problems: list[CalendarProblem] = field(default_factory=list)
 
 
 def host_links(*, user: User) -> list[MeetingLink]:
@@ -82,13 +90,14 @@ def host_links(*, user: User) -> list[MeetingLink]:
     )
 
 
-def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[Booking]:
+def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[CalendarProblem]:
     """Meetings not yet over whose calendar is wrong, soonest first.
 
-    A confirmed meeting whose event could not be written (the host would miss it), and a
-    cancelled one whose event could not be cancelled (the host's calendar still shows it).
+    A confirmed meeting whose event could not be written (the host would miss it), or, when it
+    already had an event, moved (the calendar shows the old time); and a cancelled one whose event
+    could not be cancelled (the host's calendar still shows it).
     """
-    return list(
+    bookings = list(
         bookings_of_host(user=user)
         .filter(
             Q(status=BookingStatus.CONFIRMED, calendar_write=CalendarWrite.FAILED)
@@ -97,6 +106,14 @@ def calendar_problems(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS)
         .filter(end__gt=now)
         .order_by("start", "created_at")[:limit]
     )
+    return [CalendarProblem(booking=b, action=_failed_action(b)) for b in bookings]
+
+
+def _failed_action(booking: Booking) -> Literal["add", "move", "cancel"]:
+    if booking.calendar_write == CalendarWrite.CANCEL_FAILED:
+        return "cancel"
+    # A write of a booking that has an event updates that event: the meeting was moved.
+    return "move" if booking.calendar_event_id else "add"
 
 
 def calendar_choices(*, connection: CalendarConnection) -> CalendarChoices:
