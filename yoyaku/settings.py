@@ -146,13 +146,16 @@ else:
     }
 
 # The rate limits and sign-in failures are counted in the cache. In memory it counts per process, so
-# with several processes (the Redis mode) it lives on the queue's Redis, under a key prefix of its own.
+# with several processes (the Redis mode) it lives on Redis, under a key prefix of its own. Django's
+# cache.clear() flushes its whole Redis database, so YOYAKU_CACHE_URL can give it a database apart from
+# the task queue's (e.g. redis://host:6379/1).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-if _redis_url:
+_cache_url = os.environ.get("YOYAKU_CACHE_URL", "") or _redis_url
+if _cache_url:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": _redis_url,
+            "LOCATION": _cache_url,
             "KEY_PREFIX": "yoyaku-cache",
         }
     }
