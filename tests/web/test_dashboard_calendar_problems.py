@@ -15,7 +15,7 @@ from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import api_key_for, connect_caldav, make_host, make_link
 from tests.scheduling.helpers import connect, events_on, invitations
 from tests.web.html import element, elements
-from yoyaku.accounts.models import User
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.scheduling.calendar_writes import write_booking_event
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
 
@@ -213,3 +213,28 @@ def test_a_failed_move_is_told_in_japanese(host: User, client_in: Client) -> Non
 
     assert "カレンダー上の予定を移動できませんでした" in page
     assert "カレンダーに追加できませんでした" not in page
+
+
+def test_retry_now_while_the_calendar_needs_reconnecting_says_so_and_waits(
+    host: User, client_in: Client
+) -> None:
+    connection = connect_caldav(
+        host,
+        server_url="http://127.0.0.1:9/dav/",
+        username="hana",
+        password="secret",
+        calendar_url="http://127.0.0.1:9/dav/hana/calendar/",
+    )
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=ConnectionStatus.NEEDS_RECONNECT, status_message="The CalDAV server rejected the password."
+    )
+    booking = given_up(make_link(host), host, status=BookingStatus.CONFIRMED, state=CalendarWrite.FAILED)
+
+    response = client_in.post(retry_url(booking))
+
+    assert flash_messages(response) == [
+        "Your calendar must be reconnected first: Yoyaku sends the change to it as soon as you reconnect."
+    ]
+    booking.refresh_from_db()
+    assert (booking.calendar_write, booking.calendar_attempts) == (CalendarWrite.PENDING, 0)
+    assert booking.calendar_error == "The CalDAV server rejected the password."

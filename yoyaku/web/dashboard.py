@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from yoyaku.accounts.connections import (
@@ -27,7 +27,7 @@ from yoyaku.accounts.connections import (
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.accounts.selectors import user_connections
 from yoyaku.calendars.base import CalendarError, CalendarOperationNotSupported
-from yoyaku.scheduling.calendar_writes import NothingToRetry, retry_calendar_now
+from yoyaku.scheduling.calendar_writes import NothingToRetry, awaits_reconnect, retry_calendar_now
 from yoyaku.scheduling.models import Booking, CalendarWrite
 from yoyaku.scheduling.selectors import bookings_of_host
 from yoyaku.scheduling.services import (
@@ -42,6 +42,10 @@ from yoyaku.web import selectors
 from yoyaku.web.forms import CalendarSettingsForm, RescheduleForm
 from yoyaku.web.host import host_user, in_user_zone
 from yoyaku.web.templatetags.host_tags import meeting_when
+
+_AWAITS_RECONNECT = gettext_noop(
+    "Your calendar must be reconnected first: Yoyaku sends the change to it as soon as you reconnect."
+)
 
 
 def _settings_form(panel: selectors.ConnectionPanel) -> CalendarSettingsForm:
@@ -182,7 +186,9 @@ def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
         messages.info(request, gettext("There is nothing to retry for this meeting."))
         return redirect("dashboard")
     state = booking.calendar_write
-    if state == CalendarWrite.WRITTEN:
+    if state in (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING) and awaits_reconnect(booking=booking):
+        messages.error(request, gettext(_AWAITS_RECONNECT))
+    elif state == CalendarWrite.WRITTEN:
         messages.success(request, gettext("The meeting is on your calendar now."))
     elif state == CalendarWrite.CANCELLED:
         messages.success(request, gettext("The meeting is cancelled on your calendar now."))
@@ -231,11 +237,13 @@ def cancel_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
     user = host_user(request)
     booking = _own_booking(user, booking_id)
     try:
-        cancel_booking(booking=booking)
+        cancelled = cancel_booking(booking=booking)
     except CalendarOperationNotSupported as error:
         messages.error(request, str(error))
     else:
         messages.success(request, gettext("The meeting is cancelled."))
+        if cancelled.calendar_write == CalendarWrite.CANCEL_PENDING and awaits_reconnect(booking=cancelled):
+            messages.warning(request, gettext(_AWAITS_RECONNECT))
     return redirect("dashboard")
 
 
@@ -276,7 +284,9 @@ def reschedule_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpRespo
         with in_user_zone(user):
             when = meeting_when(moved.start, moved.end)
         messages.success(request, gettext("The meeting is moved to %(when)s.") % {"when": when})
-        if moved.calendar_write == CalendarWrite.PENDING:
+        if moved.calendar_write == CalendarWrite.PENDING and awaits_reconnect(booking=moved):
+            messages.warning(request, gettext(_AWAITS_RECONNECT))
+        elif moved.calendar_write == CalendarWrite.PENDING:
             messages.warning(
                 request, gettext("Your calendar does not show the new time yet; Yoyaku keeps trying.")
             )
