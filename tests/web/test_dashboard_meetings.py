@@ -84,7 +84,7 @@ def test_moving_from_the_dashboard_reads_the_picker_in_the_hosts_zone(
     assert booking.start == tokyo(14)
     [event] = events_on(radicale, calendar)
     assert event.start == tokyo(14)
-    assert "The meeting is moved to" in messages_of(client_in)
+    assert "The meeting was moved to" in messages_of(client_in)
 
 
 def test_a_taken_time_is_refused_with_the_reason_and_nothing_moves(

@@ -86,7 +86,7 @@ def test_reschedule_to_a_free_time_then_cancel_with_the_confirmation(
     row.locator("summary", has_text="Reschedule").click()
     move.get_by_label("New start (Asia/Tokyo)").fill(picker(tokyo(14)))
     move.get_by_role("button", name="Move meeting").click()
-    expect(page.locator(".message.success")).to_contain_text("The meeting is moved to")
+    expect(page.locator(".message.success")).to_contain_text("The meeting was moved to")
     expect(page.locator(".message.success")).to_contain_text("14:00\u201314:30")
     expect(row.locator(".row-title")).to_contain_text("14:00\u201314:30")
     booking.refresh_from_db()

@@ -283,7 +283,7 @@ def reschedule_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpRespo
     else:
         with in_user_zone(user):
             when = meeting_when(moved.start, moved.end)
-        messages.success(request, gettext("The meeting is moved to %(when)s.") % {"when": when})
+        messages.success(request, gettext("The meeting was moved to %(when)s.") % {"when": when})
         if moved.calendar_write == CalendarWrite.PENDING and awaits_reconnect(booking=moved):
             messages.warning(request, gettext(_AWAITS_RECONNECT))
         elif moved.calendar_write == CalendarWrite.PENDING:
