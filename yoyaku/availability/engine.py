@@ -22,8 +22,9 @@ Grid wall times that do not exist are skipped; an ambiguous grid wall time yield
 (each is offered only if it passes the rules above, which are all measured in real elapsed time).
 
 How it is fast: the working windows become ranges of allowed *start* instants; every busy or booked
-interval, widened by the meeting and the buffers, becomes a range of forbidden starts; one sweep over the
-sorted lists subtracts them, and ``bisect`` picks the grid points inside what remains. Conversions between
+interval, widened by the meeting and the buffers, becomes a range of forbidden starts; after one sort,
+``bisect`` finds the intervals that start inside each window (the others only matter through their
+farthest end, which ``max`` finds in C), and picks the grid points inside what remains. Conversions between
 wall clock and epoch are cached per (zone, local day) in :mod:`.zones`, and working windows per (zone,
 weekly hours, dates), which hosts of one team usually share; no ``datetime`` objects are made in the
 inner loops. Busy time may come in any order, but sorted by start (as a database returns it with
@@ -36,7 +37,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 
 from . import zones
@@ -45,6 +46,7 @@ from .rules import HostAvailability, Interval, LinkRules
 from .zones import DAY, day_info, get_zone, grid_between, local_ordinal, wall_to_epoch
 
 _start_of = itemgetter(0)
+_end_of = itemgetter(1)
 _FAR_PAST = -(1 << 62)
 _drain = deque[object](maxlen=0).extend  # consume an iterator for its side effects, in C
 
@@ -114,43 +116,59 @@ def clear_caches() -> None:
     zones.clear_caches()
 
 
-def _forbidden_starts(
-    host: HostAvailability, duration: int, before: int, after: int
-) -> tuple[list[int], list[int]]:
-    """Merged ranges of starts whose buffered meeting would overlap busy or booked time.
+def _free_within(
+    windows: list[Interval], items: Sequence[Interval], lead: int, before: int
+) -> list[Interval]:
+    """``windows`` (sorted disjoint ranges of starts) minus the starts that busy ``items`` forbid.
 
-    ``[s - before, s + duration + after)`` overlaps ``[bs, be)`` exactly when
-    ``bs - duration - after < s < be + before``, i.e. ``s`` in ``[bs - duration - after + 1, be + before)``.
-    Returned as two lists, range starts and range ends, both ascending.
-
-    This is the hot spot (thousands of intervals per host): one sort by start, then one pass that merges
-    the raw intervals with the widening folded into the gap test, widening only the merged ranges.
+    An interval ``[bs, be)`` forbids the starts ``[bs - lead, be + before)`` (see ``_host_free_starts``). This
+    is the hot spot (thousands of intervals per host, most of them at night or on weekends): after one
+    sort by start, ``bisect`` finds for each window the intervals whose forbidden range begins inside
+    it, and only those are looked at one by one. The intervals in between matter only through how far
+    their forbidden range reaches, which ``max`` over a slice answers in C.
     """
-    items: Sequence[Interval] = host.busy
-    if host.booked:
-        items = [*items, *host.booked]
-    lead = duration + after - 1
-    # Two intervals give overlapping or touching widened ranges when s2 - lead <= e1 + before.
-    gap = lead + before
-    range_starts: list[int] = []
-    range_ends: list[int] = []
-    open_range = range_starts.append
-    close_range = range_ends.append
-    cur_e = limit = _FAR_PAST  # a sentinel range, dropped below, keeps the loop free of "first" tests
-    for s, e in sorted(items, key=_start_of):
-        if s > limit:
+    ordered = sorted(items, key=_start_of)
+    ends = list(map(_end_of, ordered))
+    out: list[Interval] = []
+    append = out.append
+    p = 0  # intervals before p are accounted for in reach
+    # Where the forbidden ranges of the intervals before p end (any value before the window at hand will do).
+    reach = _FAR_PAST
+    for a, b in windows:
+        # Intervals [p, q) forbid from before a: only their ends can matter.
+        q = bisect_left(ordered, a + lead, p, key=_start_of)
+        if q > p:
+            last = max(ends[p:q])
+            if last + before > reach:
+                k = ends.index(last, p, q)
+                if ordered[k][0] < last:
+                    reach = last + before
+                else:
+                    # An empty interval blocks nothing, whatever its end: look at each one (rare).
+                    for s, e in ordered[p:q]:
+                        if s < e and e + before > reach:
+                            reach = e + before
+            p = q
+        cur = reach if reach > a else a
+        if cur >= b:
+            continue  # leave p: the intervals inside this window are counted by the next one's max
+        stop = bisect_left(ordered, b + lead, p, key=_start_of)
+        for s, e in ordered[p:stop]:
             if e <= s:
                 continue  # an empty interval blocks nothing
-            close_range(cur_e)
-            open_range(s)
-            cur_e = e
-            limit = e + gap
-        elif e > cur_e and e > s:
-            cur_e = e
-            limit = e + gap
-    close_range(cur_e)
-    # Widen in C: s - lead for starts, e + before for ends (the first end belongs to the sentinel).
-    return list(map(lead.__rsub__, range_starts)), list(map(before.__add__, range_ends[1:]))
+            fs = s - lead
+            if fs > cur:
+                append((cur, fs))
+                cur = e + before
+            else:
+                fe = e + before
+                if fe > cur:
+                    cur = fe
+        if cur < b:
+            append((cur, b))
+        reach = cur
+        p = stop
+    return out
 
 
 def _subtract_ranges(keep: list[Interval], cut_starts: list[int], cut_ends: list[int]) -> list[Interval]:
@@ -178,7 +196,12 @@ def _subtract_ranges(keep: list[Interval], cut_starts: list[int], cut_ends: list
 
 
 def _host_free_starts(host: HostAvailability, rules: LinkRules, lo: int, hi: int) -> list[Interval]:
-    """Sorted disjoint ranges of instants at which a meeting with this host may start."""
+    """Sorted disjoint ranges of instants at which a meeting with this host may start.
+
+    A start ``s`` is forbidden by a busy or booked interval ``[bs, be)`` when the buffered meeting
+    ``[s - before, s + duration + after)`` overlaps it, i.e. exactly when ``bs - duration - after < s <
+    be + before``: ``s`` in ``[bs - lead, be + before)`` with ``lead = duration + after - 1``.
+    """
     if hi <= lo:
         return []
     duration = rules.duration_minutes * 60
@@ -194,21 +217,21 @@ def _host_free_starts(host: HostAvailability, rules: LinkRules, lo: int, hi: int
             starts.append((a, b))
     if not starts:
         return []
-    cut_starts, cut_ends = _forbidden_starts(
-        host, duration, rules.buffer_before_minutes * 60, rules.buffer_after_minutes * 60
-    )
     if rules.max_per_day is not None and host.bookings_per_day:
         limit = rules.max_per_day
-        full_days = [
+        full_days = merge(
             day_info(zone, day.toordinal())[:2]
             for day, count in host.bookings_per_day.items()
             if count >= limit
-        ]
+        )
         if full_days:
-            cuts = merge([*zip(cut_starts, cut_ends, strict=True), *full_days])
-            cut_starts = [c[0] for c in cuts]
-            cut_ends = [c[1] for c in cuts]
-    return _subtract_ranges(starts, cut_starts, cut_ends)
+            starts = _subtract_ranges(starts, [c[0] for c in full_days], [c[1] for c in full_days])
+    items: Sequence[Interval] = host.busy
+    if host.booked:
+        items = [*items, *host.booked]
+    return _free_within(
+        starts, items, duration + rules.buffer_after_minutes * 60 - 1, rules.buffer_before_minutes * 60
+    )
 
 
 def _grid_index_ranges(grid: list[int], ranges: list[Interval]) -> list[tuple[int, int]]:
@@ -280,17 +303,15 @@ def round_robin_slots(
         return {}
     grid = grid_between(grid_zone, rules.increment_minutes, lo, hi)
     free_at: list[list[str]] = [[] for _ in grid]
-    n = len(grid)
+    sublist = free_at.__getitem__
     for host in hosts:
-        host_id = host.host_id
-        i = 0
-        for a, b in _host_free_starts(host, rules, lo, hi):
-            i = bisect_left(grid, a, i, n)
-            j = bisect_left(grid, b, i, n)
-            if i < j:
-                # Appends host_id to free_at[i:j] in C; there are tens of thousands of (slot, host) pairs.
-                _drain(map(list.append, free_at[i:j], repeat(host_id)))
-            i = j
+        # Grid indices of every range bound, then host_id appended to free_at[i:j] for each range, all in
+        # C: there are thousands of ranges and tens of thousands of (slot, host) pairs.
+        bounds = list(
+            map(bisect_left, repeat(grid), chain.from_iterable(_host_free_starts(host, rules, lo, hi)))
+        )
+        slots = chain.from_iterable(map(sublist, map(slice, bounds[0::2], bounds[1::2])))
+        _drain(map(list.append, slots, repeat(host.host_id)))
     return dict(compress(zip(grid, free_at, strict=True), free_at))
 
 
