@@ -73,3 +73,25 @@ def test_over_the_limit_the_page_says_how_many_minutes_to_wait(
     # A limit of one per hour leaves most of the hour to wait; one per minute, at most a minute.
     assert minutes > 1 if rate == "1/h" else minutes == 1
     assert list(Booking.objects.values_list("contact__email", flat=True)) == ["first@example.org"]
+
+
+def test_throttled_availability_says_how_long_to_wait_not_that_the_network_failed(
+    browser: Any, live_server: Any, settings: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    settings.YOYAKU_PUBLIC_RATE_LIMIT = "1/h"
+    host = make_host("host-busy-page", time_zone="Asia/Tokyo", weekly=WEEKDAYS_9_TO_5)
+    make_link(host, slug="popular", name="Consultation", durations=[30])
+
+    first = open_page(browser, f"{live_server.url}/m/popular")
+    expect(first.locator("#days button.day.open").first).to_be_visible()
+
+    second = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US"}).new_page()
+    with second.expect_response(lambda response: "/availability" in response.url) as refused:
+        second.goto(f"{live_server.url}/m/popular")
+    assert refused.value.status == 429
+    minutes = math.ceil(int(refused.value.headers["retry-after"]) / 60)
+    expected = ENGLISH.format(minutes=minutes, unit="minute" if minutes == 1 else "minutes")
+    expect(second.locator("#status")).to_contain_text(expected)
+    expect(second.locator("#status")).not_to_contain_text("Check your connection")

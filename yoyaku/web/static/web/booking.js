@@ -188,7 +188,12 @@
     $("booking").setAttribute("aria-busy", "true");
     return fetch(cfg.availabilityUrl + "?" + params.toString(), { headers: { Accept: "application/json" } })
       .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        if (!response.ok) {
+          var failure = new Error("HTTP " + response.status);
+          failure.status = response.status;
+          failure.retryAfter = response.headers.get("Retry-After");
+          throw failure;
+        }
         return response.json();
       })
       .then(function (data) {
@@ -219,11 +224,13 @@
         renderSlots();
         if ($("booking").getAttribute("data-state") === "loading") { show("pick"); }
       })
-      .catch(function () {
+      .catch(function (error) {
         if (seq !== state.fetchSeq) { return; }
         $("booking").removeAttribute("aria-busy");
         show("pick");
-        setStatus(S.loadFailed, "error", { label: S.retry, run: loadMonth });
+        // Throttled: say how long to wait rather than suggesting the connection is at fault.
+        var message = error && error.status === 429 ? tooManyMessage(error.retryAfter) : S.loadFailed;
+        setStatus(message, "error", { label: S.retry, run: loadMonth });
       });
   }
 
