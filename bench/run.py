@@ -186,6 +186,11 @@ Slot counts {"match" if ok else "DO NOT match"} the reference.
   `ORDER BY start` returns them; the engine accepts any order but its sort is then almost free.
 - Parsing turns the busy times' ISO 8601 strings into epoch seconds; a calendar sync does this once
   when it stores busy time, not on every availability request.
+- Instruction counts (repeatable where wall times are not) of one warm run of case R, engine only:
+  194.4 million before the per-window scan of busy intervals, 169.2 million after (13% fewer); about a
+  third of what remains is the sort of each host's busy intervals. Measured as the difference of the
+  "Collected" totals of `valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m
+  bench.callgrind_r 5` and of the same with `0`, divided by 5.
 
 Reference figures for the same workload on this machine kind, from the workload's notes: a rebuild of
 Cal.com's slot pipeline took 23.8 ms (S) and 1,190 ms (R); a straightforward plain-Python pipeline took
