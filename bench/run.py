@@ -178,6 +178,11 @@ Machine: {machine()}. One process, one core; medians of {RUNS} runs, times in mi
 
 Slot counts {"match" if ok else "DO NOT match"} the reference.
 
+Machines of this kind differ: on an Intel Xeon one, the engine before the per-window scan measured
+0.158 ms (S) and 16.2-18.2 ms (R, warm); on an AMD EPYC one the engine-independent "parsing" column was
+1.7-3x slower as well, and wall times for R swung from 29 to 50 ms between runs. Compare the instruction
+counts below across changes, rather than milliseconds across machines.
+
 - "engine" covers building the `HostAvailability` values from parsed epochs and computing the slots
   (`host_slots` for S, `round_robin_slots` for R, which returns each slot with its free hosts).
 - "warm" keeps the per-(zone, local day) conversion caches between runs, as a running server does;
