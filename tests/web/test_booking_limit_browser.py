@@ -15,12 +15,10 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import make_host, make_link
-from tests.web.test_booking_page_browser import WEEKDAYS_9_TO_5, browser, fill_details, open_page, shots
+from tests.web.test_booking_page_browser import WEEKDAYS_9_TO_5, fill_details, open_page
 from yoyaku.scheduling.models import Booking
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-__all__ = ["browser", "shots"]  # fixtures shared with the other booking page tests
 
 ENGLISH = "Too many attempts from your network. Try again in {minutes} {unit}."
 JAPANESE = "お使いのネットワークからの試行回数が多すぎます。{minutes}分後にもう一度お試しください。"

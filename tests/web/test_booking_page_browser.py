@@ -6,7 +6,6 @@ Each flow ends with a screenshot; set YOYAKU_SCREENSHOT_DIR to keep them
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,7 +16,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tests.conftest import REQUIRE_SERVICES
 from tests.factories import make_host, make_link
 from yoyaku.accounts.models import CalendarConnection, Provider, User
 from yoyaku.crm.models import Contact, Meeting
@@ -27,49 +25,14 @@ from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOST_ZONE = "Europe/Berlin"
 WEEKDAYS_9_TO_5 = {str(d): [[9 * 60, 17 * 60]] for d in range(5)}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"Chromium is not installed at {CHROMIUM}"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{message}, and YOYAKU_REQUIRE_SERVICES=1 says it must be.")
-        pytest.skip(f"{message} (install Debian's chromium package to run the browser tests).")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
-    # tests make between page actions are ordinary synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
 def radicale_server() -> Iterator[RadicaleServer]:
     with RadicaleServer(users={"hana": "hana-secret"}) as server:
         yield server
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("YOYAKU_SCREENSHOT_DIR") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def open_page(browser: Any, url: str, *, zone: str = "America/New_York", locale: str = "en-US") -> Any:

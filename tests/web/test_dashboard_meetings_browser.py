@@ -18,14 +18,12 @@ from django.utils import timezone
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
 from tests.scheduling.helpers import add_event, connect, events_on
-from tests.web.test_host_pages_browser import browser, new_page, shots, sign_in
+from tests.web.test_host_pages_browser import new_page, sign_in
 from yoyaku.accounts.connections import refresh_calendars
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 from yoyaku.scheduling.services import book_meeting
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-__all__ = ["browser", "shots"]  # fixtures shared with the other host-page browser tests
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 

@@ -6,7 +6,6 @@ Screenshots go to YOYAKU_SCREENSHOT_DIR when set (else the test's temporary fold
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
 from yoyaku.accounts.connections import refresh_calendars
@@ -23,35 +21,7 @@ from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CALDAV_USER, CALDAV_PASSWORD = "hana", "hana-caldav-pw"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"Chromium is not installed at {CHROMIUM}"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{message}, and YOYAKU_REQUIRE_SERVICES=1 says it must be.")
-        pytest.skip(f"{message} (install Debian's chromium package to run the browser tests).")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls made
-    # between page actions are ordinary synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +30,6 @@ def caldav_server() -> Iterator[RadicaleServer]:
         server.ensure_calendar("Work")
         server.ensure_calendar("Family")
         yield server
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("YOYAKU_SCREENSHOT_DIR") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

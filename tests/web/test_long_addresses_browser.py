@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 
 from tests.factories import make_host, make_link
-from tests.web.test_host_pages_browser import browser, new_page, shots, sign_in
+from tests.web.test_host_pages_browser import new_page, sign_in
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, Provider
 from yoyaku.scheduling.models import Booking, BookingStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-__all__ = ["browser", "shots"]  # fixtures shared with the other host page tests
 
 LONG = "maximilian.alexander.vandenberghe-oyelaran@research.university-of-example.com"
 SHORT = "newhost@example.com"
