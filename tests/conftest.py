@@ -16,6 +16,9 @@ from django.core.servers import basehttp
 
 from tests.emulators.radicale_server import RadicaleServer
 
+# The emulator fixtures, so that every module can ask for them by name.
+from tests.providers import connected_google, connected_microsoft, google, microsoft  # noqa: F401
+
 # Races open dozens of connections at once; Django's default listen backlog of 10
 # would reset some of them before the server ever sees the request.
 basehttp.WSGIServer.request_queue_size = 128

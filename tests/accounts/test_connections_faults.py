@@ -3,36 +3,26 @@ and a booking once accepted is never lost."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from tests.connection_helpers import (
     berlin,
     book,
     future_day,
-    google_settings,
-    microsoft_settings,
-    provider_settings,
     slots,
 )
-from tests.emulators import microsoft as microsoft_emulator
 from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import GoogleEmulator
-from tests.emulators.google import start as start_google
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.factories import make_host, make_link
+from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.connections import connect_exchange_calendar
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
-from yoyaku.calendars.oauth import OAuthTokens
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
 from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = pytest.mark.django_db
-
-GOOGLE_EMAIL = "host@example.com"
 
 
 @pytest.fixture
@@ -42,41 +32,7 @@ def host() -> User:
     return user
 
 
-def _store_oauth(user: User, provider: str, issued: dict[str, object], email: str) -> CalendarConnection:
-    """A connection as the OAuth callback leaves it (the flow itself is tested in tests/web)."""
-    connection = CalendarConnection(user=user, provider=provider, account_email=email)
-    connection.secret = OAuthTokens(
-        access_token=str(issued["access_token"]),
-        refresh_token=str(issued["refresh_token"]),
-        expires_at=datetime.now(tz=UTC) + timedelta(seconds=int(str(issued["expires_in"]))),
-        account_email=email,
-    ).to_json()
-    connection.save()
-    return connection
-
-
-@pytest.fixture
-def google(host: User) -> Iterator[GoogleEmulator]:
-    emu = start_google(accounts=(GOOGLE_EMAIL,))
-    try:
-        with provider_settings(**google_settings(emu)):
-            _store_oauth(host, "google", emu.issue_tokens(GOOGLE_EMAIL), GOOGLE_EMAIL)
-            yield emu
-    finally:
-        emu.stop()
-
-
-@pytest.fixture
-def microsoft(host: User) -> Iterator[MicrosoftEmulator]:
-    emu = microsoft_emulator.start()
-    try:
-        with provider_settings(**microsoft_settings(emu)):
-            _store_oauth(host, "microsoft", emu.issue_tokens(), microsoft_emulator.DEFAULT_EMAIL)
-            yield emu
-    finally:
-        emu.stop()
-
-
+@pytest.mark.usefixtures("connected_google")
 def test_throttled_event_insert_is_retried_and_written_once(google: GoogleEmulator) -> None:
     day = future_day()
     google.add_fault(status=429, retry_after=1, path_contains="/events", method="POST", count=1)
@@ -88,6 +44,7 @@ def test_throttled_event_insert_is_retried_and_written_once(google: GoogleEmulat
     assert len(inserts) == 2  # the throttled one and its retry
 
 
+@pytest.mark.usefixtures("connected_microsoft")
 def test_a_failing_calendar_write_keeps_the_booking_and_is_retried(microsoft: MicrosoftEmulator) -> None:
     day = future_day()
     microsoft.faults.add(status=503, path_contains="/events", method="POST", count=100)
@@ -111,6 +68,7 @@ def test_a_failing_calendar_write_keeps_the_booking_and_is_retried(microsoft: Mi
     assert booking.calendar_event_id == events[0]["id"]
 
 
+@pytest.mark.usefixtures("connected_google")
 def test_server_errors_while_reading_offer_no_slots_then_recover(google: GoogleEmulator) -> None:
     day = future_day()
     google.add_fault(status=500, path_contains="/events", method="GET", count=100)

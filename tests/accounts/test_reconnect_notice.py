@@ -15,33 +15,23 @@ from tests.connection_helpers import (
     GOOGLE_ALLOW,
     connect_in_browser,
     future_day,
-    google_settings,
-    provider_settings,
     slots,
 )
 from tests.emulators.google import GoogleEmulator
-from tests.emulators.google import start as start_google
 from tests.factories import make_host, make_link
+from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.busy import read_busy
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.calendars.base import CalendarAuthError
 
 pytestmark = pytest.mark.django_db
 
-GOOGLE_EMAIL = "host@example.com"
-
 
 @pytest.fixture
-def google() -> Iterator[GoogleEmulator]:
-    emu = start_google(accounts=(GOOGLE_EMAIL,))
-    try:
-        with (
-            provider_settings(**google_settings(emu)),
-            override_settings(YOYAKU_BASE_URL="https://book.example.com"),
-        ):
-            yield emu
-    finally:
-        emu.stop()
+def google(google: GoogleEmulator) -> Iterator[GoogleEmulator]:
+    """The shared emulator, with the links in the mails pointing at the public address."""
+    with override_settings(YOYAKU_BASE_URL="https://book.example.com"):
+        yield google
 
 
 def connected_host(language: str) -> User:

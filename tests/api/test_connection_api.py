@@ -17,24 +17,21 @@ from tests.connection_helpers import (
     berlin,
     book,
     future_day,
-    google_settings,
-    provider_settings,
     slots,
     submit_consent,
 )
 from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import GoogleEmulator
-from tests.emulators.google import start as start_google
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import api_key_for, make_host, make_link
+from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import CalendarConnection, InboxConnection, Seat, User
 
 pytestmark = pytest.mark.django_db
 
 EXCHANGE_EMAIL = "alice@example.com"
 EXCHANGE_PASSWORD = "s3cret"
-GOOGLE_EMAIL = "host@example.com"
 
 
 @pytest.fixture
@@ -61,16 +58,6 @@ def exchange() -> Iterator[ExchangeEmulator]:
 def carol_radicale() -> Iterator[RadicaleServer]:
     with RadicaleServer(users={"carol": "carol-secret"}) as server:
         yield server
-
-
-@pytest.fixture
-def google() -> Iterator[GoogleEmulator]:
-    emu = start_google(accounts=(GOOGLE_EMAIL,))
-    try:
-        with provider_settings(**google_settings(emu)):
-            yield emu
-    finally:
-        emu.stop()
 
 
 def post(api: Client, path: str, body: dict[str, object]) -> object:

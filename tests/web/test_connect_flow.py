@@ -7,7 +7,6 @@ would, and their redirect is delivered to our callback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,44 +24,18 @@ from tests.connection_helpers import (
     flash_messages,
     follow_to_callback,
     future_day,
-    google_settings,
-    microsoft_settings,
-    provider_settings,
     slots,
     submit_consent,
 )
-from tests.emulators import microsoft as microsoft_emulator
 from tests.emulators.google import GoogleEmulator
-from tests.emulators.google import start as start_google
 from tests.emulators.microsoft import DEFAULT_EMAIL as MS_EMAIL
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.factories import make_host, make_link
+from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, User
 from yoyaku.calendars.oauth import OAuthTokens
 
 pytestmark = pytest.mark.django_db
-
-GOOGLE_EMAIL = "host@example.com"
-
-
-@pytest.fixture
-def google() -> Iterator[GoogleEmulator]:
-    emu = start_google(accounts=(GOOGLE_EMAIL,))
-    try:
-        with provider_settings(**google_settings(emu)):
-            yield emu
-    finally:
-        emu.stop()
-
-
-@pytest.fixture
-def microsoft() -> Iterator[MicrosoftEmulator]:
-    emu = microsoft_emulator.start()
-    try:
-        with provider_settings(**microsoft_settings(emu)):
-            yield emu
-    finally:
-        emu.stop()
 
 
 @pytest.fixture
