@@ -47,30 +47,40 @@ def _booker_language(booking: Booking) -> str:
     return booking.language or settings.LANGUAGE_CODE
 
 
+def _meeting_body(*, booking: Booking, draft: EventDraft, opening: str, closing: str) -> str:
+    """The booker's mail about a booked meeting: ``opening`` (translated, with the name, page, host, when
+    and zone placeholders), the location if any, then ``closing``."""
+    # Told in the booker's zone, which the text names (the iCalendar object carries UTC).
+    when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
+    body = opening % {
+        "name": booking.first_name,
+        "page": booking.link.name,
+        "host": booking.assigned_host.display_name,
+        "when": when,
+        "zone": booking.time_zone,
+    }
+    if draft.location:
+        body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
+    return body + "\n\n" + closing
+
+
 def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
     # In the language of the page the booker used, whatever language is active where this runs
     # (a host's request, a background retry).
     with translation.override(_booker_language(booking)):
-        # Told in the booker's zone, which the text names (the iCalendar object carries UTC).
-        when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
-        body = _(
-            "Hello %(name)s,\n\n"
-            "your meeting “%(page)s” with %(host)s is booked for %(when)s (%(zone)s)."
-        ) % {
-            "name": booking.first_name,
-            "page": booking.link.name,
-            "host": booking.assigned_host.display_name,
-            "when": when,
-            "zone": booking.time_zone,
-        }
-        if draft.location:
-            body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
-        body += "\n\n" + _("The attached invitation adds it to your calendar.")
         _send(
             booking=booking,
             draft=draft,
             subject=_("Invitation: %(title)s") % {"title": draft.title},
-            body=body,
+            body=_meeting_body(
+                booking=booking,
+                draft=draft,
+                opening=_(
+                    "Hello %(name)s,\n\n"
+                    "your meeting “%(page)s” with %(host)s is booked for %(when)s (%(zone)s)."
+                ),
+                closing=_("The attached invitation adds it to your calendar."),
+            ),
             ical=event_to_ical(draft=draft, method="REQUEST"),
             method="REQUEST",
         )
@@ -79,25 +89,19 @@ def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
 def send_update(*, booking: Booking, draft: EventDraft, sequence: int) -> None:
     """The meeting moved: a REQUEST with the same UID and a higher SEQUENCE replaces the booker's copy."""
     with translation.override(_booker_language(booking)):
-        when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
-        body = _(
-            "Hello %(name)s,\n\n"
-            "your meeting “%(page)s” with %(host)s was moved to %(when)s (%(zone)s)."
-        ) % {
-            "name": booking.first_name,
-            "page": booking.link.name,
-            "host": booking.assigned_host.display_name,
-            "when": when,
-            "zone": booking.time_zone,
-        }
-        if draft.location:
-            body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
-        body += "\n\n" + _("The attached update moves it in your calendar.")
         _send(
             booking=booking,
             draft=draft,
             subject=_("Updated invitation: %(title)s") % {"title": draft.title},
-            body=body,
+            body=_meeting_body(
+                booking=booking,
+                draft=draft,
+                opening=_(
+                    "Hello %(name)s,\n\n"
+                    "your meeting “%(page)s” with %(host)s was moved to %(when)s (%(zone)s)."
+                ),
+                closing=_("The attached update moves it in your calendar."),
+            ),
             ical=event_to_ical(draft=draft, method="REQUEST", sequence=sequence),
             method="REQUEST",
         )
