@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tests.factories import make_host, make_link
-from yoyaku.accounts.models import CalendarConnection, Provider, User
+from tests.factories import connect_caldav, make_host, make_link
 from yoyaku.crm.models import Contact, Meeting
 from yoyaku.demo.calendar_data import demo_calendar_events
 from yoyaku.demo.radicale import RadicaleServer, free_port
@@ -47,20 +46,6 @@ def open_page(browser: Any, url: str, *, zone: str = "America/New_York", locale:
     return page
 
 
-def connect(user: User, *, server_url: str, calendar_url: str, username: str, password: str) -> None:
-    connection = CalendarConnection(
-        user=user,
-        provider=Provider.CALDAV,
-        account_email=user.email,
-        server_url=server_url,
-        username=username,
-        conflict_calendar_ids=[calendar_url],
-        write_calendar_id=calendar_url,
-    )
-    connection.secret = password
-    connection.save()
-
-
 def slot_texts(page: Any) -> list[str]:
     return [t.strip() for t in page.locator("#slots button.slot").all_inner_texts()]
 
@@ -88,7 +73,7 @@ def test_pick_switch_zone_fill_and_book(
     calendar_url = radicale_server.ensure_calendar("booking-page")
     today = datetime.now(ZoneInfo(HOST_ZONE)).date()
     radicale_server.seed(calendar_url, demo_calendar_events(time_zone=HOST_ZONE, today=today))
-    connect(
+    connect_caldav(
         host,
         server_url=radicale_server.url,
         calendar_url=calendar_url,
@@ -207,7 +192,7 @@ def test_unreachable_calendar_shows_no_times_and_takes_a_request(
 
     host = make_host("yui", time_zone=HOST_ZONE, weekly=WEEKDAYS_9_TO_5)
     closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens here
-    connect(host, server_url=closed, calendar_url=f"{closed}yui/work/", username="yui", password="pw")
+    connect_caldav(host, server_url=closed, calendar_url=f"{closed}yui/work/", username="yui", password="pw")
     make_link(host, slug="chat", name="Chat", durations=[30])
 
     page = open_page(browser, f"{live_server.url}/m/chat")

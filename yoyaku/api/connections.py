@@ -62,8 +62,9 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def _refused(refused: ConnectionRefused) -> HttpError:
-    return HttpError(_STATUS.get(refused.code, 409), str(refused))
+def refusal_status(refused: ConnectionRefused) -> int:
+    """The HTTP status of a refused connection change; the API's exception handler answers with it."""
+    return _STATUS.get(refused.code, 409)
 
 
 class CapabilitiesOut(Schema):
@@ -196,11 +197,8 @@ def calendar_state(request: HttpRequest) -> dict[str, Any]:
 @router.post("/me/calendar/oauth/{provider}/start", response={200: OAuthStartOut, **_ERRORS})
 def oauth_start(request: HttpRequest, provider: str, payload: OAuthStartIn) -> dict[str, Any]:
     user = _user(request)
-    try:
-        redirect_uri = payload.redirect_uri or default_redirect_uri(provider)
-        start = start_oauth(user=user, provider=provider, redirect_uri=redirect_uri, via_api=True)
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    redirect_uri = payload.redirect_uri or default_redirect_uri(provider)
+    start = start_oauth(user=user, provider=provider, redirect_uri=redirect_uri, via_api=True)
     flow = crypto.encrypt(signing.dumps(start.session_data, salt=FLOW_SALT, compress=True))
     return {"authorization_url": start.url, "flow": flow}
 
@@ -224,48 +222,39 @@ def oauth_complete(request: HttpRequest, provider: str, payload: OAuthCompleteIn
     query = {
         k: v for k, v in {"code": payload.code, "state": payload.state, "error": payload.error}.items() if v
     }
-    try:
-        connection = complete_oauth(
-            user=user,
-            provider=provider,
-            query=query,
-            session_data=session_data,
-            redirect_uri=str(session_data.get("redirect_uri", "")),
-            via_api=True,
-        )
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    connection = complete_oauth(
+        user=user,
+        provider=provider,
+        query=query,
+        session_data=session_data,
+        redirect_uri=str(session_data.get("redirect_uri", "")),
+        via_api=True,
+    )
     return Status(201, _connection_out(connection))
 
 
 @router.post("/me/calendar/exchange", response={201: CalendarConnectionOut, **_ERRORS})
 def connect_exchange(request: HttpRequest, payload: ExchangeIn) -> Status[Any]:
-    try:
-        connection = connect_exchange_calendar(
-            user=_user(request),
-            email=payload.email,
-            password=payload.password,
-            username=payload.username,
-            ews_url=payload.ews_url,
-            via_api=True,
-        )
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    connection = connect_exchange_calendar(
+        user=_user(request),
+        email=payload.email,
+        password=payload.password,
+        username=payload.username,
+        ews_url=payload.ews_url,
+        via_api=True,
+    )
     return Status(201, _connection_out(connection))
 
 
 @router.post("/me/calendar/caldav", response={201: CalendarConnectionOut, **_ERRORS})
 def connect_caldav(request: HttpRequest, payload: CalDAVIn) -> Status[Any]:
-    try:
-        connection = connect_caldav_calendar(
-            user=_user(request),
-            url=payload.url,
-            username=payload.username,
-            password=payload.password,
-            via_api=True,
-        )
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    connection = connect_caldav_calendar(
+        user=_user(request),
+        url=payload.url,
+        username=payload.username,
+        password=payload.password,
+        via_api=True,
+    )
     return Status(201, _connection_out(connection))
 
 
@@ -277,26 +266,21 @@ def patch_calendar(
     current = CalendarConnection.objects.filter(user=user, pk=connection_id).first()
     if current is None:
         raise HttpError(404, "That calendar connection does not exist.")
-    try:
-        connection = update_calendar_settings(
-            user=user,
-            connection_id=connection_id,
-            conflict_calendar_ids=(
-                payload.conflict_calendar_ids
-                if payload.conflict_calendar_ids is not None
-                else current.conflict_calendar_ids
-            ),
-            write_calendar_id=(
-                payload.write_calendar_id
-                if payload.write_calendar_id is not None
-                else current.write_calendar_id
-            ),
-            tentative_blocks=(
-                payload.tentative_blocks if payload.tentative_blocks is not None else current.tentative_blocks
-            ),
-        )
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    connection = update_calendar_settings(
+        user=user,
+        connection_id=connection_id,
+        conflict_calendar_ids=(
+            payload.conflict_calendar_ids
+            if payload.conflict_calendar_ids is not None
+            else current.conflict_calendar_ids
+        ),
+        write_calendar_id=(
+            payload.write_calendar_id if payload.write_calendar_id is not None else current.write_calendar_id
+        ),
+        tentative_blocks=(
+            payload.tentative_blocks if payload.tentative_blocks is not None else current.tentative_blocks
+        ),
+    )
     return _connection_out(connection)
 
 
@@ -347,23 +331,17 @@ def refresh_calendar_list(request: HttpRequest, connection_id: int) -> dict[str,
         if refused.code == "provider_error":
             # The provider did not answer or refused: worth trying again later, nothing was changed.
             raise HttpError(503, str(refused)) from refused
-        raise _refused(refused) from refused
+        raise
     return _calendar_list_out(connection)
 
 
 @router.delete("/me/calendar/{connection_id}", response={204: None, 404: ErrorOut})
 def delete_calendar(request: HttpRequest, connection_id: int) -> Status[None]:
-    try:
-        disconnect_calendar(user=_user(request), connection_id=connection_id)
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    disconnect_calendar(user=_user(request), connection_id=connection_id)
     return Status(204, None)
 
 
 @router.delete("/me/inbox/{inbox_id}", response={204: None, 404: ErrorOut})
 def delete_inbox(request: HttpRequest, inbox_id: int) -> Status[None]:
-    try:
-        disconnect_inbox(user=_user(request), inbox_id=inbox_id)
-    except ConnectionRefused as refused:
-        raise _refused(refused) from refused
+    disconnect_inbox(user=_user(request), inbox_id=inbox_id)
     return Status(204, None)

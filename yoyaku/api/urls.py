@@ -9,7 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
+from yoyaku.accounts.connections import ConnectionRefused
 from yoyaku.api import connections, hosts, public
+from yoyaku.api.connections import refusal_status
 from yoyaku.scheduling.host_services import LinkConflict
 from yoyaku.scheduling.services import CalendarUnreadable, SlotUnavailable
 from yoyaku.scheduling.validation import BookingInputError
@@ -50,6 +52,11 @@ def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     for item in exc.errors:
         errors.setdefault(_location(list(item.get("loc", []))), str(item.get("msg", "Invalid value.")))
     return _error(request, 422, "Some fields need fixing.", errors)
+
+
+@api.exception_handler(ConnectionRefused)
+def _connection_refused(request: HttpRequest, exc: ConnectionRefused) -> HttpResponse:
+    return _error(request, refusal_status(exc), str(exc))
 
 
 @api.exception_handler(SlotUnavailable)
