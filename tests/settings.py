@@ -4,7 +4,7 @@ import os
 import tempfile
 
 from yoyaku.settings import *  # noqa: F403
-from yoyaku.settings import DATABASES, HUEY
+from yoyaku.settings import DATABASES, HUEY, STORAGES
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file per run, so concurrent runs never share one and live-server threads see one database.
@@ -21,3 +21,6 @@ YOYAKU_ALLOWED_CALENDAR_NETWORKS = ["127.0.0.0/8", "::1/128"]
 YOYAKU_PUBLIC_RATE_LIMIT = 100000
 YOYAKU_BOOKING_RATE_LIMIT = "100000/m"
 YOYAKU_BUSY_TTL_SECONDS = 60
+# The suite renders pages without running collectstatic; the production storage (hashed names from its
+# manifest) is exercised by the tests that start gunicorn (tests/test_production.py).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -3,6 +3,7 @@ the defaults run Yoyaku embedded: SQLite, SqliteHuey, no external services."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -36,12 +37,21 @@ def _persistent_secret(name: str, file_name: str, factory: str = "token") -> str
     return path.read_text().strip()
 
 
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 SECRET_KEY = _persistent_secret("YOYAKU_SECRET_KEY", "secret_key")
 # Encrypts OAuth refresh tokens and calendar passwords at rest (Fernet: AES-128-CBC + HMAC).
 # Several comma-separated keys allow rotation: the first encrypts, all decrypt.
 YOYAKU_ENCRYPTION_KEYS = _persistent_secret("YOYAKU_ENCRYPTION_KEYS", "encryption_key", "fernet").split(",")
 DEBUG = _env_bool("YOYAKU_DEBUG")
-ALLOWED_HOSTS = os.environ.get("YOYAKU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("YOYAKU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+]
 YOYAKU_BASE_URL = os.environ.get("YOYAKU_BASE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -51,15 +61,21 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Only for its static files and templates: the API docs then load Swagger UI from here, not a CDN.
+    "ninja",
     "huey.contrib.djhuey",
     "yoyaku.accounts",
     "yoyaku.crm",
     "yoyaku.scheduling",
     "yoyaku.web",
+    "yoyaku.health",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after the security middleware (HTTPS redirect, HSTS) and before everything that would
+    # touch the session or database for a stylesheet.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -168,7 +184,47 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# `manage.py collectstatic` copies every app's static files here (the gunicorn config runs it at start);
+# WhiteNoise serves them with far-future caching, since each name carries a hash of the content, and
+# gzip (or brotli, when installed) copies made at collect time.
+STATIC_ROOT = Path(os.environ.get("YOYAKU_STATIC_ROOT", DATA_DIR / "static")).resolve()
+with contextlib.suppress(OSError):  # a read-only image may hold it ready-made
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# -- HTTPS and the reverse proxy ---------------------------------------------------
+# YOYAKU_HTTPS=1 says the public address is https: cookies are sent only over HTTPS, plain http is
+# redirected (except the health probes, so a load balancer may probe over http) and browsers are told
+# to keep to HTTPS (HSTS, RFC 6797). Behind a proxy that ends TLS, YOYAKU_PROXY_SSL_HEADER names the header
+# it sets (e.g. X-Forwarded-Proto); set it only when every request comes through that proxy and the proxy
+# overwrites the header, since otherwise a client could claim https itself.
+YOYAKU_HTTPS = _env_bool("YOYAKU_HTTPS")
+SESSION_COOKIE_SECURE = YOYAKU_HTTPS
+CSRF_COOKIE_SECURE = YOYAKU_HTTPS
+SECURE_SSL_REDIRECT = YOYAKU_HTTPS
+# Django matches these against the path without its leading slash.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("YOYAKU_HSTS_SECONDS", "31536000" if YOYAKU_HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("YOYAKU_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = _env_bool("YOYAKU_HSTS_PRELOAD")
+_proxy_ssl_header = os.environ.get("YOYAKU_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# Forms posted from the public address; Django also accepts the request's own host when the scheme
+# matches, so this matters behind a proxy that changes the host or the scheme.
+CSRF_TRUSTED_ORIGINS = [
+    o.strip().rstrip("/")
+    for o in os.environ.get("YOYAKU_CSRF_TRUSTED_ORIGINS", _origin(YOYAKU_BASE_URL)).split(",")
+    if o.strip()
+]
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preloading (security.W021) is the operator's choice, YOYAKU_HSTS_PRELOAD=1: once a domain is on
+    # the browsers' preload lists, taking it off takes months, so it is never switched on by default.
+    *([] if SECURE_HSTS_PRELOAD or not SECURE_HSTS_SECONDS else ["security.W021"]),
+]
 
 EMAIL_BACKEND = os.environ.get("YOYAKU_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("YOYAKU_SMTP_HOST", "127.0.0.1")
@@ -189,6 +245,8 @@ YOYAKU_BUSY_TTL_SECONDS = int(os.environ.get("YOYAKU_BUSY_TTL_SECONDS", "60"))
 # many attempts or this many hours, whichever comes first.
 YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS", "50"))
 YOYAKU_CALENDAR_RETRY_MAX_HOURS = float(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_HOURS", "24"))
+# /readyz fails when no background worker has written its heartbeat (every minute) for this long.
+YOYAKU_WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("YOYAKU_WORKER_HEARTBEAT_MAX_AGE", "180"))
 # Accounts created before this date may keep two calendar connections (legacy rule).
 YOYAKU_LEGACY_CONNECTION_CUTOFF = os.environ.get("YOYAKU_LEGACY_CONNECTION_CUTOFF", "2023-03-13")
 # Public booking endpoints, per client address, as "count/period" (period s, m, h or d, e.g. "5/10m";

@@ -177,6 +177,9 @@ def run(
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
+    # The pages name their stylesheets and scripts by the hashed names collectstatic records, as in
+    # production (debug is off here too).
+    call_command("collectstatic", interactive=False, verbosity=0)
 
     caldav.calendar_url = caldav.server.ensure_calendar(CALENDAR_NAME)
     caldav.server.seed(caldav.calendar_url, demo_calendar_events(time_zone=zone, today=anchor))
