@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo serve worker test lint typecheck bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m yoyaku.demo
+
+# Production: the web processes under gunicorn and a background worker (README, "Deploy").
+serve: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/gunicorn -c python:yoyaku.gunicorn_conf yoyaku.wsgi
+
+worker: $(STAMP)
+	$(BIN)/python manage.py run_huey
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
