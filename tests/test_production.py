@@ -2,6 +2,10 @@
 `manage.py run_huey` workers, PostgreSQL and Redis, each test on a database made for it and migrated in a
 subprocess. Settings read the environment when they are imported, so everything Django here runs in
 processes of its own; this process only drives them (HTTP, Chromium) and reads the database.
+
+They use PostgreSQL whatever YOYAKU_TEST_DATABASE says, so they are not marked `postgres` (which would
+run them a second time in the PostgreSQL pass); they skip, with the reason, when PostgreSQL or Redis is
+not running, and fail then under YOYAKU_REQUIRE_SERVICES=1.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from threading import Barrier
@@ -33,7 +39,7 @@ from tests.conftest import need_service
 from tests.emulators.radicale_server import RadicaleServer, free_port
 from tests.web.conftest import browser  # noqa: F401 (the shared headless Chromium fixture)
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = pytest.mark.redis
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -153,14 +159,14 @@ class Stack:
                 process.wait(timeout=10)
 
 
-@pytest.fixture
+@contextmanager
 def redis_database() -> Iterator[str]:
     """An empty Redis database for the queue and the cache, emptied again afterwards."""
     need_service("Redis", "127.0.0.1", 6379)
     for number in range(14, 0, -1):
         client = redis.Redis(host="127.0.0.1", port=6379, db=number)
-        if client.dbsize() == 0:
-            client.set("yoyaku-test-claim", "1")  # keep a parallel run from taking it too
+        # SETNX on an empty database claims it, so a parallel run takes another one.
+        if client.dbsize() == 0 and client.set("yoyaku-test-claim", "1", nx=True):
             try:
                 yield f"redis://127.0.0.1:6379/{number}"
             finally:
@@ -171,25 +177,22 @@ def redis_database() -> Iterator[str]:
     pytest.skip("Redis has no empty database (1 to 14) for this test.")
 
 
-@pytest.fixture
-def stack_factory(tmp_path: Path, redis_database: str) -> Iterator[Any]:
+@contextmanager
+def production_stack(data_dir: Path, **settings: str) -> Iterator[Stack]:
+    """A fresh PostgreSQL database, migrated by `manage.py migrate`, and an empty Redis database."""
     need_service("PostgreSQL", "127.0.0.1", 5432)
     database = f"yoyaku_production_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{database}"')
-    stacks: list[Stack] = []
-
-    def make(**settings: str) -> Stack:
-        stack = Stack(data_dir=tmp_path / "data", database=database, redis_url=redis_database, **settings)
-        stack.run("manage.py", "migrate", "--noinput", "--verbosity", "0")
-        stacks.append(stack)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.stop()
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with redis_database() as redis_url:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{database}"')
+        stack = Stack(data_dir=data_dir, database=database, redis_url=redis_url, **settings)
+        try:
+            stack.run("manage.py", "migrate", "--noinput", "--verbosity", "0")
+            yield stack
+        finally:
+            stack.stop()
+            with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def set_up_host(
@@ -236,14 +239,18 @@ def wait_for_calendar_writes(stack: Stack) -> None:
 
 @pytest.mark.browser
 def test_booking_page_under_gunicorn_loads_its_files_and_books(
-    stack_factory: Any,
+    tmp_path: Path,
     browser: Any,  # noqa: F811
     radicale: RadicaleServer,
     caldav_calendar: str,
 ) -> None:
+    with production_stack(tmp_path) as stack:
+        book_in_the_browser(stack, browser, radicale, caldav_calendar)
+
+
+def book_in_the_browser(stack: Stack, browser: Any, radicale: RadicaleServer, caldav_calendar: str) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
-    stack = stack_factory()
     set_up_host(stack, radicale, caldav_calendar, [{"slug": "intro", "name": "Intro call"}])
     url = stack.start_web("web")
     stack.start_worker("worker")
@@ -318,77 +325,97 @@ def race(requests: list[tuple[str, dict[str, object], str]]) -> list[int]:
         return list(pool.map(post, requests))
 
 
-def test_two_servers_and_two_workers_keep_bookings_limits_and_calendar_writes_right(
-    stack_factory: Any, radicale: RadicaleServer, caldav_calendar: str
-) -> None:
-    stack = stack_factory(
+@dataclass
+class Cluster:
+    stack: Stack
+    servers: list[str]
+    radicale: RadicaleServer
+    calendar_url: str
+
+    def through(self, n: int, slug: str) -> str:
+        """The booking endpoint of one server or the other, turn about."""
+        return f"{self.servers[n % 2]}/api/v1/book/{slug}"
+
+    def assert_each_booking_written_once(self) -> None:
+        wait_for_calendar_writes(self.stack)
+        confirmed = self.stack.sql("SELECT id FROM scheduling_booking WHERE status = 'confirmed'")
+        uids = [str(event["UID"]) for event in calendar_events(self.radicale, self.calendar_url)]
+        assert len(uids) == len(set(uids)), uids
+        assert sorted(uids) == sorted(f"yoyaku-{uid}" for (uid,) in confirmed)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, radicale: RadicaleServer) -> Iterator[Cluster]:
+    """Two gunicorn servers and two huey consumers on one PostgreSQL and one Redis, with the host's
+    CalDAV calendar connected. The bookings of each test are on days of their own."""
+    calendar_url = radicale.ensure_calendar(f"production-{uuid.uuid4().hex[:12]}")
+    with production_stack(
+        tmp_path_factory.mktemp("cluster"),
         YOYAKU_BOOKING_RATE_LIMIT=f"{BOOKING_LIMIT}/h",
-        # Requests come through a proxy here (this test), which names the client in X-Forwarded-For.
+        # The test plays the proxy, naming each client in X-Forwarded-For.
         YOYAKU_TRUSTED_PROXIES="127.0.0.1",
-    )
-    set_up_host(
-        stack,
-        radicale,
-        caldav_calendar,
-        [
-            {"slug": "intro", "name": "Intro call", "durations": [30, 60]},
-            {"slug": "limited", "name": "Two a day", "max_per_day": 2, "increment_minutes": 60},
-        ],
-    )
-    servers = [stack.start_web("web-a"), stack.start_web("web-b")]
-    stack.start_worker("worker-a")
-    stack.start_worker("worker-b")
-    for url in servers:
-        stack.wait_ready(url)
+    ) as stack:
+        set_up_host(
+            stack,
+            radicale,
+            calendar_url,
+            [
+                {"slug": "intro", "name": "Intro call", "durations": [30, 60]},
+                {"slug": "limited", "name": "Two a day", "max_per_day": 2, "increment_minutes": 60},
+            ],
+        )
+        servers = [stack.start_web("web-a"), stack.start_web("web-b")]
+        stack.start_worker("worker-a")
+        stack.start_worker("worker-b")
+        for url in servers:
+            stack.wait_ready(url)
+        yield Cluster(stack=stack, servers=servers, radicale=radicale, calendar_url=calendar_url)
 
-    def through(n: int, slug: str) -> str:
-        return f"{servers[n % 2]}/api/v1/book/{slug}"
 
-    # 1. Overlapping spans of different lengths, each client from its own address, through both servers.
-    first = day_ahead(8)
-    overlapping = []
+def test_racing_overlapping_bookings_through_two_servers_never_overlap(cluster: Cluster) -> None:
+    # Spans of different lengths, each client from its own address (the booking limit stays out of it).
+    day = day_ahead(8)
+    requests = []
     for n in range(12):
-        start, duration = [(at(first, 10), 60), (at(first, 10), 30), (at(first, 10, 30), 30)][n % 3]
-        overlapping.append((through(n, "intro"), body(start, n, duration), f"198.51.100.{n + 1}"))
-    statuses = race(overlapping)
+        start, duration = [(at(day, 10), 60), (at(day, 10), 30), (at(day, 10, 30), 30)][n % 3]
+        requests.append((cluster.through(n, "intro"), body(start, n, duration), f"198.51.100.{n + 1}"))
+    statuses = race(requests)
     assert set(statuses) <= {201, 409}, statuses
     assert statuses.count(201) in (1, 2)
-    spans = stack.sql(
+    spans = cluster.stack.sql(
         'SELECT start, "end" FROM scheduling_reservation WHERE active AND start::date = %s ORDER BY start',
-        first,
+        day,
     )
     assert len(spans) == statuses.count(201)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, spans
+    cluster.assert_each_booking_written_once()
 
-    # 2. A page allowing two meetings a day: eight free hours of one day raced for.
-    second = day_ahead(9)
-    daily = [
-        (through(n, "limited"), body(at(second, 9 + n), 100 + n), f"198.51.100.{101 + n}") for n in range(8)
+
+def test_per_day_limit_holds_across_two_servers(cluster: Cluster) -> None:
+    # A page allowing two meetings a day: eight free hours of one day raced for.
+    day = day_ahead(9)
+    requests = [
+        (cluster.through(n, "limited"), body(at(day, 9 + n), 100 + n), f"198.51.100.{101 + n}")
+        for n in range(8)
     ]
-    statuses = race(daily)
+    statuses = race(requests)
     assert set(statuses) <= {201, 409}, statuses
-    booked = stack.sql(
+    booked = cluster.stack.sql(
         "SELECT count(*) FROM scheduling_booking b JOIN scheduling_meetinglink l ON l.id = b.link_id "
         "WHERE l.slug = 'limited' AND b.status = 'confirmed'"
     )[0][0]
     assert (statuses.count(201), booked) == (2, 2), statuses
+    cluster.assert_each_booking_written_once()
 
-    # 3. One client address, ten free slots through both servers: the hourly limit is shared.
-    third = day_ahead(10)
-    one_address = [
-        (through(n, "intro"), body(at(third, 9 + n % 8, 30 * (n // 8)), 200 + n), "203.0.113.9")
+
+def test_booking_rate_limit_is_shared_by_two_servers(cluster: Cluster) -> None:
+    # One client address, ten free slots, through both servers: only the limit's worth get through.
+    day = day_ahead(10)
+    requests = [
+        (cluster.through(n, "intro"), body(at(day, 9 + n % 8, 30 * (n // 8)), 200 + n), "203.0.113.9")
         for n in range(10)
     ]
-    statuses = race(one_address)
+    statuses = race(requests)
     assert sorted(statuses) == [201] * BOOKING_LIMIT + [429] * (10 - BOOKING_LIMIT), statuses
-
-    # Every confirmed booking is on the calendar exactly once, written by whichever process did it.
-    wait_for_calendar_writes(stack)
-    confirmed = {
-        f"yoyaku-{uid}"
-        for (uid,) in stack.sql("SELECT id FROM scheduling_booking WHERE status = 'confirmed'")
-    }
-    uids = [str(event["UID"]) for event in calendar_events(radicale, caldav_calendar)]
-    assert sorted(uids) == sorted(confirmed)
-    assert len(uids) == len(set(uids))
+    cluster.assert_each_booking_written_once()
