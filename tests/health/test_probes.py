@@ -119,7 +119,10 @@ def test_the_periodic_task_and_the_consumer_start_write_the_heartbeat(
     assert second is not None and second >= first
 
 
-def test_readyz_and_healthz_are_exempt_from_the_https_redirect(client: Client) -> None:
+@pytest.mark.django_db
+def test_readyz_and_healthz_are_exempt_from_the_https_redirect(client: Client, queue: MemoryHuey) -> None:
+    record_heartbeat(queue=queue, now=timezone.now())
     with override_settings(SECURE_SSL_REDIRECT=True):
         assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
         assert client.get("/accounts/login/").status_code == 301
