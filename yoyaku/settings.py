@@ -50,7 +50,9 @@ SECRET_KEY = _persistent_secret("YOYAKU_SECRET_KEY", "secret_key")
 YOYAKU_ENCRYPTION_KEYS = _persistent_secret("YOYAKU_ENCRYPTION_KEYS", "encryption_key", "fernet").split(",")
 DEBUG = _env_bool("YOYAKU_DEBUG")
 ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("YOYAKU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    h.strip()
+    for h in os.environ.get("YOYAKU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    if h.strip()
 ]
 YOYAKU_BASE_URL = os.environ.get("YOYAKU_BASE_URL", "http://127.0.0.1:8000")
 
