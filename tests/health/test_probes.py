@@ -36,6 +36,9 @@ def test_healthz_answers_without_touching_the_database(client: Client) -> None:
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert "no-cache" in response["Cache-Control"]
+    # Load balancers probe with HEAD too; writes are refused.
+    assert client.head("/healthz").status_code == 200
+    assert client.post("/healthz").status_code == 405
 
 
 @pytest.mark.django_db

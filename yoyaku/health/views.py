@@ -7,21 +7,21 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from huey.contrib.djhuey import HUEY
 
 from yoyaku.health.selectors import readiness
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     # Touches nothing outside the process: a database outage must not get healthy processes restarted.
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = readiness(queue=HUEY, now=timezone.now())
     failed = [c.name for c in checks if not c.ok]
