@@ -123,14 +123,17 @@ def _resolve_hosts(*, owner: User, usernames: Sequence[str] | None) -> list[User
 
 def _set_hosts(*, link: MeetingLink, hosts: list[User], before: set[int]) -> None:
     link.hosts.set(hosts)
-    added = [h.pk for h in hosts if h.pk not in before and h.pk != link.owner_id]
+    notify_added_hosts(link=link, before=before)
+
+
+def notify_added_hosts(*, link: MeetingLink, before: set[int]) -> None:
+    """Mail the page's hosts who were not among ``before`` (user ids) and are not its owner."""
+    added = [pk for pk in link.hosts.values_list("pk", flat=True) if pk not in before and pk != link.owner_id]
     if added:
         from yoyaku.scheduling.notifications import send_co_host_notices
 
         # After commit, so no mail speaks of a page that was rolled back.
-        transaction.on_commit(
-            lambda: send_co_host_notices(link_id=link.pk, user_ids=added), robust=True
-        )
+        transaction.on_commit(lambda: send_co_host_notices(link_id=link.pk, user_ids=added), robust=True)
 
 
 def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), **fields: Any) -> MeetingLink:
