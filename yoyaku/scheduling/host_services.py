@@ -166,7 +166,7 @@ def update_link(
 
 
 class CannotLeave(Exception):
-    """The user may not leave this page (they own it, or it would be left without enough hosts)."""
+    """The user may not leave this page: they own it (owners delete pages instead)."""
 
 
 def leave_link(*, user: User, link: MeetingLink) -> MeetingLink:
