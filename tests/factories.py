@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from yoyaku.accounts.models import CalendarConnection, Provider, User
-from yoyaku.accounts.services import create_api_key
+from yoyaku.accounts.models import (
+    DEFAULT_WORKSPACE_NAME,
+    CalendarConnection,
+    Provider,
+    User,
+    Workspace,
+    WorkspaceRole,
+)
+from yoyaku.accounts.services import create_api_key, create_user
 from yoyaku.scheduling.host_services import create_link, set_availability
 from yoyaku.scheduling.models import MeetingLink
 
 WEEKDAYS_9_TO_5 = {str(d): [[9 * 60, 17 * 60]] for d in range(5)}
 EVERY_DAY_9_TO_5 = {str(d): [[9 * 60, 17 * 60]] for d in range(7)}
+
+
+def shared_workspace() -> Workspace:
+    """The one workspace a test's hosts share unless it names another (so they can host pages together)."""
+    workspace = Workspace.objects.filter(name=DEFAULT_WORKSPACE_NAME).order_by("pk").first()
+    return workspace or Workspace.objects.create(name=DEFAULT_WORKSPACE_NAME)
+
+
+def make_workspace(name: str = "Other team") -> Workspace:
+    return Workspace.objects.create(name=name)
 
 
 def make_host(
@@ -19,9 +36,13 @@ def make_host(
     time_zone: str = "Europe/Berlin",
     weekly: dict[str, list[list[int]]] | None = None,
     email: str | None = None,
+    workspace: Workspace | None = None,
+    role: str = WorkspaceRole.MEMBER,
 ) -> User:
-    user = User.objects.create_user(
+    user = create_user(
         username=username,
+        workspace=workspace or shared_workspace(),
+        role=role,
         email=email or f"{username}@example.com",
         password="pw-" + username,
         first_name=username.capitalize(),

@@ -12,7 +12,7 @@ from tests.connection_helpers import berlin, future_day, google_settings
 from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import start as start_google
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, make_workspace
 from yoyaku.accounts.connections import (
     ConnectionRefused,
     connect_blockers,
@@ -137,6 +137,16 @@ def test_a_shared_inbox_address_cannot_be_connected(connect: Connect) -> None:
 
     InboxConnection.objects.create(user=user, email="b@example.com", provider="exchange", shared=True)
     assert refused(lambda: connect(user, "b@example.com")).code == "shared_inbox"
+
+
+def test_a_shared_inbox_of_another_workspace_neither_blocks_nor_tells(connect: Connect) -> None:
+    outsider = make_host("outsider", workspace=make_workspace("Elsewhere"))
+    InboxConnection.objects.create(user=outsider, email="a@example.com", provider="exchange", shared=True)
+    user = make_host()
+
+    connection = connect(user, "a@example.com")
+
+    assert connection.account_email == "a@example.com"
 
 
 def test_a_personal_inbox_qualifies_and_is_linked(connect: Connect) -> None:

@@ -38,7 +38,7 @@ EXCHANGE_PASSWORD = "s3cret"
 def host() -> User:
     user = make_host(email="hana@example.com")
     make_link(user)
-    Seat.objects.create(hub=Seat.Hub.SALES, tier=Seat.Tier.PROFESSIONAL, user=user)
+    Seat.objects.create(workspace=user.workspace, hub=Seat.Hub.SALES, tier=Seat.Tier.PROFESSIONAL, user=user)
     return user
 
 
@@ -231,7 +231,9 @@ def test_a_flow_token_belongs_to_its_user(api: Client, host: User, google: Googl
     start = post(api, "/me/calendar/oauth/google/start", {}).json()
     callback = parse_qs(urlsplit(submit_consent(start["authorization_url"], button=GOOGLE_ALLOW)).query)
     other = make_host("ken")
-    Seat.objects.create(hub=Seat.Hub.SERVICE, tier=Seat.Tier.ENTERPRISE, user=other)
+    Seat.objects.create(
+        workspace=other.workspace, hub=Seat.Hub.SERVICE, tier=Seat.Tier.ENTERPRISE, user=other
+    )
     other_api = Client(headers={"Authorization": f"Bearer {api_key_for(other)}"})
     stolen = post(
         other_api,
@@ -258,9 +260,9 @@ def test_the_api_needs_a_sales_or_service_professional_seat(
 ) -> None:
     user = make_host("ken")
     if hub is not None:
-        Seat.objects.create(hub=hub, tier=tier, user=user)
+        Seat.objects.create(workspace=user.workspace, hub=hub, tier=tier, user=user)
     Seat.objects.create(
-        hub=Seat.Hub.SALES, tier=Seat.Tier.ENTERPRISE, user=None
+        workspace=user.workspace, hub=Seat.Hub.SALES, tier=Seat.Tier.ENTERPRISE, user=None
     )  # unassigned seats do not count
     client = Client(headers={"Authorization": f"Bearer {api_key_for(user)}"})
     response = connect_exchange(client, exchange)

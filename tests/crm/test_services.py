@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, shared_workspace
 from tests.scheduling.helpers import berlin, book
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation, MeetingSource
 from yoyaku.crm.services import upsert_contact
@@ -16,9 +16,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def test_upsert_finds_the_contact_whatever_the_case_of_the_email() -> None:
-    first = upsert_contact(email="Aiko.Sato@Example.com", first_name="Aiko", last_name="Sato")
+    first = upsert_contact(
+        workspace=shared_workspace(), email="Aiko.Sato@Example.com", first_name="Aiko", last_name="Sato"
+    )
 
-    again = upsert_contact(email="  aiko.sato@EXAMPLE.COM ", first_name="Aiko", last_name="Satō")
+    again = upsert_contact(
+        workspace=shared_workspace(), email="  aiko.sato@EXAMPLE.COM ", first_name="Aiko", last_name="Satō"
+    )
 
     assert again.pk == first.pk
     assert Contact.objects.count() == 1
@@ -28,6 +32,7 @@ def test_upsert_finds_the_contact_whatever_the_case_of_the_email() -> None:
 def test_upsert_updates_names_and_keeps_properties_and_owner() -> None:
     hana, ken = make_host("hana"), make_host("ken")
     upsert_contact(
+        workspace=shared_workspace(),
         email="aiko@example.com",
         first_name="Aiko",
         last_name="Sato",
@@ -37,6 +42,7 @@ def test_upsert_updates_names_and_keeps_properties_and_owner() -> None:
     )
 
     contact = upsert_contact(
+        workspace=shared_workspace(),
         email="AIKO@example.com",
         first_name="Aiko",
         last_name="Saito",
@@ -50,7 +56,7 @@ def test_upsert_updates_names_and_keeps_properties_and_owner() -> None:
     assert contact.owner == ken
     assert contact.time_zone == "Asia/Tokyo"
     # Blank names do not wipe the ones known.
-    upsert_contact(email="aiko@example.com", first_name="", last_name="")
+    upsert_contact(workspace=shared_workspace(), email="aiko@example.com", first_name="", last_name="")
     contact.refresh_from_db()
     assert (contact.first_name, contact.last_name) == ("Aiko", "Saito")
     assert contact.properties["company"] == "Sato Shoji"
@@ -58,9 +64,17 @@ def test_upsert_updates_names_and_keeps_properties_and_owner() -> None:
 
 def test_a_contact_without_owner_gets_one() -> None:
     hana = make_host("hana")
-    upsert_contact(email="aiko@example.com", first_name="Aiko", last_name="Sato")
+    upsert_contact(
+        workspace=shared_workspace(), email="aiko@example.com", first_name="Aiko", last_name="Sato"
+    )
 
-    contact = upsert_contact(email="aiko@example.com", first_name="Aiko", last_name="Sato", owner=hana)
+    contact = upsert_contact(
+        workspace=shared_workspace(),
+        email="aiko@example.com",
+        first_name="Aiko",
+        last_name="Sato",
+        owner=hana,
+    )
 
     assert Contact.objects.get(pk=contact.pk).owner == hana
 
@@ -68,8 +82,12 @@ def test_a_contact_without_owner_gets_one() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_upsert_works_outside_a_transaction() -> None:
     # PostgreSQL refuses SELECT ... FOR UPDATE in autocommit mode unless the service opens its own.
-    upsert_contact(email="aiko@example.com", first_name="Aiko", last_name="Sato")
-    contact = upsert_contact(email="Aiko@example.com", first_name="Aiko", last_name="Saito")
+    upsert_contact(
+        workspace=shared_workspace(), email="aiko@example.com", first_name="Aiko", last_name="Sato"
+    )
+    contact = upsert_contact(
+        workspace=shared_workspace(), email="Aiko@example.com", first_name="Aiko", last_name="Saito"
+    )
     assert Contact.objects.get().pk == contact.pk
 
 

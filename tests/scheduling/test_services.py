@@ -259,7 +259,9 @@ def test_round_robin_prefers_the_contacts_owner_when_free(radicale: RadicaleServ
         radicale, "hana", "ken", prioritize_contact_owner=True
     )
     link = hana.owned_links.get()
-    upsert_contact(email="Aiko@Example.com", first_name="Aiko", last_name="Sato", owner=ken)
+    upsert_contact(
+        workspace=ken.workspace, email="Aiko@Example.com", first_name="Aiko", last_name="Sato", owner=ken
+    )
     book(link, berlin(9), email="other@example.com")  # whoever it went to
     book(link, berlin(9, 30), email="other2@example.com")  # now both were booked once
 

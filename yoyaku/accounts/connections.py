@@ -98,7 +98,8 @@ def may_hold_two_connections(user: User) -> bool:
 
 
 def _has_api_seat(user: User) -> bool:
-    return Seat.objects.filter(user=user, hub__in=_API_HUBS, tier__in=_API_TIERS).exists()
+    seats = Seat.objects.filter(workspace_id=user.workspace_id, user=user)
+    return seats.filter(hub__in=_API_HUBS, tier__in=_API_TIERS).exists()
 
 
 def _refusals(
@@ -170,8 +171,12 @@ def _require_allowed(
         raise refusals[0]
 
 
-def _check_not_shared(*, email: str) -> None:
-    if email and InboxConnection.objects.filter(email__iexact=email, shared=True).exists():
+def _check_not_shared(*, user: User, email: str) -> None:
+    # Shared inboxes are marked per workspace: another workspace's inboxes say nothing here.
+    shared = InboxConnection.objects.filter(
+        user__workspace_id=user.workspace_id, email__iexact=email, shared=True
+    )
+    if email and shared.exists():
         raise ConnectionRefused(
             _(
                 "%(email)s is connected as a shared team inbox, which cannot be used for meetings. "
@@ -240,7 +245,7 @@ def _save_connection(
             username=username if provider == Provider.CALDAV else None,
         )
         _require_allowed(user=locked, via_api=via_api, provider=provider, reconnect=existing)
-        _check_not_shared(email=account_email)
+        _check_not_shared(user=locked, email=account_email)
         if existing is not None:
             connection = existing
         else:
@@ -481,7 +486,7 @@ def connect_exchange_calendar(
     ews_url = ews_url.strip()
     existing = _same_account(user=user, provider=Provider.EXCHANGE, email=email)
     _require_allowed(user=user, via_api=via_api, provider=Provider.EXCHANGE, reconnect=existing)
-    _check_not_shared(email=email)
+    _check_not_shared(user=user, email=email)
     networks = settings.YOYAKU_ALLOWED_CALENDAR_NETWORKS
     if ews_url:
         try:
@@ -530,7 +535,7 @@ def connect_caldav_calendar(
         user=user, provider=Provider.CALDAV, email=email, server_url=url, username=username
     )
     _require_allowed(user=user, via_api=via_api, provider=Provider.CALDAV, reconnect=existing)
-    _check_not_shared(email=email)
+    _check_not_shared(user=user, email=email)
     try:
         adapter, calendars = connect_caldav(
             url=url,

@@ -1,21 +1,80 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any, ClassVar
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from yoyaku.accounts import crypto
 
 
+class Workspace(models.Model):
+    """A team on the instance (HubSpot's "account"). No data crosses from one workspace to another:
+    every user belongs to exactly one, and hosts, contacts and seats are looked up within it."""
+
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkspaceRole(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    MEMBER = "member", _("Member")
+
+
+DEFAULT_WORKSPACE_NAME = "Default"
+
+
+def default_workspace() -> Workspace:
+    """The oldest workspace, made when there is none: where a user created without one goes
+    (``createsuperuser``, the first account of a new instance)."""
+    workspace = Workspace.objects.order_by("pk").first()
+    return workspace or Workspace.objects.create(name=DEFAULT_WORKSPACE_NAME)
+
+
+class WorkspaceUserManager(UserManager["User"]):
+    """Django's own commands (createsuperuser) know nothing of workspaces: a user they make without
+    one joins the default workspace; ``accounts.services.create_user`` is the way that names one."""
+
+    @staticmethod
+    def _with_workspace(extra: dict[str, Any]) -> dict[str, Any]:
+        if extra.get("workspace") is None and extra.get("workspace_id") is None:
+            extra["workspace"] = default_workspace()
+        return extra
+
+    def create_user(  # type: ignore[override]
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        return super().create_user(username, email, password, **self._with_workspace(extra))
+
+    def create_superuser(  # type: ignore[override]
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("workspace_role", WorkspaceRole.ADMIN)
+        return super().create_superuser(username, email, password, **self._with_workspace(extra))
+
+
 class User(AbstractUser):
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="users")
+    workspace_role = models.CharField(
+        max_length=8, choices=WorkspaceRole.choices, default=WorkspaceRole.MEMBER
+    )
     time_zone = models.CharField(max_length=64, default="UTC")
     language = models.CharField(max_length=8, default="en", choices=[("en", "English"), ("ja", "日本語")])
     # Granted by an admin; connecting a calendar (and its inbox) needs it.
     can_use_personal_email = models.BooleanField(default=True)
     # Set once a legacy account gives up one of its two connections (see selectors).
     limited_to_one_connection = models.BooleanField(default=False)
+
+    objects: ClassVar[WorkspaceUserManager] = WorkspaceUserManager()
+
+    @property
+    def is_workspace_admin(self) -> bool:
+        return self.workspace_role == WorkspaceRole.ADMIN
 
     @property
     def display_name(self) -> str:
@@ -111,6 +170,8 @@ class InboxConnection(models.Model):
 
 
 class Seat(models.Model):
+    """A paid seat of a workspace; its holder, when any, is a user of the same workspace."""
+
     class Hub(models.TextChoices):
         SALES = "sales", _("Sales")
         SERVICE = "service", _("Service")
@@ -122,6 +183,7 @@ class Seat(models.Model):
         PROFESSIONAL = "professional", _("Professional")
         ENTERPRISE = "enterprise", _("Enterprise")
 
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="seats")
     hub = models.CharField(max_length=16, choices=Hub.choices)
     tier = models.CharField(max_length=16, choices=Tier.choices)
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="seats")

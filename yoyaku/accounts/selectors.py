@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import closing
 
 from django.db.models import Case, Value, When
@@ -64,3 +65,8 @@ def stored_calendars(*, connection: CalendarConnection) -> list[CalendarInfo] | 
         for item in stored
         if isinstance(item, dict) and item.get("id")
     ]
+
+
+def workspace_users(*, workspace_id: int, usernames: Sequence[str]) -> list[User]:
+    """The active users of a workspace among ``usernames``; names of other workspaces are not found."""
+    return list(User.objects.filter(workspace_id=workspace_id, username__in=list(usernames), is_active=True))

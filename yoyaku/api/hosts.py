@@ -25,9 +25,23 @@ from yoyaku.api.schemas import (
     MeetingLinkPatch,
 )
 from yoyaku.calendars.base import CalendarOperationNotSupported
-from yoyaku.scheduling.host_services import create_link, delete_link, set_availability, update_link
+from yoyaku.scheduling.host_services import (
+    CannotLeave,
+    create_link,
+    delete_link,
+    leave_link,
+    set_availability,
+    update_link,
+)
 from yoyaku.scheduling.models import Availability, Booking, MeetingLink, default_weekly_hours
-from yoyaku.scheduling.selectors import HOST_LIST_LIMIT, bookings_of_host, host_bookings, meeting_requests
+from yoyaku.scheduling.selectors import (
+    HOST_LIST_LIMIT,
+    bookings_of_host,
+    co_hosted_link,
+    co_hosted_links,
+    host_bookings,
+    meeting_requests,
+)
 from yoyaku.scheduling.services import (
     BookingNotChangeable,
     CalendarUnreadable,
@@ -108,6 +122,32 @@ def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> di
 @router.delete("/meeting-links/{slug}", response={204: None, 404: ErrorOut})
 def remove_link(request: HttpRequest, slug: str) -> Status[Any]:
     delete_link(link=_own_link(request, slug))
+    return Status(204, None)
+
+
+@router.get("/me/hosted-pages", response=list[MeetingLinkOut], summary="Pages you co-host")
+def list_hosted_pages(request: HttpRequest) -> list[dict[str, Any]]:
+    """Pages of other owners of your workspace that list you as a host (their owner added you)."""
+    links = co_hosted_links(user=_user(request)).prefetch_related("hosts")
+    return [link_out(request, link) for link in links]
+
+
+@router.post(
+    "/me/hosted-pages/{slug}/leave",
+    response={204: None, 404: ErrorOut, 409: ErrorOut},
+    summary="Stop co-hosting a page",
+)
+def leave_hosted_page(request: HttpRequest, slug: str) -> Status[Any]:
+    """Take yourself off a page another owner added you to: it stops offering your free time and
+    new meetings no longer land in your calendar. Meetings already booked stay.
+    404 when you do not co-host a page of that slug (your own pages are deleted, not left)."""
+    link = co_hosted_link(user=_user(request), slug=slug)
+    if link is None:
+        raise Http404
+    try:
+        leave_link(user=_user(request), link=link)
+    except CannotLeave as error:
+        raise HttpError(409, str(error)) from error
     return Status(204, None)
 
 

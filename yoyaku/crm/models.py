@@ -6,6 +6,9 @@ from django.db.models.functions import Lower
 
 
 class Contact(models.Model):
+    """A person of one workspace's CRM; the same address in two workspaces is two contacts."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="contacts")
     email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
@@ -22,7 +25,9 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("email"), name="contact_email_unique_ci")]
+        constraints = [
+            models.UniqueConstraint("workspace", Lower("email"), name="contact_email_unique_ci_per_workspace")
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name} <{self.email}>".strip()
@@ -35,6 +40,7 @@ class MeetingSource(models.TextChoices):
 
 
 class Meeting(models.Model):
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="meetings")
     title = models.CharField(max_length=300)
     start = models.DateTimeField()
     end = models.DateTimeField()

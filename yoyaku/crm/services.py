@@ -1,4 +1,6 @@
-"""CRM writes: contacts are keyed by email (case-insensitive); meetings are associated with contacts."""
+"""CRM writes: contacts are keyed by workspace and email (case-insensitive); meetings are associated
+with contacts. Nothing here reads or writes across workspaces: a contact of one workspace is never found,
+updated or owned from another."""
 
 from __future__ import annotations
 
@@ -8,12 +10,23 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from yoyaku.accounts.models import User
+from yoyaku.accounts.models import User, Workspace
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation, MeetingSource
+
+
+class OutsideWorkspace(ValueError):
+    """A user of another workspace was named as an owner or host of a CRM record."""
+
+
+def _check_members(*, workspace: Workspace, users: Iterable[User | None]) -> None:
+    for user in users:
+        if user is not None and user.workspace_id != workspace.pk:
+            raise OutsideWorkspace(f"User {user.pk} is not in workspace {workspace.pk}.")
 
 
 def upsert_contact(
     *,
+    workspace: Workspace,
     email: str,
     first_name: str,
     last_name: str,
@@ -26,15 +39,19 @@ def upsert_contact(
     Names given now replace old ones (people fix typos when they book again);
     an existing owner is kept, so a contact stays with the rep who has it.
     """
+    _check_members(workspace=workspace, users=[owner])
     email = email.strip()
     # Its own transaction (a savepoint inside a caller's): the row lock needs one.
     with transaction.atomic():
         for _attempt in range(2):
-            contact = Contact.objects.select_for_update().filter(email__iexact=email).first()
+            contact = (
+                Contact.objects.select_for_update().filter(workspace=workspace, email__iexact=email).first()
+            )
             if contact is None:
                 try:
                     with transaction.atomic():
                         return Contact.objects.create(
+                            workspace=workspace,
                             email=email,
                             first_name=first_name,
                             last_name=last_name,
@@ -57,6 +74,7 @@ def upsert_contact(
 
 def log_meeting(
     *,
+    workspace: Workspace,
     title: str,
     start: datetime,
     end: datetime,
@@ -67,7 +85,12 @@ def log_meeting(
     description: str = "",
     outcome: str = "scheduled",
 ) -> Meeting:
+    hosts, contacts = list(hosts), list(contacts)
+    _check_members(workspace=workspace, users=hosts)
+    if any(contact.workspace_id != workspace.pk for contact in contacts):
+        raise OutsideWorkspace(f"A contact is not in workspace {workspace.pk}.")
     meeting = Meeting.objects.create(
+        workspace=workspace,
         title=title,
         start=start,
         end=end,
@@ -76,7 +99,7 @@ def log_meeting(
         description=description,
         outcome=outcome,
     )
-    meeting.hosts.set(list(hosts))
+    meeting.hosts.set(hosts)
     MeetingAssociation.objects.bulk_create(
         [MeetingAssociation(meeting=meeting, contact=contact) for contact in contacts]
     )
@@ -89,4 +112,4 @@ def cancel_meeting(*, meeting: Meeting) -> None:
     meeting.outcome = "cancelled"
 
 
-__all__ = ["MeetingSource", "cancel_meeting", "log_meeting", "upsert_contact"]
+__all__ = ["MeetingSource", "OutsideWorkspace", "cancel_meeting", "log_meeting", "upsert_contact"]

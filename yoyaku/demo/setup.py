@@ -25,8 +25,10 @@ from yoyaku.accounts.models import (
     InboxConnection,
     Provider,
     User,
+    Workspace,
+    WorkspaceRole,
 )
-from yoyaku.accounts.services import create_api_key
+from yoyaku.accounts.services import create_api_key, create_user, move_user
 from yoyaku.scheduling.host_services import create_link, set_availability, update_link
 from yoyaku.scheduling.models import MeetingLink
 
@@ -37,6 +39,7 @@ DEMO_SLUG = "demo"
 OFFLINE_SLUG = "demo-offline"
 NEW_HOST_SLUG = "newhost"
 API_KEY_NAME = "demo"
+DEMO_WORKSPACE_NAME = "Demo"
 WEEKDAYS_9_TO_5 = {str(day): [[9 * 60, 17 * 60]] for day in range(5)}
 
 
@@ -52,8 +55,18 @@ class DemoData:
     api_key: str
 
 
+def _workspace() -> Workspace:
+    # A database from before workspaces has its users in one already: the demo keeps using it.
+    host = User.objects.filter(username=DEMO_USERNAME).select_related("workspace").first()
+    if host is not None:
+        return host.workspace
+    workspace = Workspace.objects.filter(name=DEMO_WORKSPACE_NAME).order_by("pk").first()
+    return workspace or Workspace.objects.create(name=DEMO_WORKSPACE_NAME)
+
+
 def _user(
     *,
+    workspace: Workspace,
     username: str,
     first_name: str,
     last_name: str,
@@ -61,7 +74,12 @@ def _user(
     password: str | None,
     staff: bool = False,
 ) -> User:
-    user, _ = User.objects.get_or_create(username=username)
+    role = WorkspaceRole.ADMIN if staff else WorkspaceRole.MEMBER
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = create_user(username=username, workspace=workspace, role=role)
+    elif (user.workspace_id, user.workspace_role) != (workspace.pk, role):
+        user = move_user(user=user, workspace=workspace, role=role)
     user.first_name, user.last_name = first_name, last_name
     user.email = f"{username}@example.com"
     user.is_active = True
@@ -123,7 +141,9 @@ def set_up_demo(
     caldav_password: str,
 ) -> DemoData:
     with transaction.atomic():
+        workspace = _workspace()
         host = _user(
+            workspace=workspace,
             username=DEMO_USERNAME,
             first_name="Demo",
             last_name="Host",
@@ -132,6 +152,7 @@ def set_up_demo(
             staff=True,
         )
         new_host = _user(
+            workspace=workspace,
             username=NEW_HOST_USERNAME,
             first_name="New",
             last_name="Host",
@@ -139,6 +160,7 @@ def set_up_demo(
             password=password,
         )
         offline_host = _user(
+            workspace=workspace,
             username=OFFLINE_USERNAME,
             first_name="Offline",
             last_name="Host",

@@ -8,8 +8,10 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from yoyaku.accounts.models import User
+from yoyaku.accounts.selectors import workspace_users
 from yoyaku.scheduling.models import Availability, LinkKind, MeetingLink
 from yoyaku.scheduling.validation import BookingInputError, check_time_zone
 
@@ -105,11 +107,33 @@ def _check_link(link: MeetingLink, hosts: list[User]) -> None:
 def _resolve_hosts(*, owner: User, usernames: Sequence[str] | None) -> list[User]:
     if not usernames:
         return [owner]
-    found = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
-    missing = [name for name in usernames if name not in found]
+    # Only users of the owner's workspace can host its pages. A name outside it gets the
+    # message an unknown name gets, so the answer tells nothing about other workspaces.
+    found = {u.username: u for u in workspace_users(workspace_id=owner.workspace_id, usernames=usernames)}
+    missing = [name for name in dict.fromkeys(usernames) if name not in found]
     if missing:
-        raise BookingInputError({"host_usernames": f"Unknown users: {', '.join(missing)}."})
+        raise BookingInputError(
+            {
+                "host_usernames": gettext("No user of your workspace has the username: %(names)s.")
+                % {"names": ", ".join(missing)}
+            }
+        )
     return [found[name] for name in dict.fromkeys(usernames)]
+
+
+def _set_hosts(*, link: MeetingLink, hosts: list[User], before: set[int]) -> None:
+    link.hosts.set(hosts)
+    notify_added_hosts(link=link, before=before)
+
+
+def notify_added_hosts(*, link: MeetingLink, before: set[int]) -> None:
+    """Mail the page's hosts who were not among ``before`` (user ids) and are not its owner."""
+    added = [pk for pk in link.hosts.values_list("pk", flat=True) if pk not in before and pk != link.owner_id]
+    if added:
+        from yoyaku.scheduling.notifications import send_co_host_notices
+
+        # After commit, so no mail speaks of a page that was rolled back.
+        transaction.on_commit(lambda: send_co_host_notices(link_id=link.pk, user_ids=added), robust=True)
 
 
 def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), **fields: Any) -> MeetingLink:
@@ -120,7 +144,7 @@ def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), *
     _check_link(link, hosts)
     with transaction.atomic():
         link.save()
-        link.hosts.set(hosts)
+        _set_hosts(link=link, hosts=hosts, before=set())
     return link
 
 
@@ -130,15 +154,35 @@ def update_link(
     for key, value in fields.items():
         if key in LINK_FIELDS:
             setattr(link, key, value)
-    hosts = (
-        _resolve_hosts(owner=link.owner, usernames=host_usernames)
-        if host_usernames is not None
-        else list(link.hosts.all())
-    )
+    before = list(link.hosts.all())
+    hosts = before
+    if host_usernames is not None:
+        hosts = _resolve_hosts(owner=link.owner, usernames=host_usernames)
     _check_link(link, hosts)
     with transaction.atomic():
         link.save()
-        link.hosts.set(hosts)
+        _set_hosts(link=link, hosts=hosts, before={h.pk for h in before})
+    return link
+
+
+class CannotLeave(Exception):
+    """The user may not leave this page: they own it (owners delete pages instead)."""
+
+
+def leave_link(*, user: User, link: MeetingLink) -> MeetingLink:
+    """Take ``user`` off a page they co-host: its free/busy no longer shows theirs and new bookings
+    no longer land in their calendar. Meetings already booked stay as they are.
+
+    A group or round robin page left with one host is deactivated: it would no longer be the
+    kind of page its owner made.
+    """
+    if link.owner_id == user.pk:
+        raise CannotLeave(gettext("You own this page; delete it instead of leaving it."))
+    with transaction.atomic():
+        link.hosts.remove(user)
+        if link.kind != LinkKind.ONE_ON_ONE and link.hosts.count() < 2 and link.active:
+            link.active = False
+            link.save(update_fields=["active"])
     return link
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
-from yoyaku.scheduling.models import Booking
+from yoyaku.scheduling.models import Booking, MeetingLink
 
 logger = logging.getLogger(__name__)
 
@@ -186,3 +186,51 @@ def _send_host_notice(*, booking: Booking) -> None:
         ) % {"name": booking.first_name, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
     EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+
+
+# -- co-hosts ------------------------------------------------------------------------------
+
+
+def send_co_host_notices(*, link_id: int, user_ids: list[int]) -> None:
+    """Tell each user just made a co-host of a page, in their own language, what that means and how
+    to leave. Runs after commit; mail trouble is logged and changes nothing."""
+
+    link = MeetingLink.objects.select_related("owner").filter(pk=link_id).first()
+    if link is None:
+        return
+    # Still hosts of the page, and of its owner's workspace (never mail across workspaces).
+    hosts = link.hosts.filter(pk__in=user_ids, workspace_id=link.owner.workspace_id)
+    for host in hosts:
+        if not host.email:
+            continue
+        try:
+            _send_co_host_notice(link=link, host=host)
+        except Exception:
+            logger.exception("Could not tell user %s they co-host page %s", host.pk, link.pk)
+
+
+def _send_co_host_notice(*, link: MeetingLink, host: User) -> None:
+    base = settings.YOYAKU_BASE_URL.rstrip("/")
+    names = {
+        "name": host.first_name or host.username,
+        "owner": link.owner.display_name,
+        "page": link.name,
+        "url": f"{base}/m/{link.slug}",
+        "dashboard": f"{base}/dashboard/",
+    }
+    with translation.override(host.language or settings.LANGUAGE_CODE):
+        subject = _("You were added as a host of “%(page)s”") % names
+        body = "\n\n".join(
+            [
+                _("Hello %(name)s,") % names,
+                _("%(owner)s added you as a host of the scheduling page “%(page)s” (%(url)s).") % names,
+                _(
+                    "The page now offers times from your calendar's free/busy, meetings booked on it "
+                    "are added to your calendar, and %(owner)s can cancel or move them."
+                )
+                % names,
+                _("If you do not want to host this page, leave it from your dashboard: %(dashboard)s")
+                % names,
+            ]
+        )
+    EmailMessage(subject=subject, body=body, to=[host.email]).send()

@@ -219,3 +219,20 @@ def meeting_requests(
     if not include_past:
         rows = rows.filter(Q(start__isnull=True) | Q(start__gt=now))
     return list(rows.order_by("-created_at", "pk")[offset : offset + min(limit, HOST_LIST_LIMIT)])
+
+
+# -- pages a user co-hosts ----------------------------------------------------------------
+
+
+def co_hosted_links(*, user: User) -> QuerySet[MeetingLink]:
+    """Pages of another owner of the user's workspace on which the user is a host."""
+    return (
+        MeetingLink.objects.filter(hosts=user, owner__workspace_id=user.workspace_id)
+        .exclude(owner=user)
+        .select_related("owner")
+        .order_by("slug")
+    )
+
+
+def co_hosted_link(*, user: User, slug: str) -> MeetingLink | None:
+    return co_hosted_links(user=user).filter(slug=slug).first()

@@ -224,7 +224,9 @@ def _reserve(
                 now=now_ts,
             )
         ]
-        contact = Contact.objects.filter(email__iexact=booker.email).first()
+        # The page owner's workspace holds the contact; another workspace's contacts are never matched.
+        contacts = Contact.objects.filter(workspace_id=link.owner.workspace_id)
+        contact = contacts.filter(email__iexact=booker.email).first()
         if link.kind == LinkKind.GROUP:
             if len(free) != len(hosts):
                 raise SlotUnavailable(_TAKEN)
@@ -245,6 +247,7 @@ def _reserve(
                 raise SlotUnavailable(_TAKEN)
             assigned, reserved = free[0], free[:1]
         contact = upsert_contact(
+            workspace=link.owner.workspace,
             email=booker.email,
             first_name=booker.first_name,
             last_name=booker.last_name,
@@ -254,6 +257,7 @@ def _reserve(
         )
         title = f"{link.name}: {booker.first_name} {booker.last_name}"
         meeting = log_meeting(
+            workspace=link.owner.workspace,
             title=title,
             start=start,
             end=end,
@@ -326,6 +330,7 @@ def request_meeting(
         raise BookingInputError(errors)
     with transaction.atomic():
         contact = upsert_contact(
+            workspace=link.owner.workspace,
             email=booker.email,
             first_name=booker.first_name,
             last_name=booker.last_name,

@@ -28,8 +28,9 @@ from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.accounts.selectors import user_connections
 from yoyaku.calendars.base import CalendarError, CalendarOperationNotSupported
 from yoyaku.scheduling.calendar_writes import NothingToRetry, awaits_reconnect, retry_calendar_now
+from yoyaku.scheduling.host_services import CannotLeave, leave_link
 from yoyaku.scheduling.models import Booking, CalendarWrite
-from yoyaku.scheduling.selectors import bookings_of_host
+from yoyaku.scheduling.selectors import bookings_of_host, co_hosted_link
 from yoyaku.scheduling.services import (
     BookingNotChangeable,
     CalendarUnreadable,
@@ -221,6 +222,23 @@ def refresh_calendar_list(request: HttpRequest, connection_id: int) -> HttpRespo
         )
     else:
         messages.success(request, gettext("Your calendar list is up to date."))
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def leave_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The "Leave" button of a page another owner of the workspace made the user a host of."""
+    user = host_user(request)
+    link = co_hosted_link(user=user, slug=slug)
+    if link is None:
+        raise Http404
+    try:
+        leave_link(user=user, link=link)
+    except CannotLeave as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, gettext("You no longer host “%(page)s”.") % {"page": link.name})
     return redirect("dashboard")
 
 

@@ -25,6 +25,7 @@ urlpatterns = [
         dashboard.refresh_calendar_list,
         name="calendar-refresh",
     ),
+    path("dashboard/pages/<slug:slug>/leave/", dashboard.leave_page, name="page-leave"),
     path("dashboard/inboxes/<int:inbox_id>/disconnect/", dashboard.remove_inbox, name="inbox-disconnect"),
     path("dashboard/bookings/<uuid:booking_id>/cancel/", dashboard.cancel_meeting, name="booking-cancel"),
     path(
