@@ -10,7 +10,7 @@ reservations of a host with an exclusion constraint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,6 +192,25 @@ def _fresh_busy(
     return busy, connected
 
 
+def lock_hosts(*, host_ids: Iterable[int]) -> None:
+    """Serialise, per host, every check that counts bookings with the insert or move it allows.
+
+    Call inside the booking transaction, before reading the host's reservations. The exclusion
+    constraint refuses overlapping reservations, but a per-day limit is a count: two bookings of
+    different free times of one day would both see the day below its limit under PostgreSQL's
+    READ COMMITTED and both commit. Locking the hosts' user rows makes the second wait until the
+    first commits; its next statement then sees that booking. Ids are locked in ascending order so
+    two transactions locking overlapping sets of hosts (group and round robin pages) cannot
+    deadlock. FOR NO KEY UPDATE does not conflict with the key-share locks that inserting rows
+    which reference a user takes, so nothing else waits on it. SQLite needs nothing: IMMEDIATE
+    transactions already hold the database's write lock from BEGIN, and Django skips FOR UPDATE there.
+    """
+    ids = sorted(set(host_ids))
+    if ids:
+        locked = User.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+        list(locked.values_list("pk", flat=True))
+
+
 def _reserve(
     *,
     link: MeetingLink,
@@ -210,6 +229,7 @@ def _reserve(
     rules = link_rules(link=link, duration=duration)
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
+        lock_hosts(host_ids=[h.pk for h in hosts])
         # Checked again under the lock: a concurrent retry may have just committed it.
         existing = _by_key(link=link, idempotency_key=idempotency_key)
         if existing is not None:
@@ -529,7 +549,9 @@ def _move(
     rules = link_rules(link=link, duration=duration)
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
-        # Under the lock (SQLite: the write lock from BEGIN; PostgreSQL: the booking's row).
+        # Under the locks (SQLite: the write lock from BEGIN; PostgreSQL: the hosts' rows, for the
+        # per-day count, then the booking's row).
+        lock_hosts(host_ids=[h.pk for h in hosts])
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status != BookingStatus.CONFIRMED:
             raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
