@@ -238,7 +238,9 @@ def _reserve(
             host
             for host in hosts
             if is_slot_available(
-                host=host_inputs(user=host, busy=busy[host.pk], window_start=start, window_end=end),
+                host=host_inputs(
+                    user=host, link=link, busy=busy[host.pk], window_start=start, window_end=end
+                ),
                 rules=rules,
                 start=start_ts,
                 now=now_ts,
@@ -557,7 +559,12 @@ def _move(
             raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
         for host in hosts:
             inputs = host_inputs(
-                user=host, busy=busy[host.pk], window_start=start, window_end=end, exclude_booking=booking.pk
+                user=host,
+                link=link,
+                busy=busy[host.pk],
+                window_start=start,
+                window_end=end,
+                exclude_booking=booking.pk,
             )
             if not is_slot_available(host=inputs, rules=rules, start=start_ts, now=now_ts):
                 raise SlotUnavailable(gettext(_NOT_FREE))
