@@ -9,10 +9,12 @@ reservations of a host with an exclusion constraint.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -69,7 +71,17 @@ def book_meeting(
     language: str = "",
     now: datetime | None = None,
 ) -> BookingOutcome:
-    existing = _by_key(link=link, idempotency_key=idempotency_key)
+    fingerprint = request_fingerprint(
+        kind="booking",
+        start=start,
+        duration=duration,
+        time_zone=time_zone,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        answers=answers or {},
+    )
+    existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
@@ -109,18 +121,19 @@ def book_meeting(
                 booker=booker,
                 status=status,
                 idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
                 language=language,
                 now=now,
             )
             break
         except SlotUnavailable:
             # A retry of a request whose first attempt won the slot finds it "taken" by itself.
-            existing = _by_key(link=link, idempotency_key=idempotency_key)
+            existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
             if existing is not None:
                 return BookingOutcome(booking=existing, created=False)
             raise
         except IntegrityError as error:
-            existing = _by_key(link=link, idempotency_key=idempotency_key)
+            existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
             if existing is not None:
                 return BookingOutcome(booking=existing, created=False)
             if "reservation_no_overlap" not in str(error):
@@ -152,10 +165,43 @@ def booking_language(language: str) -> str:
         return ""
 
 
-def _by_key(*, link: MeetingLink, idempotency_key: str | None) -> Booking | None:
+_KEY_REUSED = gettext_noop(
+    "This idempotency key was already used for a different booking on this page. Send the same "
+    "details again to get that booking, or a new key for a new booking."
+)
+
+
+def request_fingerprint(*, kind: str, **fields: Any) -> str:
+    """SHA-256 (hex) of a booking or request in canonical form: what an idempotency key stands for.
+
+    Canonical JSON (sorted keys, no spaces, UTF-8) of the fields as sent, so the order of keys and
+    the spacing of the body do not matter; datetimes count as instants (UTC), so one start written
+    with another offset is the same request.
+    """
+
+    def plain(value: object) -> object:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).isoformat() if value.tzinfo is not None else value.isoformat()
+        return str(value)
+
+    canonical = json.dumps(
+        {"kind": kind, **fields}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=plain
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _by_key(*, link: MeetingLink, idempotency_key: str | None, fingerprint: str) -> Booking | None:
+    """The booking an idempotency key already made on this page, if it was made by the same request.
+
+    Raises BookingInputError when the key was used with a different request: answering with the
+    first booking would tell the client its new request succeeded when nothing was done.
+    """
     if not idempotency_key:
         return None
-    return Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+    existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint not in ("", fingerprint):
+        raise BookingInputError({"idempotency_key": gettext(_KEY_REUSED)})
+    return existing
 
 
 _TAKEN = "Sorry, that time was just booked. Please pick another time."
@@ -223,6 +269,7 @@ def _reserve(
     booker: Any,
     status: str,
     idempotency_key: str | None,
+    fingerprint: str,
     language: str,
     now: datetime,
 ) -> tuple[Booking, bool]:
@@ -231,7 +278,7 @@ def _reserve(
     with transaction.atomic():
         lock_hosts(host_ids=[h.pk for h in hosts])
         # Checked again under the lock: a concurrent retry may have just committed it.
-        existing = _by_key(link=link, idempotency_key=idempotency_key)
+        existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
         free = [
@@ -299,6 +346,7 @@ def _reserve(
             contact=contact,
             meeting=meeting,
             idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
             language=booking_language(language),
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
             calendar_pending_since=timezone.now() if status == BookingStatus.CONFIRMED else None,
@@ -328,7 +376,16 @@ def request_meeting(
     Nothing is reserved and nothing is written to a calendar; the host sees it
     on the dashboard and replies.
     """
-    existing = _by_key(link=link, idempotency_key=idempotency_key)
+    fingerprint = request_fingerprint(
+        kind="request",
+        time_zone=time_zone,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        message=message,
+        answers=answers or {},
+    )
+    existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
@@ -346,30 +403,38 @@ def request_meeting(
         errors["message"] = "The message is limited to 2,000 characters."
     if errors:
         raise BookingInputError(errors)
-    with transaction.atomic():
-        contact = upsert_contact(
-            email=booker.email,
-            first_name=booker.first_name,
-            last_name=booker.last_name,
-            owner=link.owner,
-            time_zone=time_zone,
-            properties=booker.answers,
-        )
-        booking = Booking.objects.create(
-            link=link,
-            status=BookingStatus.REQUESTED,
-            time_zone=time_zone,
-            first_name=booker.first_name,
-            last_name=booker.last_name,
-            email=booker.email,
-            answers=booker.answers,
-            message=message.strip(),
-            assigned_host=link.owner,
-            contact=contact,
-            idempotency_key=idempotency_key,
-            language=booking_language(language),
-        )
-        _notify_request_after_commit(booking)
+    try:
+        with transaction.atomic():
+            contact = upsert_contact(
+                email=booker.email,
+                first_name=booker.first_name,
+                last_name=booker.last_name,
+                owner=link.owner,
+                time_zone=time_zone,
+                properties=booker.answers,
+            )
+            booking = Booking.objects.create(
+                link=link,
+                status=BookingStatus.REQUESTED,
+                time_zone=time_zone,
+                first_name=booker.first_name,
+                last_name=booker.last_name,
+                email=booker.email,
+                answers=booker.answers,
+                message=message.strip(),
+                assigned_host=link.owner,
+                contact=contact,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                language=booking_language(language),
+            )
+            _notify_request_after_commit(booking)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (the key is unique per page).
+        existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:
+            raise
+        return BookingOutcome(booking=existing, created=False)
     return BookingOutcome(booking=booking, created=True)
 
 
