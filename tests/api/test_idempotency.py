@@ -108,3 +108,19 @@ def test_bookings_made_before_fingerprints_were_kept_are_still_returned_for_thei
     )
     assert status == 200, again
     assert again["id"] == first["id"]
+
+
+def test_the_refusal_speaks_the_pages_language() -> None:
+    make_link(make_host())
+    start = next_weekday().replace(hour=11)
+    client = Client(headers={"Accept-Language": "ja"})
+    client.post(
+        "/api/v1/book/intro", payload(start, idempotency_key="key-in-ja"), content_type="application/json"
+    )
+    response = client.post(
+        "/api/v1/book/intro",
+        payload(start, idempotency_key="key-in-ja", email="ken@example.com"),
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert "冪等キー" in response.json()["errors"]["idempotency_key"]

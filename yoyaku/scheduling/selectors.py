@@ -59,6 +59,22 @@ def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
     )
 
 
+def host_hours(*, user: User) -> HostAvailability:
+    """A host's working hours and date overrides alone (one query): no busy time, no bookings."""
+    availability = Availability.objects.filter(user=user).first()
+    weekly: dict[int, list[tuple[int, int]]] = {}
+    overrides: dict[date, list[tuple[int, int]]] = {}
+    if availability is not None:
+        weekly = {int(day): [(a, b) for a, b in spans] for day, spans in availability.weekly.items()}
+        overrides = {
+            date.fromisoformat(day): [(a, b) for a, b in spans]
+            for day, spans in availability.overrides.items()
+        }
+    return HostAvailability(
+        host_id=str(user.pk), time_zone=user.time_zone, weekly=weekly, overrides=overrides
+    )
+
+
 def host_inputs(
     *,
     user: User,
@@ -78,15 +94,7 @@ def host_inputs(
 
     ``exclude_booking``: a booking being moved, whose own reservation must not block its new time.
     """
-    availability = Availability.objects.filter(user=user).first()
-    weekly: dict[int, list[tuple[int, int]]] = {}
-    overrides: dict[date, list[tuple[int, int]]] = {}
-    if availability is not None:
-        weekly = {int(day): [(a, b) for a, b in spans] for day, spans in availability.weekly.items()}
-        overrides = {
-            date.fromisoformat(day): [(a, b) for a, b in spans]
-            for day, spans in availability.overrides.items()
-        }
+    hours = host_hours(user=user)
     zone = ZoneInfo(user.time_zone)
     # Reservations one day either side: buffers and per-day limits reach past the window.
     reservations = Reservation.objects.filter(
@@ -105,10 +113,10 @@ def host_inputs(
         if meeting_start and link_id == link.pk
     )
     return HostAvailability(
-        host_id=str(user.pk),
-        time_zone=user.time_zone,
-        weekly=weekly,
-        overrides=overrides,
+        host_id=hours.host_id,
+        time_zone=hours.time_zone,
+        weekly=hours.weekly,
+        overrides=hours.overrides,
         busy=sorted(busy),
         booked=booked,
         bookings_per_day=dict(per_day),

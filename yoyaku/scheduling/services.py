@@ -37,7 +37,12 @@ from yoyaku.scheduling.models import (
     Reservation,
 )
 from yoyaku.scheduling.selectors import host_inputs, last_booked_at, link_hosts, link_rules
-from yoyaku.scheduling.validation import BookingInputError, check_time_zone, clean_booker
+from yoyaku.scheduling.validation import (
+    BookingInputError,
+    check_start_offered,
+    check_time_zone,
+    clean_booker,
+)
 
 logger = logging.getLogger(__name__)
 Interval = tuple[int, int]
@@ -100,9 +105,15 @@ def book_meeting(
         )
     except BookingInputError as error:
         errors.update(error.errors)
+    now = now or timezone.now()
+    if not errors.keys() & {"start", "duration"}:
+        # A time the page never offers is the booker's to change (422), not taken (409).
+        try:
+            check_start_offered(link=link, start=start, duration=duration, now=now)
+        except BookingInputError as error:
+            errors.update(error.errors)
     if errors:
         raise BookingInputError(errors)
-    now = now or timezone.now()
     end = start + timedelta(minutes=duration)
     hosts = link_hosts(link=link)
     busy, connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
@@ -526,7 +537,8 @@ def reschedule_booking(
 
     Raises CalendarOperationNotSupported, changing nothing, for a meeting on an
     Exchange calendar; BookingNotChangeable for a cancelled meeting or a request;
-    BookingInputError for a bad start or duration; SlotUnavailable when the time is not free;
+    BookingInputError for a bad duration or a start the page never offers (past, notice, window,
+    grid, working hours); SlotUnavailable when the time is offered but not free;
     CalendarUnreadable when a host's calendar cannot be read.
     """
     from yoyaku.scheduling.calendar_writes import check_change_allowed, write_booking_event
@@ -546,6 +558,7 @@ def reschedule_booking(
     if errors:
         raise BookingInputError(errors)
     now = now or timezone.now()
+    check_start_offered(link=link, start=start, duration=duration, now=now)
     end = start + timedelta(minutes=duration)
     hosts = _reserved_hosts(booking)
     own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
