@@ -108,3 +108,19 @@ def test_the_message_speaks_the_pages_language() -> None:
     message = response.json()["errors"]["start"]
     assert message.startswith("開始時刻はこのページの 30 分刻み")
     assert message.endswith("最も近い時刻は 10:00 と 10:30 です。")
+
+
+@pytest.mark.parametrize(
+    ("start", "words"),
+    [
+        ("0001-01-01T00:00:00+01:00", "in the past"),
+        ("9999-12-31T23:30:00-05:00", "beyond the page's booking window"),
+    ],
+)
+def test_starts_at_the_ends_of_the_calendar_are_refused_not_crashed_on(start: str, words: str) -> None:
+    # In UTC these are the years 0 and 10000, which Python's datetime cannot hold.
+    make_link(make_host())
+    body = payload(at(7, 10), idempotency_key="edge-of-time") | {"start": start}
+    response = Client().post("/api/v1/book/intro", body, content_type="application/json")
+    assert response.status_code == 422, response.content
+    assert words in response.json()["errors"]["start"]

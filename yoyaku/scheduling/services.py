@@ -182,6 +182,9 @@ _KEY_REUSED = gettext_noop(
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def request_fingerprint(*, kind: str, **fields: Any) -> str:
     """SHA-256 (hex) of a booking or request in canonical form: what an idempotency key stands for.
 
@@ -192,7 +195,12 @@ def request_fingerprint(*, kind: str, **fields: Any) -> str:
 
     def plain(value: object) -> object:
         if isinstance(value, datetime):
-            return value.astimezone(UTC).isoformat() if value.tzinfo is not None else value.isoformat()
+            if value.tzinfo is None:
+                return value.isoformat()
+            # The instant as time since the epoch: exact, and unlike astimezone(UTC) it cannot
+            # overflow for a start near year 1 or 9999 with an offset (which is then refused, not a 500).
+            since = value - _EPOCH
+            return f"{since.days}d{since.seconds}s{since.microseconds}us"
         return str(value)
 
     canonical = json.dumps(
