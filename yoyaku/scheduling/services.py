@@ -3,8 +3,10 @@
 A booking is accepted only if every host's calendar, read fresh, and every
 active reservation leave the buffered span free. The final check and the
 insert run in one transaction that the database serialises: SQLite takes its
-write lock at BEGIN (IMMEDIATE mode), PostgreSQL refuses overlapping
-reservations of a host with an exclusion constraint.
+write lock at BEGIN (IMMEDIATE mode); on PostgreSQL the transaction locks the
+hosts' rows first (``lock_hosts``), so rules that count bookings (per-day
+limits) hold, and an exclusion constraint refuses overlapping reservations of
+a host whatever happens.
 """
 
 from __future__ import annotations
