@@ -107,6 +107,26 @@ def test_reschedule_with_bad_input_is_422(hana: tuple[User, str]) -> None:
     assert "start" in missing.json()["errors"]
 
 
+def test_reschedule_to_a_time_the_page_never_offers_is_422_with_the_rule(hana: tuple[User, str]) -> None:
+    host, _calendar = hana
+    booking = book(make_link(host), berlin(10))
+    client = client_for(host)
+    past = berlin(10) - timedelta(days=4)
+
+    cases = {
+        "in the past": past,
+        "must not have seconds": berlin(14).replace(second=15),
+        "30-minute grid": berlin(14, 10),
+        "outside the hours": berlin(20),
+    }
+    for words, start in cases.items():
+        response = post(client, booking, "reschedule", {"start": start.isoformat()})
+        assert response.status_code == 422, (words, response.content)
+        assert words in response.json()["errors"]["start"]
+    booking.refresh_from_db()
+    assert booking.start == berlin(10)
+
+
 def test_cancel_frees_the_time_and_is_idempotent(hana: tuple[User, str], radicale: RadicaleServer) -> None:
     host, calendar = hana
     booking = book(make_link(host), berlin(10))

@@ -87,3 +87,28 @@ def test_same_idempotency_key_racing_gives_one_booking(live_server) -> None:  # 
     assert Booking.objects.count() == 1
     assert statuses.count(201) == 1
     assert set(statuses) <= {200, 201}
+
+
+def test_one_key_racing_with_two_different_bookings_gives_one_booking(live_server) -> None:  # type: ignore[no-untyped-def]
+    # Half the clients send one booking, half another, all under one key: one booking is made, the
+    # clients that sent it get it back, and the others are told the key was used for another one.
+    make_link(make_host())
+    key = {"idempotency_key": "one-key-two-bodies"}
+    bodies = [(_body(_slot(10), 1) if n % 2 else _body(_slot(15), 2)) | key for n in range(12)]
+    url = f"{live_server.url}/api/v1/book/intro"
+    statuses = _race(url, bodies)
+    booking = Booking.objects.get()
+    assert statuses.count(201) == 1, statuses
+    for body, status in zip(bodies, statuses, strict=True):
+        assert status in ((200, 201) if body["last_name"] == booking.last_name else (422,)), (body, status)
+    assert Reservation.objects.count() == 1
+
+
+def test_same_idempotency_key_racing_on_requests_gives_one_request(live_server) -> None:  # type: ignore[no-untyped-def]
+    make_link(make_host())
+    body = {k: v for k, v in _body(_slot(10), 1).items() if k not in ("start", "duration")}
+    body |= {"message": "Please call me", "idempotency_key": "same-request-key"}
+    statuses = _race(f"{live_server.url}/api/v1/book/intro/request", [body] * 12)
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) <= {200, 201}, statuses
+    assert Booking.objects.count() == 1

@@ -149,7 +149,9 @@ def test_slot_off_the_grid_is_refused() -> None:
     make_link(host)
     start = next_weekday().replace(hour=10, minute=10)
     response = Client().post("/api/v1/book/intro", payload(start), content_type="application/json")
-    assert response.status_code == 409
+    # Never offered: the booker's to change (422), not taken (409).
+    assert response.status_code == 422
+    assert "30-minute grid" in response.json()["errors"]["start"]
     assert Booking.objects.count() == 0
 
 

@@ -113,9 +113,15 @@ def test_a_busy_or_unoffered_time_is_refused_and_nothing_changes(radicale: Radic
     add_event(radicale, calendar, start=berlin(14), end=berlin(14, 30))
     mail.outbox.clear()
 
-    for start in (berlin(14), berlin(15), berlin(20), berlin(11, 10)):
+    # Busy on the calendar, or taken by another booking: offered, but not free (409).
+    for start in (berlin(14), berlin(15)):
         with pytest.raises(SlotUnavailable):
             reschedule_booking(booking=booking, start=start, now=NOW)
+    # After hours, off the grid: never offered (422, with what to change).
+    for start, words in ((berlin(20), "outside the hours"), (berlin(11, 10), "30-minute grid")):
+        with pytest.raises(BookingInputError) as error:
+            reschedule_booking(booking=booking, start=start, now=NOW)
+        assert words in error.value.errors["start"]
 
     booking.refresh_from_db()
     assert (booking.start, booking.calendar_write) == (berlin(10), CalendarWrite.WRITTEN)

@@ -201,6 +201,27 @@ def test_max_per_day_is_enforced_when_booking(radicale: RadicaleServer) -> None:
     assert book(link, berlin(16), email="c@example.com").created
 
 
+def test_max_per_day_counts_the_pages_own_meetings_in_slots_and_bookings(radicale: RadicaleServer) -> None:
+    # "At most N meetings a day from this page": the host's meetings from other pages still block
+    # their own times, but do not use up this page's daily allowance.
+    host = make_host("hana")
+    connect(host, radicale)
+    limited = make_link(host, max_per_day=1)
+    other = make_link(host, slug="other")
+    book(other, berlin(10), email="a@example.com")
+    book(other, berlin(11), email="b@example.com")
+
+    assert offered(limited, berlin(14))
+    assert not offered(limited, berlin(10)), "the other page's meeting still blocks its own time"
+    assert book(limited, berlin(14), email="c@example.com").created
+
+    assert not offered(limited, berlin(16))
+    with pytest.raises(SlotUnavailable):
+        book(limited, berlin(16), email="d@example.com")
+    assert offered(other, berlin(16)), "the limited page's meeting does not limit the other page"
+    assert book(other, berlin(16), email="d@example.com").created
+
+
 # -- group -------------------------------------------------------------------------
 
 

@@ -267,3 +267,26 @@ def test_phone_width_has_no_sideways_scroll(browser: Any, live_server: Any, shot
     expect(page.locator("#details")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(shots / "12-phone-details.png"), full_page=True)
+
+
+def test_a_time_no_longer_offered_sends_the_booker_back_to_pick_with_the_reason(
+    browser: Any, live_server: Any, shots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("ken", time_zone=HOST_ZONE, weekly=WEEKDAYS_9_TO_5)
+    link = make_link(host, slug="consult", name="Consultation", durations=[30])
+
+    page = open_page(browser, f"{live_server.url}/m/consult", zone=HOST_ZONE)
+    page.locator("#days button.day.open").first.click()
+    page.locator("#slots button.slot").first.click()
+    fill_details(page)
+    # While the booker types, the host asks for more notice than the chosen time leaves.
+    link.notice_minutes = 60 * 24 * 60
+    link.save(update_fields=["notice_minutes"])
+    page.click("#submit")
+
+    expect(page.locator("#step-pick")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("This time is too soon")
+    page.screenshot(path=str(shots / "13-no-longer-offered.png"), full_page=True)
+    assert Booking.objects.count() == 0

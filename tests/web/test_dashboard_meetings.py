@@ -106,6 +106,22 @@ def test_a_taken_time_is_refused_with_the_reason_and_nothing_moves(
     assert "That time is not free" in html
 
 
+def test_a_time_the_page_never_offers_is_refused_with_the_rule(
+    host: User, client_in: Client, calendar: str
+) -> None:
+    booking = book(make_link(host), tokyo(10))
+
+    client_in.post(
+        f"/dashboard/bookings/{booking.pk}/reschedule/", {"start": tokyo(20).strftime("%Y-%m-%dT%H:%M")}
+    )
+
+    booking.refresh_from_db()
+    assert booking.start == tokyo(10)
+    html = messages_of(client_in)
+    assert "The meeting was not moved." in html
+    assert "outside the hours this page offers" in html
+
+
 def test_cancelling_from_the_dashboard_frees_the_time(
     host: User, client_in: Client, calendar: str, radicale: RadicaleServer
 ) -> None:

@@ -268,7 +268,8 @@ def _refused(error: CalendarOperationNotSupported | BookingNotChangeable) -> Htt
 def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) -> dict[str, Any]:
     """Move a confirmed meeting to another time its page offers; its calendar event moves with it.
 
-    409 when the time is taken (or not offered), 403 for a meeting on an Exchange calendar,
+    422 with the rule on `start` when the page never offers that time (past, notice, window, grid,
+    working hours), 409 when it is offered but taken, 403 for a meeting on an Exchange calendar,
     which Yoyaku cannot change (move it in Outlook), 503 when a host's calendar cannot be read.
     """
     booking = _own_booking(request, booking_id)

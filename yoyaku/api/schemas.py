@@ -39,6 +39,12 @@ class FormFieldSpec(Schema):
     options: list[str] = Field(default_factory=list, max_length=50)
 
 
+MAX_PER_DAY_DESCRIPTION = (
+    "Maximum meetings per day for this page, per host (in the host's time zone); meetings booked on "
+    "the host's other pages do not count. Empty: no limit."
+)
+
+
 class MeetingLinkIn(Schema):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,79}$")
     name: str = Field(min_length=1, max_length=200)
@@ -52,7 +58,7 @@ class MeetingLinkIn(Schema):
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
     fixed_start: date | None = None
     fixed_end: date | None = None
-    max_per_day: int | None = Field(default=None, ge=1, le=100)
+    max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
     prioritize_contact_owner: bool = False
     form_fields: list[FormFieldSpec] = Field(default_factory=list, max_length=30)
     location: str = Field(default="", max_length=500)
@@ -80,7 +86,7 @@ class MeetingLinkPatch(Schema):
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
     fixed_start: date | None = None
     fixed_end: date | None = None
-    max_per_day: int | None = Field(default=None, ge=1, le=100)
+    max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
     prioritize_contact_owner: bool | None = None
     form_fields: list[FormFieldSpec] | None = None
     location: str | None = Field(default=None, max_length=500)

@@ -4,10 +4,12 @@ No Django and no I/O here; see :mod:`yoyaku.availability.engine` for the exact s
 """
 
 from .engine import (
+    NotOffered,
     choose_round_robin_host,
     group_slots,
     host_slots,
     is_slot_available,
+    not_offered,
     round_robin_slots,
     slots_by_local_date,
 )
@@ -18,11 +20,13 @@ __all__ = [
     "HostAvailability",
     "Interval",
     "LinkRules",
+    "NotOffered",
     "UnknownTimeZone",
     "choose_round_robin_host",
     "group_slots",
     "host_slots",
     "is_slot_available",
+    "not_offered",
     "round_robin_slots",
     "slots_by_local_date",
 ]

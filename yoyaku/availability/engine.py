@@ -36,6 +36,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain, compress, repeat
 from operator import itemgetter
@@ -51,17 +52,30 @@ _FAR_PAST = -(1 << 62)
 _drain = deque[object](maxlen=0).extend  # consume an iterator for its side effects, in C
 
 
+def _horizon(*, rules: LinkRules, grid_zone: str, now: int) -> tuple[int | None, int | None]:
+    """The booking window's own bounds: its first allowed start and the first start past it (None: open).
+
+    The fixed local dates in the grid zone, inclusive, when either is set; else rolling weeks from now.
+    """
+    if rules.fixed_start is not None or rules.fixed_end is not None:
+        first = after = None
+        if rules.fixed_start is not None:
+            first = day_info(grid_zone, rules.fixed_start.toordinal())[0]
+        if rules.fixed_end is not None:
+            after = day_info(grid_zone, rules.fixed_end.toordinal())[1]
+        return first, after
+    if rules.rolling_weeks is not None:
+        return None, now + rules.rolling_weeks * 7 * DAY
+    return None, None
+
+
 def _bounds(*, rules: LinkRules, grid_zone: str, window_start: int, window_end: int, now: int) -> Interval:
     """The range ``[lo, hi)`` that slot starts must fall in, from the window, notice and horizon."""
     lo = max(window_start, now + rules.notice_minutes * 60)
-    hi = window_end
-    if rules.fixed_start is not None or rules.fixed_end is not None:
-        if rules.fixed_start is not None:
-            lo = max(lo, day_info(grid_zone, rules.fixed_start.toordinal())[0])
-        if rules.fixed_end is not None:
-            hi = min(hi, day_info(grid_zone, rules.fixed_end.toordinal())[1])
-    elif rules.rolling_weeks is not None:
-        hi = min(hi, now + rules.rolling_weeks * 7 * DAY)
+    first, after = _horizon(rules=rules, grid_zone=grid_zone, now=now)
+    if first is not None:
+        lo = max(lo, first)
+    hi = window_end if after is None else min(window_end, after)
     return lo, hi
 
 
@@ -352,3 +366,64 @@ def slots_by_local_date(*, slots: Iterable[int], time_zone: str) -> dict[date, l
 def is_slot_available(*, host: HostAvailability, rules: LinkRules, start: int, now: int) -> bool:
     """Whether ``start`` is one of ``host_slots`` (same rules; used to validate a booking)."""
     return host_slots(host=host, rules=rules, window_start=start, window_end=start + 1, now=now) == [start]
+
+
+@dataclass(frozen=True, slots=True)
+class NotOffered:
+    """Why a start is never offered, whatever is busy or booked (a time that is offered but busy is *taken*).
+
+    ``reason`` is one of ``past``, ``notice`` (``bound``: the earliest start the notice allows),
+    ``before_window`` (``bound``: the window's first start), ``beyond_window`` (``bound``: the first
+    instant past the window), ``off_grid`` (``bound``: the grid start just before, ``after``: the
+    next one) and ``outside_hours`` (the meeting does not fit in the hosts' working hours).
+    """
+
+    reason: str
+    bound: int | None = None
+    after: int | None = None
+
+
+def not_offered(
+    *, hosts: Sequence[HostAvailability], rules: LinkRules, start: int, now: int, every_host: bool
+) -> NotOffered | None:
+    """Why ``start`` can never be a slot of these hosts under these rules, or None when it can be.
+
+    The same rules as ``host_slots`` less busy time, bookings and per-day limits, checked in the order
+    a booker can act on: past, notice, window, grid, working hours. ``every_host``: a group needs every
+    host's hours; one-on-one and round robin need one host's. Only the hosts' hours are looked at.
+    """
+    if not hosts:
+        return NotOffered("outside_hours")
+    grid_zone = rules.grid_time_zone or hosts[0].time_zone
+    if start < now:
+        return NotOffered("past")
+    earliest = now + rules.notice_minutes * 60
+    if start < earliest:
+        return NotOffered("notice", bound=earliest)
+    first, after = _horizon(rules=rules, grid_zone=grid_zone, now=now)
+    if first is not None and start < first:
+        return NotOffered("before_window", bound=first)
+    if after is not None and start >= after:
+        return NotOffered("beyond_window", bound=after)
+    step = rules.increment_minutes * 60
+    near = grid_between(grid_zone, rules.increment_minutes, start - step - DAY, start + step + DAY)
+    i = bisect_left(near, start)
+    if i == len(near) or near[i] != start:
+        return NotOffered(
+            "off_grid", bound=near[i - 1] if i else None, after=near[i] if i < len(near) else None
+        )
+    # Only the hours: without busy time and bookings the engine's answer turns on them alone.
+    fits = [
+        is_slot_available(
+            host=HostAvailability(
+                host_id=host.host_id, time_zone=host.time_zone, weekly=host.weekly, overrides=host.overrides
+            ),
+            rules=rules,
+            start=start,
+            now=now,
+        )
+        for host in hosts
+    ]
+    if not (all(fits) if every_host else any(fits)):
+        return NotOffered("outside_hours")
+    return None

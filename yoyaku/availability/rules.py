@@ -26,7 +26,8 @@ class HostAvailability:
     counted from local midnight in ``time_zone``; ``overrides`` replaces the hours of one local date (an
     empty sequence is a day off). ``busy`` is calendar busy time as given; ``booked`` holds the spans of
     existing bookings already widened by their buffers. ``bookings_per_day`` counts active bookings per
-    local date in the host's zone, for ``LinkRules.max_per_day``.
+    local date in the host's zone, for ``LinkRules.max_per_day``: only the bookings the limit is about
+    (Yoyaku counts the page's own, since the limit is a rule of the page).
     """
 
     host_id: str

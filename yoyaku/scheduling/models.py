@@ -106,6 +106,10 @@ class Booking(models.Model):
     # The language of the page the booker used (empty: the site default); mails to the booker speak it.
     language = models.CharField(max_length=16, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    # SHA-256 of the canonical request that made the booking (services.request_fingerprint): the
+    # same key with another request is refused instead of answered with this booking. Empty on
+    # bookings made before it was kept, which any request with their key still gets back.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

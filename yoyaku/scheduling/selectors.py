@@ -59,18 +59,8 @@ def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
     )
 
 
-def host_inputs(
-    *,
-    user: User,
-    busy: Sequence[Interval],
-    window_start: datetime,
-    window_end: datetime,
-    exclude_booking: uuid.UUID | None = None,
-) -> HostAvailability:
-    """Everything the engine needs about one host, read with two small queries.
-
-    ``exclude_booking``: a booking being moved, whose own reservation must not block its new time.
-    """
+def host_hours(*, user: User) -> HostAvailability:
+    """A host's working hours and date overrides alone (one query): no busy time, no bookings."""
     availability = Availability.objects.filter(user=user).first()
     weekly: dict[int, list[tuple[int, int]]] = {}
     overrides: dict[date, list[tuple[int, int]]] = {}
@@ -80,6 +70,31 @@ def host_inputs(
             date.fromisoformat(day): [(a, b) for a, b in spans]
             for day, spans in availability.overrides.items()
         }
+    return HostAvailability(
+        host_id=str(user.pk), time_zone=user.time_zone, weekly=weekly, overrides=overrides
+    )
+
+
+def host_inputs(
+    *,
+    user: User,
+    link: MeetingLink,
+    busy: Sequence[Interval],
+    window_start: datetime,
+    window_end: datetime,
+    exclude_booking: uuid.UUID | None = None,
+) -> HostAvailability:
+    """Everything the engine needs about one host, read with two small queries.
+
+    Every active reservation of the host blocks its time, whatever the page; the per-day count is
+    of ``link``'s bookings only, because ``MeetingLink.max_per_day`` is a rule of the page ("at most
+    N meetings a day from this page"), counted per host: each host of a group or round robin page
+    takes at most that many of the page's meetings a day, and meetings from the host's other pages
+    do not use up this page's allowance.
+
+    ``exclude_booking``: a booking being moved, whose own reservation must not block its new time.
+    """
+    hours = host_hours(user=user)
     zone = ZoneInfo(user.time_zone)
     # Reservations one day either side: buffers and per-day limits reach past the window.
     reservations = Reservation.objects.filter(
@@ -90,14 +105,18 @@ def host_inputs(
     )
     if exclude_booking is not None:
         reservations = reservations.exclude(booking_id=exclude_booking)
-    spans = list(reservations.values_list("start", "end", "booking__start"))
-    booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _ in spans)
-    per_day = Counter(meeting_start.astimezone(zone).date() for _, _, meeting_start in spans if meeting_start)
+    spans = list(reservations.values_list("start", "end", "booking__start", "booking__link_id"))
+    booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _, _ in spans)
+    per_day = Counter(
+        meeting_start.astimezone(zone).date()
+        for _, _, meeting_start, link_id in spans
+        if meeting_start and link_id == link.pk
+    )
     return HostAvailability(
-        host_id=str(user.pk),
-        time_zone=user.time_zone,
-        weekly=weekly,
-        overrides=overrides,
+        host_id=hours.host_id,
+        time_zone=hours.time_zone,
+        weekly=hours.weekly,
+        overrides=hours.overrides,
         busy=sorted(busy),
         booked=booked,
         bookings_per_day=dict(per_day),
@@ -129,7 +148,7 @@ def available_slots(
                         slots={}, offline=True, calendar_error=str(error), time_zone=time_zone
                     )
                 continue  # round robin: this host is simply not offered
-        inputs.append(host_inputs(user=host, busy=busy, window_start=start, window_end=end))
+        inputs.append(host_inputs(user=host, link=link, busy=busy, window_start=start, window_end=end))
     if not inputs:
         return SlotsResult(slots={}, offline=True, calendar_error=errors[0], time_zone=time_zone)
     window_start, window_end, now_ts = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())

@@ -3,16 +3,20 @@
 A booking is accepted only if every host's calendar, read fresh, and every
 active reservation leave the buffered span free. The final check and the
 insert run in one transaction that the database serialises: SQLite takes its
-write lock at BEGIN (IMMEDIATE mode), PostgreSQL refuses overlapping
-reservations of a host with an exclusion constraint.
+write lock at BEGIN (IMMEDIATE mode); on PostgreSQL the transaction locks the
+hosts' rows first (``lock_hosts``), so rules that count bookings (per-day
+limits) hold, and an exclusion constraint refuses overlapping reservations of
+a host whatever happens.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -35,7 +39,12 @@ from yoyaku.scheduling.models import (
     Reservation,
 )
 from yoyaku.scheduling.selectors import host_inputs, last_booked_at, link_hosts, link_rules
-from yoyaku.scheduling.validation import BookingInputError, check_time_zone, clean_booker
+from yoyaku.scheduling.validation import (
+    BookingInputError,
+    check_start_offered,
+    check_time_zone,
+    clean_booker,
+)
 
 logger = logging.getLogger(__name__)
 Interval = tuple[int, int]
@@ -69,7 +78,17 @@ def book_meeting(
     language: str = "",
     now: datetime | None = None,
 ) -> BookingOutcome:
-    existing = _by_key(link=link, idempotency_key=idempotency_key)
+    fingerprint = request_fingerprint(
+        kind="booking",
+        start=start,
+        duration=duration,
+        time_zone=time_zone,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        answers=answers or {},
+    )
+    existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
@@ -88,9 +107,15 @@ def book_meeting(
         )
     except BookingInputError as error:
         errors.update(error.errors)
+    now = now or timezone.now()
+    if not errors.keys() & {"start", "duration"}:
+        # A time the page never offers is the booker's to change (422), not taken (409).
+        try:
+            check_start_offered(link=link, start=start, duration=duration, now=now)
+        except BookingInputError as error:
+            errors.update(error.errors)
     if errors:
         raise BookingInputError(errors)
-    now = now or timezone.now()
     end = start + timedelta(minutes=duration)
     hosts = link_hosts(link=link)
     busy, connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
@@ -109,18 +134,19 @@ def book_meeting(
                 booker=booker,
                 status=status,
                 idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
                 language=language,
                 now=now,
             )
             break
         except SlotUnavailable:
             # A retry of a request whose first attempt won the slot finds it "taken" by itself.
-            existing = _by_key(link=link, idempotency_key=idempotency_key)
+            existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
             if existing is not None:
                 return BookingOutcome(booking=existing, created=False)
             raise
         except IntegrityError as error:
-            existing = _by_key(link=link, idempotency_key=idempotency_key)
+            existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
             if existing is not None:
                 return BookingOutcome(booking=existing, created=False)
             if "reservation_no_overlap" not in str(error):
@@ -152,10 +178,51 @@ def booking_language(language: str) -> str:
         return ""
 
 
-def _by_key(*, link: MeetingLink, idempotency_key: str | None) -> Booking | None:
+_KEY_REUSED = gettext_noop(
+    "This idempotency key was already used for a different booking on this page. Send the same "
+    "details again to get that booking, or a new key for a new booking."
+)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def request_fingerprint(*, kind: str, **fields: Any) -> str:
+    """SHA-256 (hex) of a booking or request in canonical form: what an idempotency key stands for.
+
+    Canonical JSON (sorted keys, no spaces, UTF-8) of the fields as sent, so the order of keys and
+    the spacing of the body do not matter; datetimes count as instants (UTC), so one start written
+    with another offset is the same request.
+    """
+
+    def plain(value: object) -> object:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                return value.isoformat()
+            # The instant as time since the epoch: exact, and unlike astimezone(UTC) it cannot
+            # overflow for a start near year 1 or 9999 with an offset (which is then refused, not a 500).
+            since = value - _EPOCH
+            return f"{since.days}d{since.seconds}s{since.microseconds}us"
+        return str(value)
+
+    canonical = json.dumps(
+        {"kind": kind, **fields}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=plain
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _by_key(*, link: MeetingLink, idempotency_key: str | None, fingerprint: str) -> Booking | None:
+    """The booking an idempotency key already made on this page, if it was made by the same request.
+
+    Raises BookingInputError when the key was used with a different request: answering with the
+    first booking would tell the client its new request succeeded when nothing was done.
+    """
     if not idempotency_key:
         return None
-    return Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+    existing = Booking.objects.filter(link=link, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint not in ("", fingerprint):
+        raise BookingInputError({"idempotency_key": gettext(_KEY_REUSED)})
+    return existing
 
 
 _TAKEN = "Sorry, that time was just booked. Please pick another time."
@@ -192,6 +259,25 @@ def _fresh_busy(
     return busy, connected
 
 
+def lock_hosts(*, host_ids: Iterable[int]) -> None:
+    """Serialise, per host, every check that counts bookings with the insert or move it allows.
+
+    Call inside the booking transaction, before reading the host's reservations. The exclusion
+    constraint refuses overlapping reservations, but a per-day limit is a count: two bookings of
+    different free times of one day would both see the day below its limit under PostgreSQL's
+    READ COMMITTED and both commit. Locking the hosts' user rows makes the second wait until the
+    first commits; its next statement then sees that booking. Ids are locked in ascending order so
+    two transactions locking overlapping sets of hosts (group and round robin pages) cannot
+    deadlock. FOR NO KEY UPDATE does not conflict with the key-share locks that inserting rows
+    which reference a user takes, so nothing else waits on it. SQLite needs nothing: IMMEDIATE
+    transactions already hold the database's write lock from BEGIN, and Django skips FOR UPDATE there.
+    """
+    ids = sorted(set(host_ids))
+    if ids:
+        locked = User.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+        list(locked.values_list("pk", flat=True))
+
+
 def _reserve(
     *,
     link: MeetingLink,
@@ -204,21 +290,25 @@ def _reserve(
     booker: Any,
     status: str,
     idempotency_key: str | None,
+    fingerprint: str,
     language: str,
     now: datetime,
 ) -> tuple[Booking, bool]:
     rules = link_rules(link=link, duration=duration)
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
+        lock_hosts(host_ids=[h.pk for h in hosts])
         # Checked again under the lock: a concurrent retry may have just committed it.
-        existing = _by_key(link=link, idempotency_key=idempotency_key)
+        existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
         free = [
             host
             for host in hosts
             if is_slot_available(
-                host=host_inputs(user=host, busy=busy[host.pk], window_start=start, window_end=end),
+                host=host_inputs(
+                    user=host, link=link, busy=busy[host.pk], window_start=start, window_end=end
+                ),
                 rules=rules,
                 start=start_ts,
                 now=now_ts,
@@ -281,6 +371,7 @@ def _reserve(
             contact=contact,
             meeting=meeting,
             idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
             language=booking_language(language),
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
             calendar_pending_since=timezone.now() if status == BookingStatus.CONFIRMED else None,
@@ -310,7 +401,16 @@ def request_meeting(
     Nothing is reserved and nothing is written to a calendar; the host sees it
     on the dashboard and replies.
     """
-    existing = _by_key(link=link, idempotency_key=idempotency_key)
+    fingerprint = request_fingerprint(
+        kind="request",
+        time_zone=time_zone,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        message=message,
+        answers=answers or {},
+    )
+    existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
@@ -328,31 +428,39 @@ def request_meeting(
         errors["message"] = "The message is limited to 2,000 characters."
     if errors:
         raise BookingInputError(errors)
-    with transaction.atomic():
-        contact = upsert_contact(
-            workspace=link.owner.workspace,
-            email=booker.email,
-            first_name=booker.first_name,
-            last_name=booker.last_name,
-            owner=link.owner,
-            time_zone=time_zone,
-            properties=booker.answers,
-        )
-        booking = Booking.objects.create(
-            link=link,
-            status=BookingStatus.REQUESTED,
-            time_zone=time_zone,
-            first_name=booker.first_name,
-            last_name=booker.last_name,
-            email=booker.email,
-            answers=booker.answers,
-            message=message.strip(),
-            assigned_host=link.owner,
-            contact=contact,
-            idempotency_key=idempotency_key,
-            language=booking_language(language),
-        )
-        _notify_request_after_commit(booking)
+    try:
+        with transaction.atomic():
+            contact = upsert_contact(
+                workspace=link.owner.workspace,
+                email=booker.email,
+                first_name=booker.first_name,
+                last_name=booker.last_name,
+                owner=link.owner,
+                time_zone=time_zone,
+                properties=booker.answers,
+            )
+            booking = Booking.objects.create(
+                link=link,
+                status=BookingStatus.REQUESTED,
+                time_zone=time_zone,
+                first_name=booker.first_name,
+                last_name=booker.last_name,
+                email=booker.email,
+                answers=booker.answers,
+                message=message.strip(),
+                assigned_host=link.owner,
+                contact=contact,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                language=booking_language(language),
+            )
+            _notify_request_after_commit(booking)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (the key is unique per page).
+        existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:
+            raise
+        return BookingOutcome(booking=existing, created=False)
     return BookingOutcome(booking=booking, created=True)
 
 
@@ -444,7 +552,8 @@ def reschedule_booking(
 
     Raises CalendarOperationNotSupported, changing nothing, for a meeting on an
     Exchange calendar; BookingNotChangeable for a cancelled meeting or a request;
-    BookingInputError for a bad start or duration; SlotUnavailable when the time is not free;
+    BookingInputError for a bad duration or a start the page never offers (past, notice, window,
+    grid, working hours); SlotUnavailable when the time is offered but not free;
     CalendarUnreadable when a host's calendar cannot be read.
     """
     from yoyaku.scheduling.calendar_writes import check_change_allowed, write_booking_event
@@ -464,6 +573,7 @@ def reschedule_booking(
     if errors:
         raise BookingInputError(errors)
     now = now or timezone.now()
+    check_start_offered(link=link, start=start, duration=duration, now=now)
     end = start + timedelta(minutes=duration)
     hosts = _reserved_hosts(booking)
     own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
@@ -534,13 +644,20 @@ def _move(
     rules = link_rules(link=link, duration=duration)
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
-        # Under the lock (SQLite: the write lock from BEGIN; PostgreSQL: the booking's row).
+        # Under the locks (SQLite: the write lock from BEGIN; PostgreSQL: the hosts' rows, for the
+        # per-day count, then the booking's row).
+        lock_hosts(host_ids=[h.pk for h in hosts])
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status != BookingStatus.CONFIRMED:
             raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
         for host in hosts:
             inputs = host_inputs(
-                user=host, busy=busy[host.pk], window_start=start, window_end=end, exclude_booking=booking.pk
+                user=host,
+                link=link,
+                busy=busy[host.pk],
+                window_start=start,
+                window_end=end,
+                exclude_booking=booking.pk,
             )
             if not is_slot_available(host=inputs, rules=rules, start=start_ts, now=now_ts):
                 raise SlotUnavailable(gettext(_NOT_FREE))

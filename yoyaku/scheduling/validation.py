@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 
-from yoyaku.scheduling.models import MeetingLink
+from yoyaku.availability import NotOffered, not_offered
+from yoyaku.scheduling.models import LinkKind, MeetingLink
+from yoyaku.scheduling.selectors import host_hours, link_hosts, link_rules
 
 _MARKUP = re.compile(r"[<>]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -97,3 +101,76 @@ def clean_booker(
     if errors:
         raise BookingInputError(errors)
     return BookerDetails(first_name=first, last_name=last, email=address, answers=cleaned)
+
+
+def check_start_offered(*, link: MeetingLink, start: datetime, duration: int, now: datetime) -> None:
+    """Refuse a start the page never offers, whatever is booked: 422 with what to change, not 409.
+
+    409 (``SlotUnavailable``) means the time was offered and someone or something took it. A start
+    with seconds, in the past, within the notice, outside the booking window, off the start-time
+    grid or outside the hosts' working hours was never offered: the booker (or host, moving a
+    meeting) has to choose differently, and the message says how. ``start`` must be aware.
+    """
+    if start.second or start.microsecond:
+        raise BookingInputError(
+            {"start": gettext("The start must not have seconds: give a time on the minute, such as 10:30.")}
+        )
+    why = not_offered(
+        hosts=[host_hours(user=host) for host in link_hosts(link=link)],
+        rules=link_rules(link=link, duration=duration),
+        start=int(start.timestamp()),
+        now=int(now.timestamp()),
+        every_host=link.kind == LinkKind.GROUP,
+    )
+    if why is not None:
+        raise BookingInputError({"start": _not_offered_message(why, link=link, zone=start.tzinfo)})
+
+
+def _not_offered_message(why: NotOffered, *, link: MeetingLink, zone: tzinfo | None) -> str:
+    # Times are shown with the offset the start was given in: the caller's own clock.
+    def instant(epoch: int | None) -> str:
+        return "?" if epoch is None else datetime.fromtimestamp(epoch, zone).isoformat(" ", "minutes")
+
+    def clock(epoch: int | None) -> str:
+        return "?" if epoch is None else datetime.fromtimestamp(epoch, zone).strftime("%H:%M")
+
+    if why.reason == "past":
+        return gettext("This time is in the past.")
+    if why.reason == "notice":
+        return gettext(
+            "This time is too soon: the page needs notice, and the earliest start it takes is %(earliest)s."
+        ) % {"earliest": instant(why.bound)}
+    if why.reason == "before_window":
+        first = link.fixed_start.isoformat() if link.fixed_start is not None else instant(why.bound)
+        return gettext("This time is before the page's booking window, which opens on %(first)s.") % {
+            "first": first
+        }
+    if why.reason == "beyond_window":
+        last = link.fixed_end.isoformat() if link.fixed_end is not None else instant(why.bound)
+        return gettext("This time is beyond the page's booking window (up to %(last)s).") % {"last": last}
+    if why.reason == "off_grid":
+        increment = link.increment_minutes
+        names = {"minutes": increment, "before": clock(why.bound), "after": clock(why.after)}
+        if 60 % increment == 0 and why.bound is not None:
+            marks = sorted(
+                {
+                    datetime.fromtimestamp(why.bound + k * increment * 60, zone).minute
+                    for k in range(60 // increment)
+                }
+            )
+            names["marks"] = ", ".join(f"…:{m:02d}" for m in marks)
+            return (
+                gettext(
+                    "The start must be on the page's %(minutes)d-minute grid (%(marks)s); "
+                    "the nearest times are %(before)s and %(after)s."
+                )
+                % names
+            )
+        return (
+            gettext(
+                "The start must be on the page's %(minutes)d-minute grid, counted from midnight; "
+                "the nearest times are %(before)s and %(after)s."
+            )
+            % names
+        )
+    return gettext("This time is outside the hours this page offers: the whole meeting must fit in them.")

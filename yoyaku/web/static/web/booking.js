@@ -516,20 +516,28 @@
       });
   }
 
+  function pickAgain(reason) {
+    state.idempotencyKey = null;
+    forgetSlot();
+    show("pick");
+    loadMonth().then(function () { setStatus(reason, "error"); });
+    setStatus(reason, "error");
+    focusHeading("pick-title");
+  }
+
   function handleResult(result, body) {
     var status = result.status;
     var data = result.data || {};
     if (status === 200 || status === 201) {
       showDone(data, body.email);
+    } else if (status === 422 && data.errors && data.errors.start) {
+      // The time is no longer offered (it passed, or now falls within the page's notice): the
+      // details stay filled in, and the booker picks another time, told why.
+      pickAgain(data.errors.start);
     } else if (status === 422) {
       showErrors(data.errors || {}, S.fixFields);
     } else if (status === 409) {
-      state.idempotencyKey = null;
-      forgetSlot();
-      show("pick");
-      loadMonth().then(function () { setStatus(S.taken, "error"); });
-      setStatus(S.taken, "error");
-      focusHeading("pick-title");
+      pickAgain(S.taken);
     } else if (status === 503) {
       showRequestForm(S.calendarDown);
       focusHeading("details-title");
