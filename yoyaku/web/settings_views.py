@@ -25,6 +25,7 @@ from yoyaku.accounts.connections import (
     connect_exchange_calendar,
 )
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider, User
+from yoyaku.accounts.providers import scope_disclosure
 from yoyaku.accounts.selectors import user_connections
 from yoyaku.accounts.services import create_api_key, revoke_api_key
 from yoyaku.calendars.base import CalendarError
@@ -44,6 +45,8 @@ class ProviderOption:
     # Why this provider cannot be chosen now ("" when it can).
     blocked: str = ""
     start_url: str = ""
+    # (scope, what Yoyaku does with it), shown before the OAuth redirect.
+    scopes: tuple[tuple[str, str], ...] = ()
 
 
 PROVIDERS: tuple[tuple[str, Any, str, Any, bool], ...] = (
@@ -98,6 +101,7 @@ def _provider_options(user: User, general: list[str]) -> list[ProviderOption]:
                 oauth=oauth,
                 blocked=" ".join(reasons),
                 start_url=start_url,
+                scopes=tuple(scope_disclosure(provider=code)),
             )
         )
     return options
