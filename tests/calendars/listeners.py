@@ -88,6 +88,7 @@ def listening(
 class LoopbackCertificate:
     server: ssl.SSLContext
     client: ssl.SSLContext
+    pem: bytes  # the certificate, for clients that take a CA file
 
 
 def loopback_certificate() -> LoopbackCertificate:
@@ -123,4 +124,4 @@ def loopback_certificate() -> LoopbackCertificate:
         server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server.load_cert_chain(cert_file, key_file)
     client = ssl.create_default_context(cadata=cert_pem.decode())
-    return LoopbackCertificate(server=server, client=client)
+    return LoopbackCertificate(server=server, client=client, pem=cert_pem)

@@ -193,31 +193,3 @@ def test_exchangelib_sessions_connect_only_to_checked_addresses(
         adapter.busy(start=START, end=START + timedelta(hours=1))
     adapter.close()
     assert loopback.seen == []
-
-
-def test_exchange_never_follows_a_redirect_with_the_password(two_loopbacks: tuple[Any, Any]) -> None:
-    _allowed, _loopback = two_loopbacks
-    with listening(not_found) as elsewhere:
-
-        def moved(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-            if "authorization" not in headers:
-                return 401, {"WWW-Authenticate": 'Basic realm="ews"'}, b""
-            return 302, {"Location": elsewhere.origin + path}, b""
-
-        with listening(moved) as server:
-            adapter = ExchangeAdapter(
-                email="alice@example.com",
-                password="s3cret",
-                ews_url=server.origin + "/EWS/Exchange.asmx",
-                time_zone="UTC",
-                allowed_networks=["127.0.0.0/8"],
-                auth_type="basic",
-                server_version="15.1.2507.6",
-                timeout=5,
-                fail_fast=True,
-            )
-            with pytest.raises(CalendarError):
-                adapter.busy(start=START, end=START + timedelta(hours=1))
-            adapter.close()
-    assert any("authorization" in s.headers for s in server.seen)
-    assert elsewhere.seen == []
