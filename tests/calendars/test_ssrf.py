@@ -193,3 +193,26 @@ def test_exchangelib_sessions_connect_only_to_checked_addresses(
         adapter.busy(start=START, end=START + timedelta(hours=1))
     adapter.close()
     assert loopback.seen == []
+
+
+def test_a_public_answer_then_loopback_never_reaches_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The classic rebinding: the check sees a public address, the connection would see 127.0.0.1.
+    Nothing is allow-listed here, as in production."""
+    with listening(not_found, host="127.0.0.1") as loopback:
+        Rebinding(monkeypatch, name="calendar.example.test", first="93.184.216.34", then="127.0.0.1")
+        with pytest.raises(CalendarError, match="private or reserved"):
+            connect_caldav(
+                url=f"http://calendar.example.test:{loopback.port}/dav/",
+                username="alice",
+                password="alice-secret",
+                time_zone="UTC",
+                allowed_networks=(),
+            )
+        Rebinding(monkeypatch, name="mail.example.test", first="93.184.216.34", then="127.0.0.1")
+        with pytest.raises(ExchangeConnectError, match="private or reserved"):
+            probe_ews_url(
+                ews_url=f"http://mail.example.test:{loopback.port}/EWS/Exchange.asmx",
+                timeout=5,
+                allowed_networks=(),
+            )
+    assert loopback.seen == []
