@@ -181,7 +181,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
             infos = resolve(host, port, allowed_networks=self._allowed)
         except UnsafeURLError as error:
             raise httpcore.ConnectError(str(error)) from error
-        last: Exception | None = None
+        last: Exception = httpcore.ConnectError(f"Could not connect to {host}:{port}.")
         for info in infos:
             # A numeric host: the plain backend connects to it without resolving anything. TLS is
             # started afterwards by httpcore with the URL's name as server_hostname, so SNI and the
@@ -196,7 +196,6 @@ class _PinnedBackend(httpcore.NetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 last = error
-        assert last is not None
         raise last
 
     def sleep(self, seconds: float) -> None:
@@ -209,8 +208,12 @@ class PinnedTransport(httpx.HTTPTransport):
 
     def __init__(self, *, allowed_networks: Sequence[str], verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(verify=verify, trust_env=False)
+        # The pool httpx would build (its default limits), with the pinned network backend.
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
             network_backend=_PinnedBackend(allowed_networks),
         )
 
