@@ -131,11 +131,11 @@ def test_the_address_behind_a_trusted_proxy_is_the_forwarded_one(host: User) -> 
 # -- every sign-in path ------------------------------------------------------------------------------
 
 
-def admin_sign_in(client: Client, password: str, username: str = "chief") -> tuple[int, str]:
+def admin_sign_in(client: Client, password: str, username: str = "chief") -> tuple[int, str, str]:
     response = client.post(
         "/admin/login/?next=/admin/", {"username": username, "password": password, "next": "/admin/"}
     )
-    return response.status_code, response.content.decode()
+    return response.status_code, response.content.decode(), response.get("Retry-After", "")
 
 
 @pytest.fixture
@@ -148,9 +148,10 @@ def test_the_admin_login_page_has_the_same_limit(staff: User) -> None:
     for attempt in range(30):
         admin_sign_in(client, f"guess-{attempt}")
     with mock.patch.object(ModelBackend, "authenticate", autospec=True) as authenticate:
-        status, html = admin_sign_in(client, "pw-chief")
+        status, html, retry_after = admin_sign_in(client, "pw-chief")
     authenticate.assert_not_called()
-    assert status == 200  # the admin's form again, with the reason
+    assert status == 429  # the admin's form again, with the reason
+    assert 840 < int(retry_after) <= 900
     assert "Too many failed sign-in attempts. Try again in 15 minutes." in html
     assert "_auth_user_id" not in client.session
     assert client.get("/admin/").status_code == 302
@@ -161,7 +162,7 @@ def test_failures_on_the_sign_in_page_lock_the_admin_login_too(staff: User) -> N
     for attempt in range(10):
         assert sign_in(client, f"guess-{attempt}", username="chief")[0] == 200
     assert sign_in(client, "pw-chief", username="chief")[0] == 429
-    admin_sign_in(client, "pw-chief")
+    assert admin_sign_in(client, "pw-chief")[0] == 429
     assert "_auth_user_id" not in client.session
     # And the other way round: failures on the admin page count for the sign-in page.
     other = Client(REMOTE_ADDR=VICTIM)

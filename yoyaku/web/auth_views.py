@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 
@@ -41,19 +43,31 @@ class AdminSignInForm(LimitedSignInMixin, AdminAuthenticationForm):
     """The admin's login form with the same message (the limits apply there through the backend)."""
 
 
+def _mark_refused(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    wait = getattr(request, sign_in_limits.WAIT_ATTRIBUTE, None)
+    if wait is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+    return response
+
+
+def refused_sign_in_answer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a login view so an attempt the limits refused answers 429 with Retry-After."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _mark_refused(request, view(request, *args, **kwargs))
+
+    return wrapped
+
+
 class SignInView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
     form_class = SignInForm
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if form.has_error(NON_FIELD_ERRORS, "too_many_attempts"):
-            response.status_code = 429
-            wait = getattr(self.request, sign_in_limits.WAIT_ATTRIBUTE, None)
-            if wait is not None:
-                response["Retry-After"] = str(wait)
-        return response
+        return _mark_refused(self.request, super().form_invalid(form))
 
 
 class SignOutView(auth_views.LogoutView):
