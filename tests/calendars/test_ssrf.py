@@ -66,7 +66,20 @@ def test_an_embedded_address_in_an_allowed_network_passes() -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["[::127.0.0.1]", "[64:ff9b::7f00:1]", "[::ffff:0:7f00:1]", "[::ffff:127.0.0.1]"]
+    "host",
+    [
+        "[::127.0.0.1]",
+        "[64:ff9b::7f00:1]",
+        "[::ffff:0:7f00:1]",
+        "[::ffff:127.0.0.1]",
+        "[2002:7f00:1::]",
+        "[::ffff:7f00:1]",
+        # Other spellings of 127.0.0.1 that the resolver accepts.
+        "2130706433",
+        "0x7f.1",
+        "127.1",
+        "0",
+    ],
 )
 def test_urls_with_embedded_loopback_are_refused(host: str) -> None:
     with pytest.raises(UnsafeURLError, match="private or reserved"):
