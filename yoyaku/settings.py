@@ -90,6 +90,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "yoyaku.urls"
 WSGI_APPLICATION = "yoyaku.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Every password check goes through the sign-in limits (accounts/sign_in_limits.py): the sign-in page,
+# the admin's login page and any other caller of django.contrib.auth.authenticate.
+AUTHENTICATION_BACKENDS = ["yoyaku.accounts.sign_in_limits.SignInLimitBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 
@@ -163,11 +166,12 @@ else:
         "immediate": _env_bool("YOYAKU_TASKS_IMMEDIATE"),
     }
 
-# The rate limits and sign-in failures are counted in the cache. In memory it counts per process, so
-# with several processes (the Redis mode) it lives on Redis, under a key prefix of its own. Django's
-# cache.clear() flushes its whole Redis database, so YOYAKU_CACHE_URL can give it a database apart from
-# the task queue's (e.g. redis://host:6379/1).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The cache is shared by every process: the database's (table yoyaku_cache, made by the web app's
+# migrations) or, with Redis, Redis under a key prefix of its own. The abuse-limit counters
+# (web/counters.py) count atomically on Redis when it is the cache, else in the table web_limitcounter.
+# Django's cache.clear() flushes its whole Redis database, so YOYAKU_CACHE_URL can give it a database
+# apart from the task queue's (e.g. redis://host:6379/1).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "yoyaku_cache"}}
 _cache_url = os.environ.get("YOYAKU_CACHE_URL", "") or _redis_url
 if _cache_url:
     CACHES = {

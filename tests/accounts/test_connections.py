@@ -248,3 +248,20 @@ def test_a_connection_whose_secret_cannot_be_read_can_still_be_disconnected() ->
     )
     disconnect_calendar(user=user, connection_id=connection.pk)
     assert not CalendarConnection.objects.filter(pk=connection.pk).exists()
+
+
+# -- user URLs that lead into our own network ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["[::127.0.0.1]", "[64:ff9b::7f00:1]", "[::ffff:0:7f00:1]", "[::ffff:127.0.0.1]", "[2002:7f00:1::]"],
+)
+@override_settings(YOYAKU_ALLOWED_CALENDAR_NETWORKS=[])
+def test_ipv6_forms_of_loopback_are_refused_and_nothing_is_saved(host: str) -> None:
+    from yoyaku.accounts.connections import connect_caldav_calendar
+
+    user = make_host("ipv6")
+    with pytest.raises(ConnectionRefused, match="private or reserved"):
+        connect_caldav_calendar(user=user, url=f"http://{host}:5232/dav/", username="u", password="p")
+    assert not CalendarConnection.objects.filter(user=user).exists()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from django.core.cache import cache
 from django.test import Client, RequestFactory, override_settings
 
 from tests.api.test_public_booking import next_weekday, payload
@@ -19,12 +16,6 @@ CLIENT = "203.0.113.5"
 OTHER = "198.51.100.7"
 PROXY = "10.0.0.2"
 
-
-@pytest.fixture(autouse=True)
-def fresh_counts() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def book(client: Client, hour: int, *, address: str, **headers: str) -> tuple[int, dict[str, object], str]:

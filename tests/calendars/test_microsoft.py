@@ -522,15 +522,6 @@ def test_cancel_non_meeting_falls_back_to_delete(
     assert emulator.events() == []
 
 
-def test_send_mail(adapter: MicrosoftCalendar, emulator: MicrosoftEmulator) -> None:
-    adapter.send_mail(to=[Attendee(email="carol@fabrikam.example")], subject="Confirmed", body="See you")
-    assert emulator.messages[-1]["kind"] == "mail"
-    assert (
-        emulator.messages[-1]["message"]["toRecipients"][0]["emailAddress"]["address"]
-        == "carol@fabrikam.example"
-    )
-
-
 # --------------------------------------------------------------------------- sync
 
 

@@ -7,12 +7,10 @@ lowered so the second request from the browser is refused.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from tests.factories import make_host, make_link
 from tests.web.test_booking_page_browser import WEEKDAYS_9_TO_5, fill_details, open_page
@@ -23,13 +21,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ENGLISH = "Too many attempts from your network. Try again in {minutes} {unit}."
 JAPANESE = "お使いのネットワークからの試行回数が多すぎます。{minutes}分後にもう一度お試しください。"
 
-
-@pytest.fixture(autouse=True)
-def fresh_counts() -> Iterator[None]:
-    # The live server counts every request from the browser as 127.0.0.1, other tests' included.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def request_first_open_time(page: Any, *, email: str) -> None:

@@ -33,6 +33,9 @@ from tests.emulators.microsoft import MicrosoftEmulator
 from tests.factories import make_host, make_link
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, User
+from yoyaku.accounts.providers import requested_scopes, scope_disclosure
+from yoyaku.calendars.google_oauth import GOOGLE_SCOPES
+from yoyaku.calendars.microsoft_oauth import MICROSOFT_CONSENT_SCOPES
 from yoyaku.calendars.oauth import OAuthTokens
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +80,17 @@ def test_google_authorization_request_uses_pkce_state_and_offline_access(
     assert stored["state"] == query["state"]
     # The verifier stays on the server; only its hash travels.
     assert stored["code_verifier"] not in start["Location"]
+
+
+def test_the_authorization_requests_ask_for_exactly_the_disclosed_scopes(
+    google: GoogleEmulator, microsoft: MicrosoftEmulator, browser: Client
+) -> None:
+    for provider, expected in (("google", GOOGLE_SCOPES), ("microsoft", MICROSOFT_CONSENT_SCOPES)):
+        start = browser.post(f"/settings/calendar/connect/{provider}/")
+        asked = parse_qs(urlsplit(start["Location"]).query)["scope"][0].split()
+        assert sorted(asked) == sorted(expected) == sorted(requested_scopes(provider)), provider
+        assert [scope for scope, _purpose in scope_disclosure(provider=provider)] == list(expected)
+        assert not [scope for scope in asked if "gmail" in scope or "Mail." in scope]
 
 
 def test_google_end_to_end(google: GoogleEmulator, host: User, browser: Client) -> None:

@@ -17,6 +17,7 @@ from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
 from yoyaku.accounts.connections import refresh_calendars
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, Provider, User
+from yoyaku.accounts.providers import scope_disclosure
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -114,11 +115,9 @@ def test_connect_dialog_disclosure_then_caldav_connection_lands_on_the_dashboard
     expect(google).to_be_visible()
     disclosure = google.locator(".disclosure")
     expect(disclosure).to_be_visible()
-    expect(disclosure).to_contain_text(
-        "read your calendars and the calendars you can reach through this account"
-    )
-    expect(disclosure).to_contain_text("create and change calendars and events")
-    expect(disclosure).to_contain_text("associate events with contacts in the CRM")
+    for scope, purpose in scope_disclosure(provider="google"):
+        expect(disclosure).to_contain_text(scope)
+        expect(disclosure).to_contain_text(purpose)
     accept = google.get_by_role("button", name="Accept and connect to Google")
     expect(accept).to_be_visible()
     assert accept.evaluate("b => b.form.method") == "post"
@@ -230,7 +229,10 @@ def test_japanese_pages_with_the_connect_dialog(
     dialog = page.locator("#connect-dialog")
     dialog.locator("button.provider", has_text="Office 365").click()
     step = dialog.locator('[data-step="microsoft"]')
-    expect(step.locator(".disclosure")).to_contain_text("カレンダーと予定の作成・変更")
+    expect(step.locator(".disclosure")).to_contain_text(
+        "カレンダーを読み取って予定の埋まっている時間を把握し、あなたとの予約で入った会議を追加・変更・キャンセルします。"
+    )
+    expect(step.locator(".disclosure")).to_contain_text("Calendars.ReadWrite")
     expect(step.get_by_role("button", name="同意して Office 365 に接続")).to_be_visible()
     page.screenshot(path=str(shots / "host-settings-dialog-microsoft-ja.png"))
 
@@ -326,9 +328,11 @@ def test_reconnect_and_api_keys(
     raw = key.input_value()
     assert raw.startswith("yk_")
     page.screenshot(path=str(shots / "host-settings-api-keys-en.png"), full_page=True)
+    # Reloading asks for the page again; it does not post a second key.
     page.reload()
     expect(page.locator("#new-key-value")).to_have_count(0)
     expect(page.locator("table.keys")).to_contain_text(raw[:10])
+    expect(page.locator("table.keys tbody tr")).to_have_count(1)
     page.get_by_role("button", name=f"Revoke CRM sync ({raw[:10]}…)").click()
     expect(page.locator(".message.success")).to_contain_text("The key is revoked.")
     expect(page.locator("table.keys")).to_have_count(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 
 from tests.factories import make_host
@@ -14,11 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_new_key_is_shown_once_and_then_only_its_prefix(host: User, client_in: Client) -> None:
-    response = client_in.post("/settings/api-keys/", {"name": "CRM sync"})
-    assert response.status_code == 302 and response["Location"] == "/settings/api-keys/"
-    key = ApiKey.objects.get(user=host)
+    first = client_in.post("/settings/api-keys/", {"name": "CRM sync"})
 
-    first = client_in.get("/settings/api-keys/")
+    # The key is in the answer to the POST itself, never carried to a later page.
+    assert first.status_code == 200
+    key = ApiKey.objects.get(user=host)
     assert first["Cache-Control"] == "no-store"
     raw = element(first.content.decode(), "input", id="new-key-value")["value"]
     assert raw.startswith(key.prefix)
@@ -29,6 +30,18 @@ def test_a_new_key_is_shown_once_and_then_only_its_prefix(host: User, client_in:
     assert raw not in again
     assert not elements(again, "input", id="new-key-value")
     assert f"{key.prefix}…" in again
+
+
+def test_the_session_store_never_holds_a_new_key(host: User, client_in: Client) -> None:
+    response = client_in.post("/settings/api-keys/", {"name": "CRM sync"})
+    raw = element(response.content.decode(), "input", id="new-key-value")["value"]
+    client_in.get("/settings/api-keys/")
+
+    stored = list(Session.objects.all())
+    assert stored, "the signed-in client has a session row"
+    for session in stored:
+        assert raw not in session.session_data
+        assert raw not in repr(session.get_decoded())
 
 
 def test_a_key_needs_a_name(client_in: Client) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import escape
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import translation
 
 from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
@@ -14,6 +16,7 @@ from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host
 from tests.web.html import element, elements
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, Provider, User
+from yoyaku.accounts.providers import SCOPE_PURPOSES, requested_scopes
 
 pytestmark = pytest.mark.django_db
 
@@ -120,17 +123,38 @@ def test_oauth_step_discloses_the_access_before_the_form_that_redirects(
     disclosure = html.index('class="disclosure"')
     form = html.index(f'action="/settings/calendar/connect/{provider}/"')
     assert disclosure < form
-    for promise in (
-        "read your calendars and the calendars you can reach through this account",
-        "create and change calendars and events",
-        "associate events with contacts in the CRM",
-    ):
-        assert promise in html[disclosure:form]
+    shown = html[disclosure:form]
+    # Every scope the authorization request asks for, by name, with what Yoyaku does with it.
+    names = re.findall(r'<code class="mono scope-name">([^<]*)</code>', shown)
+    assert names == list(requested_scopes(provider))
+    for scope in requested_scopes(provider):
+        assert escape(str(SCOPE_PURPOSES[scope])) in shown
+    # Nothing it does not ask for: no mail, no creating calendars.
+    assert "mail.send" not in shown.lower() and "gmail" not in shown.lower()
+    assert "create and change calendars" not in shown
     assert element(html, "form", action=f"/settings/calendar/connect/{provider}/")["method"] == "post"
     assert 'name="csrfmiddlewaretoken"' in html[form:]
     accept = element(html, "button", type="submit")
     assert "disabled" not in accept
     assert f"Accept and connect to {name}</button>" in html
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+@override_settings(YOYAKU_GOOGLE_CLIENT_ID="g-client", YOYAKU_MICROSOFT_CLIENT_ID="ms-client")
+def test_the_disclosure_names_each_scope_in_japanese_too(host: User, provider: str) -> None:
+    client = Client(headers={"accept-language": "ja"})
+    client.force_login(host)
+    html = step(client.get(f"/settings/calendar/?connect={provider}").content.decode(), provider)
+    shown = html[html.index('class="disclosure"') :]
+    assert "接続すると、Yoyaku は次のことができるようになります:" in shown
+    assert re.findall(r'<code class="mono scope-name">([^<]*)</code>', shown) == list(
+        requested_scopes(provider)
+    )
+    with translation.override("ja"):
+        purposes = [str(SCOPE_PURPOSES[scope]) for scope in requested_scopes(provider)]
+    for purpose in purposes:
+        assert escape(purpose) in shown
+    assert all(any("\u3040" <= ch <= "\u30ff" for ch in purpose) for purpose in purposes)
 
 
 @override_settings(YOYAKU_GOOGLE_CLIENT_ID="g-client")

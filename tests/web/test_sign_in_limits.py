@@ -3,24 +3,18 @@ from the failing address, and from everywhere once the failures from all address
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from typing import Any
 from unittest import mock
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
 from django.test import Client, override_settings
 
+from tests.factories import make_host
 from yoyaku.accounts.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_counts() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 ATTACKER = "203.0.113.66"
@@ -132,3 +126,155 @@ def test_the_address_behind_a_trusted_proxy_is_the_forwarded_one(host: User) -> 
     for attempt in range(2):
         sign_in(direct, f"guess-{attempt}", HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt}")
     assert sign_in(direct, "pw-hana", HTTP_X_FORWARDED_FOR="192.0.2.99")[0] == 429
+
+
+# -- every sign-in path ------------------------------------------------------------------------------
+
+
+def admin_sign_in(client: Client, password: str, username: str = "chief") -> tuple[int, str, str]:
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": username, "password": password, "next": "/admin/"}
+    )
+    return response.status_code, response.content.decode(), response.get("Retry-After", "")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user(username="chief", password="pw-chief", is_staff=True, is_superuser=True)
+
+
+def test_the_admin_login_page_has_the_same_limit(staff: User) -> None:
+    client = Client()
+    for attempt in range(30):
+        admin_sign_in(client, f"guess-{attempt}")
+    with mock.patch.object(ModelBackend, "authenticate", autospec=True) as authenticate:
+        status, html, retry_after = admin_sign_in(client, "pw-chief")
+    authenticate.assert_not_called()
+    assert status == 429  # the admin's form again, with the reason
+    assert 840 < int(retry_after) <= 900
+    assert "Too many failed sign-in attempts. Try again in 15 minutes." in html
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
+
+
+def test_failures_on_the_sign_in_page_lock_the_admin_login_too(staff: User) -> None:
+    client = Client()
+    for attempt in range(10):
+        assert sign_in(client, f"guess-{attempt}", username="chief")[0] == 200
+    assert sign_in(client, "pw-chief", username="chief")[0] == 429
+    assert admin_sign_in(client, "pw-chief")[0] == 429
+    assert "_auth_user_id" not in client.session
+    # And the other way round: failures on the admin page count for the sign-in page.
+    other = Client(REMOTE_ADDR=VICTIM)
+    for attempt in range(10):
+        admin_sign_in(other, f"guess-{attempt}")
+    assert sign_in(other, "pw-chief", username="chief")[0] == 429
+
+
+def test_authenticate_itself_is_limited(host: User) -> None:
+    """Any caller of django.contrib.auth.authenticate (here without a request) meets the limits."""
+    from django.contrib.auth import authenticate
+
+    for attempt in range(10):
+        assert authenticate(username="hana", password=f"guess-{attempt}") is None
+    assert authenticate(username="hana", password="pw-hana") is None
+
+
+# -- racing attempts -----------------------------------------------------------------------------------
+
+
+def race_wrong_passwords(base_url: str, *, attempts: int) -> list[int]:
+    """``attempts`` wrong passwords for "hana" at once, each on its own connection."""
+    import threading
+
+    import httpx
+
+    with httpx.Client() as first:
+        first.get(f"{base_url}/accounts/login/")
+        token = first.cookies["csrftoken"]
+    gate = threading.Barrier(attempts)
+    statuses: list[int] = []
+
+    def attempt(number: int) -> None:
+        with httpx.Client(cookies={"csrftoken": token}, timeout=60) as client:
+            gate.wait()
+            response = client.post(
+                f"{base_url}/accounts/login/",
+                data={"username": "hana", "password": f"guess-{number}", "csrfmiddlewaretoken": token},
+            )
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def count_password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    checked: list[str] = []
+    original = User.check_password
+
+    def counting(self: User, raw_password: str) -> bool:
+        checked.append(raw_password)
+        return original(self, raw_password)
+
+    monkeypatch.setattr(User, "check_password", counting)
+    return checked
+
+
+def assert_at_most_the_limit_is_checked(live_server: Any, checked: list[str]) -> None:
+    statuses = race_wrong_passwords(live_server.url, attempts=40)
+    assert sorted(statuses) == [200] * 10 + [429] * 30
+    assert len(checked) == 10
+    # The right password after the limit is refused too, unchecked.
+    import httpx
+
+    with httpx.Client() as client:
+        client.get(f"{live_server.url}/accounts/login/")
+        token = client.cookies["csrftoken"]
+        response = client.post(
+            f"{live_server.url}/accounts/login/",
+            data={"username": "hana", "password": "pw-hana", "csrfmiddlewaretoken": token},
+        )
+    assert response.status_code == 429
+    assert len(checked) == 10
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_wrong_passwords_get_at_most_the_limit_checked(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_host("hana")
+    checked = count_password_checks(monkeypatch)
+    assert_at_most_the_limit_is_checked(live_server, checked)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_racing_wrong_passwords_get_at_most_the_limit_checked_on_redis(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    import redis
+
+    make_host("hana")
+    checked = count_password_checks(monkeypatch)
+    prefix = f"yoyaku-test-{uuid.uuid4().hex[:8]}"
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    try:
+        with override_settings(CACHES=caches):
+            assert_at_most_the_limit_is_checked(live_server, checked)
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        stored = list(client.scan_iter(match=f"{prefix}:*"))
+        assert stored, "the counts were kept on Redis"
+        client.delete(*stored)
+        client.close()

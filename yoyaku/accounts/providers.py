@@ -4,11 +4,57 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
-from yoyaku.calendars.google_oauth import GoogleEndpoints
-from yoyaku.calendars.microsoft_oauth import MicrosoftApp, MicrosoftEndpoints
+from yoyaku.calendars.google_oauth import GOOGLE_SCOPES, GoogleEndpoints
+from yoyaku.calendars.microsoft_oauth import MICROSOFT_CONSENT_SCOPES, MicrosoftApp, MicrosoftEndpoints
 
 OAUTH_PROVIDERS = ("google", "microsoft")
+
+# What Yoyaku does with each OAuth scope it asks for, in plain words. The Connect dialog lists exactly
+# the scopes of the authorization request (``requested_scopes``), each with its line from here, so the
+# disclosure cannot drift from the request: a scope without a line here fails the page, not silently.
+SCOPE_PURPOSES: dict[str, Promise] = {
+    "openid": gettext_lazy("Sign you in with this account, so Yoyaku knows which account you connected."),
+    "email": gettext_lazy(
+        "See the account's email address, to show which account is connected and to recognise you "
+        "among a meeting's guests."
+    ),
+    "profile": gettext_lazy("See your name and account ID, to show which account is connected."),
+    "offline_access": gettext_lazy(
+        "Keep this access while you are away, so your busy times stay current and booked meetings reach "
+        "your calendar. Disconnecting ends it."
+    ),
+    "User.Read": gettext_lazy(
+        "Read your profile (name and email address), to show which account is connected."
+    ),
+    "Calendars.ReadWrite": gettext_lazy(
+        "Read your calendars to know when you are busy, and add, change and cancel the meetings booked "
+        "with you."
+    ),
+    "https://www.googleapis.com/auth/calendar.readonly": gettext_lazy(
+        "See your calendars and their events, including calendars shared with you, to know when you are "
+        "busy and to let you choose which calendars count."
+    ),
+    "https://www.googleapis.com/auth/calendar.events": gettext_lazy(
+        "Add, change and cancel events in your calendars: the meetings booked with you."
+    ),
+}
+
+
+def requested_scopes(provider: str) -> tuple[str, ...]:
+    """Every scope the provider's authorization request asks for (empty for password providers)."""
+    if provider == "google":
+        return GOOGLE_SCOPES
+    if provider == "microsoft":
+        return MICROSOFT_CONSENT_SCOPES
+    return ()
+
+
+def scope_disclosure(*, provider: str) -> list[tuple[str, str]]:
+    """(scope, what Yoyaku does with it) for each scope the provider is asked for, in request order."""
+    return [(scope, str(SCOPE_PURPOSES[scope])) for scope in requested_scopes(provider)]
 
 
 def provider_configured(provider: str) -> bool:

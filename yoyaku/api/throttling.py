@@ -1,21 +1,20 @@
 """Rate limits for the public endpoints, counted per client address (``accounts/client_address.py``).
 
 Limits are read from settings on every request (so they can be changed without a restart of the
-module, and tests can override them). The counter lives in Django's cache: the default in-memory cache
-counts per process, so deployments with several processes set ``YOYAKU_REDIS_URL``, which puts it on Redis.
+module, and tests can override them). The counts are shared by every process (``web/counters.py``: on
+Redis when it is configured, else in the database).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 from yoyaku.accounts.client_address import client_address
+from yoyaku.web import counters
 
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
@@ -36,22 +35,13 @@ def parse_rate(value: str | int) -> tuple[int, int]:
 def hit(*, key: str, count: int, period: int) -> float | None:
     """Count one attempt against ``key``; None when allowed, else the seconds until the window ends.
 
-    The window opens at the first attempt and lasts ``period``; ``cache.incr`` is atomic, so racing
-    requests cannot both take the last place.
+    The window opens at the first attempt and lasts ``period``. The count is one atomic step on every
+    store (``web/counters.py``), so racing requests cannot both take the last place.
     """
-    now = time.time()
-    cache.add(f"{key}:start", now, period)
-    cache.add(f"{key}:count", 0, period)
-    try:
-        used = cache.incr(f"{key}:count")
-    except ValueError:  # the window ended between add and incr: this attempt opens a new one
-        cache.set(f"{key}:start", now, period)
-        cache.set(f"{key}:count", 1, period)
-        used = 1
-    if used <= count:
+    used = counters.hit(key=key, period=period)
+    if used.value <= count:
         return None
-    started = cache.get(f"{key}:start", now)
-    return max(1.0, float(started) + period - now)
+    return max(1.0, used.resets_in)
 
 
 class ClientRateThrottle(BaseThrottle):

@@ -1,8 +1,11 @@
 """CalDAV adapter (RFC 4791, RFC 6578, RFC 6764) over httpx with hand-written WebDAV XML.
 
 Why not the ``caldav`` library: every URL we fetch comes from a user or from a
-server the user named, so each request (including every redirect hop and every
-href a server hands back) must pass the SSRF check first; we also need exact
+server the user named, so each connection (including every redirect hop and every
+href a server hands back) must go to an address that passed the SSRF check
+(``ssrf.pinned_transport``), and credentials must go only to the server the user
+named, never to another origin and never over a downgrade from https to http
+(the library hands both to its HTTP client's redirect handling); we also need exact
 control of the conditional headers (If-None-Match / If-Match), of the
 sync-collection error precondition (RFC 6578 §3.2) and of how failures map to
 CalendarUnavailable / CalendarAuthError. The protocol surface we use is four
@@ -17,6 +20,7 @@ they expand and an override can move an instance into or out of the window.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +46,7 @@ from yoyaku.calendars.base import (
 )
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.calendars.ical_busy import busy_from_calendar
-from yoyaku.calendars.ssrf import UnsafeURLError, check_url
+from yoyaku.calendars.ssrf import UnsafeURLError, check_url, pinned_transport, unsafe_cause
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +102,11 @@ class CalDAVAdapter:
         self.calendar_url = self._absolute(calendar_url) if calendar_url else None
         self._auth: httpx.Auth = httpx.BasicAuth(username, password)
         self._password = password
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
-        self._checked_hosts: set[tuple[str, str, int | None]] = set()
+        self._client = httpx.Client(
+            timeout=timeout,
+            follow_redirects=False,
+            transport=pinned_transport(allowed_networks=self.allowed_networks, verify=tls_context()),
+        )
         self._calendars: list[CalendarInfo] | None = None
 
     def close(self) -> None:
@@ -546,14 +553,14 @@ class CalDAVAdapter:
         ok: Sequence[int] = (200, 201, 204, 207),
         forbidden_is_auth: bool = True,
     ) -> httpx.Response:
-        """One request, following redirects by hand so that every hop passes the SSRF check."""
+        """One request, following redirects by hand: every hop connects only to a checked address
+        (the transport), and the credentials go only to the origin the user gave."""
         for _hop in range(MAX_REDIRECTS + 1):
             self._check(url)
+            auth = self._auth if self._credentials_allowed(url) else None
             try:
-                response = self._client.request(
-                    method, url, content=content, headers=headers, auth=self._auth
-                )
-                if response.status_code == 401 and self._wants_digest(response):
+                response = self._client.request(method, url, content=content, headers=headers, auth=auth)
+                if response.status_code == 401 and auth is not None and self._wants_digest(response):
                     response = self._client.request(
                         method, url, content=content, headers=headers, auth=self._auth
                     )
@@ -562,6 +569,9 @@ class CalDAVAdapter:
                     f"The CalDAV server at {_host(url)} did not answer in time."
                 ) from error
             except httpx.HTTPError as error:
+                unsafe = unsafe_cause(error)
+                if unsafe is not None:
+                    raise CalendarError(str(unsafe)) from error
                 raise CalendarUnavailable(
                     f"The CalDAV server at {_host(url)} could not be reached."
                 ) from error
@@ -569,12 +579,24 @@ class CalDAVAdapter:
             if status in (301, 302, 303, 307, 308) and "Location" in response.headers:
                 # RFC 6764 §5: /.well-known/caldav answers with a redirect; the
                 # same request goes to the new place (after its own SSRF check).
-                url = urljoin(url, response.headers["Location"])
+                target = urljoin(url, response.headers["Location"])
+                if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
+                    raise CalendarError(
+                        f"The CalDAV server at {_host(url)} redirected from https to an unencrypted "
+                        "address; Yoyaku sends calendar data only over https once it started there."
+                    )
+                url = target
                 if status == 303:
                     method, content = "GET", None
                 continue
             if status in ok:
                 return response
+            if auth is None and status in (401, 403):
+                raise CalendarError(
+                    f"The CalDAV server sent Yoyaku to {_origin(url)}, another server than the one you "
+                    f"entered ({_origin(self.url)}); Yoyaku sends your password only to the server you "
+                    "entered. Enter the other server's address instead."
+                )
             if status == 401 or (status == 403 and forbidden_is_auth):
                 raise CalendarAuthError(AUTH_MESSAGE)
             if status == 429 or status >= 500:
@@ -586,6 +608,15 @@ class CalDAVAdapter:
             raise CalendarError(f"The CalDAV server answered {method} with an unexpected status {status}.")
         raise CalendarError(f"The CalDAV server at {_host(url)} redirected too many times.")
 
+    def _credentials_allowed(self, url: str) -> bool:
+        """Credentials go to the origin (RFC 6454: scheme, host, port) of the URL the user gave, and to
+        that host over https when the user gave http (an upgrade), never anywhere else: a redirect or an
+        href from the server must not carry the password to another server."""
+        given, target = _origin_of(self.url), _origin_of(url)
+        if target == given:
+            return True
+        return given[0] == "http" and target[0] == "https" and target[1] == given[1]
+
     def _wants_digest(self, response: httpx.Response) -> bool:
         challenge = response.headers.get("WWW-Authenticate", "").lower()
         if isinstance(self._auth, httpx.DigestAuth) or not challenge.startswith("digest"):
@@ -594,15 +625,17 @@ class CalDAVAdapter:
         return True
 
     def _check(self, url: str) -> None:
+        """The URL's form and, on an https connection, no step down to http. Addresses are checked by
+        the transport at connect time, once per connection, so a name cannot change its answer between
+        the check and the connection (DNS rebinding)."""
         parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname or "", parts.port)
-        if key in self._checked_hosts:
-            return
-        try:
-            check_url(url, allowed_networks=self.allowed_networks)
-        except UnsafeURLError as error:
-            raise CalendarError(str(error)) from error
-        self._checked_hosts.add(key)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CalendarError(f"The CalDAV server gave an address Yoyaku cannot use: {url}")
+        if urlsplit(self.url).scheme == "https" and parts.scheme != "https":
+            raise CalendarError(
+                f"The CalDAV server pointed Yoyaku to an unencrypted address ({_origin(url)}); "
+                "Yoyaku sends calendar data to an https server only over https."
+            )
 
     def _absolute(self, href: str) -> str:
         return self._canonical(urljoin(self.url, href))
@@ -772,6 +805,22 @@ def _attendee(value: Any) -> Attendee:
 
 def _utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _origin_of(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "http": 80}.get(scheme)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def tls_context() -> ssl.SSLContext:
+    """The trust store for CalDAV servers (the system's default, through httpx)."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _host(url: str) -> str:

@@ -81,7 +81,7 @@ from yoyaku.calendars.base import (
     EventDraft,
     SyncResult,
 )
-from yoyaku.calendars.ssrf import UnsafeURLError, check_url
+from yoyaku.calendars.ssrf import PinnedHTTPAdapter, UnsafeURLError, check_url, unsafe_cause
 
 logger = logging.getLogger(__name__)
 
@@ -228,13 +228,14 @@ def probe_ews_url(*, ews_url: str, timeout: float, allowed_networks: Sequence[st
         raise ExchangeWrongURL(OWA_MESSAGE)
     host = _host(ews_url)
     try:
-        response = requests.post(
-            ews_url,
-            data=b"",
-            headers={"Content-Type": "text/xml; charset=utf-8"},
-            allow_redirects=False,
-            timeout=timeout,
-        )
+        with pinned_session(allowed_networks) as session:
+            response = session.post(
+                ews_url,
+                data=b"",
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+                allow_redirects=False,
+                timeout=timeout,
+            )
     except requests.exceptions.Timeout as error:
         raise ExchangeUnreachable(
             f"The Exchange server at {host} did not answer within {timeout:g} seconds."
@@ -244,6 +245,9 @@ def probe_ews_url(*, ews_url: str, timeout: float, allowed_networks: Sequence[st
             f"The Exchange server at {host} has a TLS certificate Yoyaku cannot verify."
         ) from error
     except requests.exceptions.RequestException as error:
+        unsafe = unsafe_cause(error)
+        if unsafe is not None:
+            raise ExchangeConnectError(str(unsafe)) from error
         raise ExchangeUnreachable(f"The Exchange server at {host} could not be reached.") from error
     with response:
         content_type = response.headers.get("Content-Type", "").lower()
@@ -280,6 +284,18 @@ def probe_ews_url(*, ews_url: str, timeout: float, allowed_networks: Sequence[st
         raise ExchangeWrongURL(
             f"The address {ews_url} did not answer like an Exchange server (HTTP {response.status_code})."
         )
+
+
+def pinned_session(allowed_networks: Sequence[str]) -> requests.Session:
+    """A requests session whose connections go only to checked addresses (``ssrf.PinnedHTTPAdapter``)
+    and that follows no redirect: EWS and autodiscover answers are never followed to another place,
+    so the password is sent only to the URL it was meant for."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = PinnedHTTPAdapter(allowed_networks=allowed_networks)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _check(url: str, allowed_networks: Sequence[str]) -> None:
@@ -326,7 +342,7 @@ def discover_ews_url(
             logger.info("Skipping autodiscover URL %s: not a public address", url)
             continue
         try:
-            with requests.Session() as session:
+            with pinned_session(allowed_networks) as session:
                 first = session.post(url, data=body, allow_redirects=False, timeout=timeout)
                 offered = first.headers.get("WWW-Authenticate", "").lower()
                 if first.status_code == 401 and ("ntlm" in offered or "negotiate" in offered):
@@ -358,6 +374,12 @@ def discover_ews_url(
         }
         ews_url = by_type.get("EXPR") or by_type.get("EXCH")
         if ews_url:
+            if urlsplit(url).scheme == "https" and urlsplit(ews_url).scheme != "https":
+                # The password would follow in clear: never step down from https to http.
+                raise ExchangeConnectError(
+                    f"Autodiscover for {domain} gave an unencrypted EWS address ({ews_url}); "
+                    "Yoyaku sends your password only over https. Enter the https EWS address."
+                )
             return ews_url
     raise ExchangeConnectError(
         f"Yoyaku could not find the Exchange server for {domain} automatically. Enter the EWS address, "
@@ -425,6 +447,29 @@ def connect_exchange(
 
 
 # -- adapter -------------------------------------------------------------------------------------
+
+
+def _pinned_raw_session(protocol: Protocol, allowed_networks: Sequence[str]) -> Any:
+    """exchangelib's ``raw_session`` for one protocol, with ``ssrf.PinnedHTTPAdapter`` mounted for every
+    URL (exchangelib posts with ``allow_redirects=False`` and raises on 301/302, so credentials are never
+    carried to a redirect target)."""
+    original = protocol.raw_session
+
+    def raw_session(prefix: str, **kwargs: Any) -> requests.Session:
+        session: requests.Session = original(prefix, **kwargs)
+        session.trust_env = False
+        adapter = PinnedHTTPAdapter(
+            allowed_networks=allowed_networks,
+            pool_block=True,
+            pool_connections=protocol.CONNECTIONS_PER_SESSION,
+            pool_maxsize=protocol.CONNECTIONS_PER_SESSION,
+            max_retries=0,
+        )
+        for mounted in list(session.adapters):
+            session.mount(mounted, adapter)
+        return session
+
+    return raw_session
 
 
 class ExchangeAdapter:
@@ -518,6 +563,10 @@ class ExchangeAdapter:
         # The Protocol cache would hand us an instance built from someone else's Configuration.
         with suppress(KeyError):
             del Protocol[config]
+        # Built here so that Account finds it in the cache: its sessions get our pinned adapter (every
+        # connection to a checked address) before the first request, which Account itself may send.
+        protocol = Protocol(config=config)
+        protocol.raw_session = _pinned_raw_session(protocol, self.allowed_networks)  # type: ignore[method-assign]
         account = Account(
             primary_smtp_address=self.email,
             config=config,
@@ -527,7 +576,7 @@ class ExchangeAdapter:
         )
         with suppress(KeyError):
             del Protocol[config]
-        if account.protocol.config is not config:
+        if account.protocol is not protocol or account.protocol.config is not config:
             raise CalendarUnavailable(
                 "Another connection to this Exchange account was being set up; try again."
             )

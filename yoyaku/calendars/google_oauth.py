@@ -21,23 +21,21 @@ import requests
 from yoyaku.calendars.base import CalendarAuthError, CalendarUnavailable
 from yoyaku.calendars.oauth import OAuthError, OAuthTokens
 
-# Least privilege that still does the job:
+# Least privilege that still does the job; each scope is named, with what Yoyaku does with it, in the
+# Connect dialog before the redirect (accounts/providers.SCOPE_PURPOSES), so ask for nothing a built
+# feature does not use:
 # - openid + email: the account's address, to show which account is connected
 #   and to recognise the host among an event's attendees.
 # - calendar.readonly: calendarList (the user picks which calendars count as
 #   busy) and reading events/freeBusy of every calendar the user can reach,
 #   including ones shared with them. calendar.events alone only covers events.
 # - calendar.events: create, change and cancel the booked meetings.
-# - gmail.send: the connected Google account doubles as the host's outgoing
-#   inbox, so confirmations and reminders leave from the host's own address
-#   (better deliverability, replies reach the host). Send only: Yoyaku never
-#   reads mail.
+# No mail scope: Yoyaku sends its mail itself (SMTP), never through the user's account.
 GOOGLE_SCOPES: tuple[str, ...] = (
     "openid",
     "email",
     "https://www.googleapis.com/auth/calendar.readonly",
     "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/gmail.send",
 )
 
 DEFAULT_TIMEOUT_SECONDS = 20.0

@@ -613,19 +613,6 @@ class MicrosoftCalendar:
             raise self._error(deleted)
         raise error
 
-    def send_mail(
-        self, *, to: Sequence[Attendee], subject: str, body: str, content_type: str = "text"
-    ) -> None:
-        """Send a message from the connected mailbox (``Mail.Send``): booking confirmations, reminders."""
-        message = {
-            "subject": subject,
-            "body": {"contentType": content_type, "content": body},
-            "toRecipients": [{"emailAddress": {"address": a.email, "name": a.name or a.email}} for a in to],
-        }
-        response = self._request("POST", "/me/sendMail", body={"message": message, "saveToSentItems": True})
-        if response.status_code >= 400:
-            raise self._error(response)
-
     # ------------------------------------------------------------------ sync
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:

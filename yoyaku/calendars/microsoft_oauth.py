@@ -35,18 +35,20 @@ from yoyaku.calendars.oauth import GrantRevoked, OAuthError, OAuthTokens
 
 logger = logging.getLogger(__name__)
 
-# Delegated Graph permissions Yoyaku asks for, the least that do the job:
+# Delegated Graph permissions Yoyaku asks for, the least that do the job; each is named, with what
+# Yoyaku does with it, in the Connect dialog before the redirect (accounts/providers.SCOPE_PURPOSES):
 # - User.Read: the signed-in user's address (GET /me) to label the connection.
 # - Calendars.ReadWrite: read busy time of the calendars the host selects
 #   (calendarView, getSchedule) and create/update/cancel booked meetings.
 #   Calendars.Read would do for busy time but cannot write bookings.
-# - Mail.Send: the connected account doubles as the host's outgoing inbox, so
-#   confirmations and reminders leave from the host's own mailbox (replies reach
-#   the host, no SMTP relay to set up). It grants sending only, not reading mail.
+# No mail permission: Yoyaku sends its mail itself (SMTP), never through the user's mailbox.
 # msal adds the reserved scopes itself: openid and profile (the id_token that
 # names the account) and offline_access (the refresh token). Passing them here
 # is an error in msal.
-GRAPH_SCOPES: tuple[str, ...] = ("User.Read", "Calendars.ReadWrite", "Mail.Send")
+GRAPH_SCOPES: tuple[str, ...] = ("User.Read", "Calendars.ReadWrite")
+MSAL_RESERVED_SCOPES: tuple[str, ...] = ("openid", "profile", "offline_access")
+# Everything the authorization request asks for, as the consent page lists it.
+MICROSOFT_CONSENT_SCOPES: tuple[str, ...] = GRAPH_SCOPES + MSAL_RESERVED_SCOPES
 
 DEFAULT_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3

@@ -76,7 +76,7 @@ SCOPES_FREEBUSY = {
     f"{_CAL}.events.freebusy",
 }
 KNOWN_SCOPES = (
-    {"openid", "email", "profile", "https://www.googleapis.com/auth/gmail.send"}
+    {"openid", "email", "profile"}
     | SCOPES_CALENDAR_LIST
     | SCOPES_EVENTS_READ
     | SCOPES_EVENTS_WRITE

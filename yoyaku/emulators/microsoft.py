@@ -511,7 +511,7 @@ class MicrosoftEmulator:
 
     def issue_tokens(self, email: str = DEFAULT_EMAIL, scopes: Iterable[str] | None = None) -> dict[str, Any]:
         """Tokens as if the user had consented, for tests that skip the browser flow."""
-        granted = list(scopes or ["User.Read", "Calendars.ReadWrite", "Mail.Send", "offline_access"])
+        granted = list(scopes or ["User.Read", "Calendars.ReadWrite", "offline_access"])
         with self.lock:
             return self._token_response(email.lower(), granted, nonce="")
 

@@ -2,47 +2,63 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from yoyaku.accounts import sign_in_limits
-from yoyaku.accounts.client_address import client_address
 
 
-class SignInForm(AuthenticationForm):
-    """Django's sign-in form, refusing a username with too many recent failures before the password
-    is checked (so guessing on gets nowhere, and costs no password hashing)."""
+class LimitedSignInMixin:
+    """Turns a sign-in the limits refused (``accounts/sign_in_limits.SignInLimitBackend``, which counted
+    the attempt and did not check the password) into its own error, "try again in N minutes"."""
 
-    def address(self) -> str:
-        return client_address(self.request) if self.request is not None else ""
+    request: HttpRequest | None
 
     def clean(self) -> dict[str, Any]:
-        username = str(self.cleaned_data.get("username") or "")
-        wait = sign_in_limits.locked_for(username=username, address=self.address()) if username else None
-        if wait is not None:
-            minutes = math.ceil(wait / 60)
-            raise ValidationError(
-                ngettext(
-                    "Too many failed sign-in attempts. Try again in %(minutes)d minute.",
-                    "Too many failed sign-in attempts. Try again in %(minutes)d minutes.",
-                    minutes,
-                )
-                % {"minutes": minutes},
-                code="too_many_attempts",
-            )
         try:
-            return super().clean()
+            return super().clean()  # type: ignore[misc,no-any-return]
         except ValidationError as error:
-            if username and getattr(error, "code", "") == "invalid_login":
-                sign_in_limits.record_failure(username=username, address=self.address())
+            wait = getattr(self.request, sign_in_limits.WAIT_ATTRIBUTE, None)
+            if wait is not None:
+                raise ValidationError(
+                    sign_in_limits.minutes_message(wait), code="too_many_attempts"
+                ) from error
             raise
+
+
+class SignInForm(LimitedSignInMixin, AuthenticationForm):
+    """Django's sign-in form; the limits themselves are in the authentication backend, for every path."""
+
+
+class AdminSignInForm(LimitedSignInMixin, AdminAuthenticationForm):
+    """The admin's login form with the same message (the limits apply there through the backend)."""
+
+
+def _mark_refused(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    wait = getattr(request, sign_in_limits.WAIT_ATTRIBUTE, None)
+    if wait is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+    return response
+
+
+def refused_sign_in_answer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a login view so an attempt the limits refused answers 429 with Retry-After."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _mark_refused(request, view(request, *args, **kwargs))
+
+    return wrapped
 
 
 class SignInView(auth_views.LoginView):
@@ -50,20 +66,8 @@ class SignInView(auth_views.LoginView):
     redirect_authenticated_user = True
     form_class = SignInForm
 
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        username = str(form.cleaned_data.get("username") or "")
-        sign_in_limits.clear_failures(username=username, address=client_address(self.request))
-        return super().form_valid(form)
-
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if form.has_error(NON_FIELD_ERRORS, "too_many_attempts"):
-            response.status_code = 429
-            username = str(form.cleaned_data.get("username") or "")
-            wait = sign_in_limits.locked_for(username=username, address=client_address(self.request))
-            if wait is not None:
-                response["Retry-After"] = str(wait)
-        return response
+        return _mark_refused(self.request, super().form_invalid(form))
 
 
 class SignOutView(auth_views.LogoutView):

@@ -25,15 +25,13 @@ from yoyaku.accounts.connections import (
     connect_exchange_calendar,
 )
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider, User
+from yoyaku.accounts.providers import scope_disclosure
 from yoyaku.accounts.selectors import user_connections
 from yoyaku.accounts.services import create_api_key, revoke_api_key
 from yoyaku.calendars.base import CalendarError
 from yoyaku.web import selectors
 from yoyaku.web.forms import ApiKeyForm, CalDAVForm, ExchangeForm
 from yoyaku.web.host import host_user, in_user_zone
-
-# Kept in the session between the POST that creates a key and the page that shows it once.
-NEW_KEY_SESSION = "yoyaku_new_api_key"
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,8 @@ class ProviderOption:
     # Why this provider cannot be chosen now ("" when it can).
     blocked: str = ""
     start_url: str = ""
+    # (scope, what Yoyaku does with it), shown before the OAuth redirect.
+    scopes: tuple[tuple[str, str], ...] = ()
 
 
 PROVIDERS: tuple[tuple[str, Any, str, Any, bool], ...] = (
@@ -101,6 +101,7 @@ def _provider_options(user: User, general: list[str]) -> list[ProviderOption]:
                 oauth=oauth,
                 blocked=" ".join(reasons),
                 start_url=start_url,
+                scopes=tuple(scope_disclosure(provider=code)),
             )
         )
     return options
@@ -248,13 +249,15 @@ def connect_caldav(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _render_api_keys(request: HttpRequest, user: User, *, form: ApiKeyForm | None = None) -> HttpResponse:
+def _render_api_keys(
+    request: HttpRequest, user: User, *, form: ApiKeyForm | None = None, new_key: str | None = None
+) -> HttpResponse:
     context: dict[str, Any] = {
         "section": "settings",
         "tab": "api-keys",
         "keys": selectors.api_keys(user=user),
         "form": form or ApiKeyForm(),
-        "new_key": request.session.pop(NEW_KEY_SESSION, None),
+        "new_key": new_key,
     }
     with in_user_zone(user):
         response = render(request, "web/settings_api_keys.html", context)
@@ -272,8 +275,10 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _render_api_keys(request, user, form=form)
-    request.session[NEW_KEY_SESSION] = create_api_key(user=user, name=form.cleaned_data["name"])
-    return redirect("settings-api-keys")
+    # The key is shown in this response and nowhere else: a redirect would have to keep it somewhere
+    # (the session store, a message cookie) until the next page, and it is stored only as a hash.
+    new_key = create_api_key(user=user, name=form.cleaned_data["name"])
+    return _render_api_keys(request, user, new_key=new_key)
 
 
 @login_required

@@ -27,6 +27,12 @@
     });
   });
 
+  // The new key is shown in the answer to the POST that made it. Turning this history entry into a
+  // plain GET means reloading shows the list (without the key) instead of posting again for a second key.
+  if (document.getElementById("new-key-value") && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.href);
+  }
+
   var dialog = document.getElementById("connect-dialog");
   if (!dialog || typeof dialog.showModal !== "function") return;
 

@@ -1,4 +1,5 @@
-"""With YOYAKU_REDIS_URL the limits are counted in Redis, so every process sees the same counts.
+"""Every process sees the same counts: with YOYAKU_REDIS_URL they are on Redis, without it in the
+database (never in one process's memory).
 
 Settings read the environment when they are imported, so each process here is a fresh interpreter.
 """
@@ -17,8 +18,6 @@ from typing import Any
 import pytest
 import redis
 
-pytestmark = pytest.mark.redis
-
 ROOT = Path(__file__).resolve().parents[2]
 ADDRESS = "203.0.113.5"
 
@@ -29,22 +28,25 @@ import django
 
 django.setup()
 from django.conf import settings
-from django.core.cache import cache
+from django.contrib.auth import authenticate
+from django.core.management import call_command
 from django.test import RequestFactory
 
 from yoyaku.accounts import sign_in_limits
 from yoyaku.api.throttling import ClientRateThrottle
+from yoyaku.web import counters
 
+call_command("migrate", verbosity=0)
 mode, scope, address = sys.argv[1:4]
 backend = settings.CACHES["default"]["BACKEND"]
 if mode == "throttle":
     throttle = ClientRateThrottle(scope=scope, setting="YOYAKU_BOOKING_RATE_LIMIT")
     allowed = throttle.allow_request(RequestFactory().post("/", REMOTE_ADDR=address))
-    count = cache.get(f"yoyaku-rate:{scope}:{address}:count")
+    count = counters.peek(key=f"yoyaku-rate:{scope}:{address}").value
     print(json.dumps({"backend": backend, "allowed": allowed, "wait": throttle.wait(), "count": count}))
 else:
     before = sign_in_limits.locked_for(username=scope, address=address)
-    sign_in_limits.record_failure(username=scope, address=address)
+    authenticate(RequestFactory().post("/", REMOTE_ADDR=address), username=scope, password="wrong")
     print(json.dumps({"backend": backend, "locked_before": before}))
 """
 
@@ -91,6 +93,7 @@ def run(mode: str, scope: str, tmp_path: Path, **env: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.redis
 def test_two_processes_share_the_booking_limit(
     redis_url: str, server: redis.Redis, scope: str, tmp_path: Path
 ) -> None:
@@ -105,6 +108,7 @@ def test_two_processes_share_the_booking_limit(
     assert list(server.scan_iter(match=f"yoyaku-cache:*yoyaku-rate:{scope}:*"))
 
 
+@pytest.mark.redis
 def test_two_processes_share_sign_in_failures(
     redis_url: str, server: redis.Redis, scope: str, tmp_path: Path
 ) -> None:
@@ -117,7 +121,14 @@ def test_two_processes_share_sign_in_failures(
     assert list(server.scan_iter(match="yoyaku-cache:*yoyaku-signin:*"))
 
 
-def test_without_redis_each_process_counts_alone(tmp_path: Path, scope: str) -> None:
+def test_without_redis_processes_share_the_count_in_the_database(tmp_path: Path, scope: str) -> None:
     runs = [run("throttle", scope, tmp_path) for _ in range(2)]
-    assert {result["backend"] for result in runs} == {"django.core.cache.backends.locmem.LocMemCache"}
-    assert [(result["allowed"], result["count"]) for result in runs] == [(True, 1), (True, 1)]
+    assert {result["backend"] for result in runs} == {"django.core.cache.backends.db.DatabaseCache"}
+    # One SQLite file in tmp_path for both: the second process counts on from the first.
+    assert [(result["allowed"], result["count"]) for result in runs] == [(True, 1), (False, 2)]
+
+
+def test_without_redis_processes_share_sign_in_failures(tmp_path: Path, scope: str) -> None:
+    assert run("sign-in", scope, tmp_path)["locked_before"] is None
+    locked = run("sign-in", scope, tmp_path)["locked_before"]
+    assert locked is not None and locked > 0
