@@ -72,6 +72,45 @@ def upsert_contact(
     raise IntegrityError(f"Could not create or update the contact {email!r}.")
 
 
+def contact_for_booker(
+    *,
+    workspace: Workspace,
+    email: str,
+    first_name: str,
+    last_name: str,
+    owner: User | None = None,
+    time_zone: str = "",
+    properties: Mapping[str, Any] | None = None,
+) -> Contact:
+    """The workspace's contact for a public booker's email, created from what they typed if new.
+
+    An existing contact is left exactly as the CRM holds it: anyone can type any address on a public
+    page, so a booker must never rename a contact or change its properties. What they typed stays on
+    their booking (and its answers) for the host to see.
+    """
+    _check_members(workspace=workspace, users=[owner])
+    email = email.strip()
+    with transaction.atomic():
+        for _attempt in range(2):
+            contact = Contact.objects.filter(workspace=workspace, email__iexact=email).first()
+            if contact is not None:
+                return contact
+            try:
+                with transaction.atomic():
+                    return Contact.objects.create(
+                        workspace=workspace,
+                        email=email,
+                        first_name=first_name,
+                        last_name=last_name,
+                        owner=owner,
+                        time_zone=time_zone,
+                        properties=dict(properties or {}),
+                    )
+            except IntegrityError:
+                continue  # created by a concurrent booking a moment ago: use that one
+    raise IntegrityError(f"Could not create the contact {email!r}.")
+
+
 def log_meeting(
     *,
     workspace: Workspace,
@@ -112,4 +151,11 @@ def cancel_meeting(*, meeting: Meeting) -> None:
     meeting.outcome = "cancelled"
 
 
-__all__ = ["MeetingSource", "OutsideWorkspace", "cancel_meeting", "log_meeting", "upsert_contact"]
+__all__ = [
+    "MeetingSource",
+    "OutsideWorkspace",
+    "cancel_meeting",
+    "contact_for_booker",
+    "log_meeting",
+    "upsert_contact",
+]
