@@ -61,7 +61,9 @@ class Meeting(models.Model):
     # For the workspace only: never written to the calendar nor sent to the contacts.
     internal_notes = models.TextField(blank=True)
     source = models.CharField(max_length=16, choices=MeetingSource.choices)
-    outcome = models.CharField(max_length=32, choices=MeetingOutcome.choices, default=MeetingOutcome.SCHEDULED)
+    outcome = models.CharField(
+        max_length=32, choices=MeetingOutcome.choices, default=MeetingOutcome.SCHEDULED
+    )
     hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="crm_meetings", blank=True)
     contacts = models.ManyToManyField(Contact, through="MeetingAssociation", related_name="meetings")
     calendar_event_id = models.CharField(max_length=1000, blank=True)
