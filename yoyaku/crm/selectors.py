@@ -77,6 +77,10 @@ def contact_of(*, workspace_id: int, contact_id: int) -> Contact:
     return Contact.objects.select_related("owner").get(workspace_id=workspace_id, pk=contact_id)
 
 
+def contact_of_or_none(*, workspace_id: int, contact_id: int) -> Contact | None:
+    return Contact.objects.filter(workspace_id=workspace_id, pk=contact_id).first()
+
+
 def contact_by_email(*, workspace_id: int, email: str) -> Contact | None:
     return Contact.objects.filter(workspace_id=workspace_id, email__iexact=email.strip()).first()
 
