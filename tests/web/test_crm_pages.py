@@ -200,6 +200,20 @@ def test_the_meeting_log_filters_and_a_meeting_is_edited_then_cancelled_with_its
     assert meeting.calendar_write == CalendarWrite.WRITTEN
     assert [e.title for e in events_on(host_radicale, calendar)] == ["Kick-off"]
 
+    taro = contact(host, email="taro@example.com", first_name="Taro")
+    log_meeting(
+        workspace=host.workspace,
+        title="Taro's intro",
+        start=in_days(4),
+        end=in_days(4, 11),
+        source="crm",
+        contacts=[taro],
+        hosts=[host],
+    )
+    everyone = client_in.get("/crm/meetings/").content.decode()
+    with_taro = client_in.get(f"/crm/meetings/?contact={taro.pk}").content.decode()
+    assert all(title in everyone for title in ("Kick-off", "Old review", "Taro&#x27;s intro"))
+    assert "Taro&#x27;s intro" in with_taro and "Kick-off" not in with_taro
     upcoming = client_in.get("/crm/meetings/?when=upcoming").content.decode()
     completed = client_in.get("/crm/meetings/?outcome=completed").content.decode()
     assert "Kick-off" in upcoming and "Old review" not in upcoming

@@ -38,11 +38,20 @@ from yoyaku.web.host import host_user, in_user_zone
 _OUTCOMES = [c for c in MeetingOutcome.choices if c[0] != MeetingOutcome.REQUESTED]
 
 
-def _number(value: str | None, default: int = 1) -> int:
+def _page_number(value: str | None) -> int:
     try:
-        return max(int(value or default), 1)
+        return max(int(value or 1), 1)
     except ValueError:
-        return default
+        return 1
+
+
+def _id(value: str | None) -> int | None:
+    """An id from the address, or None when it is missing or not one (then nothing is filtered by it)."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None
 
 
 def _contact(user: User, contact_id: int) -> Contact:
@@ -78,7 +87,7 @@ def contacts(request: HttpRequest) -> HttpResponse:
     user = host_user(request)
     query = request.GET.get("q", "")[:200]
     page = selectors.contacts_page(
-        workspace_id=user.workspace_id, query=query, page=_number(request.GET.get("page"))
+        workspace_id=user.workspace_id, query=query, page=_page_number(request.GET.get("page"))
     )
     return _page(
         request,
@@ -239,7 +248,7 @@ def meetings(request: HttpRequest) -> HttpResponse:
     outcome = request.GET.get("outcome", "")
     outcome = outcome if outcome in MeetingOutcome.values else ""
     host = request.GET.get("host", "")[:150]
-    contact_id = _number(request.GET.get("contact"), 0) or None
+    contact_id = _id(request.GET.get("contact"))
     page = selectors.meetings_page(
         workspace_id=user.workspace_id,
         now=timezone.now(),
@@ -247,7 +256,7 @@ def meetings(request: HttpRequest) -> HttpResponse:
         outcome=outcome,
         host_username=host,
         contact_id=contact_id,
-        page=_number(request.GET.get("page")),
+        page=_page_number(request.GET.get("page")),
     )
     filters = {"when": when, "outcome": outcome, "host": host, "contact": contact_id or ""}
     contact = None
