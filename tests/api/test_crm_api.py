@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from tests.connection_helpers import berlin, future_day
 from tests.emulators.google import GoogleEmulator
@@ -417,3 +418,62 @@ def test_caldav_gets_the_event_and_the_contacts_get_imip_mail(
     assert [e for e in events_on(radicale, calendar) if not e.cancelled] == []
     [(cancel_message, _ical)] = invitations("CANCEL")
     assert sorted(cancel_message.to) == ["aiko@example.com", "taro@example.com"]
+
+
+@pytest.mark.usefixtures("connected_microsoft")
+def test_a_failing_calendar_write_stays_pending_and_reaches_the_calendar_once_when_it_clears(
+    host: User, client: Client, microsoft: MicrosoftEmulator, run_after_commit: Callable[[], Any]
+) -> None:
+    from yoyaku.crm.calendar_writes import meetings_due
+    from yoyaku.crm.tasks import sweep_pending_meeting_writes
+
+    microsoft.faults.add(status=503, path_contains="/events", method="POST", count=100)
+    aiko = contact(host)
+    with run_after_commit():
+        made = send(client, "post", f"/api/v1/crm/contacts/{aiko.pk}/meetings", meeting_body())
+
+    assert made.status_code == 201  # the meeting stands whatever the calendar does
+    meeting = Meeting.objects.get()
+    assert meeting.calendar_write == CalendarWrite.PENDING
+    assert meeting.calendar_error and meeting.calendar_attempts >= 1
+    assert microsoft.events() == []
+    assert meetings_due(now=timezone.now()) == []  # it waits for its retry time
+    assert meetings_due(now=meeting.calendar_retry_at) == [meeting.pk]
+
+    microsoft.faults.clear()
+    Meeting.objects.filter(pk=meeting.pk).update(calendar_retry_at=timezone.now())
+    sweep_pending_meeting_writes.call_local()
+    sweep_pending_meeting_writes.call_local()  # a second sweep finds nothing left to do
+
+    meeting.refresh_from_db()
+    assert (meeting.calendar_write, meeting.calendar_error) == (CalendarWrite.WRITTEN, "")
+    [event] = microsoft.events()
+    assert event["id"] == meeting.calendar_event_id
+
+
+def test_a_given_up_write_is_retried_now_from_the_meeting_page(host: User, radicale: RadicaleServer) -> None:
+    connection, calendar = connect(host, radicale)
+    start = berlin(future_day(), 10)
+    meeting = log_meeting(
+        workspace=host.workspace,
+        title="Retry me",
+        start=start,
+        end=start + timedelta(hours=1),
+        source="crm",
+        contacts=[contact(host)],
+        hosts=[host],
+    )
+    Meeting.objects.filter(pk=meeting.pk).update(
+        calendar_connection=connection,
+        calendar_write=CalendarWrite.FAILED,
+        calendar_error="503 from the server",
+    )
+    page = Client()
+    page.force_login(host)
+
+    shown = page.get(f"/crm/meetings/{meeting.pk}/").content.decode()
+    retried = page.post(f"/crm/meetings/{meeting.pk}/calendar-retry/", follow=True).content.decode()
+
+    assert "503 from the server" in shown and "Retry now" in shown
+    assert "Your calendar shows the meeting as it is now." in retried
+    assert [e.title for e in events_on(radicale, calendar)] == ["Retry me"]

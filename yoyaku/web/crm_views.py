@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from yoyaku.accounts.models import User
 from yoyaku.crm import selectors
+from yoyaku.crm.calendar_writes import retry_meeting_now
 from yoyaku.crm.models import Contact, Meeting, MeetingOutcome, MeetingSource
 from yoyaku.crm.services import (
     CannotMerge,
@@ -336,4 +337,20 @@ def meeting_cancel(request: HttpRequest, meeting_id: int) -> HttpResponse:
         messages.error(request, " ".join(error.errors.values()))
     else:
         messages.success(request, gettext("Meeting cancelled."))
+    return redirect("crm-meeting", meeting_id=meeting.pk)
+
+
+@login_required
+@require_POST
+def meeting_calendar_retry(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    """The "Retry now" button of a meeting whose calendar write or cancellation was given up."""
+    meeting = retry_meeting_now(meeting=_meeting(host_user(request), meeting_id))
+    if meeting.calendar_write in ("written", "cancelled"):
+        messages.success(request, gettext("Your calendar shows the meeting as it is now."))
+    elif meeting.calendar_write in ("failed", "cancel_failed", "pending", "cancel_pending"):
+        messages.error(
+            request,
+            gettext("It still failed: %(reason)s Yoyaku keeps trying in the background.")
+            % {"reason": meeting.calendar_error},
+        )
     return redirect("crm-meeting", meeting_id=meeting.pk)

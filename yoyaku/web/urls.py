@@ -48,6 +48,11 @@ urlpatterns = [
     path("crm/meetings/", crm_views.meetings, name="crm-meetings"),
     path("crm/meetings/<int:meeting_id>/", crm_views.meeting_page, name="crm-meeting"),
     path("crm/meetings/<int:meeting_id>/cancel/", crm_views.meeting_cancel, name="crm-meeting-cancel"),
+    path(
+        "crm/meetings/<int:meeting_id>/calendar-retry/",
+        crm_views.meeting_calendar_retry,
+        name="crm-meeting-calendar-retry",
+    ),
     path("settings/", settings_views.settings_home, name="settings"),
     path("settings/calendar/", settings_views.calendar_tab, name="settings-calendar"),
     path("settings/calendar/exchange/", settings_views.connect_exchange, name="connect-exchange"),
