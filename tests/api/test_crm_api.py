@@ -28,7 +28,7 @@ from yoyaku.crm.models import Contact, Meeting, MeetingAssociation
 from yoyaku.crm.services import create_contact, log_meeting
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 @pytest.fixture
@@ -477,3 +477,29 @@ def test_a_given_up_write_is_retried_now_from_the_meeting_page(host: User, radic
     assert "503 from the server" in shown and "Retry now" in shown
     assert "Your calendar shows the meeting as it is now." in retried
     assert [e.title for e in events_on(radicale, calendar)] == ["Retry me"]
+
+
+def test_control_characters_and_impossible_dates_are_refused_not_stored(host: User, client: Client) -> None:
+    aiko = contact(host)
+
+    nul_name = send(
+        client, "post", "/api/v1/crm/contacts", {"email": "x@example.com", "first_name": "A\u0000"}
+    )
+    nul_property = send(client, "patch", f"/api/v1/crm/contacts/{aiko.pk}", {"properties": {"k": "v\u0000"}})
+    ancient = send(
+        client,
+        "post",
+        f"/api/v1/crm/contacts/{aiko.pk}/meetings",
+        meeting_body(start="0001-01-01T00:00:00+14:00", end="0001-01-01T01:00:00+14:00"),
+    )
+    nul_notes = send(
+        client, "post", f"/api/v1/crm/contacts/{aiko.pk}/meetings", meeting_body(internal_notes="\u0000")
+    )
+
+    assert (nul_name.status_code, list(nul_name.json()["errors"])) == (422, ["first_name"])
+    assert (nul_property.status_code, list(nul_property.json()["errors"])) == (422, ["properties"])
+    assert ancient.status_code == 422 and set(ancient.json()["errors"]) == {"start", "end"}
+    assert (nul_notes.status_code, list(nul_notes.json()["errors"])) == (422, ["internal_notes"])
+    assert Contact.objects.count() == 1 and not Meeting.objects.exists()
+    aiko.refresh_from_db()
+    assert aiko.properties == {}

@@ -18,7 +18,7 @@ from yoyaku.crm.models import Contact, Meeting
 from yoyaku.crm.services import create_contact, log_meeting
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 

@@ -4,6 +4,7 @@ updated or owned from another."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,12 +172,38 @@ class CannotMerge(ValueError):
 
 
 MAX_MEETING_HOURS = 24
+# Control characters other than line breaks and tabs: PostgreSQL refuses NUL in text, and none of them
+# belongs in a name or a title.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
+# Dates a calendar can hold (and that convert to UTC without leaving Python's range).
+_EARLIEST, _LATEST = 1900, 9000
+
+
+def _text_errors(**fields: tuple[str | None, bool]) -> dict[str, str]:
+    """Fields holding control characters; the flag says whether line breaks are allowed."""
+    errors = {}
+    for name, (value, multiline) in fields.items():
+        if value and (_CONTROL if multiline else _CONTROL_OR_BREAK).search(value):
+            errors[name] = _("Remove the control characters from this field.")
+    return errors
 
 
 def _clean_contact(
-    *, workspace: Workspace, email: str, first_name: str, last_name: str, time_zone: str, exclude: int | None
+    *,
+    workspace: Workspace,
+    email: str,
+    first_name: str,
+    last_name: str,
+    time_zone: str,
+    exclude: int | None,
+    properties: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    errors: dict[str, str] = {}
+    errors = _text_errors(first_name=(first_name, False), last_name=(last_name, False))
+    if properties and any(
+        _CONTROL.search(str(key)) or _CONTROL.search(str(value)) for key, value in properties.items()
+    ):
+        errors["properties"] = _("Remove the control characters from this field.")
     email = email.strip()
     try:
         validate_email(email)
@@ -218,6 +245,7 @@ def create_contact(
         last_name=last_name,
         time_zone=time_zone,
         exclude=None,
+        properties=properties,
     )
     try:
         with transaction.atomic():
@@ -249,6 +277,7 @@ def update_contact(
         last_name=contact.last_name if last_name is None else last_name,
         time_zone=contact.time_zone if time_zone is None else time_zone,
         exclude=contact.pk,
+        properties=properties,
     )
     for field, value in clean.items():
         setattr(contact, field, value)
@@ -291,7 +320,12 @@ def merge_contacts(*, keep: Contact, merge: Contact) -> Contact:
 
 
 def _clean_meeting(*, title: str, start: datetime, end: datetime, location: str) -> dict[str, str]:
-    errors: dict[str, str] = {}
+    errors = _text_errors(title=(title, False), location=(location, False))
+    for name, moment in (("start", start), ("end", end)):
+        if not _EARLIEST <= moment.year <= _LATEST:
+            errors[name] = _("Give a date between the years 1900 and 9000.")
+    if errors:
+        return errors
     if not title.strip():
         errors["title"] = _("Give the meeting a title.")
     elif len(title) > 300:
@@ -328,6 +362,7 @@ def create_crm_meeting(
     """
     contacts = list(contacts)
     errors = _clean_meeting(title=title, start=start, end=end, location=location)
+    errors.update(_text_errors(description=(description, True), internal_notes=(internal_notes, True)))
     if not contacts:
         errors["contacts"] = _("Choose at least one contact.")
     if errors:
@@ -395,7 +430,7 @@ def update_crm_meeting(
         if value is not None and value != getattr(meeting, name)
     }
     new_contacts = None if contacts is None else list(contacts)
-    errors: dict[str, str] = {}
+    errors = _text_errors(description=(description, True), internal_notes=(internal_notes, True))
     if outcome is not None and outcome not in MeetingOutcome.values:
         errors["outcome"] = _("Choose one of: scheduled, completed, rescheduled, no show, cancelled.")
     if meeting.source != MeetingSource.CRM:
