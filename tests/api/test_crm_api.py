@@ -22,7 +22,7 @@ from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import api_key_for, make_host, make_link, make_workspace
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, events_on, invitations
-from yoyaku.accounts.models import CalendarConnection, Provider, User
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider, User
 from yoyaku.api.urls import api
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation
 from yoyaku.crm.services import create_contact, log_meeting
@@ -503,3 +503,25 @@ def test_control_characters_and_impossible_dates_are_refused_not_stored(host: Us
     assert Contact.objects.count() == 1 and not Meeting.objects.exists()
     aiko.refresh_from_db()
     assert aiko.properties == {}
+
+
+def test_a_calendar_to_reconnect_holds_the_write_until_it_is_reconnected(
+    host: User, client: Client, radicale: RadicaleServer, run_after_commit: Callable[[], Any]
+) -> None:
+    from yoyaku.crm.calendar_writes import meetings_due
+
+    connection, calendar = connect(host, radicale)
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=ConnectionStatus.NEEDS_RECONNECT, status_message="Reconnect your calendar."
+    )
+    with run_after_commit():
+        made = send(client, "post", f"/api/v1/crm/contacts/{contact(host).pk}/meetings", meeting_body())
+
+    meeting = Meeting.objects.get(pk=made.json()["id"])
+    assert (meeting.calendar_write, meeting.calendar_attempts) == (CalendarWrite.PENDING, 0)
+    assert meeting.calendar_error == "Reconnect your calendar."
+    assert meetings_due(now=timezone.now() + timedelta(days=1)) == []  # nothing to try until then
+    assert events_on(radicale, calendar) == []
+
+    CalendarConnection.objects.filter(pk=connection.pk).update(status=ConnectionStatus.OK, status_message="")
+    assert meetings_due(now=timezone.now()) == [meeting.pk]
