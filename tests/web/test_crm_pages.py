@@ -271,3 +271,37 @@ def test_the_crm_pages_speak_japanese(host: User, client_in: Client) -> None:
     assert "ミーティングを作成" in page
     assert "ミーティング記録" in log
     assert "CRM にのみ記録" in form
+
+
+def test_the_lists_take_as_many_queries_for_a_full_page_as_for_a_short_one(
+    host: User, client_in: Client
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def counts() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as log:
+            client_in.get("/crm/meetings/")
+        meetings = len(log.captured_queries)
+        with CaptureQueriesContext(connection) as log:
+            client_in.get("/crm/contacts/")
+        return meetings, len(log.captured_queries)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            person = contact(host, email=f"p{Contact.objects.count()}-{i}@example.com")
+            log_meeting(
+                workspace=host.workspace,
+                title=f"M{i}",
+                start=in_days(i),
+                end=in_days(i, 11),
+                source="crm",
+                contacts=[person],
+                hosts=[host],
+            )
+
+    add(2)
+    few = counts()
+    add(30)
+    many = counts()
+    assert many == few
