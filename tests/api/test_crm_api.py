@@ -471,9 +471,11 @@ def test_a_given_up_write_is_retried_now_from_the_meeting_page(host: User, radic
     page = Client()
     page.force_login(host)
 
+    log = page.get("/crm/meetings/").content.decode()
     shown = page.get(f"/crm/meetings/{meeting.pk}/").content.decode()
     retried = page.post(f"/crm/meetings/{meeting.pk}/calendar-retry/", follow=True).content.decode()
 
+    assert "Calendar problems" in log and "Retry me" in log
     assert "503 from the server" in shown and "Retry now" in shown
     assert "Your calendar shows the meeting as it is now." in retried
     assert [e.title for e in events_on(radicale, calendar)] == ["Retry me"]

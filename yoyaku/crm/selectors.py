@@ -130,6 +130,14 @@ def meeting_of(*, workspace_id: int, meeting_id: int) -> Meeting:
     return _with_people(Meeting.objects.filter(workspace_id=workspace_id)).get(pk=meeting_id)
 
 
+def calendar_problems(*, user: User) -> list[Meeting]:
+    """The user's CRM meetings whose calendar write or cancellation was given up, for the host to retry."""
+    rows = Meeting.objects.filter(
+        hosts=user, workspace_id=user.workspace_id, calendar_write__in=("failed", "cancel_failed")
+    )
+    return list(rows.order_by("start", "pk")[:50])
+
+
 def meeting_host(*, meeting: Meeting) -> User | None:
     """The host whose calendar holds a meeting made in the CRM (its first host)."""
     hosts = list(meeting.hosts.all())

@@ -275,6 +275,7 @@ def meetings(request: HttpRequest) -> HttpResponse:
             "query_string": urlencode({k: v for k, v in filters.items() if v}),
             "outcomes": MeetingOutcome.choices,
             "hosts": selectors.workspace_hosts(workspace_id=user.workspace_id),
+            "problems": selectors.calendar_problems(user=user),
         },
     )
 
