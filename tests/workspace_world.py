@@ -56,6 +56,8 @@ class World:
     connection: CalendarConnection
     inbox: InboxConnection
     hana_key: ApiKey
+    contact: Contact
+    meeting: Meeting
 
     def intruder(self, which: str) -> User:
         return {"same_workspace": self.mika, "other_workspace": self.bob}[which]
@@ -69,6 +71,8 @@ class World:
             "inbox_id": str(self.inbox.pk),
             "key_id": str(self.hana_key.pk),
             "provider": "google",
+            "contact_id": str(self.contact.pk),
+            "meeting_id": str(self.meeting.pk),
         }
 
     @staticmethod
@@ -81,6 +85,8 @@ class World:
             "inbox_id": "987654",
             "key_id": "987654",
             "provider": "google",
+            "contact_id": "987654",
+            "meeting_id": "987654",
         }
 
 
@@ -111,6 +117,7 @@ def build_world() -> World:
     meeting = log_meeting(
         workspace=workspace_a,
         title="hana-secret meeting",
+        description="hana-secret agenda",
         start=start,
         end=end,
         source="booking",
@@ -176,6 +183,8 @@ def build_world() -> World:
         connection=connection,
         inbox=inbox,
         hana_key=ApiKey.objects.get(user=hana),
+        contact=contact,
+        meeting=meeting,
     )
 
 

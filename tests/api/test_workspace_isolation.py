@@ -18,6 +18,7 @@ from django.test import Client
 from tests.factories import api_key_for
 from tests.workspace_world import INTRUDERS, World, build_world, shows_victim_data, victim_state
 from yoyaku.api.urls import api
+from yoyaku.crm.models import Contact
 from yoyaku.scheduling.models import MeetingLink
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -65,7 +66,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "password": "x",
     },
     ("PATCH", "/api/v1/me/calendar/{connection_id}"): {"tentative_blocks": False, "write_calendar_id": ""},
+    ("POST", "/api/v1/crm/contacts"): {"email": "intruders-contact@example.org", "first_name": "Ivan"},
+    ("PATCH", "/api/v1/crm/contacts/{contact_id}"): {"first_name": "Taken over"},
+    ("POST", "/api/v1/crm/contacts/{contact_id}/merge"): {"other_contact_id": 987654},
+    ("POST", "/api/v1/crm/contacts/{contact_id}/meetings"): {
+        "title": "Intruder's meeting",
+        "start": "2030-01-07T10:00:00+01:00",
+        "end": "2030-01-07T11:00:00+01:00",
+    },
+    ("PATCH", "/api/v1/crm/meetings/{meeting_id}"): {"outcome": "cancelled", "internal_notes": "mine"},
 }
+
+# The CRM (contacts and meetings) is the workspace's, shared by its members like a team's address
+# book: only a user of another workspace is an intruder there (see the test at the end).
+WORKSPACE_SHARED = "/api/v1/crm/"
 
 
 def _path_params(op: dict[str, Any]) -> list[str]:
@@ -85,8 +99,15 @@ def test_only_the_booking_endpoints_are_public() -> None:
     assert public == PUBLIC_OPERATIONS
 
 
-@pytest.mark.parametrize("intruder", INTRUDERS)
-@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in HOST_OPERATIONS])
+@pytest.mark.parametrize(
+    ("intruder", "method", "path"),
+    [
+        (intruder, m, p)
+        for intruder in INTRUDERS
+        for m, p, _ in HOST_OPERATIONS
+        if not (intruder == "same_workspace" and p.startswith(WORKSPACE_SHARED))
+    ],
+)
 def test_an_intruder_gets_nothing_of_hanas(intruder: str, method: str, path: str) -> None:
     op = next(o for m, p, o in HOST_OPERATIONS if (m, p) == (method, path))
     if "requestBody" in op:
@@ -160,3 +181,42 @@ def test_a_user_of_the_same_workspace_can_be_a_co_host() -> None:
 
     assert response.status_code == 201, response.content
     assert response.json()["host_usernames"] == ["hana", "mika"]
+
+
+def test_the_crm_is_shared_within_the_workspace_and_only_there() -> None:
+    world = build_world()
+    member = Client(headers={"Authorization": f"Bearer {api_key_for(world.mika)}"})
+    outsider = Client(headers={"Authorization": f"Bearer {api_key_for(world.bob)}"})
+
+    contacts = member.get("/api/v1/crm/contacts").json()["items"]
+    meeting = member.get(f"/api/v1/crm/meetings/{world.meeting.pk}")
+
+    assert [c["email"] for c in contacts] == ["booker@secret.example"]
+    assert meeting.status_code == 200 and meeting.json()["title"] == "hana-secret meeting"
+    assert outsider.get("/api/v1/crm/contacts").json()["items"] == []
+    assert outsider.get("/api/v1/crm/meetings").json()["items"] == []
+    # Nor can an outsider name the workspace's contacts in a meeting or a merge of their own.
+    own = outsider.post(
+        "/api/v1/crm/contacts", data=json.dumps({"email": "own@example.org"}), content_type="application/json"
+    ).json()
+    merge = outsider.post(
+        f"/api/v1/crm/contacts/{own['id']}/merge",
+        data=json.dumps({"other_contact_id": world.contact.pk}),
+        content_type="application/json",
+    )
+    invite = outsider.post(
+        f"/api/v1/crm/contacts/{own['id']}/meetings",
+        data=json.dumps(
+            {
+                "title": "t",
+                "start": "2030-01-07T10:00:00+01:00",
+                "end": "2030-01-07T11:00:00+01:00",
+                "other_contact_ids": [world.contact.pk],
+            }
+        ),
+        content_type="application/json",
+    )
+    assert merge.status_code == invite.status_code == 422
+    assert "secret" not in merge.content.decode() + invite.content.decode()
+    assert Contact.objects.filter(pk=world.contact.pk).exists()
+    assert not world.contact.meetings.filter(title="t").exists()

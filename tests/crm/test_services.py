@@ -11,6 +11,7 @@ from tests.scheduling.helpers import berlin, book
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation, MeetingSource
 from yoyaku.crm.services import upsert_contact
 from yoyaku.scheduling.models import LinkKind
+from yoyaku.scheduling.services import request_meeting
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -129,7 +130,50 @@ def test_two_bookings_by_one_email_make_one_contact_with_two_meetings() -> None:
     book(link, berlin(11), email="Aiko@Example.com", last_name="Saito")
 
     contact = Contact.objects.get()
-    assert contact.last_name == "Saito"
+    assert contact.last_name == "Sato"  # the first booking made it; the second changes nothing
     assert contact.meetings.count() == 2
     assert MeetingAssociation.objects.filter(contact=contact).count() == 2
     assert sorted(m.start for m in contact.meetings.all()) == [berlin(10), berlin(11)]
+
+
+def test_a_booker_never_changes_what_the_crm_holds_about_a_contact() -> None:
+    host = make_host("hana")
+    link = make_link(host, form_fields=[{"key": "company", "label": "Company", "type": "text"}])
+    kept = upsert_contact(
+        workspace=host.workspace,
+        email="aiko@example.com",
+        first_name="Aiko",
+        last_name="Sato",
+        time_zone="Asia/Tokyo",
+        properties={"company": "Sato Shoji", "tier": "gold"},
+    )
+    before = Contact.objects.filter(pk=kept.pk).values().get()
+
+    booking = book(
+        link,
+        berlin(10),
+        email="AIKO@example.com",
+        first_name="Mallory",
+        last_name="Impostor",
+        answers={"company": "Evil Corp"},
+    ).booking
+    request = request_meeting(
+        link=link,
+        time_zone="Europe/Paris",
+        first_name="Mal",
+        last_name="Lory",
+        email="aiko@example.com",
+        message="hello",
+        answers={"company": "Other Corp"},
+    ).booking
+
+    assert Contact.objects.filter(pk=kept.pk).values().get() == before
+    assert booking.contact_id == request.contact_id == kept.pk
+    # What the booker typed stays on their booking, for the host to see.
+    assert (booking.first_name, booking.last_name, booking.answers) == (
+        "Mallory",
+        "Impostor",
+        {"company": "Evil Corp"},
+    )
+    assert (request.first_name, request.last_name) == ("Mal", "Lory")
+    assert booking.meeting is not None and booking.meeting.title == "Intro call: Mallory Impostor"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class Contact(models.Model):
@@ -39,19 +40,56 @@ class MeetingSource(models.TextChoices):
     CALENDAR = "calendar", "Calendar"
 
 
+class MeetingOutcome(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    COMPLETED = "completed", _("Completed")
+    RESCHEDULED = "rescheduled", _("Rescheduled")
+    NO_SHOW = "no_show", _("No show")
+    CANCELLED = "cancelled", _("Cancelled")
+    # A booking left as a request (the page could not confirm a time): not a meeting yet.
+    REQUESTED = "requested", _("Requested")
+
+
 class Meeting(models.Model):
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="meetings")
     title = models.CharField(max_length=300)
     start = models.DateTimeField()
     end = models.DateTimeField()
+    # A place or a video link: shown as given, put on the calendar event as its location.
     location = models.CharField(max_length=500, blank=True)
     description = models.TextField(blank=True)
+    # For the workspace only: never written to the calendar nor sent to the contacts.
+    internal_notes = models.TextField(blank=True)
     source = models.CharField(max_length=16, choices=MeetingSource.choices)
-    outcome = models.CharField(max_length=32, default="scheduled")
+    outcome = models.CharField(
+        max_length=32, choices=MeetingOutcome.choices, default=MeetingOutcome.SCHEDULED
+    )
     hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="crm_meetings", blank=True)
     contacts = models.ManyToManyField(Contact, through="MeetingAssociation", related_name="meetings")
     calendar_event_id = models.CharField(max_length=1000, blank=True)
+    # The calendar write of a meeting made in the CRM (a booking's meeting is written with its booking):
+    # the same states, retries and bounds as a booking's (scheduling.models.CalendarWrite).
+    calendar_connection = models.ForeignKey(
+        "accounts.CalendarConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    calendar_write = models.CharField(max_length=16, default="none")
+    calendar_error = models.CharField(max_length=500, blank=True)
+    calendar_attempts = models.PositiveIntegerField(default=0)
+    calendar_pending_since = models.DateTimeField(null=True, blank=True)
+    calendar_retry_at = models.DateTimeField(null=True, blank=True)
+    # Why a meeting made in the CRM is not on a calendar ("no_calendar", "exchange"), for the pages to say.
+    crm_only_reason = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "start"], name="meeting_workspace_start"),
+            models.Index(fields=["calendar_write", "calendar_retry_at"], name="meeting_calendar_retry"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class MeetingAssociation(models.Model):

@@ -29,7 +29,7 @@ from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendars.base import CalendarError
 from yoyaku.crm.models import Contact, Meeting, MeetingSource
-from yoyaku.crm.services import cancel_meeting, log_meeting, upsert_contact
+from yoyaku.crm.services import cancel_meeting, contact_for_booker, log_meeting
 from yoyaku.scheduling.models import (
     Booking,
     BookingStatus,
@@ -336,7 +336,7 @@ def _reserve(
             if not free:
                 raise SlotUnavailable(_TAKEN)
             assigned, reserved = free[0], free[:1]
-        contact = upsert_contact(
+        contact = contact_for_booker(
             workspace=link.owner.workspace,
             email=booker.email,
             first_name=booker.first_name,
@@ -430,7 +430,7 @@ def request_meeting(
         raise BookingInputError(errors)
     try:
         with transaction.atomic():
-            contact = upsert_contact(
+            contact = contact_for_booker(
                 workspace=link.owner.workspace,
                 email=booker.email,
                 first_name=booker.first_name,

@@ -132,3 +132,76 @@ class RescheduleForm(forms.Form):
         field = self.fields["duration"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = [(d, _("%(minutes)s minutes") % {"minutes": d}) for d in durations]
+
+
+# -- the CRM ---------------------------------------------------------------------------------
+
+
+class ContactForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    time_zone = forms.CharField(
+        label=_("Time zone"),
+        max_length=64,
+        required=False,
+        help_text=_("An IANA name such as Asia/Tokyo or Europe/Berlin."),
+    )
+
+
+class MergeForm(forms.Form):
+    other_email = forms.EmailField(
+        label=_("Email address of the contact to merge into this one"),
+        max_length=254,
+        help_text=_("Its meetings and bookings move here; this contact keeps its own details."),
+    )
+
+
+_PICKER = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+_PICKER_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class MeetingForm(forms.Form):
+    """A CRM meeting; times are read in the host's zone (views clean it inside ``in_user_zone``)."""
+
+    title = forms.CharField(label=_("Title"), max_length=300)
+    start = forms.DateTimeField(label=_("Start"), input_formats=_PICKER_FORMATS, widget=_PICKER)
+    end = forms.DateTimeField(label=_("End"), input_formats=_PICKER_FORMATS, widget=_PICKER)
+    location = forms.CharField(
+        label=_("Location or video link"),
+        max_length=500,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "https://meet.example.com/…"}),
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=10_000,
+        required=False,
+        help_text=_("Sent to the contacts with the invitation."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    internal_notes = forms.CharField(
+        label=_("Internal notes"),
+        max_length=10_000,
+        required=False,
+        help_text=_("Only your workspace sees these; they are never sent to the contacts."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class MeetingEditForm(MeetingForm):
+    outcome = forms.ChoiceField(label=_("Outcome"))
+
+    def __init__(self, *args: Any, outcomes: list[tuple[str, Any]], booked: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        outcome = self.fields["outcome"]
+        assert isinstance(outcome, forms.ChoiceField)
+        outcome.choices = outcomes
+        if booked:
+            # A booked meeting's time, title and place are its booking's: changed from the dashboard.
+            for name in ("title", "start", "end", "location"):
+                self.fields[name].disabled = True

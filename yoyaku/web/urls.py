@@ -1,6 +1,6 @@
 from django.urls import path
 
-from yoyaku.web import auth_views, connections, dashboard, settings_views, views
+from yoyaku.web import auth_views, connections, crm_views, dashboard, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -37,6 +37,21 @@ urlpatterns = [
         "dashboard/bookings/<uuid:booking_id>/calendar-retry/",
         dashboard.retry_calendar,
         name="booking-calendar-retry",
+    ),
+    # The CRM: contacts and meetings of the user's workspace.
+    path("crm/contacts/", crm_views.contacts, name="crm-contacts"),
+    path("crm/contacts/new/", crm_views.contact_new, name="crm-contact-new"),
+    path("crm/contacts/<int:contact_id>/", crm_views.contact_page, name="crm-contact"),
+    path("crm/contacts/<int:contact_id>/edit/", crm_views.contact_edit, name="crm-contact-edit"),
+    path("crm/contacts/<int:contact_id>/merge/", crm_views.contact_merge, name="crm-contact-merge"),
+    path("crm/contacts/<int:contact_id>/meetings/new/", crm_views.meeting_new, name="crm-meeting-new"),
+    path("crm/meetings/", crm_views.meetings, name="crm-meetings"),
+    path("crm/meetings/<int:meeting_id>/", crm_views.meeting_page, name="crm-meeting"),
+    path("crm/meetings/<int:meeting_id>/cancel/", crm_views.meeting_cancel, name="crm-meeting-cancel"),
+    path(
+        "crm/meetings/<int:meeting_id>/calendar-retry/",
+        crm_views.meeting_calendar_retry,
+        name="crm-meeting-calendar-retry",
     ),
     path("settings/", settings_views.settings_home, name="settings"),
     path("settings/calendar/", settings_views.calendar_tab, name="settings-calendar"),

@@ -1,0 +1,267 @@
+"""Put meetings made in the CRM on the host's calendar, keep them current there, and take them off.
+
+The same rules as a booking's write (``scheduling/calendar_writes.py``): the change is committed
+first with the meeting marked pending, then a task performs it; the event's UID comes from the
+meeting, so a retried create finds the event it already made; failures are retried with bounded
+attempts and age and then marked failed for the host; a refused sign-in turns the connection to
+"needs reconnect" and the write waits, its attempts untouched.
+
+Google and Microsoft 365 invite the contacts themselves (``sendUpdates=all``, Graph's attendees);
+a plain CalDAV server does no RFC 6638 scheduling, so the invitation, its updates and its
+cancellation go out as iMIP mail (RFC 6047) from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import closing, suppress
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from yoyaku.accounts.busy import forget_busy, mark_connection
+from yoyaku.accounts.calendar_registry import adapter_for
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
+from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
+from yoyaku.crm.models import Meeting, MeetingOutcome
+from yoyaku.crm.selectors import meeting_host
+from yoyaku.scheduling.calendar_writes import RETRY_CEILING, RETRY_FLOOR, _caldav_sequence, _error_text
+from yoyaku.scheduling.models import CalendarWrite
+
+logger = logging.getLogger(__name__)
+
+Result = Literal["done", "pending", "waiting", "failed", "nothing"]
+_PENDING = (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING)
+
+
+def meeting_uid(meeting_id: int) -> str:
+    return f"yoyaku-meeting-{meeting_id}"
+
+
+def meeting_event_draft(*, meeting: Meeting) -> EventDraft:
+    """The event as the contacts see it: internal notes never leave Yoyaku."""
+    host = meeting_host(meeting=meeting)
+    attendees = tuple(
+        Attendee(email=c.email, name=f"{c.first_name} {c.last_name}".strip())
+        for c in meeting.contacts.order_by("pk")
+    )
+    return EventDraft(
+        uid=meeting_uid(meeting.pk),
+        title=meeting.title,
+        start=meeting.start,
+        end=meeting.end,
+        time_zone=host.time_zone if host else "UTC",
+        description=meeting.description,
+        location=meeting.location,
+        organizer_email=host.email if host else "",
+        organizer_name=host.display_name if host else "",
+        attendees=attendees,
+    )
+
+
+def _locked(meeting_id: int) -> Meeting:
+    return Meeting.objects.select_for_update().get(pk=meeting_id)
+
+
+def _save(meeting: Meeting, **fields: object) -> None:
+    for name, value in fields.items():
+        setattr(meeting, name, value)
+    Meeting.objects.filter(pk=meeting.pk).update(**fields)
+
+
+def _settled(state: str, *, error: str = "") -> dict[str, object]:
+    return {
+        "calendar_write": state,
+        "calendar_error": error,
+        "calendar_attempts": 0,
+        "calendar_pending_since": None,
+        "calendar_retry_at": None,
+    }
+
+
+def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
+    """Count the failure; still pending (retried later) or, past the bounds, failed for the host."""
+    if isinstance(error, CalendarError):
+        logger.warning("Calendar write for CRM meeting %s failed: %s", meeting.pk, error)
+    else:
+        logger.error("Calendar write for CRM meeting %s failed unexpectedly", meeting.pk, exc_info=error)
+    now = timezone.now()
+    with transaction.atomic():
+        current = _locked(meeting.pk)
+        if current.calendar_write != expected:
+            return "pending"  # changed meanwhile: the new change has its own run
+        since = current.calendar_pending_since or now
+        attempts = current.calendar_attempts + 1
+        max_age = timedelta(hours=settings.YOYAKU_CALENDAR_RETRY_MAX_HOURS)
+        given_up = attempts >= settings.YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS or now - since >= max_age
+        failed = CalendarWrite.FAILED if expected == CalendarWrite.PENDING else CalendarWrite.CANCEL_FAILED
+        wait = min(max(now - since, RETRY_FLOOR), RETRY_CEILING)
+        _save(
+            meeting,
+            calendar_write=failed if given_up else expected,
+            calendar_error=_error_text(error),
+            calendar_attempts=attempts,
+            calendar_pending_since=since,
+            calendar_retry_at=None if given_up else now + wait,
+        )
+    return "failed" if given_up else "pending"
+
+
+def _wait_for_reconnect(*, meeting: Meeting, connection: CalendarConnection, message: str) -> Result:
+    _save(
+        meeting,
+        calendar_error=(message or "The calendar connection must be reconnected.")[:500],
+        calendar_retry_at=None,
+    )
+    logger.info("Calendar write for CRM meeting %s waits for connection %s", meeting.pk, connection.pk)
+    return "waiting"
+
+
+def send_meeting_event(*, meeting_id: int) -> Result:
+    """Perform the meeting's pending calendar operation (write or cancel); never raises for a failure.
+
+    Returns "done", "pending" (failed, to be retried), "waiting" (for a reconnect), "failed" (given
+    up) or "nothing" (no operation pending).
+    """
+    meeting = Meeting.objects.select_related("calendar_connection__user").filter(pk=meeting_id).first()
+    if meeting is None or meeting.calendar_write not in _PENDING:
+        return "nothing"
+    connection = meeting.calendar_connection
+    if connection is None:
+        # Disconnected since: there is no calendar left to write to or cancel on.
+        _save(meeting, **_settled(CalendarWrite.NONE))
+        return "nothing"
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=connection.status_message)
+    if meeting.calendar_write == CalendarWrite.CANCEL_PENDING:
+        return _cancel(meeting=meeting, connection=connection)
+    return _write(meeting=meeting, connection=connection)
+
+
+def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
+    # What is written is remembered, to tell afterwards whether the meeting changed meanwhile.
+    seen = meeting.updated_at
+    existing = meeting.calendar_event_id
+    sequence = 0
+    try:
+        draft = meeting_event_draft(meeting=meeting)
+        calendar_id = connection.write_calendar_id or None
+        with closing(adapter_for(connection)) as adapter:
+            if existing:
+                adapter.update_event(event_id=existing, draft=draft, calendar_id=calendar_id)
+                event_id = existing
+                if connection.provider == Provider.CALDAV:
+                    sequence = _caldav_sequence(adapter, event_id)
+            else:
+                event_id = adapter.create_event(draft=draft, calendar_id=calendar_id)
+    except CalendarAuthError as error:
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=str(error))
+    except Exception as error:
+        return _fail(meeting=meeting, expected=CalendarWrite.PENDING, error=error)
+    with transaction.atomic():
+        current = _locked(meeting.pk)
+        current_state = current.calendar_write
+        if current_state == CalendarWrite.CANCEL_PENDING or current.outcome == MeetingOutcome.CANCELLED:
+            # Cancelled while the event was on its way: take it off again (below).
+            _save(meeting, calendar_event_id=event_id, calendar_write=CalendarWrite.CANCEL_PENDING)
+            changed_meanwhile = False
+            cancelled = True
+        else:
+            cancelled = False
+            changed_meanwhile = current.updated_at != seen
+            if changed_meanwhile:
+                _save(meeting, calendar_event_id=event_id)  # still pending: its newer state goes next
+            else:
+                _save(meeting, calendar_event_id=event_id, **_settled(CalendarWrite.WRITTEN))
+    forget_busy(connection=connection)
+    if connection.provider == Provider.CALDAV and not cancelled:
+        from yoyaku.crm.notifications import send_meeting_mail
+
+        try:
+            send_meeting_mail(
+                meeting=meeting, draft=draft, kind="update" if existing else "invitation", sequence=sequence
+            )
+        except Exception:  # the event is written: a broken mail must not make it look unwritten
+            logger.exception("Invitation mail for CRM meeting %s failed", meeting.pk)
+    if cancelled:
+        meeting.refresh_from_db()
+        return _cancel(meeting=meeting, connection=connection, notify=False)
+    if changed_meanwhile:
+        meeting.refresh_from_db()
+        return _write(meeting=meeting, connection=connection)
+    return "done"
+
+
+def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = True) -> Result:
+    if not meeting.calendar_event_id:
+        _save(meeting, **_settled(CalendarWrite.NONE))
+        return "done"
+    sequence = 1
+    try:
+        with closing(adapter_for(connection)) as adapter:
+            adapter.cancel_event(
+                event_id=meeting.calendar_event_id, calendar_id=connection.write_calendar_id or None
+            )
+            if notify and connection.provider == Provider.CALDAV:
+                # Updates mailed before carry higher SEQUENCEs; the cancellation must top them.
+                with suppress(CalendarError):
+                    sequence = max(sequence, _caldav_sequence(adapter, meeting.calendar_event_id))
+    except CalendarAuthError as error:
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=str(error))
+    except Exception as error:
+        return _fail(meeting=meeting, expected=CalendarWrite.CANCEL_PENDING, error=error)
+    _save(meeting, **_settled(CalendarWrite.CANCELLED))
+    forget_busy(connection=connection)
+    if notify and connection.provider == Provider.CALDAV:
+        from yoyaku.crm.notifications import send_meeting_mail
+
+        try:
+            send_meeting_mail(
+                meeting=meeting,
+                draft=meeting_event_draft(meeting=meeting),
+                kind="cancellation",
+                sequence=sequence,
+            )
+        except Exception:
+            logger.exception("Cancellation mail for CRM meeting %s failed", meeting.pk)
+    return "done"
+
+
+def meetings_due(*, now: datetime) -> list[int]:
+    """CRM meetings whose pending write or cancellation is due (for the sweep), oldest first.
+
+    Those whose calendar must be reconnected are left out until it is.
+    """
+    rows = (
+        Meeting.objects.filter(calendar_write__in=_PENDING)
+        .filter(Q(calendar_retry_at__isnull=True) | Q(calendar_retry_at__lte=now))
+        .exclude(calendar_connection__status=ConnectionStatus.NEEDS_RECONNECT)
+        .order_by("calendar_pending_since", "pk")
+        .values_list("pk", flat=True)[:100]
+    )
+    return list(rows)
+
+
+def retry_meeting_now(*, meeting: Meeting) -> Meeting:
+    """The host's "Retry now" for a given-up write or cancellation: pending again, with fresh bounds."""
+    retry: dict[str, str] = {
+        CalendarWrite.FAILED: CalendarWrite.PENDING,
+        CalendarWrite.CANCEL_FAILED: CalendarWrite.CANCEL_PENDING,
+    }
+    with transaction.atomic():
+        current = _locked(meeting.pk)
+        state = retry.get(current.calendar_write)
+        if state is not None:
+            Meeting.objects.filter(pk=meeting.pk).update(
+                calendar_write=state, calendar_attempts=0, calendar_pending_since=timezone.now()
+            )
+    if state is not None:
+        send_meeting_event(meeting_id=meeting.pk)
+    meeting.refresh_from_db()
+    return meeting
