@@ -304,6 +304,9 @@ def test_a_server_that_schedules_itself_never_mails_the_guest_a_second_time(radi
         assert proxy.scheduled == []
     assert [m.to for m, _itip in invitations("REQUEST")] == [["aiko@example.com"], ["aiko@example.com"]]
     assert [m.to for m, _itip in invitations("CANCEL")] == [["aiko@example.com"]]
+    # The parameter is for the server; the iTIP messages themselves carry none (RFC 6638 §7.1).
+    for _message, itip in invitations("REQUEST") + invitations("CANCEL"):
+        assert "SCHEDULE-AGENT" not in itip.to_ical().decode()
 
 
 def test_moving_a_meeting_whose_event_was_deleted_on_the_server_fails_at_once(

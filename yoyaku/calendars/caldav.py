@@ -403,11 +403,17 @@ class CalDAVAdapter:
     def _describe(self, url: str) -> CalendarInfo | None:
         """The collection at ``url`` as a calendar of events, or None when it is not one."""
         responses = self._propfind(url, _CALENDAR_PROPS, depth=0, tolerate=True) or []
-        path = urlsplit(url).path.rstrip("/")
-        item = next((r for r in responses if urlsplit(r.href).path.rstrip("/") == path), None)
-        if item is None and len(responses) == 1:
-            item = responses[0]
+        item = self._answer_for(url, responses)
         return None if item is None else self._calendar_info(url, item)
+
+    def _answer_for(self, url: str, responses: list[_DavResponse]) -> _DavResponse | None:
+        """The response about ``url`` itself in a Depth: 0 multistatus."""
+        path = urlsplit(self._canonical(url)).path.rstrip("/")
+        for item in responses:
+            if urlsplit(self._canonical(item.href)).path.rstrip("/") == path:
+                return item
+        # Depth 0 answers about one resource, whatever spelling of its href the server uses.
+        return responses[0] if len(responses) == 1 else None
 
     def _require_calendar(self, url: str) -> None:
         """Fail closed on a URL that is not a calendar collection (RFC 4791 §4.2 resourcetype).
@@ -416,9 +422,7 @@ class CalDAVAdapter:
         """
         if url in self._verified:
             return
-        responses = self._propfind(url, [(DAV, "resourcetype")], depth=0) or []
-        path = urlsplit(url).path.rstrip("/")
-        item = next((r for r in responses if urlsplit(r.href).path.rstrip("/") == path), None)
+        item = self._answer_for(url, self._propfind(url, [(DAV, "resourcetype")], depth=0) or [])
         resourcetype = item.props.get(_q(DAV, "resourcetype")) if item is not None else None
         if resourcetype is None or resourcetype.find(_q(CALDAV, "calendar")) is None:
             raise CalendarError(
