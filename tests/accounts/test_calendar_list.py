@@ -61,3 +61,35 @@ def test_lists_kept_before_this_release_read_as_missing_or_writable() -> None:
     )
     [calendar] = stored_calendars(connection=old) or []
     assert (calendar.id, calendar.primary, calendar.writable) == ("a@example.com", True, True)
+
+
+def test_a_pasted_calendar_url_blocks_time_and_receives_bookings(radicale: RadicaleServer) -> None:
+    radicale.ensure_calendar(f"a-first-{uuid.uuid4().hex[:8]}")
+    pasted = radicale.ensure_calendar(f"z-pasted-{uuid.uuid4().hex[:8]}")
+    connection = connect_caldav_calendar(
+        user=make_host("hana"), url=pasted, username=radicale.username, password=radicale.password
+    )
+    assert (connection.conflict_calendar_ids, connection.write_calendar_id) == ([pasted], pasted)
+
+
+def test_a_pasted_server_url_uses_the_first_writable_calendar(radicale: RadicaleServer) -> None:
+    radicale.ensure_calendar(f"some-{uuid.uuid4().hex[:8]}")
+    connection = connect_caldav_calendar(
+        user=make_host("hana"), url=radicale.url, username=radicale.username, password=radicale.password
+    )
+    listed = stored_calendars(connection=connection) or []
+    first_writable = next(c.id for c in listed if c.writable)
+    assert (connection.conflict_calendar_ids, connection.write_calendar_id) == (
+        [first_writable],
+        first_writable,
+    )
+
+
+def test_a_read_only_primary_blocks_time_and_bookings_go_to_a_writable_calendar() -> None:
+    from yoyaku.accounts.connections import _default_choice
+    from yoyaku.calendars.base import CalendarInfo
+
+    shared = CalendarInfo(id="https://dav.example/shared/", name="Team", primary=True, writable=False)
+    own = CalendarInfo(id="https://dav.example/own/", name="Mine")
+    assert _default_choice([shared, own]) == ([shared.id], own.id)
+    assert _default_choice([shared]) == ([shared.id], "")

@@ -400,10 +400,14 @@ def test_server_errors_are_unavailable(status: int) -> None:
             )
 
 
-def test_other_users_calendar_is_refused(radicale: RadicaleServer) -> None:
+def test_other_users_calendar_is_refused_without_asking_for_a_reconnect(radicale: RadicaleServer) -> None:
+    # Radicale answers 403 for a calendar the account may not read: the password was
+    # right, so reconnecting would not help (only a 401 means that).
     bobs = radicale.ensure_calendar("private", username="bob")
-    with make_adapter(radicale) as client, pytest.raises(CalendarAuthError):
+    with make_adapter(radicale) as client, pytest.raises(CalendarError) as caught:
         client.busy(start=local(HOST_ZONE, 0, 0), end=local(HOST_ZONE, 1, 0), calendar_ids=[bobs])
+    assert not isinstance(caught.value, CalendarAuthError)
+    assert "403 Forbidden" in str(caught.value)
 
 
 # -- SSRF ------------------------------------------------------------------------

@@ -13,17 +13,18 @@ from django.core import mail
 from tests.connection_helpers import berlin as api_berlin
 from tests.connection_helpers import book as api_book
 from tests.connection_helpers import future_day
+from tests.emulators.dav_proxy import DavProxy
 from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.tcp_switch import TcpSwitch
 from tests.factories import make_host, make_link
-from tests.scheduling.helpers import berlin, book, calendar_mails, connect, events_on, invitations
+from tests.scheduling.helpers import NOW, berlin, book, calendar_mails, connect, events_on, invitations
 from yoyaku.accounts.models import CalendarConnection
 from yoyaku.calendars.base import CalendarAdapter, EventDraft
 from yoyaku.calendars.caldav import CalDAVAdapter
 from yoyaku.scheduling import calendar_writes, notifications
 from yoyaku.scheduling.calendar_writes import cancel_booking_event, write_booking_event
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
-from yoyaku.scheduling.services import cancel_booking
+from yoyaku.scheduling.services import cancel_booking, reschedule_booking
 from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +285,43 @@ def test_a_cancel_from_a_copy_loaded_before_the_write_landed_still_cancels_the_e
     [event] = events_on(radicale, calendar)
     assert event.cancelled and event.uid == f"yoyaku-{booking.pk}"
     assert len(invitations("CANCEL")) == 1
+
+
+# -- RFC 6638 servers and events deleted on the server -------------------------------------
+
+
+def test_a_server_that_schedules_itself_never_mails_the_guest_a_second_time(radicale: RadicaleServer) -> None:
+    """Servers like those behind Nextcloud and Baïkal send iTIP themselves for attendees they schedule;
+    the proxy counts what such a server would send. Only Yoyaku's own iMIP mail may reach the guest."""
+    with DavProxy(target=radicale.url, auto_schedule=True) as proxy:
+        host = make_host("hana")
+        connect(host, radicale, base_url=proxy.url + "/")
+        booking = book(make_link(host), berlin(10)).booking
+        reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+        cancel_booking(booking=booking)
+
+        assert [r.method for r in proxy.seen].count("PUT") == 3
+        assert proxy.scheduled == []
+    assert [m.to for m, _itip in invitations("REQUEST")] == [["aiko@example.com"], ["aiko@example.com"]]
+    assert [m.to for m, _itip in invitations("CANCEL")] == [["aiko@example.com"]]
+    # The parameter is for the server; the iTIP messages themselves carry none (RFC 6638 §7.1).
+    for _message, itip in invitations("REQUEST") + invitations("CANCEL"):
+        assert "SCHEDULE-AGENT" not in itip.to_ical().decode()
+
+
+def test_moving_a_meeting_whose_event_was_deleted_on_the_server_fails_at_once(
+    radicale: RadicaleServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = make_host("hana")
+    connect(host, radicale)
+    booking = book(make_link(host), berlin(10)).booking
+    radicale.delete(booking.calendar_event_id)
+
+    with caplog.at_level(logging.WARNING, logger="yoyaku.scheduling.calendar_writes"):
+        reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.FAILED
+    assert booking.calendar_retry_at is None
+    assert "deleted from the CalDAV calendar" in booking.calendar_error
+    assert not [r for r in caplog.records if "unexpectedly" in r.getMessage()]

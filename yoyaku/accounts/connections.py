@@ -208,7 +208,10 @@ def _default_choice(calendars: list[CalendarInfo]) -> tuple[list[str], str]:
     )
     if primary is None:
         return [], ""
-    return [primary.id], primary.id if primary.writable else ""
+    # A read-only primary (a CalDAV calendar the user pasted, say) still blocks time;
+    # bookings then go to the first calendar that takes them.
+    writable = primary if primary.writable else next((c for c in calendars if c.writable), None)
+    return [primary.id], writable.id if writable is not None else ""
 
 
 def calendar_details(calendars: list[CalendarInfo]) -> list[dict[str, Any]]:

@@ -99,6 +99,10 @@ class CalendarOperationNotSupported(CalendarError):
     """The provider (Exchange) does not allow this operation from Yoyaku."""
 
 
+class EventGone(CalendarError):
+    """The event was deleted on the provider: an update cannot land, a cancellation has nothing left to do."""
+
+
 class SyncTokenExpired(CalendarError):
     """The incremental sync token is no longer valid; a full sync is needed."""
 

@@ -12,6 +12,13 @@ CalendarUnavailable / CalendarAuthError. The protocol surface we use is four
 requests (PROPFIND, REPORT, PUT, GET), which is less code to own than the
 wrapping needed to get the same guarantees out of the library.
 
+Servers differ where the RFCs leave room, so the adapter reads answers by their
+precondition, not their status alone: only a 401 asks the user to reconnect; a
+403 says what the server refused (a privilege, a report, a UID conflict); a 412
+on create is success only once the object is seen to be ours; an invalid sync
+token (403/409 ``valid-sync-token``, or 412 as Xandikos answers) means a full
+sync; a server without sync-collection is synced by comparing ETags.
+
 Busy time is computed client-side from full calendar objects (masters with
 their overrides), not with server-side expansion, because servers differ in how
 they expand and an override can move an instance into or out of the window.
@@ -19,8 +26,12 @@ they expand and an override can move an instance into or out of the window.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import ssl
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -41,8 +52,10 @@ from yoyaku.calendars.base import (
     CalendarInfo,
     CalendarUnavailable,
     EventDraft,
+    EventGone,
     RemoteEvent,
     SyncResult,
+    SyncTokenExpired,
 )
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.calendars.ical_busy import busy_from_calendar
@@ -58,10 +71,30 @@ _NS = {"d": DAV, "c": CALDAV}
 AUTH_MESSAGE = "The CalDAV server rejected the username or password."
 MAX_REDIRECTS = 5
 MULTIGET_BATCH = 100
+# A sync token of our own for servers without sync-collection: the ETags of the
+# last listing, compressed (see _sync_by_etags).
+ETAG_TOKEN_PREFIX = "yoyaku-etags:1:"
 # Servers read floating times and all-day dates in their own zone (or UTC) when
 # filtering by time range; widen the query so nothing the host's zone would
 # place inside the window is missed, then clip client-side.
 QUERY_MARGIN = timedelta(days=2)
+
+_CALENDAR_PROPS = [
+    (DAV, "resourcetype"),
+    (DAV, "displayname"),
+    (CALDAV, "supported-calendar-component-set"),
+    (DAV, "current-user-privilege-set"),
+]
+# Preconditions saying an object with this UID exists elsewhere: RFC 4791 §5.3.2.1,
+# RFC 6638 §3.2.4.1 (servers doing scheduling allow one object per UID per user).
+_UID_CONFLICTS = frozenset(
+    {
+        "{urn:ietf:params:xml:ns:caldav}no-uid-conflict",
+        "{urn:ietf:params:xml:ns:caldav}unique-scheduling-object-resource",
+    }
+)
+# Answers to sync-collection that are not a server failure: a bad token or no such report.
+_SYNC_REFUSALS = (400, 403, 405, 409, 412, 415, 501)
 
 # A hardened parser: no entity expansion, no network, no huge trees.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
@@ -108,6 +141,10 @@ class CalDAVAdapter:
             transport=pinned_transport(allowed_networks=self.allowed_networks, verify=tls_context()),
         )
         self._calendars: list[CalendarInfo] | None = None
+        # Collections seen to be calendars (a PROPFIND of their resourcetype), once per adapter.
+        self._verified: set[str] = set()
+        # The calendar the user pasted when connecting, as described by the server.
+        self._pasted: CalendarInfo | None = None
 
     def close(self) -> None:
         self._client.close()
@@ -136,7 +173,10 @@ class CalDAVAdapter:
         result: list[BusyInterval] = []
         for calendar in urls:
             # Fail closed: any calendar that cannot be read raises, so no slots are
-            # offered from a partial picture.
+            # offered from a partial picture. Several servers answer a calendar-query
+            # on a plain collection with an empty 207, which would read as "free":
+            # the collection must be a calendar.
+            self._require_calendar(calendar)
             for _href, data, _etag in self._calendar_query(calendar, start=start, end=end):
                 result.extend(
                     busy_from_calendar(
@@ -152,31 +192,50 @@ class CalDAVAdapter:
         response = self._request(
             "PUT",
             href,
-            content=event_to_ical(draft=draft),
+            content=event_to_ical(draft=draft, client_schedules=True),
             headers={"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"},
             ok=(200, 201, 204, 412, 403, 409),
         )
-        if response.status_code == 412:
-            # RFC 4791 §5.3.2: If-None-Match: * failed, so the object is already
-            # there: this is a retry of a write that went through.
+        status = response.status_code
+        if status in (200, 201, 204):
             return self._canonical(href)
-        if response.status_code in (403, 409):
-            existing = _no_uid_conflict_href(response.content)
-            if existing is not None:
-                # RFC 4791 §5.3.2.1: the UID is already used by another resource.
-                return self._canonical(urljoin(href, existing))
-            if response.status_code == 403:
-                raise CalendarAuthError("The CalDAV server does not allow Yoyaku to write to this calendar.")
-            raise CalendarError(f"The CalDAV server refused the new event ({response.status_code}).")
-        return self._canonical(href)
+        conditions = _error_conditions(response.content)
+        uid_conflict = bool(conditions & _UID_CONFLICTS)
+        if status == 412 or uid_conflict:
+            # If-None-Match: * failed (RFC 4791 §5.3.2), or the UID is taken
+            # (RFC 4791 §5.3.2.1 no-uid-conflict, RFC 6638 §3.2.4.1
+            # unique-scheduling-object-resource; Xandikos says so with a 412).
+            # Either is a retry of a write that went through only if an object
+            # with this UID is really there: find it, or the caller would keep
+            # an id that names nothing.
+            found = self._find_uid(
+                collection, draft.uid, candidates=[href, *_conflict_hrefs(response.content, href)]
+            )
+            if found is not None:
+                return found
+            if uid_conflict:
+                raise CalendarError(
+                    "The CalDAV server says the event's UID is already used by another event, "
+                    "which Yoyaku cannot read in this calendar."
+                )
+            raise CalendarError(
+                "The CalDAV server refused to create the event (412 Precondition Failed) "
+                "and the event is not in the calendar."
+            )
+        if status == 403:
+            raise _forbidden(conditions, method="PUT", url=href)
+        raise CalendarError(f"The CalDAV server refused the new event ({status}).")
 
     def update_event(self, *, event_id: str, draft: EventDraft, calendar_id: str | None = None) -> None:
         href = self._absolute(event_id)
         for _attempt in range(3):
+            # EventGone when it was deleted on the server: a CalendarError, so the
+            # caller records it like any refusal instead of an unexpected crash.
             current, etag = self._get_object(href)
             sequence = _max_sequence(current) + 1
             status = "CANCELLED" if _is_cancelled(current) else "CONFIRMED"
-            if self._put_if_match(href, event_to_ical(draft=draft, sequence=sequence, status=status), etag):
+            data = event_to_ical(draft=draft, sequence=sequence, status=status, client_schedules=True)
+            if self._put_if_match(href, data, etag):
                 return
         raise CalendarError("The event kept changing on the CalDAV server; try again.")
 
@@ -188,7 +247,7 @@ class CalDAVAdapter:
         """
         try:
             current, _etag = self._get_object(self._absolute(event_id))
-        except _NotFound:
+        except EventGone:
             return 0
         return _max_sequence(current)
 
@@ -205,12 +264,17 @@ class CalDAVAdapter:
         for _attempt in range(3):
             try:
                 current, etag = self._get_object(href)
-            except _NotFound:
+            except EventGone:
                 return  # already gone: nothing left to cancel
             if _is_cancelled(current):
                 return
             sequence = _max_sequence(current) + 1
             for event in current.walk("VEVENT"):
+                # Objects written before Yoyaku marked them: the cancellation is mailed
+                # by Yoyaku, so a scheduling server must not mail one too (RFC 6638 §7.1).
+                for address in _as_list(event.get("ORGANIZER")) + _as_list(event.get("ATTENDEE")):
+                    if hasattr(address, "params"):
+                        address.params["SCHEDULE-AGENT"] = "CLIENT"
                 event.pop("STATUS", None)
                 event.add("STATUS", "CANCELLED")
                 event.pop("SEQUENCE", None)
@@ -222,13 +286,26 @@ class CalDAVAdapter:
         raise CalendarError("The event kept changing on the CalDAV server; try again.")
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:
+        """Changes since ``token`` (RFC 6578 sync-collection), or a full listing (``full=True``).
+
+        A token the server rejects means a full sync. A server without
+        sync-collection is synced by comparing the ETags of a calendar-query
+        with those of the last listing, kept in a token of our own.
+        """
         collection = self._absolute(calendar_id) if calendar_id else self._default_calendar()
-        if token:
-            try:
-                return self._sync_from(collection, token, full=False)
-            except _InvalidSyncToken:
-                logger.info("CalDAV sync token for %s was rejected; doing a full sync", collection)
-        return self._sync_from(collection, "", full=True)
+        self._require_calendar(collection)
+        if token and token.startswith(ETAG_TOKEN_PREFIX):
+            return self._sync_by_etags(collection, previous=_decode_etag_token(token))
+        try:
+            if token:
+                try:
+                    return self._sync_from(collection, token, full=False)
+                except SyncTokenExpired:
+                    logger.info("CalDAV sync token for %s was rejected; doing a full sync", collection)
+            return self._sync_from(collection, "", full=True)
+        except _SyncUnsupported:
+            logger.info("CalDAV server has no sync-collection on %s; comparing ETags", collection)
+            return self._sync_by_etags(collection, previous=None)
 
     # -- discovery -----------------------------------------------------------
 
@@ -253,7 +330,11 @@ class CalDAVAdapter:
                     seen.add(info.id)
                     calendars.append(info)
         if self.calendar_url and self.calendar_url not in seen:
-            calendars.insert(0, CalendarInfo(id=self.calendar_url, name=self.calendar_url))
+            # A calendar outside the account's homes (shared with it, say), as the user gave it.
+            pasted = self._pasted
+            if pasted is None or pasted.id != self.calendar_url:
+                pasted = CalendarInfo(id=self.calendar_url, name=self.calendar_url)
+            calendars.insert(0, pasted)
         primary_id = self.calendar_url or next((c.id for c in calendars if c.writable), None)
         return [
             CalendarInfo(id=c.id, name=c.name, primary=c.id == primary_id, writable=c.writable)
@@ -293,29 +374,69 @@ class CalDAVAdapter:
         return homes
 
     def _calendars_in(self, home: str) -> Iterator[CalendarInfo]:
-        props = [
-            (DAV, "resourcetype"),
-            (DAV, "displayname"),
-            (CALDAV, "supported-calendar-component-set"),
-            (DAV, "current-user-privilege-set"),
-        ]
-        for item in self._propfind(home, props, depth=1) or []:
-            resourcetype = item.props.get(_q(DAV, "resourcetype"))
-            if resourcetype is None or resourcetype.find(_q(CALDAV, "calendar")) is None:
-                continue
-            components = item.props.get(_q(CALDAV, "supported-calendar-component-set"))
-            if components is not None and len(components):
-                names = {str(c.get("name", "")).upper() for c in components.iter(_q(CALDAV, "comp"))}
-                if "VEVENT" not in names:
-                    continue  # task lists and journals hold no busy time
-            url = self._canonical(urljoin(home, item.href))
-            name_element = item.props.get(_q(DAV, "displayname"))
-            name = (name_element.text or "").strip() if name_element is not None else ""
-            yield CalendarInfo(
-                id=url,
-                name=name or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]),
-                writable=_writable(item.props.get(_q(DAV, "current-user-privilege-set"))),
+        for item in self._propfind(home, _CALENDAR_PROPS, depth=1) or []:
+            info = self._calendar_info(home, item)
+            if info is not None:
+                yield info
+
+    def _calendar_info(self, base: str, item: _DavResponse) -> CalendarInfo | None:
+        resourcetype = item.props.get(_q(DAV, "resourcetype"))
+        if resourcetype is None or resourcetype.find(_q(CALDAV, "calendar")) is None:
+            return None
+        components = item.props.get(_q(CALDAV, "supported-calendar-component-set"))
+        if components is not None and len(components):
+            names = {str(c.get("name", "")).upper() for c in components.iter(_q(CALDAV, "comp"))}
+            if "VEVENT" not in names:
+                return None  # task lists and journals hold no busy time
+        url = self._canonical(urljoin(base, item.href))
+        name_element = item.props.get(_q(DAV, "displayname"))
+        name = (name_element.text or "").strip() if name_element is not None else ""
+        return CalendarInfo(
+            id=url,
+            name=name or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]),
+            writable=_writable(item.props.get(_q(DAV, "current-user-privilege-set"))),
+        )
+
+    def use_calendar_at(self, url: str) -> bool:
+        """Make the calendar at ``url`` the primary one (bookings go there) if it is a calendar of events."""
+        info = self._describe(self._absolute(url))
+        if info is None:
+            return False
+        self.calendar_url = info.id
+        self._pasted = info
+        self._calendars = None
+        return True
+
+    def _describe(self, url: str) -> CalendarInfo | None:
+        """The collection at ``url`` as a calendar of events, or None when it is not one."""
+        responses = self._propfind(url, _CALENDAR_PROPS, depth=0, tolerate=True) or []
+        item = self._answer_for(url, responses)
+        return None if item is None else self._calendar_info(url, item)
+
+    def _answer_for(self, url: str, responses: list[_DavResponse]) -> _DavResponse | None:
+        """The response about ``url`` itself in a Depth: 0 multistatus."""
+        path = urlsplit(self._canonical(url)).path.rstrip("/")
+        for item in responses:
+            if urlsplit(self._canonical(item.href)).path.rstrip("/") == path:
+                return item
+        # Depth 0 answers about one resource, whatever spelling of its href the server uses.
+        return responses[0] if len(responses) == 1 else None
+
+    def _require_calendar(self, url: str) -> None:
+        """Fail closed on a URL that is not a calendar collection (RFC 4791 §4.2 resourcetype).
+
+        Asked once per adapter and collection: the answer costs one PROPFIND.
+        """
+        if url in self._verified:
+            return
+        item = self._answer_for(url, self._propfind(url, [(DAV, "resourcetype")], depth=0) or [])
+        resourcetype = item.props.get(_q(DAV, "resourcetype")) if item is not None else None
+        if resourcetype is None or resourcetype.find(_q(CALDAV, "calendar")) is None:
+            raise CalendarError(
+                f"{url} is not a CalDAV calendar, so its busy time cannot be read: "
+                "choose one of the account's calendars."
             )
+        self._verified.add(url)
 
     def _default_calendar(self) -> str:
         if self.calendar_url:
@@ -365,6 +486,73 @@ class CalDAVAdapter:
             )
             yield from self._objects(collection, self._report(collection, body, depth=1))
 
+    def _find_uid(self, collection: str, uid: str, *, candidates: Sequence[str]) -> str | None:
+        """The href of the object holding ``uid``: one of ``candidates`` if it does, else a search.
+
+        The search is a calendar-query on the UID (RFC 4791 §7.8, §9.7.5); text-match is
+        a substring match, so the UID read back must be equal.
+        """
+        for href in dict.fromkeys(self._canonical(c) for c in candidates):
+            try:
+                calendar, _etag = self._get_object(href)
+            except EventGone:
+                continue
+            if uid in _uids(calendar):
+                return href
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<c:calendar-query xmlns:d="{DAV}" xmlns:c="{CALDAV}">'
+            "<d:prop><d:getetag/><c:calendar-data/></d:prop>"
+            '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
+            f'<c:prop-filter name="UID"><c:text-match collation="i;octet">{escape(uid)}</c:text-match>'
+            "</c:prop-filter></c:comp-filter></c:comp-filter></c:filter>"
+            "</c:calendar-query>"
+        )
+        for href, data, _etag in self._objects(collection, self._report(collection, body, depth=1)):
+            try:
+                if uid in _uids(icalendar.Calendar.from_ical(data)):
+                    return href
+            except ValueError:
+                continue
+        return None
+
+    def _sync_by_etags(self, collection: str, *, previous: dict[str, str] | None) -> SyncResult:
+        """Sync without sync-collection: list every event's ETag and compare with the last listing.
+
+        The token carries the last listing (hrefs relative to the collection, a short
+        hash of each ETag), so the caller stores it like any sync token. Without a
+        usable previous listing the result is a full one.
+        """
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<c:calendar-query xmlns:d="{DAV}" xmlns:c="{CALDAV}">'
+            "<d:prop><d:getetag/></d:prop>"
+            '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"/>'
+            "</c:comp-filter></c:filter>"
+            "</c:calendar-query>"
+        )
+        listing: dict[str, str] = {}
+        for item in self._report(collection, body, depth=1):
+            url = self._canonical(urljoin(collection, item.href))
+            if urlsplit(url).path.rstrip("/") == urlsplit(collection).path.rstrip("/"):
+                continue
+            etag_element = item.props.get(_q(DAV, "getetag"))
+            etag = (etag_element.text or "").strip() if etag_element is not None else ""
+            # No ETag: always fetched, since a change could not be seen otherwise.
+            listing[url] = _etag_digest(etag) if etag else ""
+        full = previous is None
+        known = {self._canonical(urljoin(collection, h)): d for h, d in (previous or {}).items()}
+        changed_hrefs = [u for u, d in listing.items() if not d or known.get(u) != d]
+        removed = [] if full else [u for u in known if u not in listing]
+        changed: list[RemoteEvent] = []
+        for href, data, _etag in self._multiget(collection, changed_hrefs):
+            event = self._remote_event(href, data)
+            if event is not None:
+                changed.append(event)
+        return SyncResult(
+            changed=changed, removed=removed, token=_encode_etag_token(collection, listing), full=full
+        )
+
     def _objects(self, collection: str, responses: list[_DavResponse]) -> Iterator[tuple[str, bytes, str]]:
         for item in responses:
             data = item.props.get(_q(CALDAV, "calendar-data"))
@@ -377,7 +565,7 @@ class CalDAVAdapter:
     def _get_object(self, href: str) -> tuple[icalendar.Calendar, str]:
         response = self._request("GET", href, ok=(200, 404, 410))
         if response.status_code in (404, 410):
-            raise _NotFound(href)
+            raise EventGone("The event was deleted from the CalDAV calendar.")
         try:
             calendar = icalendar.Calendar.from_ical(response.content)
         except Exception as error:
@@ -391,7 +579,8 @@ class CalDAVAdapter:
             headers["If-Match"] = etag
         response = self._request("PUT", href, content=data, headers=headers, ok=(200, 201, 204, 404, 412))
         if response.status_code == 404:
-            raise CalendarError("The event no longer exists on the CalDAV server.")
+            raise EventGone("The event was deleted from the CalDAV calendar.")
+        # 412: changed meanwhile, or (Radicale) deleted meanwhile; the caller reads it again.
         return response.status_code != 412
 
     # -- sync ----------------------------------------------------------------
@@ -416,15 +605,21 @@ class CalDAVAdapter:
                 collection,
                 content=body.encode(),
                 headers={"Depth": "0", "Content-Type": "application/xml; charset=utf-8"},
-                ok=(207, 403, 409),
+                ok=(207, *_SYNC_REFUSALS),
             )
-            if response.status_code in (403, 409):
-                if current and b"valid-sync-token" in response.content:
-                    # RFC 6578 §3.2 precondition DAV:valid-sync-token.
-                    raise _InvalidSyncToken(current)
-                if response.status_code == 403:
-                    raise CalendarAuthError(AUTH_MESSAGE)
-                raise CalendarError(f"The CalDAV server refused to sync ({response.status_code}).")
+            status = response.status_code
+            if status != 207:
+                conditions = _error_conditions(response.content)
+                if current and (_q(DAV, "valid-sync-token") in conditions or status == 412):
+                    # RFC 6578 §3.2: DAV:valid-sync-token, with 403 or 409; Xandikos
+                    # answers 412. The token is useless either way: start over.
+                    raise SyncTokenExpired("The CalDAV sync token is no longer valid.")
+                if _q(DAV, "supported-report") in conditions or status in (400, 405, 415, 501):
+                    # RFC 3253 §3.6 DAV:supported-report: no sync-collection here.
+                    raise _SyncUnsupported(collection)
+                if status == 403:
+                    raise _forbidden(conditions, method="REPORT", url=collection)
+                raise CalendarError(f"The CalDAV server refused to sync ({status}).")
             root = _parse_xml(response.content)
             token_element = root.find(_q(DAV, "sync-token"))
             new_token = (token_element.text or "").strip() if token_element is not None else ""
@@ -517,7 +712,6 @@ class CalDAVAdapter:
             content=body.encode(),
             headers={"Depth": str(depth), "Content-Type": "application/xml; charset=utf-8"},
             ok=ok,
-            forbidden_is_auth=not tolerate,
         )
         if response.status_code != 207:
             return None
@@ -551,7 +745,6 @@ class CalDAVAdapter:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         ok: Sequence[int] = (200, 201, 204, 207),
-        forbidden_is_auth: bool = True,
     ) -> httpx.Response:
         """One request, following redirects by hand: every hop connects only to a checked address
         (the transport), and the credentials go only to the origin the user gave."""
@@ -597,8 +790,12 @@ class CalDAVAdapter:
                     f"entered ({_origin(self.url)}); Yoyaku sends your password only to the server you "
                     "entered. Enter the other server's address instead."
                 )
-            if status == 401 or (status == 403 and forbidden_is_auth):
+            if status == 401:
+                # Only a 401 is about who we are; a 403 is about what we asked for
+                # (RFC 9110 §15.5.4), so reconnecting would not help.
                 raise CalendarAuthError(AUTH_MESSAGE)
+            if status == 403:
+                raise _forbidden(_error_conditions(response.content), method=method, url=url)
             if status == 429 or status >= 500:
                 raise CalendarUnavailable(
                     f"The CalDAV server at {_host(url)} is not available right now ({status})."
@@ -648,12 +845,8 @@ class CalDAVAdapter:
         return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
-class _InvalidSyncToken(Exception):
-    pass
-
-
-class _NotFound(Exception):
-    pass
+class _SyncUnsupported(Exception):
+    """The collection does not answer sync-collection (RFC 6578)."""
 
 
 def connect_caldav(
@@ -687,6 +880,9 @@ def connect_caldav(
             check_url(url, allowed_networks=allowed_networks)
         except UnsafeURLError as error:
             raise CalendarError(str(error)) from error
+        # The URL the user pasted may be the calendar itself: then it is the one
+        # that receives bookings and blocks time, not the first in the listing.
+        adapter.use_calendar_at(url)
         calendars = adapter.list_calendars()
         if not calendars:
             raise CalendarError(
@@ -762,13 +958,91 @@ def _writable(privileges: Any) -> bool:
     return bool(names & {_q(DAV, "all"), _q(DAV, "write"), _q(DAV, "write-content"), _q(DAV, "bind")})
 
 
-def _no_uid_conflict_href(content: bytes) -> str | None:
+def _error_root(content: bytes) -> Any:
+    if not content.strip().startswith(b"<"):
+        return None
     try:
-        root = _parse_xml(content)
+        return _parse_xml(content)
     except CalendarError:
         return None
-    conflict = root.find(f".//{_q(CALDAV, 'no-uid-conflict')}")
-    return _first_href(conflict)
+
+
+def _error_conditions(content: bytes) -> set[str]:
+    """The pre- and postconditions of a DAV:error body (RFC 4918 §16), as qualified tag names."""
+    root = _error_root(content)
+    if root is None or root.tag != _q(DAV, "error"):
+        return set()
+    return {child.tag for child in root if isinstance(child.tag, str)}
+
+
+def _conflict_hrefs(content: bytes, base: str) -> list[str]:
+    """The hrefs a UID-conflict precondition names: the object already holding the UID."""
+    root = _error_root(content)
+    if root is None:
+        return []
+    return [
+        urljoin(base, href.text.strip())
+        for tag in _UID_CONFLICTS
+        for element in root.iter(tag)
+        for href in element.iter(_q(DAV, "href"))
+        if href.text and href.text.strip()
+    ]
+
+
+def _forbidden(conditions: set[str], *, method: str, url: str) -> CalendarError:
+    """What a 403 means, for the user: never "reconnect", which would not help."""
+    if _q(DAV, "need-privileges") in conditions:
+        # RFC 3744 §7.1.1.
+        return CalendarError(
+            f"The CalDAV account lacks the permission for this ({method} {url}): "
+            "give it access to the calendar on the server, or choose another calendar."
+        )
+    if _q(DAV, "supported-report") in conditions:
+        return CalendarError(
+            f"The CalDAV server cannot search {url} (the report is not supported there): "
+            "it is probably not a calendar. Choose one of the account's calendars."
+        )
+    if conditions & _UID_CONFLICTS:
+        return CalendarError("The CalDAV server says the event's UID is already used by another event.")
+    if {_q(CALDAV, "calendar-collection-location-ok"), _q(CALDAV, "supported-calendar-component")} & (
+        conditions
+    ):
+        return CalendarError(f"{url} does not take events: choose one of the account's calendars.")
+    if _q(CALDAV, "valid-organizer") in conditions:
+        # RFC 6638 §3.2.4.2 (servers that do scheduling).
+        return CalendarError(
+            "The CalDAV server refused the event's organizer: the account's address must be the host's."
+        )
+    return CalendarError(
+        f"The CalDAV server refused {method} {url} (403 Forbidden): "
+        "the account may not use this calendar that way."
+    )
+
+
+def _etag_digest(etag: str) -> str:
+    return hashlib.blake2b(etag.encode(), digest_size=8).hexdigest()
+
+
+def _encode_etag_token(collection: str, listing: dict[str, str]) -> str:
+    base = urlsplit(collection).path
+    relative = {}
+    for url, digest in listing.items():
+        path = urlsplit(url).path
+        relative[path[len(base) :] if path.startswith(base) else path] = digest
+    packed = zlib.compress(json.dumps(relative, separators=(",", ":"), sort_keys=True).encode())
+    return ETAG_TOKEN_PREFIX + base64.urlsafe_b64encode(packed).decode()
+
+
+def _decode_etag_token(token: str) -> dict[str, str] | None:
+    """The listing in one of our tokens; None (a full sync) if it cannot be read."""
+    try:
+        packed = base64.urlsafe_b64decode(token[len(ETAG_TOKEN_PREFIX) :].encode())
+        value = json.loads(zlib.decompress(packed))
+    except (ValueError, zlib.error):
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return {str(k): v for k, v in value.items()}
 
 
 # -- iCalendar helpers -----------------------------------------------------------
@@ -782,6 +1056,10 @@ def _max_sequence(calendar: icalendar.Calendar) -> int:
         except (TypeError, ValueError):
             continue
     return sequence
+
+
+def _uids(calendar: icalendar.Calendar) -> set[str]:
+    return {str(event["UID"]) for event in calendar.walk("VEVENT") if "UID" in event}
 
 
 def _is_cancelled(calendar: icalendar.Calendar) -> bool:

@@ -26,12 +26,19 @@ def event_to_ical(
     sequence: int = 0,
     status: str = "CONFIRMED",
     now: datetime | None = None,
+    client_schedules: bool = False,
 ) -> bytes:
     """Serialise ``draft`` as a VCALENDAR holding one VEVENT.
 
     ``sequence`` must grow with every significant change (RFC 5545 §3.8.7.4)
     so attendees' clients replace their copy instead of ignoring the update.
     A CANCEL message always carries STATUS:CANCELLED (RFC 5546 §3.2.5).
+
+    ``client_schedules`` marks the organizer and every attendee
+    ``SCHEDULE-AGENT=CLIENT`` (RFC 6638 §7.1): Yoyaku mails the iTIP messages
+    itself, so a server doing implicit scheduling must not mail them too.
+    Only for the stored object: the parameter is for the server, never part
+    of an iTIP message.
     """
     if draft.start.tzinfo is None or draft.end.tzinfo is None:
         raise ValueError("event times must be timezone-aware")
@@ -48,6 +55,8 @@ def event_to_ical(
     if method in ("REQUEST", "CANCEL") and not draft.organizer_email:
         # RFC 5546 §3.2.2/§3.2.5: ORGANIZER is required in REQUEST and CANCEL.
         raise ValueError("an invitation needs an organizer e-mail address")
+    if client_schedules and method is not None:
+        raise ValueError("SCHEDULE-AGENT belongs on the stored object, not in an iTIP message")
 
     calendar = icalendar.Calendar()
     calendar.add("PRODID", PRODID)
@@ -74,6 +83,8 @@ def event_to_ical(
         organizer = icalendar.vCalAddress(f"mailto:{draft.organizer_email}")
         if draft.organizer_name:
             organizer.params["CN"] = draft.organizer_name
+        if client_schedules:
+            organizer.params["SCHEDULE-AGENT"] = "CLIENT"
         event.add("ORGANIZER", organizer)
     for attendee in draft.attendees:
         address = icalendar.vCalAddress(f"mailto:{attendee.email}")
@@ -82,6 +93,8 @@ def event_to_ical(
         address.params["ROLE"] = "REQ-PARTICIPANT"
         address.params["PARTSTAT"] = "NEEDS-ACTION"
         address.params["RSVP"] = "TRUE"
+        if client_schedules:
+            address.params["SCHEDULE-AGENT"] = "CLIENT"
         event.add("ATTENDEE", address)
     calendar.add_component(event)
     return bytes(calendar.to_ical())

@@ -39,6 +39,7 @@ from yoyaku.calendars.base import (
     CalendarError,
     CalendarOperationNotSupported,
     EventDraft,
+    EventGone,
 )
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Meeting
@@ -131,7 +132,12 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
         if operation == "write" and current.status == BookingStatus.CANCELLED:
             # Cancelled while its write was being tried: it must never reach the calendar now.
             state = CalendarWrite.NONE
-        elif attempts >= settings.YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS or now - since >= max_age:
+        elif (
+            isinstance(error, EventGone)
+            or attempts >= settings.YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS
+            or now - since >= max_age
+        ):
+            # An event deleted on the calendar does not come back by trying again: the host is told at once.
             state = failed
         else:
             state = pending
@@ -242,8 +248,9 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
         return False
     forget_busy(connection=connection)
     if connection.provider == Provider.CALDAV:
-        # Plain CalDAV servers (Radicale among them) do no RFC 6638 scheduling,
-        # so the invitation (or its update) goes out as iMIP mail (RFC 6047).
+        # Yoyaku sends CalDAV invitations (and updates) itself as iMIP mail (RFC 6047):
+        # plain servers (Radicale) schedule nothing, and the stored event marks its
+        # attendees SCHEDULE-AGENT=CLIENT so servers that do (RFC 6638) send nothing.
         from yoyaku.scheduling.notifications import send_invitation, send_update
 
         try:
