@@ -13,8 +13,9 @@ Why these rules (what a person who books with a scheduler expects):
 - working elsewhere (Google ``workingLocation``, Outlook "working elsewhere"):
   a note of where the host works that day, not an appointment; the host is
   working and bookable. Google itself creates these events transparent.
+- out of office: busy ("oof"), whatever its transparency, and never left free
+  by the "tentative" setting: the host is away.
 - explicitly shown as free (``transparent``, "show as free"): the host said so.
-- out of office: busy, and never left free by the "tentative" setting.
 - focus time: busy; the host asked for the time to be protected.
 - an invitation the host has not answered yet: tentative, so it follows the
   host's "tentative events block time" setting. Providers disagreed (Google
@@ -63,10 +64,10 @@ def busy_status(facts: EventFacts) -> BusyStatus | None:
         return None
     if facts.kind == "working_elsewhere" or facts.show_as == "working_elsewhere":
         return None
-    if facts.show_as == "free":
-        return None
     if facts.kind == "out_of_office" or facts.show_as == "oof":
         return "oof"
+    if facts.show_as == "free":
+        return None
     if facts.kind == "focus_time":
         return "busy"
     if facts.response in ("needs_action", "tentative"):

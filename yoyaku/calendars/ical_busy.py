@@ -455,9 +455,13 @@ def _occurrence_busy(
 def _busy_status(component: icalendar.cal.Component, owners: set[str]) -> BusyStatus | None:
     """How the event blocks the host's time (calendars/busy_rules.py); None means it does not."""
     show_as = lookup(ICAL_MS_SHOW_AS, component.get("X-MICROSOFT-CDO-BUSYSTATUS"))
-    if str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT" and show_as != "oof":
+    if str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT" and show_as in (
+        None,
+        "busy",
+        "unknown",
+    ):
         # RFC 5545 §3.8.2.7: transparent events do not take up time (Outlook writes show-as
-        # free this way; an out-of-office marked transparent is still out of office).
+        # free this way); an explicit show-as (out of office, working elsewhere) says more.
         show_as = "free"
     event_status = str(component.get("STATUS", "")).upper()
     facts = EventFacts(
