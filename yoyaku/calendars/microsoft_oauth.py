@@ -46,7 +46,9 @@ logger = logging.getLogger(__name__)
 # msal adds the reserved scopes itself: openid and profile (the id_token that
 # names the account) and offline_access (the refresh token). Passing them here
 # is an error in msal.
-GRAPH_SCOPES: tuple[str, ...] = ("User.Read", "Calendars.ReadWrite", "Mail.Send")
+# MailboxSettings.Read: the mailbox's time zone, the day an all-day event without a zone of its
+# own covers. Connections granted before it was asked for keep working (the host's zone is used).
+GRAPH_SCOPES: tuple[str, ...] = ("User.Read", "Calendars.ReadWrite", "Mail.Send", "MailboxSettings.Read")
 
 DEFAULT_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3

@@ -178,6 +178,8 @@ class Account:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     calendars: dict[str, Calendar] = field(default_factory=dict)
     revoked: bool = False
+    # mailboxSettings.timeZone: a Windows name, as Outlook stores it.
+    time_zone: str = "UTC"
 
     @property
     def default_calendar(self) -> Calendar:
@@ -511,7 +513,8 @@ class MicrosoftEmulator:
 
     def issue_tokens(self, email: str = DEFAULT_EMAIL, scopes: Iterable[str] | None = None) -> dict[str, Any]:
         """Tokens as if the user had consented, for tests that skip the browser flow."""
-        granted = list(scopes or ["User.Read", "Calendars.ReadWrite", "Mail.Send", "offline_access"])
+        default = ["User.Read", "Calendars.ReadWrite", "Mail.Send", "MailboxSettings.Read", "offline_access"]
+        granted = list(scopes or default)
         with self.lock:
             return self._token_response(email.lower(), granted, nonce="")
 
@@ -884,6 +887,18 @@ class MicrosoftEmulator:
                     "businessPhones": [],
                 }
             )
+        if path in ("/me/mailboxSettings", "/me/mailboxSettings/timeZone") and method == "GET":
+            # Needs MailboxSettings.Read (or ReadWrite), which Yoyaku does not ask for by default.
+            self._require(token, "MailboxSettings.Read", "MailboxSettings.ReadWrite")
+            if path.endswith("/timeZone"):
+                return _json(
+                    {
+                        "@odata.context": f"{request.host_url}v1.0/$metadata#users('{account.id}')"
+                        "/mailboxSettings/timeZone",
+                        "value": account.time_zone,
+                    }
+                )
+            return _json({"timeZone": account.time_zone, "dateFormat": "yyyy-MM-dd", "timeFormat": "HH:mm"})
         if path == "/me/calendars" and method == "GET":
             self._require(token, "Calendars.Read", "Calendars.ReadWrite")
             with self.lock:
@@ -982,6 +997,9 @@ class MicrosoftEmulator:
             "_calendar": cal.id,
         }
         event.update(body)
+        # Graph keeps the zone the event was written in (what an all-day event's dates mean).
+        event.setdefault("originalStartTimeZone", (event.get("start") or {}).get("timeZone", "UTC"))
+        event.setdefault("originalEndTimeZone", (event.get("end") or {}).get("timeZone", "UTC"))
         _normalise_times(event)
         event["type"] = "seriesMaster" if event.get("recurrence") else "singleInstance"
         for att in event["attendees"]:
