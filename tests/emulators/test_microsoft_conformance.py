@@ -90,3 +90,21 @@ def test_a_patch_that_puts_the_end_before_the_start_is_refused(emulator: Microso
     )
     assert graph_error(response)[:2] == (400, "ErrorPropertyValidationFailure")
     assert call(emulator, "PATCH", f"/me/events/{event_id}", {"showAs": "Tentative"}).status_code == 200
+
+
+def test_a_delta_round_carries_only_what_changed_in_an_updated_event(emulator: MicrosoftEmulator) -> None:
+    event_id = call(emulator, "POST", "/me/events", GOOD).json()["id"]
+    token = emulator.issue_tokens()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    window = "startDateTime=2030-03-01T00:00:00Z&endDateTime=2030-04-01T00:00:00Z"
+    first = requests.get(
+        f"{emulator.graph_url}/me/calendarView/delta?{window}", headers=headers, timeout=5
+    ).json()
+    assert first["value"][0]["subject"] == "Intro call"
+
+    emulator.update_event(event_id, subject="Renamed")
+    second = requests.get(first["@odata.deltaLink"], headers=headers, timeout=5).json()
+
+    [item] = second["value"]
+    assert item["id"] == event_id and item["subject"] == "Renamed"
+    assert "start" not in item and "attendees" not in item

@@ -95,6 +95,10 @@ _EVENT_FIELDS = (
 )
 
 
+# A delta item without one of these is a partial update (only the changed properties).
+_DELTA_WHOLE_EVENT = ("subject", "start", "end", "isAllDay", "attendees")
+
+
 class GraphRequestError(CalendarError):
     """Graph refused a request (a 4xx other than auth/throttling); ``code`` is Graph's error code."""
 
@@ -731,8 +735,14 @@ class MicrosoftCalendar:
             for item in data.get("value", []):
                 if "@removed" in item:
                     removed.append(str(item["id"]))
+                    continue
+                whole = (
+                    item if all(k in item for k in _DELTA_WHOLE_EVENT) else self._whole_event(str(item["id"]))
+                )
+                if whole is None:
+                    removed.append(str(item["id"]))
                 else:
-                    changed.append(self._remote_event(item))
+                    changed.append(self._remote_event(whole))
             if data.get("@odata.deltaLink"):
                 return SyncResult(
                     changed=changed, removed=removed, token=str(data["@odata.deltaLink"]), full=full
@@ -741,6 +751,26 @@ class MicrosoftCalendar:
             if not link:
                 raise CalendarUnavailable("Microsoft 365 ended a sync without a delta link.")
             url = str(link)
+
+    def _whole_event(self, event_id: str) -> dict[str, Any] | None:
+        """An event in full, for a delta item that carries only its changed properties; None if gone.
+
+        Graph may send an updated event in a delta round as its id and the properties that
+        changed; reading the rest from an older copy could pair a new start with an old end,
+        so the event is read again.
+        """
+        response = self._request(
+            "GET", f"/me/events/{quote(event_id, safe='')}", params={"$select": _EVENT_FIELDS}
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise self._error(response)
+        try:
+            data = response.json()
+        except ValueError as error:
+            raise CalendarUnavailable("Microsoft 365 sent an unreadable answer.") from error
+        return data if isinstance(data, dict) else None
 
     def _remote_event(self, item: Mapping[str, Any]) -> RemoteEvent:
         start, end = self._event_times(item)

@@ -374,7 +374,8 @@ class DeltaState:
     account: str
     calendar_id: str
     window: tuple[datetime, datetime]
-    snapshot: dict[str, str]
+    # Each event as the client last received it, to send only what changed next time.
+    snapshot: dict[str, dict[str, Any]]
 
 
 # --------------------------------------------------------------------------- recurrence
@@ -457,6 +458,9 @@ class MicrosoftEmulator:
         # When False the server ignores ``Prefer: outlook.timezone`` and answers in
         # each event's own zone (often a Windows name), as some mailboxes do.
         self.honour_prefer_timezone = True
+        # Graph documents that a delta round may carry only the changed properties of an
+        # updated event (with its id); True sends exactly those, as clients must expect.
+        self.delta_changed_properties_only = True
         self.faults = FaultInjector()
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
@@ -1409,9 +1413,13 @@ class MicrosoftEmulator:
                     window, previous = state.window, state.snapshot
                 else:
                     window, previous = self._window(request), {}
-                current = self._view_items(cal, *window)
-                snapshot = {e["id"]: e["changeKey"] for e in current}
-                items = [self._public(e, zone) for e in current if previous.get(e["id"]) != e["changeKey"]]
+                current = [self._public(e, zone) for e in self._view_items(cal, *window)]
+                snapshot = {e["id"]: e for e in current}
+                items = [
+                    self._delta_item(e, previous.get(e["id"]))
+                    for e in current
+                    if (previous.get(e["id"]) or {}).get("changeKey") != e["changeKey"]
+                ]
                 items += [
                     {"@odata.type": "#microsoft.graph.event", "id": gone, "@removed": {"reason": "deleted"}}
                     for gone in previous
@@ -1431,6 +1439,12 @@ class MicrosoftEmulator:
             else:
                 body["@odata.deltaLink"] = f"{base}?$deltatoken={final}"
         return _json(body)
+
+    def _delta_item(self, event: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+        if before is None or not self.delta_changed_properties_only:
+            return event
+        changed = {k: v for k, v in event.items() if before.get(k) != v}
+        return {"@odata.type": "#microsoft.graph.event", "id": event["id"], **changed}
 
     def _get_schedule(self, account: Account, body: dict[str, Any], zone: str) -> Response:
         start = parse_graph_time(body["startTime"])
