@@ -170,9 +170,13 @@ def _unreadable_span(
     return start, end
 
 
-def _unreadable_event(event: Mapping[str, Any], error: Exception) -> UnreadableEvent:
+def _unreadable_event(event: Mapping[str, Any], error: Exception, *, zone: ZoneInfo) -> UnreadableEvent:
     label = str(event.get("summary") or event.get("iCalUID") or event.get("id") or "?")
-    reason = "end" if "before it starts" in str(error) else "start"
+    try:
+        _event_time(event["start"], zone=zone)
+        reason = "end"  # the start reads, so the end is what is wrong
+    except (KeyError, TypeError, ValueError):
+        reason = "start"
     return UnreadableEvent(event=label[:200], reason=reason, detail=str(error)[:300])
 
 
@@ -549,7 +553,7 @@ class GoogleCalendarAdapter:
                 except (KeyError, TypeError, ValueError) as error:
                     event_start, event_end = _unreadable_span(event, error, zone=zone, start=start, end=end)
                     if unreadable is not None:
-                        unreadable.append(_unreadable_event(event, error))
+                        unreadable.append(_unreadable_event(event, error, zone=zone))
                 event_start, event_end = max(event_start, start), min(event_end, end)
                 if event_end > event_start:
                     intervals.append(BusyInterval(start=event_start, end=event_end, status=status))

@@ -527,7 +527,11 @@ class MicrosoftCalendar:
             label = str(event.get("subject") or event.get("iCalUId") or event.get("id") or "?")
             logger.warning("Unreadable Graph event %r (%s): blocking what can be placed", label, error)
             if unreadable is not None:
-                reason = "end" if "before it starts" in str(error) else "start"
+                try:
+                    parse_graph_datetime(event["start"], fallback=self.zone)
+                    reason = "end"  # the start reads, so the end is what is wrong
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    reason = "start"
                 unreadable.append(UnreadableEvent(event=label[:200], reason=reason, detail=str(error)[:300]))
             start, end = self._unreadable_span(event, window)
         if end <= start:
