@@ -711,11 +711,14 @@ class ExchangeAdapter:
                 item, zone, status, window=window, unreadable=unreadable
             )
         if item.is_all_day or not isinstance(item_start, datetime):
-            # exchangelib gives all-day items as dates with an inclusive end date.
+            # exchangelib gives all-day items as dates with an inclusive end date. They are days in
+            # the item's own zone (StartTimeZone, as Exchange stored it), else the user's.
+            own = getattr(item, "_start_timezone", None)
+            day_zone: tzinfo = own if isinstance(own, ZoneInfo) else zone
             first = item_start if not isinstance(item_start, datetime) else item_start.date()
             last = item_end if not isinstance(item_end, datetime) else item_end.date()
-            begin = _midnight(first, zone)
-            finish = _midnight(date.fromordinal(max(last.toordinal(), first.toordinal()) + 1), zone)
+            begin = _midnight(first, day_zone)
+            finish = _midnight(date.fromordinal(max(last.toordinal(), first.toordinal()) + 1), day_zone)
             return BusyInterval(start=begin, end=finish, status=status)
         return BusyInterval(
             start=datetime.fromtimestamp(item_start.timestamp(), tz=UTC),
