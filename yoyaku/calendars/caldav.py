@@ -17,6 +17,7 @@ they expand and an override can move an instance into or out of the window.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -134,19 +135,24 @@ class CalDAVAdapter:
             urls = [c.id for c in self.list_calendars()]
         else:
             urls = [self._absolute(c) for c in calendar_ids]
-        owners = self.owner_addresses()
         result: list[BusyInterval] = []
         for calendar in urls:
-            zone = self.calendar_time_zone(calendar)
             # Fail closed: any calendar that cannot be read raises, so no slots are
             # offered from a partial picture.
-            for _href, data, _etag in self._calendar_query(calendar, start=start, end=end):
+            objects = [data for _href, data, _etag in self._calendar_query(calendar, start=start, end=end)]
+            # The owner's addresses and the calendar's zone cost a request each: asked only
+            # when an object has attendees, or dates and floating times to place.
+            owners = self.owner_addresses() if any(_HAS_PEOPLE.search(d) for d in objects) else []
+            zone = (
+                self.calendar_time_zone(calendar) if any(_HAS_LOCAL_TIMES.search(d) for d in objects) else ""
+            )
+            for data in objects:
                 result.extend(
                     busy_from_calendar(
                         calendar=data,
                         start=start,
                         end=end,
-                        time_zone=zone,
+                        time_zone=zone or self.time_zone,
                         owner_emails=owners,
                         unreadable=unreadable,
                     )
@@ -730,6 +736,23 @@ def connect_caldav(
 
 
 # -- XML helpers ---------------------------------------------------------------
+
+
+# An ORGANIZER or ATTENDEE line: the host's own answer may matter.
+_HAS_PEOPLE = re.compile(rb"^(?:ORGANIZER|ATTENDEE)[;:]", re.MULTILINE | re.IGNORECASE)
+# A date or floating date-time (no TZID, no "Z"): read in the calendar's zone (RFC 4791 §5.2.2).
+_HAS_LOCAL_TIMES = re.compile(
+    rb"^(?:DTSTART|DTEND|RECURRENCE-ID|EXDATE|RDATE|DUE)(?![^:\r\n]*TZID=)[^:\r\n]*:[0-9T,]+\r?$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+_VTIMEZONE = re.compile(rb"^BEGIN:VTIMEZONE.*?^END:VTIMEZONE", re.MULTILINE | re.DOTALL | re.IGNORECASE)
+
+
+def _has_local_times(data: bytes) -> bool:
+    # A VTIMEZONE's own DTSTARTs are local by definition and say nothing about the events.
+    return bool(_HAS_LOCAL_TIMES.search(_VTIMEZONE.sub(b"", data)))
 
 
 def _vtimezone_name(text: str) -> str | None:
