@@ -205,11 +205,7 @@ def _errors(component: icalendar.cal.Component) -> list[tuple[str, str]]:
     found = [(str(name).upper(), str(message)) for name, message in getattr(component, "errors", []) or []]
     for name in ("DTSTART", "DTEND", "DURATION"):
         if name in component and not any(n == name for n, _ in found):
-            try:
-                value = component.decoded(name)
-            except Exception as error:
-                found.append((name, str(error)))
-                continue
+            value = _parsed(component, name)
             if not isinstance(value, date | timedelta):
                 found.append((name, f"not a date or time: {str(component.get(name))[:40]}"))
     return found
@@ -226,11 +222,19 @@ def _ends_before_start(component: icalendar.cal.Component) -> bool:
 
 
 def _decoded(component: icalendar.cal.Component, name: str) -> date | None:
-    try:
-        value = component.decoded(name)
-    except Exception:
-        return None
+    value = _parsed(component, name)
     return value if isinstance(value, date) else None
+
+
+def _parsed(component: icalendar.cal.Component, name: str) -> object:
+    """The property's parsed value (``vDDDTypes.dt``), None when absent or broken.
+
+    Already parsed with the component; decoding again would cost about as much as parsing.
+    """
+    try:
+        return getattr(component.get(name), "dt", None)
+    except Exception:  # icalendar raises BrokenCalendarProperty for a value it could not parse
+        return None
 
 
 def _without_bad_exclusions(
