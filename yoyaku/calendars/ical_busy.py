@@ -171,7 +171,7 @@ def _unexpanded_busy(
             errors = [("", "the event could not be expanded")]
         key = uid or str(id(component))
         try:
-            status = _busy_status(component, owners)
+            status = event_busy_status(component, owners=owners)
         except Exception:
             status = "busy"
         if status is None:
@@ -425,7 +425,7 @@ def _occurrence_busy(
     zone: tzinfo,
     owners: set[str],
 ) -> BusyInterval | None:
-    status = _busy_status(component, owners)
+    status = event_busy_status(component, owners=owners)
     if status is None:
         return None
     begin = _to_utc(start, zone)
@@ -456,8 +456,12 @@ def _occurrence_busy(
     return BusyInterval(begin, finish, status)
 
 
-def _busy_status(component: icalendar.cal.Component, owners: set[str]) -> BusyStatus | None:
-    """How the event blocks the host's time (calendars/busy_rules.py); None means it does not."""
+def event_busy_status(component: icalendar.cal.Component, *, owners: Collection[str]) -> BusyStatus | None:
+    """How one VEVENT blocks the host's time (calendars/busy_rules.py); None means it does not.
+
+    ``owners`` are the calendar owner's addresses, lower-case, without ``mailto:``. Public so that
+    whatever else reads raw VEVENTs (a sync of the event store) classifies them the same way.
+    """
     show_as = lookup(ICAL_MS_SHOW_AS, component.get("X-MICROSOFT-CDO-BUSYSTATUS"))
     if str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT" and show_as in (
         None,
@@ -477,7 +481,7 @@ def _busy_status(component: icalendar.cal.Component, owners: set[str]) -> BusySt
     return busy_status(facts)
 
 
-def _owner_response(component: icalendar.cal.Component, owners: set[str]) -> Response:
+def _owner_response(component: icalendar.cal.Component, owners: Collection[str]) -> Response:
     """The host's own answer: organizer, their PARTSTAT, or none when they are not invited."""
     if not owners:
         return "none"
