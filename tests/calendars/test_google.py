@@ -339,14 +339,14 @@ def test_busy_semantics(emulator: GoogleEmulator) -> None:
         (8, "busy"),
         (11, "oof"),
         (12, "tentative"),
-        (14, "busy"),
+        (14, "tentative"),  # unanswered: tentative on every provider (calendars/busy_rules.py)
         (15, "tentative"),
         (16, "busy"),
     }
     assert all(i.start.tzinfo is not None and i.end - i.start == timedelta(hours=1) for i in busy)
     assert created["busy"]["id"]
     # The host's "tentative blocks time" setting then decides.
-    assert len(blocking_intervals(busy, tentative_blocks=False)) == 4
+    assert len(blocking_intervals(busy, tentative_blocks=False)) == 3
     assert len(blocking_intervals(busy, tentative_blocks=True)) == 6
 
 
@@ -379,11 +379,11 @@ def test_all_day_events_are_days_in_the_calendars_zone(emulator: GoogleEmulator)
     assert [(i.start, i.end) for i in busy] == [
         (datetime(2030, 3, 10, 18, 30, tzinfo=UTC), datetime(2030, 3, 11, 18, 30, tzinfo=UTC))
     ]
-    # The host's own zone wins when the adapter is given one.
+    # The calendar's own zone wins over the host's: the day is the calendar's day.
     busy = adapter_for(emulator, time_zone="Pacific/Chatham").busy(
         start=window[0], end=window[1], calendar_ids=["kolkata@example.com"]
     )
-    assert busy[0].start == datetime(2030, 3, 10, 10, 15, tzinfo=UTC)  # +13:45 (Chatham summer time)
+    assert busy[0].start == datetime(2030, 3, 10, 18, 30, tzinfo=UTC)
 
 
 def test_recurring_events_with_exceptions(emulator: GoogleEmulator) -> None:

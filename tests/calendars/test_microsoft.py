@@ -322,13 +322,46 @@ def test_busy_is_clipped_to_the_window(adapter: MicrosoftCalendar, emulator: Mic
     ]
 
 
-def test_all_day_events_are_days_in_the_host_zone(
+def test_all_day_events_are_days_in_the_events_own_zone(
     adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
 ) -> None:
-    # Asia/Kolkata is UTC+05:30: the day starts at 18:30 UTC the evening before.
-    emulator.add_event(subject="offsite", start=date(2025, 3, 12), end=date(2025, 3, 14))
+    # The host is in Asia/Kolkata, the event was written in Tokyo (UTC+9): Tokyo's days count.
+    emulator.add_event(
+        subject="offsite", start=date(2025, 3, 12), end=date(2025, 3, 14), time_zone="Tokyo Standard Time"
+    )
     busy = adapter.busy(start=utc(2025, 3, 10), end=utc(2025, 3, 20))
-    assert busy == [BusyInterval(utc(2025, 3, 11, 18, 30), utc(2025, 3, 13, 18, 30))]
+    assert busy == [BusyInterval(utc(2025, 3, 11, 15), utc(2025, 3, 13, 15))]
+
+
+def test_all_day_events_without_a_zone_are_days_in_the_mailboxs_zone(
+    adapter: MicrosoftCalendar, emulator: MicrosoftEmulator
+) -> None:
+    emulator.account().time_zone = "Pacific Standard Time"
+    event_id = emulator.add_event(subject="offsite", start=date(2025, 3, 12), end=date(2025, 3, 13))
+    emulator.account().default_calendar.events[event_id].pop("originalStartTimeZone")
+    busy = adapter.busy(start=utc(2025, 3, 10), end=utc(2025, 3, 20))
+    assert busy == [BusyInterval(utc(2025, 3, 12, 7), utc(2025, 3, 13, 7))]  # PDT is UTC-7
+
+
+def test_all_day_events_fall_back_to_the_hosts_zone_without_mailbox_permission(
+    app: MicrosoftApp, emulator: MicrosoftEmulator
+) -> None:
+    issued = emulator.issue_tokens(scopes=["User.Read", "Calendars.ReadWrite", "offline_access"])
+    tokens = OAuthTokens(
+        access_token=issued["access_token"],
+        refresh_token=issued["refresh_token"],
+        expires_at=datetime.now(tz=UTC) + timedelta(hours=1),
+    )
+    emulator.account().time_zone = "Pacific Standard Time"
+    event_id = emulator.add_event(subject="offsite", start=date(2025, 3, 12), end=date(2025, 3, 13))
+    emulator.account().default_calendar.events[event_id].pop("originalStartTimeZone")
+    cal = MicrosoftCalendar(app=app, tokens=tokens, time_zone="Asia/Kolkata")
+    try:
+        busy = cal.busy(start=utc(2025, 3, 10), end=utc(2025, 3, 20))
+    finally:
+        cal.close()
+    # Asia/Kolkata is UTC+05:30: the day starts at 18:30 UTC the evening before.
+    assert busy == [BusyInterval(utc(2025, 3, 11, 18, 30), utc(2025, 3, 12, 18, 30))]
 
 
 def test_windows_time_zone_names_in_responses(

@@ -18,10 +18,12 @@ from django.utils import timezone
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
 from yoyaku.accounts.notifications import notify_needs_reconnect
+from yoyaku.accounts.unreadable import record_unreadable_events
 from yoyaku.calendars.base import (
     CalendarAuthError,
     CalendarError,
     CalendarUnavailable,
+    UnreadableEvent,
     blocking_intervals,
 )
 
@@ -57,11 +59,16 @@ def read_busy(
         pairs: list[Interval] = [(a, b) for a, b in json.loads(connection.busy_json)]
         return _clip(pairs, start=start, end=end)
     fetch_start, fetch_end = (start, end) if fresh else (min(start, now), max(end, now + PREFETCH))
+    # Events the adapter could not read: already blocked as far as they can be placed; the host is told.
+    unreadable: list[UnreadableEvent] = []
     try:
         # Closed at once: the adapter holds an HTTP client (or an EWS session) of its own.
         with closing(adapter_for(connection)) as adapter:
             intervals = adapter.busy(
-                start=fetch_start, end=fetch_end, calendar_ids=connection.conflict_calendar_ids or None
+                start=fetch_start,
+                end=fetch_end,
+                calendar_ids=connection.conflict_calendar_ids or None,
+                unreadable=unreadable,
             )
     except CalendarAuthError as error:
         mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
@@ -74,6 +81,9 @@ def read_busy(
         raise CalendarUnavailable("The calendar could not be read.") from error
     pairs = blocking_intervals(intervals, tentative_blocks=connection.tentative_blocks)
     if not fresh:
+        # The wide read covers the pages' windows, so its list is the one to show; a booking's
+        # narrow fresh read would hide events outside its slot.
+        record_unreadable_events(connection=connection, events=unreadable)
         CalendarConnection.objects.filter(pk=connection.pk).update(
             busy_json=json.dumps(pairs),
             busy_window_start=fetch_start,

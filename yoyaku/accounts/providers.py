@@ -33,6 +33,10 @@ SCOPE_PURPOSES: dict[str, Promise] = {
         "Read your calendars to know when you are busy, and add, change and cancel the meetings booked "
         "with you."
     ),
+    "MailboxSettings.Read": gettext_lazy(
+        "Read your mailbox's time zone, so all-day events block the right days. Nothing else of your "
+        "mailbox is read."
+    ),
     "https://www.googleapis.com/auth/calendar.readonly": gettext_lazy(
         "See your calendars and their events, including calendars shared with you, to know when you are "
         "busy and to let you choose which calendars count."

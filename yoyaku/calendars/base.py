@@ -24,6 +24,22 @@ class BusyInterval:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableEvent:
+    """An event whose times or recurrence could not be read.
+
+    Its stated span (or its day, or the whole window when even that is unknown)
+    is reported busy, and the host is shown ``event`` (the summary, else the
+    UID) and why, so they can fix it in their calendar. ``reason`` is one of
+    ``start``, ``end``, ``recurrence`` or ``data`` (the pages word it in the
+    host's language); ``detail`` is the parser's own words.
+    """
+
+    event: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Attendee:
     email: str
     name: str = ""
@@ -113,8 +129,15 @@ class CalendarAdapter(Protocol):
     def list_calendars(self) -> list[CalendarInfo]: ...
 
     def busy(
-        self, *, start: datetime, end: datetime, calendar_ids: Sequence[str] | None = None
-    ) -> list[BusyInterval]: ...
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        calendar_ids: Sequence[str] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
+    ) -> list[BusyInterval]:
+        """Busy time in the window; events that cannot be read are blocked and appended to ``unreadable``."""
+        ...
 
     def create_event(self, *, draft: EventDraft, calendar_id: str | None = None) -> str: ...
 

@@ -30,6 +30,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import ssl
 import zlib
 from collections.abc import Iterator, Sequence
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import icalendar
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from lxml import etree
 
 from yoyaku.calendars.base import (
@@ -56,6 +58,7 @@ from yoyaku.calendars.base import (
     RemoteEvent,
     SyncResult,
     SyncTokenExpired,
+    UnreadableEvent,
 )
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.calendars.ical_busy import busy_from_calendar
@@ -145,6 +148,8 @@ class CalDAVAdapter:
         self._verified: set[str] = set()
         # The calendar the user pasted when connecting, as described by the server.
         self._pasted: CalendarInfo | None = None
+        self._owner_addresses: list[str] | None = None
+        self._calendar_zones: dict[str, str] = {}
 
     def close(self) -> None:
         self._client.close()
@@ -163,13 +168,17 @@ class CalDAVAdapter:
         return list(self._calendars)
 
     def busy(
-        self, *, start: datetime, end: datetime, calendar_ids: Sequence[str] | None = None
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        calendar_ids: Sequence[str] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
     ) -> list[BusyInterval]:
         if calendar_ids is None:
             urls = [c.id for c in self.list_calendars()]
         else:
             urls = [self._absolute(c) for c in calendar_ids]
-        owners = [e for e in (self.owner_email, self.username) if "@" in e]
         result: list[BusyInterval] = []
         for calendar in urls:
             # Fail closed: any calendar that cannot be read raises, so no slots are
@@ -177,14 +186,71 @@ class CalDAVAdapter:
             # on a plain collection with an empty 207, which would read as "free":
             # the collection must be a calendar.
             self._require_calendar(calendar)
-            for _href, data, _etag in self._calendar_query(calendar, start=start, end=end):
+            objects = [data for _href, data, _etag in self._calendar_query(calendar, start=start, end=end)]
+            # The owner's addresses and the calendar's zone cost a request each: asked only
+            # when an object has attendees, or dates and floating times to place.
+            owners = self.owner_addresses() if any(_HAS_PEOPLE.search(d) for d in objects) else []
+            zone = (
+                self.calendar_time_zone(calendar) if any(_HAS_LOCAL_TIMES.search(d) for d in objects) else ""
+            )
+            for data in objects:
                 result.extend(
                     busy_from_calendar(
-                        calendar=data, start=start, end=end, time_zone=self.time_zone, owner_emails=owners
+                        calendar=data,
+                        start=start,
+                        end=end,
+                        time_zone=zone or self.time_zone,
+                        owner_emails=owners,
+                        unreadable=unreadable,
                     )
                 )
         result.sort(key=lambda i: (i.start, i.end))
         return result
+
+    def owner_addresses(self) -> list[str]:
+        """The calendar owner's addresses: the principal's ``calendar-user-address-set`` (RFC 6638 §2.4.1).
+
+        The login is often not the address invitations go to (a username, or one of
+        several addresses), so the server's own list is what finds the host among a
+        meeting's ORGANIZER and ATTENDEEs; the connection's email and an email-shaped
+        login are added. Read once per adapter.
+        """
+        if self._owner_addresses is None:
+            found = [e for e in (self.owner_email, self.username) if "@" in e]
+            principal = self._find_principal()
+            if principal is not None:
+                responses = (
+                    self._propfind(principal, [(CALDAV, "calendar-user-address-set")], depth=0, tolerate=True)
+                    or []
+                )
+                for item in responses:
+                    element = item.props.get(_q(CALDAV, "calendar-user-address-set"))
+                    if element is None:
+                        continue
+                    for href in element.iter(_q(DAV, "href")):
+                        text = (href.text or "").strip()
+                        if text.lower().startswith("mailto:"):
+                            found.append(unquote(text[7:]))
+            self._owner_addresses = list(dict.fromkeys(e.lower() for e in found))
+        return list(self._owner_addresses)
+
+    def calendar_time_zone(self, calendar: str) -> str:
+        """The zone all-day and floating times of ``calendar`` are read in.
+
+        The collection's ``calendar-timezone`` (RFC 4791 §5.2.2: the zone for floating
+        times and dates in queries) when it names a zone we know, else the host's.
+        """
+        if calendar not in self._calendar_zones:
+            zone = self.time_zone
+            responses = (
+                self._propfind(calendar, [(CALDAV, "calendar-timezone")], depth=0, tolerate=True) or []
+            )
+            for item in responses:
+                element = item.props.get(_q(CALDAV, "calendar-timezone"))
+                if element is not None and element.text:
+                    zone = _vtimezone_name(element.text) or zone
+            self._calendar_zones[calendar] = zone
+        return self._calendar_zones[calendar]
 
     def create_event(self, *, draft: EventDraft, calendar_id: str | None = None) -> str:
         collection = self._write_calendar(calendar_id)
@@ -899,6 +965,42 @@ def connect_caldav(
 
 
 # -- XML helpers ---------------------------------------------------------------
+
+
+# An ORGANIZER or ATTENDEE line: the host's own answer may matter.
+_HAS_PEOPLE = re.compile(rb"^(?:ORGANIZER|ATTENDEE)[;:]", re.MULTILINE | re.IGNORECASE)
+# A date or floating date-time (no TZID, no "Z"): read in the calendar's zone (RFC 4791 §5.2.2).
+_HAS_LOCAL_TIMES = re.compile(
+    rb"^(?:DTSTART|DTEND|RECURRENCE-ID|EXDATE|RDATE|DUE)(?![^:\r\n]*TZID=)[^:\r\n]*:[0-9T,]+\r?$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+_VTIMEZONE = re.compile(rb"^BEGIN:VTIMEZONE.*?^END:VTIMEZONE", re.MULTILINE | re.DOTALL | re.IGNORECASE)
+
+
+def _has_local_times(data: bytes) -> bool:
+    # A VTIMEZONE's own DTSTARTs are local by definition and say nothing about the events.
+    return bool(_HAS_LOCAL_TIMES.search(_VTIMEZONE.sub(b"", data)))
+
+
+def _vtimezone_name(text: str) -> str | None:
+    """The IANA name of the VTIMEZONE in a ``calendar-timezone`` value, if it names one we know."""
+    try:
+        parsed = icalendar.Calendar.from_ical(text)
+    except Exception:
+        return None
+    for component in parsed.walk("VTIMEZONE"):
+        tzid = str(component.get("TZID", "")).strip()
+        for name in (tzid, WINDOWS_TO_OLSON.get(tzid, "")):
+            if not name:
+                continue
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return name
+    return None
 
 
 def _parse_xml(content: bytes) -> Any:

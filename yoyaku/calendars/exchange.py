@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -80,6 +80,15 @@ from yoyaku.calendars.base import (
     CalendarUnavailable,
     EventDraft,
     SyncResult,
+    UnreadableEvent,
+)
+from yoyaku.calendars.busy_rules import (
+    EWS_RESPONSE,
+    EWS_SHOW_AS,
+    EventFacts,
+    busy_status,
+    lookup,
+    response_of,
 )
 from yoyaku.calendars.ssrf import PinnedHTTPAdapter, UnsafeURLError, check_url, unsafe_cause
 
@@ -683,10 +692,18 @@ class ExchangeAdapter:
         "my_response_type",
         "_start_timezone",
         "_end_timezone",
+        # Only to name an event whose times cannot be read.
+        "subject",
+        "uid",
     )
 
     def busy(
-        self, *, start: datetime, end: datetime, calendar_ids: Sequence[str] | None = None
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        calendar_ids: Sequence[str] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
     ) -> list[BusyInterval]:
         """Busy time in ``[start, end)`` from ``FindItem`` with a ``CalendarView``.
 
@@ -698,9 +715,10 @@ class ExchangeAdapter:
         response type, no all-day flag, times in a request time zone that must be built from a
         ``GetServerTimeZones`` round trip first) and depends on free/busy sharing permissions.
 
-        Rules: Free and WorkingElsewhere are free; OOF is busy ("oof"); Tentative is "tentative"; NoData
-        and anything unknown count as busy (fail closed); cancelled items and items the user declined
-        are free; all-day items cover whole days in the user's zone.
+        FindItem answers only the properties asked for (``AdditionalProperties``), so ``BUSY_FIELDS``
+        names every one the rules read. The rules are calendars/busy_rules.py's; ``MyResponseType`` is the
+        mailbox owner's own answer. All-day items cover whole days in the user's zone. An item whose
+        times cannot be read blocks what can be placed and is reported in ``unreadable``.
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
@@ -719,37 +737,76 @@ class ExchangeAdapter:
             for item in view:
                 if isinstance(item, Exception):
                     raise item
-                interval = self._interval(item, zone)
+                interval = self._interval(item, zone, window=(start, end), unreadable=unreadable)
                 if interval is not None and interval.end > start and interval.start < end:
                     result.append(interval)
         result.sort(key=lambda i: (i.start, i.end))
         return result
 
     @staticmethod
-    def _interval(item: CalendarItem, zone: tzinfo) -> BusyInterval | None:
-        if item.is_cancelled:
+    def _interval(
+        item: CalendarItem,
+        zone: tzinfo,
+        *,
+        window: tuple[datetime, datetime] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
+    ) -> BusyInterval | None:
+        status = ews_busy_status(item)
+        if status is None:
             return None
-        if item.my_response_type == "Decline":
-            return None
-        status_text = item.legacy_free_busy_status or "Busy"
-        if status_text in ("Free", "WorkingElsewhere"):
-            return None
-        status: BusyStatus = {"Tentative": "tentative", "OOF": "oof"}.get(status_text, "busy")  # type: ignore[assignment]
         item_start, item_end = item.start, item.end
-        if item_start is None or item_end is None:
-            return None
+        if item_start is None or item_end is None or item_end < item_start:
+            return ExchangeAdapter._unreadable_interval(
+                item, zone, status, window=window, unreadable=unreadable
+            )
         if item.is_all_day or not isinstance(item_start, datetime):
-            # exchangelib gives all-day items as dates with an inclusive end date.
+            # exchangelib gives all-day items as dates with an inclusive end date. They are days in
+            # the item's own zone (StartTimeZone, as Exchange stored it), else the user's.
+            own = getattr(item, "_start_timezone", None)
+            day_zone: tzinfo = own if isinstance(own, ZoneInfo) else zone
             first = item_start if not isinstance(item_start, datetime) else item_start.date()
             last = item_end if not isinstance(item_end, datetime) else item_end.date()
-            begin = _midnight(first, zone)
-            finish = _midnight(date.fromordinal(max(last.toordinal(), first.toordinal()) + 1), zone)
+            begin = _midnight(first, day_zone)
+            finish = _midnight(date.fromordinal(max(last.toordinal(), first.toordinal()) + 1), day_zone)
             return BusyInterval(start=begin, end=finish, status=status)
         return BusyInterval(
             start=datetime.fromtimestamp(item_start.timestamp(), tz=UTC),
             end=datetime.fromtimestamp(item_end.timestamp(), tz=UTC),
             status=status,
         )
+
+    @staticmethod
+    def _unreadable_interval(
+        item: CalendarItem,
+        zone: tzinfo,
+        status: BusyStatus,
+        *,
+        window: tuple[datetime, datetime] | None,
+        unreadable: list[UnreadableEvent] | None,
+    ) -> BusyInterval | None:
+        """An item without readable times: the day of whichever end reads, else the whole window."""
+        label = str(item.subject or item.uid or "?")
+        inverted = item.start is not None and item.end is not None
+        reason = "end" if inverted or item.start is not None else "start"
+        detail = "the event ends before it starts" if inverted else f"no readable {reason} time"
+        logger.warning("Unreadable Exchange item %r (%s): blocking what can be placed", label, detail)
+        if unreadable is not None:
+            unreadable.append(UnreadableEvent(event=label[:200], reason=reason, detail=detail))
+        if inverted:
+            return BusyInterval(
+                start=datetime.fromtimestamp(item.end.timestamp(), tz=UTC),
+                end=datetime.fromtimestamp(item.start.timestamp(), tz=UTC),
+                status=status,
+            )
+        known = item.start if item.start is not None else item.end
+        if known is not None:
+            day = known.astimezone(zone).date() if isinstance(known, datetime) else known
+            return BusyInterval(
+                start=_midnight(day, zone), end=_midnight(day + timedelta(days=1), zone), status=status
+            )
+        if window is None:
+            return None
+        return BusyInterval(start=window[0], end=window[1], status=status)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -813,6 +870,17 @@ class ExchangeAdapter:
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:
         raise CalendarOperationNotSupported(SYNC_UNSUPPORTED_MESSAGE)
+
+
+def ews_busy_status(item: CalendarItem) -> BusyStatus | None:
+    """How one EWS calendar item blocks the host's time (calendars/busy_rules.py); None leaves it free."""
+    return busy_status(
+        EventFacts(
+            cancelled=bool(item.is_cancelled),
+            show_as=lookup(EWS_SHOW_AS, item.legacy_free_busy_status or "Busy"),
+            response=response_of(EWS_RESPONSE, item.my_response_type),
+        )
+    )
 
 
 def _midnight(day: date, zone: tzinfo) -> datetime:

@@ -56,7 +56,10 @@ from yoyaku.calendars.base import (
     EventDraft,
     RemoteEvent,
     SyncResult,
+    UnreadableEvent,
 )
+from yoyaku.calendars.busy_rules import GOOGLE_KIND, GOOGLE_RESPONSE, EventFacts, Response, response_of
+from yoyaku.calendars.busy_rules import busy_status as rules_busy_status
 from yoyaku.calendars.google_oauth import (
     DEFAULT_TIMEOUT_SECONDS,
     GOOGLE_SCOPES,
@@ -104,29 +107,26 @@ def google_event_id(uid: str) -> str:
 
 
 def busy_status(event: Mapping[str, Any]) -> BusyStatus | None:
-    """How one events.list item blocks the host's time; None when it leaves it free."""
-    if event.get("status") == "cancelled":
-        return None
-    event_type = event.get("eventType", "default")
-    if event_type == "workingLocation":
-        return None
-    if event_type == "outOfOffice":
-        return "oof"
-    if event.get("transparency") == "transparent":
-        return None
+    """How one events.list item blocks the host's time (calendars/busy_rules.py); None leaves it free.
+
+    The host's own answer is the attendee Google marks ``self`` (the calendar's
+    owner, whatever address the login has).
+    """
+    response: Response = "none"
     for attendee in event.get("attendees", ()):
         if attendee.get("self"):
-            answer = attendee.get("responseStatus")
-            if answer == "declined":
-                return None
-            if answer == "tentative":
-                return "tentative"
-            # "needsAction" (not answered yet) stays busy, as in Google's own
-            # free/busy: an unanswered invitation is not permission to book over it.
+            response = response_of(GOOGLE_RESPONSE, attendee.get("responseStatus"))
             break
-    if event.get("status") == "tentative":
-        return "tentative"
-    return "busy"
+    if response == "none" and (event.get("organizer") or {}).get("self"):
+        response = "organizer"
+    facts = EventFacts(
+        cancelled=event.get("status") == "cancelled",
+        kind=GOOGLE_KIND.get(str(event.get("eventType", "default")), "default"),
+        show_as="free" if event.get("transparency") == "transparent" else None,
+        tentative=event.get("status") == "tentative",
+        response=response,
+    )
+    return rules_busy_status(facts)
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -150,6 +150,34 @@ def _event_time(value: Mapping[str, Any], *, zone: ZoneInfo) -> tuple[datetime, 
         return moment.astimezone(UTC), False
     day = date.fromisoformat(value["date"])
     return datetime.combine(day, dtime(0), tzinfo=zone).astimezone(UTC), True
+
+
+def _unreadable_span(
+    event: Mapping[str, Any], error: Exception, *, zone: ZoneInfo, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """What an event with unreadable times still tells: the day of whichever end reads, else the window."""
+    logger.warning("Unreadable Google event %r (%s): blocking what can be placed", event.get("id"), error)
+    for key in ("start", "end"):
+        try:
+            moment, _ = _event_time(event[key], zone=zone)
+        except (KeyError, TypeError, ValueError):
+            continue
+        day = moment.astimezone(zone).date()
+        return (
+            datetime.combine(day, dtime(0), tzinfo=zone).astimezone(UTC),
+            datetime.combine(day + timedelta(days=1), dtime(0), tzinfo=zone).astimezone(UTC),
+        )
+    return start, end
+
+
+def _unreadable_event(event: Mapping[str, Any], error: Exception, *, zone: ZoneInfo) -> UnreadableEvent:
+    label = str(event.get("summary") or event.get("iCalUID") or event.get("id") or "?")
+    try:
+        _event_time(event["start"], zone=zone)
+        reason = "end"  # the start reads, so the end is what is wrong
+    except (KeyError, TypeError, ValueError):
+        reason = "start"
+    return UnreadableEvent(event=label[:200], reason=reason, detail=str(error)[:300])
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -450,7 +478,12 @@ class GoogleCalendarAdapter:
     # -- busy time ------------------------------------------------------------
 
     def busy(
-        self, *, start: datetime, end: datetime, calendar_ids: Sequence[str] | None = None
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        calendar_ids: Sequence[str] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
     ) -> list[BusyInterval]:
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
@@ -460,7 +493,11 @@ class GoogleCalendarAdapter:
         free_busy_only: list[str] = []
         for calendar_id in calendar_ids or ["primary"]:
             try:
-                intervals.extend(self._busy_from_events(calendar_id=calendar_id, start=start, end=end))
+                intervals.extend(
+                    self._busy_from_events(
+                        calendar_id=calendar_id, start=start, end=end, unreadable=unreadable
+                    )
+                )
             except _Passthrough:
                 # 403/404 on events.list: the calendar is shared "free/busy only"
                 # (or gone); freeBusy tells which, and raises if it is gone.
@@ -484,7 +521,14 @@ class GoogleCalendarAdapter:
             if not page_token:
                 return
 
-    def _busy_from_events(self, *, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:
+    def _busy_from_events(
+        self,
+        *,
+        calendar_id: str,
+        start: datetime,
+        end: datetime,
+        unreadable: list[UnreadableEvent] | None = None,
+    ) -> list[BusyInterval]:
         intervals: list[BusyInterval] = []
         for page in self._list_events(
             what="reading your busy times",
@@ -494,13 +538,22 @@ class GoogleCalendarAdapter:
             timeMax=_rfc3339(end),
             singleEvents=True,
         ):
-            zone = _zone(self._time_zone or page.get("timeZone"))
+            # All-day events are days in the calendar's own zone (events.list's
+            # ``timeZone``); the host's zone only when Google gives none.
+            zone = _zone(page.get("timeZone") or self._time_zone)
             for event in page.get("items", []):
                 status = busy_status(event)
-                if status is None or "start" not in event or "end" not in event:
+                if status is None:
                     continue
-                event_start, _ = _event_time(event["start"], zone=zone)
-                event_end, _ = _event_time(event["end"], zone=zone)
+                try:
+                    event_start, _ = _event_time(event["start"], zone=zone)
+                    event_end, _ = _event_time(event["end"], zone=zone)
+                    if event_end <= event_start:
+                        raise ValueError("the event ends before it starts")
+                except (KeyError, TypeError, ValueError) as error:
+                    event_start, event_end = _unreadable_span(event, error, zone=zone, start=start, end=end)
+                    if unreadable is not None:
+                        unreadable.append(_unreadable_event(event, error, zone=zone))
                 event_start, event_end = max(event_start, start), min(event_end, end)
                 if event_end > event_start:
                     intervals.append(BusyInterval(start=event_start, end=event_end, status=status))

@@ -38,7 +38,10 @@ from yoyaku.calendars.base import (
     EventDraft,
     RemoteEvent,
     SyncResult,
+    UnreadableEvent,
 )
+from yoyaku.calendars.busy_rules import GRAPH_RESPONSE, GRAPH_SHOW_AS, EventFacts, lookup, response_of
+from yoyaku.calendars.busy_rules import busy_status as rules_busy_status
 from yoyaku.calendars.microsoft_oauth import (
     GRAPH_SCOPES,
     AuthorizationRequest,
@@ -87,8 +90,13 @@ SUBSCRIPTION_TIMEOUT = 30.0
 _RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 _EVENT_FIELDS = (
     "id,iCalUId,subject,start,end,isAllDay,showAs,isCancelled,responseStatus,type,"
-    "seriesMasterId,attendees,organizer,isOrganizer,location,bodyPreview,transactionId"
+    "seriesMasterId,attendees,organizer,isOrganizer,location,bodyPreview,transactionId,"
+    "originalStartTimeZone,originalEndTimeZone"
 )
+
+
+# A delta item without one of these is a partial update (only the changed properties).
+_DELTA_WHOLE_EVENT = ("subject", "start", "end", "isAllDay", "attendees")
 
 
 class GraphRequestError(CalendarError):
@@ -277,6 +285,7 @@ class MicrosoftCalendar:
         self.sync_past = sync_past
         self.sync_future = sync_future
         self.graph = app.endpoints.graph.rstrip("/")
+        self._mailbox_zone: str | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
@@ -460,7 +469,12 @@ class MicrosoftCalendar:
     # ------------------------------------------------------------------ busy time
 
     def busy(
-        self, *, start: datetime, end: datetime, calendar_ids: Sequence[str] | None = None
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        calendar_ids: Sequence[str] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
     ) -> list[BusyInterval]:
         """Busy intervals from ``calendarView`` of each selected calendar (default calendar if none).
 
@@ -471,10 +485,10 @@ class MicrosoftCalendar:
         event is free" cannot be applied. calendarView expands recurrences on
         the server (occurrences and exceptions, with moved instances where they
         landed) and gives per-event ``showAs``, ``isCancelled`` and
-        ``responseStatus``. Rules: cancelled, declined, ``free`` and
-        ``workingElsewhere`` are free; ``oof`` is "oof"; ``tentative`` (which
-        Graph also shows for unanswered invitations) is "tentative"; ``busy``
-        and anything unknown is busy (fail closed). :meth:`schedule_busy` reads
+        ``responseStatus`` (the mailbox owner's own answer, whatever address
+        signed in). The rules are calendars/busy_rules.py's. An event whose
+        times cannot be read blocks the day of whichever end reads (else the
+        window) and is reported in ``unreadable``. :meth:`schedule_busy` reads
         getSchedule for when the published free/busy is what is wanted.
         """
         if start.tzinfo is None or end.tzinfo is None:
@@ -486,7 +500,7 @@ class MicrosoftCalendar:
         targets: Sequence[str | None] = list(calendar_ids) if calendar_ids else [None]
         for calendar_id in targets:
             for event in self._pages(f"{self._calendar_path(calendar_id)}/calendarView", params=params):
-                interval = self._busy_interval(event)
+                interval = self._busy_interval(event, window=(start, end), unreadable=unreadable)
                 if interval is None:
                     continue
                 clipped_start, clipped_end = max(interval.start, start), min(interval.end, end)
@@ -495,26 +509,84 @@ class MicrosoftCalendar:
         result.sort(key=lambda i: (i.start, i.end))
         return result
 
-    def _busy_interval(self, event: Mapping[str, Any]) -> BusyInterval | None:
-        if event.get("isCancelled"):
-            return None
-        if str((event.get("responseStatus") or {}).get("response", "")).lower() == "declined":
-            return None
-        status = _status(str(event.get("showAs") or "busy"))
+    def _busy_interval(
+        self,
+        event: Mapping[str, Any],
+        *,
+        window: tuple[datetime, datetime] | None = None,
+        unreadable: list[UnreadableEvent] | None = None,
+    ) -> BusyInterval | None:
+        status = graph_busy_status(event)
         if status is None:
             return None
-        start, end = self._event_times(event)
+        try:
+            start, end = self._event_times(event)
+            if end < start:
+                raise ValueError("the event ends before it starts")
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            label = str(event.get("subject") or event.get("iCalUId") or event.get("id") or "?")
+            logger.warning("Unreadable Graph event %r (%s): blocking what can be placed", label, error)
+            if unreadable is not None:
+                try:
+                    parse_graph_datetime(event["start"], fallback=self.zone)
+                    reason = "end"  # the start reads, so the end is what is wrong
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    reason = "start"
+                unreadable.append(UnreadableEvent(event=label[:200], reason=reason, detail=str(error)[:300]))
+            start, end = self._unreadable_span(event, window)
         if end <= start:
             return None
         return BusyInterval(start, end, status)
 
+    def _unreadable_span(
+        self, event: Mapping[str, Any], window: tuple[datetime, datetime] | None
+    ) -> tuple[datetime, datetime]:
+        zone = self._all_day_zone(event)
+        for key in ("start", "end"):
+            try:
+                day = parse_graph_datetime(event[key], fallback=zone).astimezone(zone).date()
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+            return _day_start(day, zone), _day_start(day + timedelta(days=1), zone)
+        if window is None:
+            raise CalendarUnavailable("Microsoft 365 returned an event without readable times.")
+        return window
+
+    def _all_day_zone(self, event: Mapping[str, Any]) -> tzinfo:
+        """The zone an all-day event's dates are days in.
+
+        The event's own (``originalStartTimeZone``), else the mailbox's, else the host's.
+        """
+        name = event.get("originalStartTimeZone")
+        if not name or str(name).lower() == "tzone://microsoft/custom":
+            name = self.mailbox_time_zone()
+        return resolve_time_zone(str(name), fallback=self.zone) if name else self.zone
+
+    def mailbox_time_zone(self) -> str | None:
+        """The mailbox's zone (``mailboxSettings/timeZone``), read once per adapter; None if unreadable."""
+        if self._mailbox_zone is None:
+            # MailboxSettings.Read is not among the scopes Yoyaku must have: a refusal
+            # here is not a broken connection, just no mailbox zone (the host's is used).
+            response = self._request("GET", "/me/mailboxSettings/timeZone")
+            value = ""
+            if response.status_code == 200:
+                try:
+                    value = str(response.json().get("value") or "")
+                except (ValueError, AttributeError):
+                    value = ""
+            else:
+                logger.info("Mailbox time zone unavailable (%s); using the host's zone", response.status_code)
+            self._mailbox_zone = value
+        return self._mailbox_zone or None
+
     def _event_times(self, event: Mapping[str, Any]) -> tuple[datetime, datetime]:
         if event.get("isAllDay"):
-            # All-day events are dates, not instants: days in the host's zone, end exclusive
-            # (RFC 5545 §3.6.1).
+            # All-day events are dates, not instants: days in the calendar's own zone (the
+            # event's originalStartTimeZone, else the mailbox's), end exclusive (RFC 5545 §3.6.1).
+            zone = self._all_day_zone(event)
             first = _parse_naive(str(event["start"]["dateTime"])).date()
             last = _parse_naive(str(event["end"]["dateTime"])).date()
-            return _day_start(first, self.zone), _day_start(last, self.zone)
+            return _day_start(first, zone), _day_start(last, zone)
         return (
             parse_graph_datetime(event["start"], fallback=self.zone),
             parse_graph_datetime(event["end"], fallback=self.zone),
@@ -549,7 +621,9 @@ class MicrosoftCalendar:
             raise CalendarUnavailable(f"Microsoft 365 could not share the free/busy schedule ({detail}).")
         result = []
         for item in schedules[0].get("scheduleItems", []):
-            status = _status(str(item.get("status") or "busy"))
+            status = rules_busy_status(
+                EventFacts(show_as=lookup(GRAPH_SHOW_AS, item.get("status") or "busy"))
+            )
             if status is None:
                 continue
             item_start = max(parse_graph_datetime(item["start"], fallback=self.zone), start)
@@ -652,8 +726,14 @@ class MicrosoftCalendar:
             for item in data.get("value", []):
                 if "@removed" in item:
                     removed.append(str(item["id"]))
+                    continue
+                whole = (
+                    item if all(k in item for k in _DELTA_WHOLE_EVENT) else self._whole_event(str(item["id"]))
+                )
+                if whole is None:
+                    removed.append(str(item["id"]))
                 else:
-                    changed.append(self._remote_event(item))
+                    changed.append(self._remote_event(whole))
             if data.get("@odata.deltaLink"):
                 return SyncResult(
                     changed=changed, removed=removed, token=str(data["@odata.deltaLink"]), full=full
@@ -662,6 +742,26 @@ class MicrosoftCalendar:
             if not link:
                 raise CalendarUnavailable("Microsoft 365 ended a sync without a delta link.")
             url = str(link)
+
+    def _whole_event(self, event_id: str) -> dict[str, Any] | None:
+        """An event in full, for a delta item that carries only its changed properties; None if gone.
+
+        Graph may send an updated event in a delta round as its id and the properties that
+        changed; reading the rest from an older copy could pair a new start with an old end,
+        so the event is read again.
+        """
+        response = self._request(
+            "GET", f"/me/events/{quote(event_id, safe='')}", params={"$select": _EVENT_FIELDS}
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise self._error(response)
+        try:
+            data = response.json()
+        except ValueError as error:
+            raise CalendarUnavailable("Microsoft 365 sent an unreadable answer.") from error
+        return data if isinstance(data, dict) else None
 
     def _remote_event(self, item: Mapping[str, Any]) -> RemoteEvent:
         start, end = self._event_times(item)
@@ -739,15 +839,18 @@ class MicrosoftCalendar:
             raise self._error(response)
 
 
-def _status(show_as: str) -> BusyStatus | None:
-    value = show_as.lower()
-    if value in ("free", "workingelsewhere"):
-        return None
-    if value == "oof":
-        return "oof"
-    if value == "tentative":
-        return "tentative"
-    return "busy"  # busy, unknown and anything new: fail closed
+def graph_busy_status(event: Mapping[str, Any]) -> BusyStatus | None:
+    """How one Graph event blocks the host's time (calendars/busy_rules.py); None leaves it free.
+
+    ``responseStatus`` is the mailbox owner's own answer, so it recognises the
+    host whatever address signed in.
+    """
+    facts = EventFacts(
+        cancelled=bool(event.get("isCancelled")),
+        show_as=lookup(GRAPH_SHOW_AS, event.get("showAs")),
+        response=response_of(GRAPH_RESPONSE, (event.get("responseStatus") or {}).get("response")),
+    )
+    return rules_busy_status(facts)
 
 
 def _day_start(day: date, zone: tzinfo) -> datetime:

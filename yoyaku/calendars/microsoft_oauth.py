@@ -45,7 +45,9 @@ logger = logging.getLogger(__name__)
 # msal adds the reserved scopes itself: openid and profile (the id_token that
 # names the account) and offline_access (the refresh token). Passing them here
 # is an error in msal.
-GRAPH_SCOPES: tuple[str, ...] = ("User.Read", "Calendars.ReadWrite")
+# MailboxSettings.Read: the mailbox's time zone, the day an all-day event without a zone of its
+# own covers. Connections granted before it was asked for keep working (the host's zone is used).
+GRAPH_SCOPES: tuple[str, ...] = ("User.Read", "Calendars.ReadWrite", "MailboxSettings.Read")
 MSAL_RESERVED_SCOPES: tuple[str, ...] = ("openid", "profile", "offline_access")
 # Everything the authorization request asks for, as the consent page lists it.
 MICROSOFT_CONSENT_SCOPES: tuple[str, ...] = GRAPH_SCOPES + MSAL_RESERVED_SCOPES

@@ -86,6 +86,22 @@ OWA_PAGE = b"""<!DOCTYPE html>
 <input type="submit" value="sign in"></form></body></html>"""
 
 
+# What BaseShape "Default" returns for a calendar item (the rest needs AdditionalProperties).
+_DEFAULT_SHAPE = frozenset(
+    {
+        "item:ParentFolderId",
+        "item:ItemClass",
+        "item:Subject",
+        "calendar:Start",
+        "calendar:End",
+        "calendar:LegacyFreeBusyStatus",
+        "calendar:Location",
+        "calendar:CalendarItemType",
+        "calendar:Organizer",
+    }
+)
+
+
 class _KeepAliveHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 with persistent connections in front of a WSGI app.
 
@@ -740,7 +756,8 @@ class ExchangeEmulator:
                 )
         return instances
 
-    def _item_xml(self, inst: _Instance) -> str:
+    def _item_xml(self, inst: _Instance, shape: frozenset[str] | None = None) -> str:
+        """The item as EWS answers it: only the properties ``shape`` names (FieldURIs), all when None."""
         e = inst.event
 
         def mailboxes(emails: list[str]) -> str:
@@ -751,37 +768,83 @@ class ExchangeEmulator:
                 for a in emails
             )
 
-        attendees = ""
-        if e.required_attendees:
-            attendees += f"<t:RequiredAttendees>{mailboxes(e.required_attendees)}</t:RequiredAttendees>"
-        if e.optional_attendees:
-            attendees += f"<t:OptionalAttendees>{mailboxes(e.optional_attendees)}</t:OptionalAttendees>"
-        original = (
-            f"<t:OriginalStart>{_ts(inst.original_start)}</t:OriginalStart>" if inst.original_start else ""
-        )
         tz_id = quoteattr(e.time_zone)
-        return (
-            f'<t:CalendarItem><t:ItemId Id="{inst.item_id}" ChangeKey="{e.change_key}"/>'
-            f'<t:ParentFolderId Id="{self.calendar_folder_id}" ChangeKey="AgAAAA=="/>'
-            "<t:ItemClass>IPM.Appointment</t:ItemClass>"
-            f"<t:Subject>{escape(inst.subject)}</t:Subject>"
-            f'<t:Body BodyType="Text">{escape(e.body)}</t:Body>'
-            f"<t:UID>{escape(e.uid)}</t:UID>"
-            f"<t:Start>{_ts(inst.start)}</t:Start><t:End>{_ts(inst.end)}</t:End>{original}"
-            f"<t:IsAllDayEvent>{str(e.is_all_day).lower()}</t:IsAllDayEvent>"
-            f"<t:LegacyFreeBusyStatus>{inst.free_busy}</t:LegacyFreeBusyStatus>"
-            f"<t:Location>{escape(e.location)}</t:Location>"
-            f"<t:IsMeeting>{str(bool(e.required_attendees or e.optional_attendees)).lower()}</t:IsMeeting>"
-            f"<t:IsCancelled>{str(e.is_cancelled).lower()}</t:IsCancelled>"
-            f"<t:IsRecurring>{str(inst.item_type != 'Single').lower()}</t:IsRecurring>"
-            f"<t:CalendarItemType>{inst.item_type}</t:CalendarItemType>"
-            f"<t:MyResponseType>{e.my_response_type}</t:MyResponseType>"
-            f"<t:Organizer><t:Mailbox><t:Name>{escape(e.organizer)}</t:Name>"
-            f"<t:EmailAddress>{escape(e.organizer)}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>"
-            f"</t:Mailbox></t:Organizer>{attendees}"
-            f"<t:StartTimeZone Id={tz_id}/><t:EndTimeZone Id={tz_id}/>"
-            "</t:CalendarItem>"
-        )
+        meeting = str(bool(e.required_attendees or e.optional_attendees)).lower()
+        # In the order of the EWS schema's CalendarItemType.
+        properties: list[tuple[str, str]] = [
+            (
+                "item:ParentFolderId",
+                f'<t:ParentFolderId Id="{self.calendar_folder_id}" ChangeKey="AgAAAA=="/>',
+            ),
+            ("item:ItemClass", "<t:ItemClass>IPM.Appointment</t:ItemClass>"),
+            ("item:Subject", f"<t:Subject>{escape(inst.subject)}</t:Subject>"),
+            ("item:Body", f'<t:Body BodyType="Text">{escape(e.body)}</t:Body>'),
+            ("calendar:UID", f"<t:UID>{escape(e.uid)}</t:UID>"),
+            ("calendar:Start", f"<t:Start>{_ts(inst.start)}</t:Start>"),
+            ("calendar:End", f"<t:End>{_ts(inst.end)}</t:End>"),
+            (
+                "calendar:OriginalStart",
+                f"<t:OriginalStart>{_ts(inst.original_start)}</t:OriginalStart>"
+                if inst.original_start
+                else "",
+            ),
+            ("calendar:IsAllDayEvent", f"<t:IsAllDayEvent>{str(e.is_all_day).lower()}</t:IsAllDayEvent>"),
+            (
+                "calendar:LegacyFreeBusyStatus",
+                f"<t:LegacyFreeBusyStatus>{inst.free_busy}</t:LegacyFreeBusyStatus>",
+            ),
+            ("calendar:Location", f"<t:Location>{escape(e.location)}</t:Location>"),
+            ("calendar:IsMeeting", f"<t:IsMeeting>{meeting}</t:IsMeeting>"),
+            ("calendar:IsCancelled", f"<t:IsCancelled>{str(e.is_cancelled).lower()}</t:IsCancelled>"),
+            (
+                "calendar:IsRecurring",
+                f"<t:IsRecurring>{str(inst.item_type != 'Single').lower()}</t:IsRecurring>",
+            ),
+            ("calendar:CalendarItemType", f"<t:CalendarItemType>{inst.item_type}</t:CalendarItemType>"),
+            ("calendar:MyResponseType", f"<t:MyResponseType>{e.my_response_type}</t:MyResponseType>"),
+            (
+                "calendar:Organizer",
+                f"<t:Organizer><t:Mailbox><t:Name>{escape(e.organizer)}</t:Name>"
+                f"<t:EmailAddress>{escape(e.organizer)}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>"
+                "</t:Mailbox></t:Organizer>",
+            ),
+            (
+                "calendar:RequiredAttendees",
+                f"<t:RequiredAttendees>{mailboxes(e.required_attendees)}</t:RequiredAttendees>"
+                if e.required_attendees
+                else "",
+            ),
+            (
+                "calendar:OptionalAttendees",
+                f"<t:OptionalAttendees>{mailboxes(e.optional_attendees)}</t:OptionalAttendees>"
+                if e.optional_attendees
+                else "",
+            ),
+            ("calendar:StartTimeZone", f"<t:StartTimeZone Id={tz_id}/>"),
+            ("calendar:EndTimeZone", f"<t:EndTimeZone Id={tz_id}/>"),
+        ]
+        body = "".join(xml for uri, xml in properties if shape is None or uri in shape)
+        item_id = f'<t:ItemId Id="{inst.item_id}" ChangeKey="{e.change_key}"/>'
+        return f"<t:CalendarItem>{item_id}{body}</t:CalendarItem>"
+
+    @staticmethod
+    def _shape(operation: etree._Element, shape_tag: str) -> frozenset[str] | None:
+        """The FieldURIs a request's ItemShape asks for (BaseShape plus AdditionalProperties); None: all.
+
+        EWS answers only those: IdOnly gives the item id alone, Default a fixed set, AllProperties all.
+        """
+        shape = operation.find(f"m:{shape_tag}", NS)
+        if shape is None:
+            return _DEFAULT_SHAPE
+        base = (shape.findtext("t:BaseShape", default="Default", namespaces=NS) or "Default").strip()
+        if base == "AllProperties":
+            return None
+        fields = set(_DEFAULT_SHAPE) if base == "Default" else set()
+        extra = shape.find("t:AdditionalProperties", NS)
+        for path in extra if extra is not None else []:
+            if uri := path.get("FieldURI"):
+                fields.add(uri)
+        return frozenset(fields)
 
     def _op_FindItem(self, operation: etree._Element) -> str:
         view = operation.find("m:CalendarView", NS)
@@ -830,7 +893,8 @@ class ExchangeEmulator:
                 if inst.start < window_end and inst.end > window_start
             ]
             instances.sort(key=lambda i: i.start)
-        items = "".join(self._item_xml(i) for i in instances)
+        shape = self._shape(operation, "ItemShape")
+        items = "".join(self._item_xml(i, shape) for i in instances)
         return self._wrap(
             "FindItem",
             [
@@ -873,7 +937,8 @@ class ExchangeEmulator:
                 continue
             messages.append(
                 '<m:GetItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
-                f"<m:Items>{self._item_xml(inst)}</m:Items></m:GetItemResponseMessage>"
+                f"<m:Items>{self._item_xml(inst, self._shape(operation, 'ItemShape'))}</m:Items>"
+                "</m:GetItemResponseMessage>"
             )
         return self._wrap("GetItem", messages)
 

@@ -110,6 +110,138 @@ def _normalise_times(event: dict[str, Any]) -> None:
             event[key] = graph_time(parse_graph_time(value), value.get("timeZone", "UTC"))
 
 
+# The event resource's properties a client may send (Graph v1.0 "event resource type"); anything
+# else is refused as Graph refuses it, so an adapter cannot depend on a property Graph does not have.
+_EVENT_PROPERTIES = frozenset(
+    {
+        "@odata.type",
+        "allowNewTimeProposals",
+        "attendees",
+        "body",
+        "categories",
+        "end",
+        "extensions",
+        "hideAttendees",
+        "importance",
+        "isAllDay",
+        "isOnlineMeeting",
+        "isReminderOn",
+        "location",
+        "locations",
+        "multiValueExtendedProperties",
+        "onlineMeetingProvider",
+        "originalEndTimeZone",
+        "originalStartTimeZone",
+        "recurrence",
+        "reminderMinutesBeforeStart",
+        "responseRequested",
+        "sensitivity",
+        "showAs",
+        "singleValueExtendedProperties",
+        "start",
+        "subject",
+        "transactionId",
+    }
+)
+_NESTED_PROPERTIES = {
+    "start": ("dateTimeTimeZone", frozenset({"dateTime", "timeZone"})),
+    "end": ("dateTimeTimeZone", frozenset({"dateTime", "timeZone"})),
+    "body": ("itemBody", frozenset({"contentType", "content"})),
+    "location": (
+        "location",
+        frozenset(
+            {
+                "displayName",
+                "locationEmailAddress",
+                "address",
+                "coordinates",
+                "locationUri",
+                "locationType",
+                "uniqueId",
+                "uniqueIdType",
+            }
+        ),
+    ),
+}
+_ATTENDEE_PROPERTIES = frozenset({"emailAddress", "type", "status", "proposedNewTime"})
+_EMAIL_PROPERTIES = frozenset({"address", "name"})
+# Graph enum types and their members (OData enums; Graph reads them case-insensitively).
+_ENUMS = {
+    "showAs": ("freeBusyStatus", {"free", "tentative", "busy", "oof", "workingelsewhere", "unknown"}),
+    "importance": ("importance", {"low", "normal", "high"}),
+    "sensitivity": ("sensitivity", {"normal", "personal", "private", "confidential"}),
+    "onlineMeetingProvider": (
+        "onlineMeetingProviderType",
+        {"unknown", "skypeforbusiness", "skypeforconsumer", "teamsforbusiness"},
+    ),
+}
+
+
+def _unknown_property(name: str, type_name: str) -> GraphError:
+    return GraphError(
+        400,
+        "RequestBodyRead",
+        f"The property '{name}' does not exist on type 'microsoft.graph.{type_name}'. Make sure to only use "
+        "property names that are defined by the type or mark the type as open type.",
+    )
+
+
+def _bad_enum(value: object, type_name: str) -> GraphError:
+    return GraphError(
+        400,
+        "RequestBodyRead",
+        f"Cannot convert the literal '{value}' to the expected type 'microsoft.graph.{type_name}'.",
+    )
+
+
+def validate_event_body(body: Any, *, current: dict[str, Any] | None = None) -> None:
+    """Refuse what Graph refuses in a POST or PATCH of an event (400 with Graph's error body).
+
+    Unknown properties and enum members are ``RequestBodyRead`` errors; an end before the start
+    (after a PATCH, of the merged event) is ``ErrorPropertyValidationFailure``.
+    """
+    if not isinstance(body, dict):
+        raise GraphError(400, "RequestBodyRead", "The request body must be a JSON object.")
+    for name, value in body.items():
+        if name not in _EVENT_PROPERTIES:
+            raise _unknown_property(name, "event")
+        if name in _NESTED_PROPERTIES and isinstance(value, dict):
+            type_name, allowed = _NESTED_PROPERTIES[name]
+            for inner in value:
+                if inner not in allowed and not inner.startswith("@odata"):
+                    raise _unknown_property(inner, type_name)
+        if name in _ENUMS and value is not None:
+            type_name, members = _ENUMS[name]
+            if str(value).lower() not in members:
+                raise _bad_enum(value, type_name)
+    content_type = body["body"].get("contentType") if isinstance(body.get("body"), dict) else None
+    if content_type is not None and str(content_type).lower() not in ("text", "html"):
+        raise _bad_enum(content_type, "bodyType")
+    for attendee in body.get("attendees") or []:
+        if not isinstance(attendee, dict):
+            raise GraphError(400, "RequestBodyRead", "An attendee must be an object.")
+        for inner in attendee:
+            if inner not in _ATTENDEE_PROPERTIES:
+                raise _unknown_property(inner, "attendee")
+        if str(attendee.get("type", "required")).lower() not in ("required", "optional", "resource"):
+            raise _bad_enum(attendee["type"], "attendeeType")
+        for inner in attendee.get("emailAddress") or {}:
+            if inner not in _EMAIL_PROPERTIES:
+                raise _unknown_property(inner, "emailAddress")
+    merged = {**(current or {}), **body}
+    if merged.get("start") and merged.get("end"):
+        try:
+            start, end = parse_graph_time(merged["start"]), parse_graph_time(merged["end"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise GraphError(
+                400, "ErrorPropertyValidationFailure", "At least one property failed validation."
+            ) from error
+        if end < start:
+            raise GraphError(
+                400, "ErrorPropertyValidationFailure", "At least one property failed validation."
+            )
+
+
 def _parse_query_time(raw: str) -> datetime:
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if value.tzinfo is None:  # Graph reads an offset-less value as UTC
@@ -178,6 +310,8 @@ class Account:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     calendars: dict[str, Calendar] = field(default_factory=dict)
     revoked: bool = False
+    # mailboxSettings.timeZone: a Windows name, as Outlook stores it.
+    time_zone: str = "UTC"
 
     @property
     def default_calendar(self) -> Calendar:
@@ -240,7 +374,8 @@ class DeltaState:
     account: str
     calendar_id: str
     window: tuple[datetime, datetime]
-    snapshot: dict[str, str]
+    # Each event as the client last received it, to send only what changed next time.
+    snapshot: dict[str, dict[str, Any]]
 
 
 # --------------------------------------------------------------------------- recurrence
@@ -323,6 +458,9 @@ class MicrosoftEmulator:
         # When False the server ignores ``Prefer: outlook.timezone`` and answers in
         # each event's own zone (often a Windows name), as some mailboxes do.
         self.honour_prefer_timezone = True
+        # Graph documents that a delta round may carry only the changed properties of an
+        # updated event (with its id); True sends exactly those, as clients must expect.
+        self.delta_changed_properties_only = True
         self.faults = FaultInjector()
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
@@ -511,7 +649,7 @@ class MicrosoftEmulator:
 
     def issue_tokens(self, email: str = DEFAULT_EMAIL, scopes: Iterable[str] | None = None) -> dict[str, Any]:
         """Tokens as if the user had consented, for tests that skip the browser flow."""
-        granted = list(scopes or ["User.Read", "Calendars.ReadWrite", "offline_access"])
+        granted = list(scopes or ["User.Read", "Calendars.ReadWrite", "MailboxSettings.Read", "offline_access"])
         with self.lock:
             return self._token_response(email.lower(), granted, nonce="")
 
@@ -884,6 +1022,18 @@ class MicrosoftEmulator:
                     "businessPhones": [],
                 }
             )
+        if path in ("/me/mailboxSettings", "/me/mailboxSettings/timeZone") and method == "GET":
+            # Needs MailboxSettings.Read (or ReadWrite); grants made before Yoyaku asked for it lack it.
+            self._require(token, "MailboxSettings.Read", "MailboxSettings.ReadWrite")
+            if path.endswith("/timeZone"):
+                return _json(
+                    {
+                        "@odata.context": f"{request.host_url}v1.0/$metadata#users('{account.id}')"
+                        "/mailboxSettings/timeZone",
+                        "value": account.time_zone,
+                    }
+                )
+            return _json({"timeZone": account.time_zone, "dateFormat": "yyyy-MM-dd", "timeFormat": "HH:mm"})
         if path == "/me/calendars" and method == "GET":
             self._require(token, "Calendars.Read", "Calendars.ReadWrite")
             with self.lock:
@@ -982,6 +1132,9 @@ class MicrosoftEmulator:
             "_calendar": cal.id,
         }
         event.update(body)
+        # Graph keeps the zone the event was written in (what an all-day event's dates mean).
+        event.setdefault("originalStartTimeZone", (event.get("start") or {}).get("timeZone", "UTC"))
+        event.setdefault("originalEndTimeZone", (event.get("end") or {}).get("timeZone", "UTC"))
         _normalise_times(event)
         event["type"] = "seriesMaster" if event.get("recurrence") else "singleInstance"
         for att in event["attendees"]:
@@ -1014,6 +1167,7 @@ class MicrosoftEmulator:
     ) -> Response:
         if not cal.can_edit:
             raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        validate_event_body(body)
         for key in ("start", "end"):
             if key not in body:
                 raise GraphError(
@@ -1093,6 +1247,7 @@ class MicrosoftEmulator:
                 return Response("", status=204)
             if method == "PATCH":
                 changes = request.get_json(force=True)
+                validate_event_body(changes, current=event)
                 if "transactionId" in changes and changes["transactionId"] != event.get("transactionId"):
                     raise GraphError(400, "ErrorInvalidRequest", "transactionId cannot be changed.")
                 if "_OCC_" in event_id:
@@ -1257,9 +1412,13 @@ class MicrosoftEmulator:
                     window, previous = state.window, state.snapshot
                 else:
                     window, previous = self._window(request), {}
-                current = self._view_items(cal, *window)
-                snapshot = {e["id"]: e["changeKey"] for e in current}
-                items = [self._public(e, zone) for e in current if previous.get(e["id"]) != e["changeKey"]]
+                current = [self._public(e, zone) for e in self._view_items(cal, *window)]
+                snapshot = {e["id"]: e for e in current}
+                items = [
+                    self._delta_item(e, previous.get(e["id"]))
+                    for e in current
+                    if (previous.get(e["id"]) or {}).get("changeKey") != e["changeKey"]
+                ]
                 items += [
                     {"@odata.type": "#microsoft.graph.event", "id": gone, "@removed": {"reason": "deleted"}}
                     for gone in previous
@@ -1279,6 +1438,12 @@ class MicrosoftEmulator:
             else:
                 body["@odata.deltaLink"] = f"{base}?$deltatoken={final}"
         return _json(body)
+
+    def _delta_item(self, event: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+        if before is None or not self.delta_changed_properties_only:
+            return event
+        changed = {k: v for k, v in event.items() if before.get(k) != v}
+        return {"@odata.type": "#microsoft.graph.event", "id": event["id"], **changed}
 
     def _get_schedule(self, account: Account, body: dict[str, Any], zone: str) -> Response:
         start = parse_graph_time(body["startTime"])

@@ -93,7 +93,10 @@ class CalendarSettingsForm(forms.Form):
     tentative_blocks = forms.BooleanField(
         label=_("Tentative events block time"),
         required=False,
-        help_text=_("When off, events you answered “maybe” to leave the time open for bookings."),
+        help_text=_(
+            "When off, events you answered “maybe” to, and invitations you have not answered yet, "
+            "leave the time open for bookings."
+        ),
     )
 
     def __init__(self, *args: Any, calendars: list[CalendarInfo], **kwargs: Any) -> None:

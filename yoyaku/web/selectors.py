@@ -21,6 +21,7 @@ from yoyaku.accounts.models import (
     User,
 )
 from yoyaku.accounts.selectors import meetings_connection, stored_calendars, user_connections, user_inboxes
+from yoyaku.accounts.unreadable import unreadable_events
 from yoyaku.calendars.base import CalendarInfo
 from yoyaku.calendars.capabilities import Capabilities, capabilities
 from yoyaku.scheduling.calendar_writes import change_refusal
@@ -46,11 +47,23 @@ class CalendarChoices:
 
 
 @dataclass(frozen=True)
+class UnreadableNotice:
+    """An event of the calendar that could not be read, as the dashboard names it."""
+
+    event: str
+    # Why, in the host's language.
+    reason: str
+    # The parser's own words (not translated: they name the broken value).
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class ConnectionPanel:
     connection: CalendarConnection
     choices: CalendarChoices
     inboxes: list[InboxConnection]
     capabilities: Capabilities
+    unreadable: list[UnreadableNotice] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,20 @@ def upcoming_meetings(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS)
     return meetings
 
 
+def unreadable_notices(*, connection: CalendarConnection) -> list[UnreadableNotice]:
+    """The connection's events that busy time could not read, with why in the host's language."""
+    reasons = {
+        "start": gettext("its start time could not be read"),
+        "end": gettext("its end time could not be read (missing, malformed or before the start)"),
+        "recurrence": gettext("its repeat rule or its exceptions could not be read"),
+        "data": gettext("its calendar data could not be read"),
+    }
+    return [
+        UnreadableNotice(event=e.event, reason=reasons.get(e.reason, reasons["data"]), detail=e.detail)
+        for e in unreadable_events(connection=connection)
+    ]
+
+
 def connection_panels(*, user: User) -> tuple[list[ConnectionPanel], list[InboxConnection]]:
     """One panel per calendar connection with its calendars and inboxes; and the unattached inboxes."""
     connections = user_connections(user=user)
@@ -183,6 +210,7 @@ def connection_panels(*, user: User) -> tuple[list[ConnectionPanel], list[InboxC
             choices=calendar_choices(connection=connection),
             inboxes=[i for i in inboxes if i.calendar_connection_id == connection.pk],
             capabilities=capabilities(connection.provider),
+            unreadable=unreadable_notices(connection=connection),
         )
         for connection in connections
     ]
