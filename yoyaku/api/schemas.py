@@ -1,13 +1,42 @@
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Minutes = Field(ge=0, le=1440)
+
+# Dates and instants the databases, the time zone conversions and ``date + timedelta`` all handle:
+# year 1 or 9999 overflows as soon as a zone offset or a day is added. No scheduling needs more.
+FIRST_YEAR = 1900
+LAST_YEAR = 9000
+
+
+def _date_in_range(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"Give a date between the years {FIRST_YEAR} and {LAST_YEAR}.")
+    return value
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year if value.tzinfo is not None else value.year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"Give an instant between the years {FIRST_YEAR} and {LAST_YEAR}.")
+    return value
+
+
+SafeDate = Annotated[date, AfterValidator(_date_in_range)]
+SafeInstant = Annotated[datetime, AfterValidator(_instant_in_range)]
+# [start, end] minutes from local midnight: a two-item array of integers, not a tuple, whose
+# "prefixItems" schema OpenAPI tools built on JSON Schema draft 4 (OpenAPI 3.0's) misread.
+Span = Annotated[list[int], Field(min_length=2, max_length=2)]
 
 
 class ErrorOut(Schema):
@@ -17,18 +46,24 @@ class ErrorOut(Schema):
 
 class AvailabilityIn(Schema):
     time_zone: str = Field(max_length=64, examples=["Europe/Berlin"])
-    weekly: dict[Literal["0", "1", "2", "3", "4", "5", "6"], list[tuple[int, int]]] = Field(
+    weekly: dict[Literal["0", "1", "2", "3", "4", "5", "6"], list[Span]] = Field(
         description="Weekday (0 = Monday) to local [start, end] minutes from midnight."
     )
-    overrides: dict[date, list[tuple[int, int]]] = Field(
+    overrides: dict[SafeDate, list[Span]] = Field(
         default_factory=dict, description="Dates whose hours replace the weekly ones; [] = day off."
     )
 
 
 class AvailabilityOut(Schema):
     time_zone: str
-    weekly: dict[str, list[tuple[int, int]]]
-    overrides: dict[str, list[tuple[int, int]]]
+    weekly: dict[str, list[Span]]
+    overrides: dict[str, list[Span]]
+
+
+def _check_durations(value: list[int]) -> list[int]:
+    if any(d < 5 or d > 720 for d in value):
+        raise ValueError("durations are minutes between 5 and 720")
+    return sorted(set(value))
 
 
 class FormFieldSpec(Schema):
@@ -50,8 +85,8 @@ class MeetingLinkIn(Schema):
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
-    fixed_start: date | None = None
-    fixed_end: date | None = None
+    fixed_start: SafeDate | None = None
+    fixed_end: SafeDate | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100)
     prioritize_contact_owner: bool = False
     form_fields: list[FormFieldSpec] = Field(default_factory=list, max_length=30)
@@ -63,30 +98,64 @@ class MeetingLinkIn(Schema):
     @field_validator("durations")
     @classmethod
     def _durations(cls, value: list[int]) -> list[int]:
-        if any(d < 5 or d > 720 for d in value):
-            raise ValueError("durations are minutes between 5 and 720")
-        return sorted(set(value))
+        return _check_durations(value)
+
+
+# For PATCH fields that may be left out but not set to null: the schema shows no null, and
+# ``_no_null`` refuses an explicit one (a left-out field keeps its default and skips validators).
+Unset = SkipJsonSchema[None]
 
 
 class MeetingLinkPatch(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: Literal["one_on_one", "group", "round_robin"] | None = None
-    host_usernames: list[str] | None = None
-    durations: list[int] | None = Field(default=None, min_length=1, max_length=10)
-    increment_minutes: int | None = Field(default=None, ge=5, le=60)
-    notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
-    buffer_before_minutes: int | None = Field(default=None, ge=0, le=720)
-    buffer_after_minutes: int | None = Field(default=None, ge=0, le=720)
+    """Only the fields sent change. ``null`` is refused (leave a field out to keep its value), except for
+    the fields that may be empty: ``rolling_weeks``, ``fixed_start``, ``fixed_end`` and ``max_per_day``."""
+
+    name: str | Unset = Field(default=None, min_length=1, max_length=200)
+    kind: Literal["one_on_one", "group", "round_robin"] | Unset = None
+    host_usernames: list[str] | Unset = Field(default=None, max_length=100)
+    durations: list[int] | Unset = Field(default=None, min_length=1, max_length=10)
+    increment_minutes: int | Unset = Field(default=None, ge=5, le=60)
+    notice_minutes: int | Unset = Field(default=None, ge=0, le=60 * 24 * 60)
+    buffer_before_minutes: int | Unset = Field(default=None, ge=0, le=720)
+    buffer_after_minutes: int | Unset = Field(default=None, ge=0, le=720)
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
-    fixed_start: date | None = None
-    fixed_end: date | None = None
+    fixed_start: SafeDate | None = None
+    fixed_end: SafeDate | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100)
-    prioritize_contact_owner: bool | None = None
-    form_fields: list[FormFieldSpec] | None = None
-    location: str | None = Field(default=None, max_length=500)
-    confirmation_message: str | None = Field(default=None, max_length=2000)
-    redirect_url: str | None = Field(default=None, max_length=500)
-    active: bool | None = None
+    prioritize_contact_owner: bool | Unset = None
+    form_fields: list[FormFieldSpec] | Unset = Field(default=None, max_length=30)
+    location: str | Unset = Field(default=None, max_length=500)
+    confirmation_message: str | Unset = Field(default=None, max_length=2000)
+    redirect_url: str | Unset = Field(default=None, max_length=500)
+    active: bool | Unset = None
+
+    @field_validator(
+        "name",
+        "kind",
+        "host_usernames",
+        "durations",
+        "increment_minutes",
+        "notice_minutes",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "prioritize_contact_owner",
+        "form_fields",
+        "location",
+        "confirmation_message",
+        "redirect_url",
+        "active",
+        mode="before",
+    )
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("null is not a value for this field; leave the field out to keep it.")
+        return value
+
+    @field_validator("durations")
+    @classmethod
+    def _durations(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else _check_durations(value)
 
 
 class MeetingLinkOut(Schema):
@@ -129,7 +198,7 @@ class PublicAvailabilityOut(Schema):
 
 
 class BookingIn(Schema):
-    start: datetime
+    start: SafeInstant
     duration: int = Field(ge=5, le=720)
     timezone: str = Field(max_length=64)
     first_name: str = Field(max_length=200)
@@ -156,8 +225,6 @@ class BookingOut(Schema):
     end: datetime | None
     timezone: str
     host: str
-    contact_id: int | None
-    meeting_id: int | None
     calendar_event_id: str | None
     calendar_write: str
     offline: bool

@@ -6,11 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from yoyaku.availability.zones import is_iana_zone
 from yoyaku.scheduling.models import MeetingLink
 
 _MARKUP = re.compile(r"[<>]")
@@ -27,12 +27,10 @@ class BookingInputError(ValueError):
 
 
 def check_time_zone(name: str, *, field: str = "timezone") -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+    if not is_iana_zone(name):
         raise BookingInputError(
             {field: f"Unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin'."}
-        ) from error
+        )
     return name
 
 
