@@ -17,7 +17,7 @@ from django.core import signing
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from yoyaku.accounts import crypto
 from yoyaku.accounts.connections import (
@@ -35,6 +35,12 @@ from yoyaku.accounts.connections import (
 from yoyaku.accounts.models import CalendarConnection, InboxConnection, User
 from yoyaku.accounts.providers import default_redirect_uri, provider_configured
 from yoyaku.accounts.selectors import stored_calendars, user_connections, user_inboxes
+from yoyaku.accounts.validators import (
+    as_value_error,
+    validate_account_email,
+    validate_calendar_url,
+    validate_ews_url,
+)
 from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import ErrorOut
 from yoyaku.calendars.capabilities import capabilities
@@ -137,11 +143,16 @@ class ExchangeIn(Schema):
         default="", max_length=500, description="https://host/EWS/Exchange.asmx; default: autodiscover."
     )
 
+    _email = field_validator("email")(as_value_error(validate_account_email))
+    _ews_url = field_validator("ews_url")(as_value_error(validate_ews_url))
+
 
 class CalDAVIn(Schema):
-    url: str = Field(max_length=500)
+    url: str = Field(max_length=500, description="https://host/...; a bare host name means https.")
     username: str = Field(max_length=200)
     password: str = Field(max_length=500)
+
+    _url = field_validator("url")(as_value_error(validate_calendar_url))
 
 
 class CalendarListItemOut(Schema):

@@ -57,7 +57,10 @@ def _location(loc: list[object]) -> str:
 def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors: dict[str, str] = {}
     for item in exc.errors:
-        errors.setdefault(_location(list(item.get("loc", []))), str(item.get("msg", "Invalid value.")))
+        message = str(item.get("msg", "Invalid value."))
+        # pydantic prefixes the message of a ValueError raised by a validator; the message is ours.
+        message = message.removeprefix("Value error, ")
+        errors.setdefault(_location(list(item.get("loc", []))), message)
     return _error(request, 422, "Some fields need fixing.", errors)
 
 
