@@ -42,7 +42,7 @@ from yoyaku.accounts.validators import (
     validate_ews_url,
 )
 from yoyaku.api.auth import ApiKeyAuth
-from yoyaku.api.schemas import ErrorOut
+from yoyaku.api.schemas import AUTH_ERRORS, BODY_ERRORS, errors
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.web.selectors import busy_calendar_ids, meetings_calendar_id
 
@@ -59,7 +59,7 @@ _STATUS = {
     "not_found": 404,
     "unknown_provider": 404,
 }
-_ERRORS: dict[int | str, Any] = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+_ERRORS = errors(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409)
 
 
 def _user(request: HttpRequest) -> User:
@@ -193,7 +193,9 @@ def _inbox_out(inbox: InboxConnection) -> dict[str, Any]:
 
 
 @router.get(
-    "/me/calendar", response=CalendarStateOut, summary="The calendar connection, its health and inbox"
+    "/me/calendar",
+    response={200: CalendarStateOut, **errors(*AUTH_ERRORS)},
+    summary="The calendar connection, its health and inbox",
 )
 def calendar_state(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
@@ -319,7 +321,7 @@ def _calendar_list_out(connection: CalendarConnection) -> dict[str, Any]:
 
 @router.get(
     "/me/calendar/{connection_id}/calendars",
-    response={200: CalendarListOut, 404: ErrorOut},
+    response={200: CalendarListOut, **errors(*AUTH_ERRORS, 404, 422)},
     summary="The connection's calendars as kept: which are checked for conflicts, which receives meetings",
 )
 def calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
@@ -331,7 +333,7 @@ def calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
 
 @router.post(
     "/me/calendar/{connection_id}/calendars/refresh",
-    response={200: CalendarListOut, 404: ErrorOut, 503: ErrorOut},
+    response={200: CalendarListOut, **errors(*AUTH_ERRORS, 404, 422, 503)},
     summary="Read the connection's calendars from the provider again and keep the list",
 )
 def refresh_calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
@@ -346,13 +348,13 @@ def refresh_calendar_list(request: HttpRequest, connection_id: int) -> dict[str,
     return _calendar_list_out(connection)
 
 
-@router.delete("/me/calendar/{connection_id}", response={204: None, 404: ErrorOut})
+@router.delete("/me/calendar/{connection_id}", response={204: None, **errors(*AUTH_ERRORS, 404, 409, 422)})
 def delete_calendar(request: HttpRequest, connection_id: int) -> Status[None]:
     disconnect_calendar(user=_user(request), connection_id=connection_id)
     return Status(204, None)
 
 
-@router.delete("/me/inbox/{inbox_id}", response={204: None, 404: ErrorOut})
+@router.delete("/me/inbox/{inbox_id}", response={204: None, **errors(*AUTH_ERRORS, 404, 409, 422)})
 def delete_inbox(request: HttpRequest, inbox_id: int) -> Status[None]:
     disconnect_inbox(user=_user(request), inbox_id=inbox_id)
     return Status(204, None)

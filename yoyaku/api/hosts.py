@@ -16,13 +16,15 @@ from pydantic import Field
 from yoyaku.accounts.models import User
 from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
     AvailabilityIn,
     AvailabilityOut,
-    ErrorOut,
     HostBookingOut,
     MeetingLinkIn,
     MeetingLinkOut,
     MeetingLinkPatch,
+    errors,
 )
 from yoyaku.calendars.base import CalendarOperationNotSupported
 from yoyaku.scheduling.host_services import create_link, delete_link, set_availability, update_link
@@ -53,13 +55,13 @@ def _availability_out(user: User, availability: Availability | None) -> dict[str
     }
 
 
-@router.get("/me/availability", response=AvailabilityOut)
+@router.get("/me/availability", response={200: AvailabilityOut, **errors(*AUTH_ERRORS)})
 def get_availability(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
     return _availability_out(user, Availability.objects.filter(user=user).first())
 
 
-@router.put("/me/availability", response={200: AvailabilityOut, 422: ErrorOut})
+@router.put("/me/availability", response={200: AvailabilityOut, **errors(*AUTH_ERRORS, *BODY_ERRORS)})
 def put_availability(request: HttpRequest, payload: AvailabilityIn) -> dict[str, Any]:
     user = _user(request)
     availability = set_availability(
@@ -79,25 +81,27 @@ def _own_link(request: HttpRequest, slug: str) -> MeetingLink:
     return get_object_or_404(MeetingLink, slug=slug, owner=_user(request))
 
 
-@router.get("/meeting-links", response=list[MeetingLinkOut])
+@router.get("/meeting-links", response={200: list[MeetingLinkOut], **errors(*AUTH_ERRORS)})
 def list_links(request: HttpRequest) -> list[dict[str, Any]]:
     links = MeetingLink.objects.filter(owner=_user(request)).order_by("slug").prefetch_related("hosts")
     return [link_out(request, link) for link in links]
 
 
-@router.post("/meeting-links", response={201: MeetingLinkOut, 409: ErrorOut, 422: ErrorOut})
+@router.post("/meeting-links", response={201: MeetingLinkOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 409)})
 def post_link(request: HttpRequest, payload: MeetingLinkIn) -> Status[Any]:
     data = payload.model_dump()
     link = create_link(owner=_user(request), **data)
     return Status(201, link_out(request, link))
 
 
-@router.get("/meeting-links/{slug}", response={200: MeetingLinkOut, 404: ErrorOut})
+@router.get("/meeting-links/{slug}", response={200: MeetingLinkOut, **errors(*AUTH_ERRORS, 404)})
 def get_link(request: HttpRequest, slug: str) -> dict[str, Any]:
     return link_out(request, _own_link(request, slug))
 
 
-@router.patch("/meeting-links/{slug}", response={200: MeetingLinkOut, 404: ErrorOut, 422: ErrorOut})
+@router.patch(
+    "/meeting-links/{slug}", response={200: MeetingLinkOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 404, 409)}
+)
 def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> dict[str, Any]:
     link = _own_link(request, slug)
     data = payload.model_dump(exclude_unset=True)
@@ -105,7 +109,7 @@ def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> di
     return link_out(request, link)
 
 
-@router.delete("/meeting-links/{slug}", response={204: None, 404: ErrorOut})
+@router.delete("/meeting-links/{slug}", response={204: None, **errors(*AUTH_ERRORS, 404)})
 def remove_link(request: HttpRequest, slug: str) -> Status[Any]:
     delete_link(link=_own_link(request, slug))
     return Status(204, None)
@@ -175,7 +179,11 @@ def _instant(value: datetime | None, *, field: str) -> datetime:
     return utc
 
 
-@router.get("/me/bookings", response={200: list[HostBookingOut], 422: ErrorOut}, summary="Upcoming meetings")
+@router.get(
+    "/me/bookings",
+    response={200: list[HostBookingOut], **errors(*AUTH_ERRORS, 422)},
+    summary="Upcoming meetings",
+)
 def list_bookings(request: HttpRequest, query: Query[BookingsQuery]) -> list[dict[str, Any]]:
     """Confirmed meetings on the host's pages (or assigned to the host) that have not ended, soonest first."""
     bookings = host_bookings(
@@ -188,7 +196,11 @@ def list_bookings(request: HttpRequest, query: Query[BookingsQuery]) -> list[dic
     return [host_booking_out(b) for b in bookings]
 
 
-@router.get("/me/requests", response={200: list[HostBookingOut], 422: ErrorOut}, summary="Meeting requests")
+@router.get(
+    "/me/requests",
+    response={200: list[HostBookingOut], **errors(*AUTH_ERRORS, 422)},
+    summary="Meeting requests",
+)
 def list_requests(request: HttpRequest, query: Query[RequestsQuery]) -> list[dict[str, Any]]:
     """Requests left on offline pages, or while the host's calendar could not be read; newest first."""
     requests = meeting_requests(
@@ -222,7 +234,7 @@ def _refused(error: CalendarOperationNotSupported | BookingNotChangeable) -> Htt
 
 @router.post(
     "/me/bookings/{booking_id}/reschedule",
-    response={200: HostBookingOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    response={200: HostBookingOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409, 503)},
     summary="Move a meeting",
 )
 def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) -> dict[str, Any]:
@@ -245,7 +257,7 @@ def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) ->
 
 @router.post(
     "/me/bookings/{booking_id}/cancel",
-    response={200: HostBookingOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: HostBookingOut, **errors(*AUTH_ERRORS, 403, 404, 409, 422)},
     summary="Cancel a meeting",
 )
 def cancel(request: HttpRequest, booking_id: UUID) -> dict[str, Any]:

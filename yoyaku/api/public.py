@@ -12,7 +12,15 @@ from django.utils import timezone, translation
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from yoyaku.api.schemas import BookingIn, BookingOut, ErrorOut, PublicAvailabilityOut, RequestIn, SafeDate
+from yoyaku.api.schemas import (
+    BODY_ERRORS,
+    BookingIn,
+    BookingOut,
+    PublicAvailabilityOut,
+    RequestIn,
+    SafeDate,
+    errors,
+)
 from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 from yoyaku.scheduling.selectors import available_slots
@@ -44,7 +52,7 @@ def _active_link(slug: str) -> MeetingLink:
 
 @router.get(
     "/book/{slug}/availability",
-    response={200: PublicAvailabilityOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={200: PublicAvailabilityOut, **errors(404, 422, 429)},
     summary="Free slots of a scheduling page",
     throttle=[READ_LIMIT],
 )
@@ -105,15 +113,7 @@ def booking_out(booking: Booking) -> dict[str, Any]:
 
 @router.post(
     "/book/{slug}",
-    response={
-        200: BookingOut,
-        201: BookingOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-        429: ErrorOut,
-        503: ErrorOut,
-    },
+    response={200: BookingOut, 201: BookingOut, **errors(*BODY_ERRORS, 404, 409, 429, 503)},
     summary="Book a slot (or request it when the page is offline)",
     throttle=[WRITE_LIMIT],
 )
@@ -137,7 +137,7 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
 
 @router.post(
     "/book/{slug}/request",
-    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={200: BookingOut, 201: BookingOut, **errors(*BODY_ERRORS, 404, 429)},
     summary="Leave a meeting request without a time (when no slots can be offered)",
     throttle=[WRITE_LIMIT],
 )

@@ -40,8 +40,21 @@ Span = Annotated[list[int], Field(min_length=2, max_length=2)]
 
 
 class ErrorOut(Schema):
-    detail: str
-    errors: dict[str, str] = {}
+    detail: str = Field(description="What went wrong, in the language of the request (Accept-Language).")
+    errors: dict[str, str] = Field(
+        default_factory=dict, description="Field (dotted path, e.g. answers.company) to what to fix in it."
+    )
+
+
+# What operations answer besides their success, for their response declarations. Every error has the
+# ErrorOut shape (the API's exception handlers and api/middleware.py see to it).
+AUTH_ERRORS = (401,)  # no valid API key
+BODY_ERRORS = (400, 413, 415, 422)  # malformed JSON, too large, not JSON, a field to fix
+
+
+def errors(*statuses: int) -> dict[int, Any]:
+    """``{status: ErrorOut}`` for each status, to spread into a ninja ``response=`` mapping."""
+    return dict.fromkeys(statuses, ErrorOut)
 
 
 class AvailabilityIn(Schema):
