@@ -136,7 +136,7 @@ def _database() -> dict[str, object]:
             "CONN_MAX_AGE": 60,
             "OPTIONS": {"connect_timeout": 5},
         }
-    name = os.environ.get("YOYAKU_SQLITE_PATH", "") or _private_file(DATA_DIR / "yoyaku.sqlite3")
+    name = os.environ.get("YOYAKU_SQLITE_PATH", "") or str(DATA_DIR / "yoyaku.sqlite3")
     if name != ":memory:":
         name = _private_file(Path(name))
     return {
