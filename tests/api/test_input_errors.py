@@ -170,3 +170,18 @@ def test_a_link_zone_still_accepts_backward_compatible_names() -> None:
     make_link(make_host())
     response = Client().get("/api/v1/book/intro/availability", {"timezone": "Asia/Calcutta"})
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("value", ["0.9006081923096062", "1700000000", "tomorrow"])
+def test_an_instant_must_be_iso_8601_not_a_unix_time(value: str) -> None:
+    host = make_host()
+    response = Client().get(
+        "/api/v1/me/bookings", {"after": value}, headers={"Authorization": f"Bearer {api_key_for(host)}"}
+    )
+    assert_field_error(response, "after")
+
+
+def test_a_booking_start_given_as_a_number_is_a_field_error() -> None:
+    make_link(make_host())
+    response = Client().post("/api/v1/book/intro", booking(start=1893456000), content_type="application/json")
+    assert_field_error(response, "start")

@@ -24,6 +24,7 @@ from yoyaku.api.schemas import (
     MeetingLinkIn,
     MeetingLinkOut,
     MeetingLinkPatch,
+    SafeInstant,
     errors,
 )
 from yoyaku.calendars.base import CalendarOperationNotSupported
@@ -119,7 +120,7 @@ def remove_link(request: HttpRequest, slug: str) -> Status[Any]:
 
 
 class BookingsQuery(Schema):
-    after: datetime | None = Field(
+    after: SafeInstant | None = Field(
         default=None, description="List meetings that end after this instant (default: now)."
     )
     include_cancelled: bool = False
@@ -214,7 +215,7 @@ def list_requests(request: HttpRequest, query: Query[RequestsQuery]) -> list[dic
 
 
 class RescheduleIn(Schema):
-    start: datetime = Field(description="The new start with its UTC offset: a time the page offers.")
+    start: SafeInstant = Field(description="The new start with its UTC offset: a time the page offers.")
     duration: int | None = Field(
         default=None, ge=5, le=720, description="Minutes; one the page offers. Default: the meeting's own."
     )

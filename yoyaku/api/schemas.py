@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 Minutes = Field(ge=0, le=1440)
@@ -32,8 +32,32 @@ def _instant_in_range(value: datetime) -> datetime:
     return value
 
 
-SafeDate = Annotated[date, AfterValidator(_date_in_range)]
-SafeInstant = Annotated[datetime, AfterValidator(_instant_in_range)]
+def _iso_date(value: object) -> object:
+    # pydantic's lax mode would also read numbers (and numeric strings) as Unix times; the document
+    # promises an ISO 8601 date (RFC 3339 full-date), so only that is read.
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("Give a date as YYYY-MM-DD.") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise ValueError("Give a date as YYYY-MM-DD.")
+
+
+def _iso_instant(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("Give a date and time like 2026-05-01T09:00:00+02:00 (ISO 8601).") from None
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("Give a date and time like 2026-05-01T09:00:00+02:00 (ISO 8601).")
+
+
+SafeDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_date_in_range)]
+SafeInstant = Annotated[datetime, BeforeValidator(_iso_instant), AfterValidator(_instant_in_range)]
 # [start, end] minutes from local midnight: a two-item array of integers, not a tuple, whose
 # "prefixItems" schema OpenAPI tools built on JSON Schema draft 4 (OpenAPI 3.0's) misread.
 Span = Annotated[list[int], Field(min_length=2, max_length=2)]
