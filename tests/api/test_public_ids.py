@@ -37,7 +37,9 @@ def test_no_public_answer_names_a_row_by_its_sequential_id() -> None:
     make_link(host)
     client = Client()
     day = (datetime.now(tz=UTC) + timedelta(days=3)).date()
-    availability = client.get("/api/v1/book/intro/availability", {"start": day.isoformat(), "timezone": "UTC"})
+    availability = client.get(
+        "/api/v1/book/intro/availability", {"start": day.isoformat(), "timezone": "UTC"}
+    )
     slot = next(s for d in availability.json()["days"] for s in d["slots"])
     person = {"timezone": "UTC", "first_name": "Aiko", "last_name": "Sato", "email": "aiko@example.com"}
     booked = client.post(
