@@ -126,3 +126,12 @@ def test_errors_speak_the_language_asked_for() -> None:
     )
     assert "JSON" in assert_error_shape(response, 415)["detail"]
     assert "本文" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_an_oversized_body_answers_413_in_the_error_shape(content_type: str) -> None:
+    make_link(make_host())
+    body = '{"first_name": "' + "x" * 100_000 + '"}'
+    response = Client().post("/api/v1/book/intro", body, content_type=content_type)
+    assert_error_shape(response, 413)
+    assert not Booking.objects.exists()
