@@ -185,3 +185,18 @@ def test_a_booking_start_given_as_a_number_is_a_field_error() -> None:
     make_link(make_host())
     response = Client().post("/api/v1/book/intro", booking(start=1893456000), content_type="application/json")
     assert_field_error(response, "start")
+
+
+@pytest.mark.parametrize("body", ["[null, null]", "null", "3", '"name"'])
+def test_a_body_that_is_not_an_object_is_a_field_error(body: str) -> None:
+    host = make_host()
+    make_link(host)
+    response = Client().patch(
+        "/api/v1/meeting-links/intro",
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api_key_for(host)}"},
+    )
+    assert_field_error(response, "body")
+    response = Client().post("/api/v1/book/intro", body, content_type="application/json")
+    assert_field_error(response, "body")

@@ -21,7 +21,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import OpenAPIV31SpecValidator
-from schemathesis.config import PositiveDataAcceptanceConfig
+from schemathesis.config import NegativeDataRejectionConfig, PositiveDataAcceptanceConfig
 from schemathesis.generation import GenerationMode
 
 from tests.factories import api_key_for, make_host, make_link
@@ -33,6 +33,9 @@ EXAMPLES = int(os.environ.get("YOYAKU_FUZZ_EXAMPLES", "12"))
 # zone must exist, a slot must be free. Those rules answer 422 with the field to fix; the schema cannot
 # express them all, so 422 counts as an expected answer to schema-valid data as well.
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429", "503"]
+# Invalid data is refused with a 4xx; 413 (a body over the size limit, which invalid data can make by
+# being too long) is a refusal as well, though schemathesis does not list it by default.
+NEGATIVE_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 
 
 @pytest.mark.django_db
@@ -75,6 +78,9 @@ def api_schema(transactional_db, live_server) -> Any:  # type: ignore[no-untyped
     schema.config.headers = {"Authorization": f"Bearer {key}"}
     schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
         expected_statuses=POSITIVE_STATUSES
+    )
+    schema.config.checks.negative_data_rejection = NegativeDataRejectionConfig(
+        expected_statuses=NEGATIVE_STATUSES
     )
     return schema
 

@@ -71,6 +71,10 @@ class JsonOnlyParser(Parser):
         if not is_json(request.content_type):
             raise UnsupportedMediaType(request.content_type)
         data = json.loads(request.body)
+        if not isinstance(data, dict):
+            # Every body of this API is an object; ninja's schemas would read the fields of anything
+            # else as absent, so ``[null]`` would pass for an empty PATCH.
+            raise BookingInputError({"body": _("Send a JSON object, like {\"name\": \"...\"}.")})
         errors: dict[str, str] = {}
         _walk(data, "", errors)
         if errors:
