@@ -134,6 +134,6 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # A bug, not bad input: log it with its traceback and answer in the documented shape (never an
-    # HTML page, whatever DEBUG says). The handler's transaction, if any, was rolled back.
+    # HTML page, whatever DEBUG says), without details that belong in the log only.
     logger.exception("Unexpected error in %s %s", request.method, request.path)
     return _error(request, 500, _("Something went wrong on the server. Try again later."))
