@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,17 +48,22 @@ def test_a_method_the_route_lacks_answers_json_405_with_allow() -> None:
     assert "GET" in response["Allow"]
 
 
-@override_settings(DEBUG=False)
-def test_an_exception_in_a_handler_answers_json_500(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_exception_in_a_handler_answers_json_500_and_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, debug: bool
+) -> None:
     make_link(make_host())
 
     def broken(**kwargs: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(public, "available_slots", broken)
-    response = Client(raise_request_exception=False).get("/api/v1/book/intro/availability")
+    with override_settings(DEBUG=debug), caplog.at_level(logging.ERROR):
+        response = Client(raise_request_exception=False).get("/api/v1/book/intro/availability")
     data = assert_error_shape(response, 500)
     assert "a bug" not in data["detail"]
+    (record,) = [r for r in caplog.records if r.name == "yoyaku.api.urls"]
+    assert record.exc_info is not None and str(record.exc_info[1]) == "a bug"
 
 
 def test_malformed_json_answers_400_in_the_error_shape() -> None:
