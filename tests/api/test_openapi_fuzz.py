@@ -21,7 +21,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import OpenAPIV31SpecValidator
-from schemathesis.config import NegativeDataRejectionConfig, PositiveDataAcceptanceConfig
+from schemathesis.config import PositiveDataAcceptanceConfig
 from schemathesis.generation import GenerationMode
 
 from tests.factories import api_key_for, make_host, make_link
@@ -79,9 +79,7 @@ def api_schema(transactional_db, live_server) -> Any:  # type: ignore[no-untyped
     schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
         expected_statuses=POSITIVE_STATUSES
     )
-    schema.config.checks.negative_data_rejection = NegativeDataRejectionConfig(
-        expected_statuses=NEGATIVE_STATUSES
-    )
+    schema.config.checks.negative_data_rejection.expected_statuses = NEGATIVE_STATUSES
     return schema
 
 
