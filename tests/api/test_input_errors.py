@@ -200,3 +200,22 @@ def test_a_body_that_is_not_an_object_is_a_field_error(body: str) -> None:
     assert_field_error(response, "body")
     response = Client().post("/api/v1/book/intro", body, content_type="application/json")
     assert_field_error(response, "body")
+
+
+def test_an_unpaired_surrogate_is_a_field_error() -> None:
+    # Legal in JSON ("\ud800"), but no UTF-8 can hold it: neither database could store the text.
+    make_link(make_host())
+    body = '{"timezone": "UTC", "first_name": "A\\ud800", "last_name": "B", "email": "a@b.example"}'
+    response = Client().post("/api/v1/book/intro/request", body, content_type="application/json")
+    assert_field_error(response, "first_name")
+    assert not Booking.objects.exists()
+
+
+def test_nul_in_a_key_names_the_object_holding_it() -> None:
+    make_link(make_host(), form_fields=[{"key": "company", "label": "Company", "type": "text"}])
+    body = (
+        '{"timezone": "UTC", "first_name": "A", "last_name": "B", "email": "a@b.example",'
+        ' "answers": {"c\\u0000": "x"}}'
+    )
+    response = Client().post("/api/v1/book/intro/request", body, content_type="application/json")
+    assert_field_error(response, "answers")
