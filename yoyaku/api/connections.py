@@ -134,7 +134,7 @@ class OAuthCompleteIn(Schema):
 
 
 class ExchangeIn(Schema):
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"})
     password: str = Field(max_length=500)
     username: str = Field(
         default="", max_length=200, description="DOMAIN\\user or a UPN; default: the email."

@@ -237,19 +237,23 @@ class PublicAvailabilityOut(Schema):
 class BookingIn(Schema):
     start: SafeInstant
     duration: int = Field(ge=5, le=720)
-    timezone: str = Field(max_length=64)
+    timezone: str = Field(
+        max_length=64, description="The booker's IANA time zone.", examples=["Europe/Berlin"]
+    )
     first_name: str = Field(max_length=200)
     last_name: str = Field(max_length=200)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"}, examples=["aiko@example.com"])
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=30)
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=100)
 
 
 class RequestIn(Schema):
-    timezone: str = Field(max_length=64)
+    timezone: str = Field(
+        max_length=64, description="The booker's IANA time zone.", examples=["Europe/Berlin"]
+    )
     first_name: str = Field(max_length=200)
     last_name: str = Field(max_length=200)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"}, examples=["aiko@example.com"])
     message: str = Field(default="", max_length=2000)
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=30)
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=100)
