@@ -11,8 +11,30 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("YOYAKU_DATA_DIR", BASE_DIR.parent / "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _private_dir(path: Path) -> Path:
+    """The data folder holds the database, the task queue and the generated keys: its owner's only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)  # also a folder made earlier with the umask's permissions
+    return path
+
+
+def _private_file(path: Path) -> str:
+    """Create ``path`` (empty, if missing) readable and writable by its owner only, and return it.
+
+    SQLite opens an existing empty file as an empty database and gives its -wal and -shm files the
+    database file's permissions, so the database and the huey queue are private from their first write.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # O_CREAT without O_TRUNC keeps data
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+    return str(path)
+
+
+DATA_DIR = _private_dir(Path(os.environ.get("YOYAKU_DATA_DIR", BASE_DIR.parent / "var")).resolve())
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -32,8 +54,10 @@ def _persistent_secret(name: str, file_name: str, factory: str = "token") -> str
             generated = Fernet.generate_key().decode()
         else:
             generated = secrets.token_urlsafe(50)
-        path.write_text(generated)
-        path.chmod(0o600)
+        # Created 0600 at once (never readable by others, not even for a moment), and only if absent.
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(descriptor, "w") as secret_file:
+            secret_file.write(generated)
     return path.read_text().strip()
 
 
@@ -74,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer under /api/v1 is JSON (errors included) and only JSON bodies get in.
+    "yoyaku.api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Right after the security middleware (HTTPS redirect, HSTS) and before everything that would
     # touch the session or database for a stylesheet.
@@ -131,7 +157,9 @@ def _database() -> dict[str, object]:
             "CONN_MAX_AGE": 60,
             "OPTIONS": {"connect_timeout": 5},
         }
-    name = os.environ.get("YOYAKU_SQLITE_PATH", str(DATA_DIR / "yoyaku.sqlite3"))
+    name = os.environ.get("YOYAKU_SQLITE_PATH", "") or str(DATA_DIR / "yoyaku.sqlite3")
+    if name != ":memory:":
+        name = _private_file(Path(name))
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": name,
@@ -162,7 +190,7 @@ else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "yoyaku",
-        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "filename": _private_file(DATA_DIR / "huey.sqlite3"),
         "immediate": _env_bool("YOYAKU_TASKS_IMMEDIATE"),
     }
 

@@ -58,9 +58,10 @@ def test_offline_booking_becomes_a_request_with_contact_and_meeting() -> None:
     assert data["status"] == "requested"
     assert data["offline"] is True
     assert data["calendar_event_id"] is None
-    contact = Contact.objects.get(pk=data["contact_id"])
+    booking = Booking.objects.get(pk=data["id"])
+    contact = Contact.objects.get(pk=booking.contact_id)
     assert (contact.email, contact.first_name, contact.owner) == ("aiko@example.com", "Aiko", host)
-    meeting = Meeting.objects.get(pk=data["meeting_id"])
+    meeting = Meeting.objects.get(pk=booking.meeting_id)
     assert list(meeting.contacts.all()) == [contact]
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from tests.availability.oracle import at
 from yoyaku.availability import HostAvailability, LinkRules, group_slots, host_slots
+from yoyaku.availability.zones import UnknownTimeZone, get_zone, is_iana_zone
 
 NOW = at("UTC", 2026, 1, 1)
 ALL_WEEK = range(7)
@@ -165,3 +168,13 @@ def test_berlin_and_new_york_group_during_the_weeks_when_only_one_changed() -> N
     assert [t for t in got if t.startswith("03-15")] == ["03-15 13:00", "03-15 14:00", "03-15 15:00"]
     # From Mar 29: NY 13:00-16:00 UTC, Berlin 12:00-15:00 UTC -> 13:00, 14:00.
     assert [t for t in got if t.startswith("03-29")] == ["03-29 13:00", "03-29 14:00"]
+
+
+def test_only_zone_names_of_the_iana_database_are_zones() -> None:
+    for name in ("Europe/Berlin", "UTC", "Asia/Calcutta", "America/Argentina/Buenos_Aires", "Etc/GMT+5"):
+        assert is_iana_zone(name), name
+    # Files of the system's zoneinfo folder that are no zones, "no zone set", paths and non-strings.
+    for odd in ("localtime", "posixrules", "Factory", "../zoneinfo/UTC", "/etc/localtime", "", None, "utc"):
+        assert not is_iana_zone(odd), odd
+        with pytest.raises(UnknownTimeZone):
+            get_zone(odd)  # type: ignore[arg-type]

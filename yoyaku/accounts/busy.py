@@ -9,6 +9,7 @@ If the calendar cannot be read the error propagates: callers fail closed.
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import closing
 from datetime import datetime, timedelta
 
@@ -26,6 +27,8 @@ from yoyaku.calendars.base import (
     UnreadableEvent,
     blocking_intervals,
 )
+
+logger = logging.getLogger(__name__)
 
 Interval = tuple[int, int]
 # The synced copy covers this much beyond the requested window so that
@@ -77,6 +80,13 @@ def read_busy(
         mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
         raise
     except Exception as error:  # a broken server must not look like a free calendar
+        # Not a failure the adapter knows: keep the traceback, it is likely a bug or an odd server.
+        logger.warning(
+            "Calendar connection %s (%s) failed with an unexpected error",
+            connection.pk,
+            connection.provider,
+            exc_info=True,
+        )
         mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
         raise CalendarUnavailable("The calendar could not be read.") from error
     pairs = blocking_intervals(intervals, tentative_blocks=connection.tentative_blocks)

@@ -17,7 +17,7 @@ from django.core import signing
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from yoyaku.accounts import crypto
 from yoyaku.accounts.connections import (
@@ -35,8 +35,14 @@ from yoyaku.accounts.connections import (
 from yoyaku.accounts.models import CalendarConnection, InboxConnection, User
 from yoyaku.accounts.providers import default_redirect_uri, provider_configured
 from yoyaku.accounts.selectors import stored_calendars, user_connections, user_inboxes
+from yoyaku.accounts.validators import (
+    as_value_error,
+    validate_account_email,
+    validate_calendar_url,
+    validate_ews_url,
+)
 from yoyaku.api.auth import ApiKeyAuth
-from yoyaku.api.schemas import ErrorOut
+from yoyaku.api.schemas import AUTH_ERRORS, BODY_ERRORS, errors
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.web.selectors import busy_calendar_ids, meetings_calendar_id
 
@@ -53,7 +59,7 @@ _STATUS = {
     "not_found": 404,
     "unknown_provider": 404,
 }
-_ERRORS: dict[int | str, Any] = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+_ERRORS = errors(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409)
 
 
 def _user(request: HttpRequest) -> User:
@@ -128,7 +134,7 @@ class OAuthCompleteIn(Schema):
 
 
 class ExchangeIn(Schema):
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"})
     password: str = Field(max_length=500)
     username: str = Field(
         default="", max_length=200, description="DOMAIN\\user or a UPN; default: the email."
@@ -137,11 +143,16 @@ class ExchangeIn(Schema):
         default="", max_length=500, description="https://host/EWS/Exchange.asmx; default: autodiscover."
     )
 
+    _email = field_validator("email")(as_value_error(validate_account_email))
+    _ews_url = field_validator("ews_url")(as_value_error(validate_ews_url))
+
 
 class CalDAVIn(Schema):
-    url: str = Field(max_length=500)
+    url: str = Field(max_length=500, description="https://host/...; a bare host name means https.")
     username: str = Field(max_length=200)
     password: str = Field(max_length=500)
+
+    _url = field_validator("url")(as_value_error(validate_calendar_url))
 
 
 class CalendarListItemOut(Schema):
@@ -182,7 +193,9 @@ def _inbox_out(inbox: InboxConnection) -> dict[str, Any]:
 
 
 @router.get(
-    "/me/calendar", response=CalendarStateOut, summary="The calendar connection, its health and inbox"
+    "/me/calendar",
+    response={200: CalendarStateOut, **errors(*AUTH_ERRORS)},
+    summary="The calendar connection, its health and inbox",
 )
 def calendar_state(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
@@ -308,7 +321,7 @@ def _calendar_list_out(connection: CalendarConnection) -> dict[str, Any]:
 
 @router.get(
     "/me/calendar/{connection_id}/calendars",
-    response={200: CalendarListOut, 404: ErrorOut},
+    response={200: CalendarListOut, **errors(*AUTH_ERRORS, 404, 422)},
     summary="The connection's calendars as kept: which are checked for conflicts, which receives meetings",
 )
 def calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
@@ -320,7 +333,7 @@ def calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
 
 @router.post(
     "/me/calendar/{connection_id}/calendars/refresh",
-    response={200: CalendarListOut, 404: ErrorOut, 503: ErrorOut},
+    response={200: CalendarListOut, **errors(*AUTH_ERRORS, 404, 422, 503)},
     summary="Read the connection's calendars from the provider again and keep the list",
 )
 def refresh_calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
@@ -335,13 +348,13 @@ def refresh_calendar_list(request: HttpRequest, connection_id: int) -> dict[str,
     return _calendar_list_out(connection)
 
 
-@router.delete("/me/calendar/{connection_id}", response={204: None, 404: ErrorOut})
+@router.delete("/me/calendar/{connection_id}", response={204: None, **errors(*AUTH_ERRORS, 404, 409, 422)})
 def delete_calendar(request: HttpRequest, connection_id: int) -> Status[None]:
     disconnect_calendar(user=_user(request), connection_id=connection_id)
     return Status(204, None)
 
 
-@router.delete("/me/inbox/{inbox_id}", response={204: None, 404: ErrorOut})
+@router.delete("/me/inbox/{inbox_id}", response={204: None, **errors(*AUTH_ERRORS, 404, 409, 422)})
 def delete_inbox(request: HttpRequest, inbox_id: int) -> Status[None]:
     disconnect_inbox(user=_user(request), inbox_id=inbox_id)
     return Status(204, None)

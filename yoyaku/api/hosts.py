@@ -16,13 +16,16 @@ from pydantic import Field
 from yoyaku.accounts.models import User
 from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
     AvailabilityIn,
     AvailabilityOut,
-    ErrorOut,
     HostBookingOut,
     MeetingLinkIn,
     MeetingLinkOut,
     MeetingLinkPatch,
+    SafeInstant,
+    errors,
 )
 from yoyaku.calendars.base import CalendarOperationNotSupported
 from yoyaku.scheduling.host_services import (
@@ -67,13 +70,13 @@ def _availability_out(user: User, availability: Availability | None) -> dict[str
     }
 
 
-@router.get("/me/availability", response=AvailabilityOut)
+@router.get("/me/availability", response={200: AvailabilityOut, **errors(*AUTH_ERRORS)})
 def get_availability(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
     return _availability_out(user, Availability.objects.filter(user=user).first())
 
 
-@router.put("/me/availability", response={200: AvailabilityOut, 422: ErrorOut})
+@router.put("/me/availability", response={200: AvailabilityOut, **errors(*AUTH_ERRORS, *BODY_ERRORS)})
 def put_availability(request: HttpRequest, payload: AvailabilityIn) -> dict[str, Any]:
     user = _user(request)
     availability = set_availability(
@@ -93,25 +96,27 @@ def _own_link(request: HttpRequest, slug: str) -> MeetingLink:
     return get_object_or_404(MeetingLink, slug=slug, owner=_user(request))
 
 
-@router.get("/meeting-links", response=list[MeetingLinkOut])
+@router.get("/meeting-links", response={200: list[MeetingLinkOut], **errors(*AUTH_ERRORS)})
 def list_links(request: HttpRequest) -> list[dict[str, Any]]:
     links = MeetingLink.objects.filter(owner=_user(request)).order_by("slug").prefetch_related("hosts")
     return [link_out(request, link) for link in links]
 
 
-@router.post("/meeting-links", response={201: MeetingLinkOut, 409: ErrorOut, 422: ErrorOut})
+@router.post("/meeting-links", response={201: MeetingLinkOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 409)})
 def post_link(request: HttpRequest, payload: MeetingLinkIn) -> Status[Any]:
     data = payload.model_dump()
     link = create_link(owner=_user(request), **data)
     return Status(201, link_out(request, link))
 
 
-@router.get("/meeting-links/{slug}", response={200: MeetingLinkOut, 404: ErrorOut})
+@router.get("/meeting-links/{slug}", response={200: MeetingLinkOut, **errors(*AUTH_ERRORS, 404)})
 def get_link(request: HttpRequest, slug: str) -> dict[str, Any]:
     return link_out(request, _own_link(request, slug))
 
 
-@router.patch("/meeting-links/{slug}", response={200: MeetingLinkOut, 404: ErrorOut, 422: ErrorOut})
+@router.patch(
+    "/meeting-links/{slug}", response={200: MeetingLinkOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 404, 409)}
+)
 def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> dict[str, Any]:
     link = _own_link(request, slug)
     data = payload.model_dump(exclude_unset=True)
@@ -119,13 +124,17 @@ def patch_link(request: HttpRequest, slug: str, payload: MeetingLinkPatch) -> di
     return link_out(request, link)
 
 
-@router.delete("/meeting-links/{slug}", response={204: None, 404: ErrorOut})
+@router.delete("/meeting-links/{slug}", response={204: None, **errors(*AUTH_ERRORS, 404)})
 def remove_link(request: HttpRequest, slug: str) -> Status[Any]:
     delete_link(link=_own_link(request, slug))
     return Status(204, None)
 
 
-@router.get("/me/hosted-pages", response=list[MeetingLinkOut], summary="Pages you co-host")
+@router.get(
+    "/me/hosted-pages",
+    response={200: list[MeetingLinkOut], **errors(*AUTH_ERRORS)},
+    summary="Pages you co-host",
+)
 def list_hosted_pages(request: HttpRequest) -> list[dict[str, Any]]:
     """Pages of other owners of your workspace that list you as a host (their owner added you)."""
     links = co_hosted_links(user=_user(request)).prefetch_related("hosts")
@@ -134,7 +143,7 @@ def list_hosted_pages(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post(
     "/me/hosted-pages/{slug}/leave",
-    response={204: None, 404: ErrorOut, 409: ErrorOut},
+    response={204: None, **errors(*AUTH_ERRORS, 404, 409)},
     summary="Stop co-hosting a page",
 )
 def leave_hosted_page(request: HttpRequest, slug: str) -> Status[Any]:
@@ -155,7 +164,7 @@ def leave_hosted_page(request: HttpRequest, slug: str) -> Status[Any]:
 
 
 class BookingsQuery(Schema):
-    after: datetime | None = Field(
+    after: SafeInstant | None = Field(
         default=None, description="List meetings that end after this instant (default: now)."
     )
     include_cancelled: bool = False
@@ -215,7 +224,11 @@ def _instant(value: datetime | None, *, field: str) -> datetime:
     return utc
 
 
-@router.get("/me/bookings", response={200: list[HostBookingOut], 422: ErrorOut}, summary="Upcoming meetings")
+@router.get(
+    "/me/bookings",
+    response={200: list[HostBookingOut], **errors(*AUTH_ERRORS, 422)},
+    summary="Upcoming meetings",
+)
 def list_bookings(request: HttpRequest, query: Query[BookingsQuery]) -> list[dict[str, Any]]:
     """Confirmed meetings on the host's pages (or assigned to the host) that have not ended, soonest first."""
     bookings = host_bookings(
@@ -228,7 +241,11 @@ def list_bookings(request: HttpRequest, query: Query[BookingsQuery]) -> list[dic
     return [host_booking_out(b) for b in bookings]
 
 
-@router.get("/me/requests", response={200: list[HostBookingOut], 422: ErrorOut}, summary="Meeting requests")
+@router.get(
+    "/me/requests",
+    response={200: list[HostBookingOut], **errors(*AUTH_ERRORS, 422)},
+    summary="Meeting requests",
+)
 def list_requests(request: HttpRequest, query: Query[RequestsQuery]) -> list[dict[str, Any]]:
     """Requests left on offline pages, or while the host's calendar could not be read; newest first."""
     requests = meeting_requests(
@@ -242,7 +259,7 @@ def list_requests(request: HttpRequest, query: Query[RequestsQuery]) -> list[dic
 
 
 class RescheduleIn(Schema):
-    start: datetime = Field(description="The new start with its UTC offset: a time the page offers.")
+    start: SafeInstant = Field(description="The new start with its UTC offset: a time the page offers.")
     duration: int | None = Field(
         default=None, ge=5, le=720, description="Minutes; one the page offers. Default: the meeting's own."
     )
@@ -262,7 +279,7 @@ def _refused(error: CalendarOperationNotSupported | BookingNotChangeable) -> Htt
 
 @router.post(
     "/me/bookings/{booking_id}/reschedule",
-    response={200: HostBookingOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    response={200: HostBookingOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409, 503)},
     summary="Move a meeting",
 )
 def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) -> dict[str, Any]:
@@ -286,7 +303,7 @@ def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) ->
 
 @router.post(
     "/me/bookings/{booking_id}/cancel",
-    response={200: HostBookingOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: HostBookingOut, **errors(*AUTH_ERRORS, 403, 404, 409, 422)},
     summary="Cancel a meeting",
 )
 def cancel(request: HttpRequest, booking_id: UUID) -> dict[str, Any]:

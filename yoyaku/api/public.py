@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,15 @@ from django.utils import timezone, translation
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from yoyaku.api.schemas import BookingIn, BookingOut, ErrorOut, PublicAvailabilityOut, RequestIn
+from yoyaku.api.schemas import (
+    BODY_ERRORS,
+    BookingIn,
+    BookingOut,
+    PublicAvailabilityOut,
+    RequestIn,
+    SafeDate,
+    errors,
+)
 from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 from yoyaku.scheduling.selectors import available_slots
@@ -30,8 +38,8 @@ MAX_WINDOW = timedelta(days=366)
 
 
 class AvailabilityQuery(Schema):
-    start: date | None = Field(default=None, description="First local date (default: today).")
-    end: date | None = Field(
+    start: SafeDate | None = Field(default=None, description="First local date (default: today).")
+    end: SafeDate | None = Field(
         default=None, description="Last local date, inclusive (default: start + 6 days)."
     )
     timezone: str = Field(default="UTC", max_length=64)
@@ -44,7 +52,7 @@ def _active_link(slug: str) -> MeetingLink:
 
 @router.get(
     "/book/{slug}/availability",
-    response={200: PublicAvailabilityOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={200: PublicAvailabilityOut, **errors(404, 422, 429)},
     summary="Free slots of a scheduling page",
     throttle=[READ_LIMIT],
 )
@@ -86,6 +94,8 @@ def availability(request: HttpRequest, slug: str, query: Query[AvailabilityQuery
 
 
 def booking_out(booking: Booking) -> dict[str, Any]:
+    # Public answers name the booking by its UUID only: sequential row ids (contacts, meetings, users)
+    # would tell anyone how many there are and invite guessing the others.
     return {
         "id": booking.id,
         "status": booking.status,
@@ -93,8 +103,6 @@ def booking_out(booking: Booking) -> dict[str, Any]:
         "end": booking.end,
         "timezone": booking.time_zone,
         "host": booking.assigned_host.display_name,
-        "contact_id": booking.contact_id,
-        "meeting_id": booking.meeting_id,
         "calendar_event_id": booking.calendar_event_id or None,
         "calendar_write": booking.calendar_write,
         "offline": booking.status == BookingStatus.REQUESTED,
@@ -105,15 +113,7 @@ def booking_out(booking: Booking) -> dict[str, Any]:
 
 @router.post(
     "/book/{slug}",
-    response={
-        200: BookingOut,
-        201: BookingOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-        429: ErrorOut,
-        503: ErrorOut,
-    },
+    response={200: BookingOut, 201: BookingOut, **errors(*BODY_ERRORS, 404, 409, 429, 503)},
     summary="Book a slot (or request it when the page is offline)",
     throttle=[WRITE_LIMIT],
 )
@@ -137,7 +137,7 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
 
 @router.post(
     "/book/{slug}/request",
-    response={200: BookingOut, 201: BookingOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={200: BookingOut, 201: BookingOut, **errors(*BODY_ERRORS, 404, 429)},
     summary="Leave a meeting request without a time (when no slots can be offered)",
     throttle=[WRITE_LIMIT],
 )

@@ -1,34 +1,106 @@
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Minutes = Field(ge=0, le=1440)
 
+# Dates and instants the databases, the time zone conversions and ``date + timedelta`` all handle:
+# year 1 or 9999 overflows as soon as a zone offset or a day is added. No scheduling needs more.
+FIRST_YEAR = 1900
+LAST_YEAR = 9000
+
+
+def _date_in_range(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"Give a date between the years {FIRST_YEAR} and {LAST_YEAR}.")
+    return value
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year if value.tzinfo is not None else value.year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"Give an instant between the years {FIRST_YEAR} and {LAST_YEAR}.")
+    return value
+
+
+def _iso_date(value: object) -> object:
+    # pydantic's lax mode would also read numbers (and numeric strings) as Unix times; the document
+    # promises an ISO 8601 date (RFC 3339 full-date), so only that is read.
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("Give a date as YYYY-MM-DD.") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise ValueError("Give a date as YYYY-MM-DD.")
+
+
+def _iso_instant(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("Give a date and time like 2026-05-01T09:00:00+02:00 (ISO 8601).") from None
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("Give a date and time like 2026-05-01T09:00:00+02:00 (ISO 8601).")
+
+
+SafeDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_date_in_range)]
+SafeInstant = Annotated[datetime, BeforeValidator(_iso_instant), AfterValidator(_instant_in_range)]
+# [start, end] minutes from local midnight: a two-item array of integers, not a tuple, whose
+# "prefixItems" schema OpenAPI tools built on JSON Schema draft 4 (OpenAPI 3.0's) misread.
+Span = Annotated[list[int], Field(min_length=2, max_length=2)]
+
 
 class ErrorOut(Schema):
-    detail: str
-    errors: dict[str, str] = {}
+    detail: str = Field(description="What went wrong, in the language of the request (Accept-Language).")
+    errors: dict[str, str] = Field(
+        default_factory=dict, description="Field (dotted path, e.g. answers.company) to what to fix in it."
+    )
+
+
+# What operations answer besides their success, for their response declarations. Every error has the
+# ErrorOut shape (the API's exception handlers and api/middleware.py see to it).
+AUTH_ERRORS = (401,)  # no valid API key
+BODY_ERRORS = (400, 413, 415, 422)  # malformed JSON, too large, not JSON, a field to fix
+
+
+def errors(*statuses: int) -> dict[int, Any]:
+    """``{status: ErrorOut}`` for each status, to spread into a ninja ``response=`` mapping."""
+    return dict.fromkeys(statuses, ErrorOut)
 
 
 class AvailabilityIn(Schema):
     time_zone: str = Field(max_length=64, examples=["Europe/Berlin"])
-    weekly: dict[Literal["0", "1", "2", "3", "4", "5", "6"], list[tuple[int, int]]] = Field(
+    weekly: dict[Literal["0", "1", "2", "3", "4", "5", "6"], list[Span]] = Field(
         description="Weekday (0 = Monday) to local [start, end] minutes from midnight."
     )
-    overrides: dict[date, list[tuple[int, int]]] = Field(
+    overrides: dict[SafeDate, list[Span]] = Field(
         default_factory=dict, description="Dates whose hours replace the weekly ones; [] = day off."
     )
 
 
 class AvailabilityOut(Schema):
     time_zone: str
-    weekly: dict[str, list[tuple[int, int]]]
-    overrides: dict[str, list[tuple[int, int]]]
+    weekly: dict[str, list[Span]]
+    overrides: dict[str, list[Span]]
+
+
+def _check_durations(value: list[int]) -> list[int]:
+    if any(d < 5 or d > 720 for d in value):
+        raise ValueError("durations are minutes between 5 and 720")
+    return sorted(set(value))
 
 
 class FormFieldSpec(Schema):
@@ -56,8 +128,8 @@ class MeetingLinkIn(Schema):
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
-    fixed_start: date | None = None
-    fixed_end: date | None = None
+    fixed_start: SafeDate | None = None
+    fixed_end: SafeDate | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
     prioritize_contact_owner: bool = False
     form_fields: list[FormFieldSpec] = Field(default_factory=list, max_length=30)
@@ -69,30 +141,64 @@ class MeetingLinkIn(Schema):
     @field_validator("durations")
     @classmethod
     def _durations(cls, value: list[int]) -> list[int]:
-        if any(d < 5 or d > 720 for d in value):
-            raise ValueError("durations are minutes between 5 and 720")
-        return sorted(set(value))
+        return _check_durations(value)
+
+
+# For PATCH fields that may be left out but not set to null: the schema shows no null, and
+# ``_no_null`` refuses an explicit one (a left-out field keeps its default and skips validators).
+Unset = SkipJsonSchema[None]
 
 
 class MeetingLinkPatch(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: Literal["one_on_one", "group", "round_robin"] | None = None
-    host_usernames: list[str] | None = None
-    durations: list[int] | None = Field(default=None, min_length=1, max_length=10)
-    increment_minutes: int | None = Field(default=None, ge=5, le=60)
-    notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
-    buffer_before_minutes: int | None = Field(default=None, ge=0, le=720)
-    buffer_after_minutes: int | None = Field(default=None, ge=0, le=720)
+    """Only the fields sent change. ``null`` is refused (leave a field out to keep its value), except for
+    the fields that may be empty: ``rolling_weeks``, ``fixed_start``, ``fixed_end`` and ``max_per_day``."""
+
+    name: str | Unset = Field(default=None, min_length=1, max_length=200)
+    kind: Literal["one_on_one", "group", "round_robin"] | Unset = None
+    host_usernames: list[str] | Unset = Field(default=None, max_length=100)
+    durations: list[int] | Unset = Field(default=None, min_length=1, max_length=10)
+    increment_minutes: int | Unset = Field(default=None, ge=5, le=60)
+    notice_minutes: int | Unset = Field(default=None, ge=0, le=60 * 24 * 60)
+    buffer_before_minutes: int | Unset = Field(default=None, ge=0, le=720)
+    buffer_after_minutes: int | Unset = Field(default=None, ge=0, le=720)
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
-    fixed_start: date | None = None
-    fixed_end: date | None = None
+    fixed_start: SafeDate | None = None
+    fixed_end: SafeDate | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
-    prioritize_contact_owner: bool | None = None
-    form_fields: list[FormFieldSpec] | None = None
-    location: str | None = Field(default=None, max_length=500)
-    confirmation_message: str | None = Field(default=None, max_length=2000)
-    redirect_url: str | None = Field(default=None, max_length=500)
-    active: bool | None = None
+    prioritize_contact_owner: bool | Unset = None
+    form_fields: list[FormFieldSpec] | Unset = Field(default=None, max_length=30)
+    location: str | Unset = Field(default=None, max_length=500)
+    confirmation_message: str | Unset = Field(default=None, max_length=2000)
+    redirect_url: str | Unset = Field(default=None, max_length=500)
+    active: bool | Unset = None
+
+    @field_validator(
+        "name",
+        "kind",
+        "host_usernames",
+        "durations",
+        "increment_minutes",
+        "notice_minutes",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "prioritize_contact_owner",
+        "form_fields",
+        "location",
+        "confirmation_message",
+        "redirect_url",
+        "active",
+        mode="before",
+    )
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("null is not a value for this field; leave the field out to keep it.")
+        return value
+
+    @field_validator("durations")
+    @classmethod
+    def _durations(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else _check_durations(value)
 
 
 class MeetingLinkOut(Schema):
@@ -135,21 +241,25 @@ class PublicAvailabilityOut(Schema):
 
 
 class BookingIn(Schema):
-    start: datetime
+    start: SafeInstant
     duration: int = Field(ge=5, le=720)
-    timezone: str = Field(max_length=64)
+    timezone: str = Field(
+        max_length=64, description="The booker's IANA time zone.", examples=["Europe/Berlin"]
+    )
     first_name: str = Field(max_length=200)
     last_name: str = Field(max_length=200)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"}, examples=["aiko@example.com"])
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=30)
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=100)
 
 
 class RequestIn(Schema):
-    timezone: str = Field(max_length=64)
+    timezone: str = Field(
+        max_length=64, description="The booker's IANA time zone.", examples=["Europe/Berlin"]
+    )
     first_name: str = Field(max_length=200)
     last_name: str = Field(max_length=200)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"}, examples=["aiko@example.com"])
     message: str = Field(default="", max_length=2000)
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=30)
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=100)
@@ -162,8 +272,6 @@ class BookingOut(Schema):
     end: datetime | None
     timezone: str
     host: str
-    contact_id: int | None
-    meeting_id: int | None
     calendar_event_id: str | None
     calendar_write: str
     offline: bool

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from yoyaku.accounts.connections import ConnectionRefused
 from yoyaku.api import connections, crm, hosts, public
 from yoyaku.api.connections import refusal_status
+from yoyaku.api.middleware import not_found_detail
+from yoyaku.api.parser import JsonOnlyParser, UnsupportedMediaType
 from yoyaku.scheduling.host_services import LinkConflict
 from yoyaku.scheduling.services import CalendarUnreadable, SlotUnavailable
 from yoyaku.scheduling.validation import BookingInputError
+
+logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="Yoyaku API",
@@ -23,6 +29,7 @@ api = NinjaAPI(
         "Scheduling pages, availability and bookings. Host endpoints take `Authorization: Bearer <API key>`."
     ),
     urls_namespace="api-v1",
+    parser=JsonOnlyParser(),
 )
 api.add_router("/", hosts.router)
 api.add_router("/", public.router)
@@ -51,7 +58,10 @@ def _location(loc: list[object]) -> str:
 def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors: dict[str, str] = {}
     for item in exc.errors:
-        errors.setdefault(_location(list(item.get("loc", []))), str(item.get("msg", "Invalid value.")))
+        message = str(item.get("msg", "Invalid value."))
+        # pydantic prefixes the message of a ValueError raised by a validator; the message is ours.
+        message = message.removeprefix("Value error, ")
+        errors.setdefault(_location(list(item.get("loc", []))), message)
     return _error(request, 422, "Some fields need fixing.", errors)
 
 
@@ -97,14 +107,34 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja turns whatever the body parser raises into a 400; answer by what the parser found.
+    if isinstance(exc.__cause__, UnsupportedMediaType):
+        return _error(
+            request,
+            415,
+            _("Send the body as JSON, with the header Content-Type: application/json."),
+            {"Content-Type": _("Use application/json.")},
+        )
+    if isinstance(exc.__cause__, BookingInputError):
+        return _bad_input(request, exc.__cause__)
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        return _error(request, 400, _("The body is not valid JSON."))
     return _error(request, exc.status_code, str(exc))
 
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, "Nothing here: check the address (a scheduling page's slug, for example).")
+    return _error(request, 404, not_found_detail())
 
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return _error(request, 413, "The request body is too large.")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A bug, not bad input: log it with its traceback and answer in the documented shape (never an
+    # HTML page, whatever DEBUG says), without details that belong in the log only.
+    logger.exception("Unexpected error in %s %s", request.method, request.path)
+    return _error(request, 500, _("Something went wrong on the server. Try again later."))

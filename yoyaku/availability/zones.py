@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY = 86_400
@@ -31,10 +32,27 @@ class UnknownTimeZone(ValueError):
     """Raised for a time zone name that is not a known IANA zone."""
 
 
+@cache
+def iana_zone_names() -> frozenset[str]:
+    """The zone names of the IANA time zone database, as the ``tzdata`` package lists them.
+
+    ``ZoneInfo`` also opens any file under the system's zoneinfo folder, which holds names that are not
+    zones (``localtime``, ``posixrules``) and can change from one machine to the next; ``Factory`` is in
+    the database but means "no zone set" (its abbreviation is "-00"). Only the listed names are accepted,
+    links such as ``Asia/Calcutta`` included (they stay valid in the database's ``backward`` file).
+    """
+    names = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(names) - {"Factory"}
+
+
+def is_iana_zone(name: object) -> bool:
+    return isinstance(name, str) and name in iana_zone_names()
+
+
 @lru_cache(maxsize=1024)
 def get_zone(name: str) -> ZoneInfo:
     """Return the ``ZoneInfo`` for an IANA name, or raise :class:`UnknownTimeZone`."""
-    if not isinstance(name, str) or not name:
+    if not is_iana_zone(name):
         raise UnknownTimeZone(f"unknown IANA time zone: {name!r}")
     try:
         return ZoneInfo(name)

@@ -649,7 +649,8 @@ class MicrosoftEmulator:
 
     def issue_tokens(self, email: str = DEFAULT_EMAIL, scopes: Iterable[str] | None = None) -> dict[str, Any]:
         """Tokens as if the user had consented, for tests that skip the browser flow."""
-        granted = list(scopes or ["User.Read", "Calendars.ReadWrite", "MailboxSettings.Read", "offline_access"])
+        default = ["User.Read", "Calendars.ReadWrite", "MailboxSettings.Read", "offline_access"]
+        granted = list(scopes or default)
         with self.lock:
             return self._token_response(email.lower(), granted, nonce="")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from yoyaku.availability import (
 )
 from yoyaku.calendars.base import CalendarError
 from yoyaku.scheduling.models import Availability, Booking, BookingStatus, LinkKind, MeetingLink, Reservation
+
+logger = logging.getLogger(__name__)
 
 Interval = tuple[int, int]
 
@@ -142,6 +145,16 @@ def available_slots(
                 busy = read_busy(connection=connection, start=start - margin, end=end + margin)
             except CalendarError as error:
                 errors.append(str(error))
+                # An operator needs to know why a page offers nothing: which connection, and what failed.
+                logger.warning(
+                    "Calendar connection %s (%s) of %s could not be read; page %s %s: %s",
+                    connection.pk,
+                    connection.provider,
+                    host.username,
+                    link.slug,
+                    "leaves this host out" if link.kind == LinkKind.ROUND_ROBIN else "offers no slots",
+                    error,
+                )
                 if link.kind != LinkKind.ROUND_ROBIN:
                     # Fail closed: never offer a time computed without a host's calendar.
                     return SlotsResult(

@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext
 
 from yoyaku.availability import NotOffered, not_offered
+from yoyaku.availability.zones import is_iana_zone
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import host_hours, link_hosts, link_rules
 
@@ -31,12 +31,10 @@ class BookingInputError(ValueError):
 
 
 def check_time_zone(name: str, *, field: str = "timezone") -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+    if not is_iana_zone(name):
         raise BookingInputError(
             {field: f"Unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin'."}
-        ) from error
+        )
     return name
 
 

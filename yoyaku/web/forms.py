@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yoyaku.accounts.validators import validate_calendar_url
 from yoyaku.calendars.base import CalendarInfo
 
 
@@ -58,6 +59,7 @@ class CalDAVForm(forms.Form):
     url = forms.CharField(
         label=_("Server URL"),
         max_length=500,
+        validators=[validate_calendar_url],
         help_text=_(
             "The address of the CalDAV server or of your calendar, for example https://dav.example.com/."
         ),
