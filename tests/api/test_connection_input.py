@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def host() -> User:
     user = make_host(email="hana@example.com")
-    Seat.objects.create(hub=Seat.Hub.SALES, tier=Seat.Tier.PROFESSIONAL, user=user)
+    Seat.objects.create(workspace=user.workspace, hub=Seat.Hub.SALES, tier=Seat.Tier.PROFESSIONAL, user=user)
     return user
 
 

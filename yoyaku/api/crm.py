@@ -16,7 +16,7 @@ from pydantic import Field
 
 from yoyaku.accounts.models import User
 from yoyaku.api.auth import ApiKeyAuth
-from yoyaku.api.schemas import ErrorOut
+from yoyaku.api.schemas import AUTH_ERRORS, BODY_ERRORS, errors
 from yoyaku.crm import selectors
 from yoyaku.crm.models import Contact, Meeting
 from yoyaku.crm.services import (
@@ -217,7 +217,11 @@ def meeting_out(meeting: Meeting) -> dict[str, Any]:
     }
 
 
-@router.get("/crm/contacts", response={200: ContactPageOut, 422: ErrorOut}, summary="List contacts")
+@router.get(
+    "/crm/contacts",
+    response={200: ContactPageOut, **errors(*AUTH_ERRORS, 422)},
+    summary="List contacts",
+)
 def list_contacts(request: HttpRequest, query: Query[ContactQuery]) -> dict[str, Any]:
     """The workspace's contacts by name, searched by name and email, a page at a time."""
     page = selectors.contacts_page(
@@ -231,7 +235,11 @@ def list_contacts(request: HttpRequest, query: Query[ContactQuery]) -> dict[str,
     }
 
 
-@router.post("/crm/contacts", response={201: ContactOut, 422: ErrorOut}, summary="Create a contact")
+@router.post(
+    "/crm/contacts",
+    response={201: ContactOut, **errors(*AUTH_ERRORS, *BODY_ERRORS)},
+    summary="Create a contact",
+)
 def post_contact(request: HttpRequest, payload: ContactIn) -> Status[Any]:
     """A new contact of the workspace, owned by you. An email another contact has is refused (422)."""
     user = _user(request)
@@ -241,7 +249,7 @@ def post_contact(request: HttpRequest, payload: ContactIn) -> Status[Any]:
 
 @router.get(
     "/crm/contacts/{contact_id}",
-    response={200: ContactDetailOut, 404: ErrorOut},
+    response={200: ContactDetailOut, **errors(*AUTH_ERRORS, 404, 422)},
     summary="A contact and its meetings",
 )
 def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
@@ -252,7 +260,7 @@ def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
 
 @router.patch(
     "/crm/contacts/{contact_id}",
-    response={200: ContactOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: ContactOut, **errors(*AUTH_ERRORS, 404, *BODY_ERRORS)},
     summary="Edit a contact",
 )
 def patch_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> dict[str, Any]:
@@ -262,7 +270,7 @@ def patch_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) 
 
 @router.post(
     "/crm/contacts/{contact_id}/merge",
-    response={200: ContactDetailOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: ContactDetailOut, **errors(*AUTH_ERRORS, 404, *BODY_ERRORS)},
     summary="Merge another contact into this one",
 )
 def merge_contact(request: HttpRequest, contact_id: int, payload: MergeIn) -> dict[str, Any]:
@@ -282,7 +290,7 @@ def merge_contact(request: HttpRequest, contact_id: int, payload: MergeIn) -> di
 
 @router.post(
     "/crm/contacts/{contact_id}/meetings",
-    response={201: MeetingOut, 404: ErrorOut, 422: ErrorOut},
+    response={201: MeetingOut, **errors(*AUTH_ERRORS, 404, *BODY_ERRORS)},
     summary="Create a meeting with a contact",
 )
 def post_meeting(request: HttpRequest, contact_id: int, payload: MeetingIn) -> Status[Any]:
@@ -299,7 +307,11 @@ def post_meeting(request: HttpRequest, contact_id: int, payload: MeetingIn) -> S
     )
 
 
-@router.get("/crm/meetings", response={200: MeetingPageOut, 422: ErrorOut}, summary="List meetings")
+@router.get(
+    "/crm/meetings",
+    response={200: MeetingPageOut, **errors(*AUTH_ERRORS, 422)},
+    summary="List meetings",
+)
 def list_meetings(request: HttpRequest, query: Query[MeetingQuery]) -> dict[str, Any]:
     """The workspace's meetings: `when=upcoming` soonest first, `past` and unfiltered latest first."""
     page = selectors.meetings_page(
@@ -320,14 +332,18 @@ def list_meetings(request: HttpRequest, query: Query[MeetingQuery]) -> dict[str,
     }
 
 
-@router.get("/crm/meetings/{meeting_id}", response={200: MeetingOut, 404: ErrorOut}, summary="A meeting")
+@router.get(
+    "/crm/meetings/{meeting_id}",
+    response={200: MeetingOut, **errors(*AUTH_ERRORS, 404, 422)},
+    summary="A meeting",
+)
 def get_meeting(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
     return meeting_out(_meeting(request, meeting_id))
 
 
 @router.patch(
     "/crm/meetings/{meeting_id}",
-    response={200: MeetingOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: MeetingOut, **errors(*AUTH_ERRORS, 404, *BODY_ERRORS)},
     summary="Edit or cancel a meeting",
 )
 def patch_meeting(request: HttpRequest, meeting_id: int, payload: MeetingPatch) -> dict[str, Any]:
