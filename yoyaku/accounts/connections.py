@@ -35,7 +35,6 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts import providers
-from yoyaku.accounts.busy import forget_busy
 from yoyaku.accounts.models import (
     CalendarConnection,
     ConnectionPurpose,
@@ -270,7 +269,6 @@ def _save_connection(
             **(details or {}),
             "calendars": calendar_details(calendars),
         }
-        connection.busy_fetched_at = None
         try:
             with transaction.atomic():
                 connection.save()
@@ -290,8 +288,17 @@ def _save_connection(
     if existing is not None:
         # Writes and cancellations refused while the sign-in was broken waited for this.
         transaction.on_commit(lambda: _resume_calendar_writes(user_id=user.pk))
+    # The pages offer this calendar's times only once it has been synced.
+    _request_sync(connection=connection)
     connection.user = user
     return connection
+
+
+def _request_sync(*, connection: CalendarConnection) -> None:
+    # Imported here: the calendar data app builds on accounts, not the other way round.
+    from yoyaku.calendar_sync.busy import request_sync
+
+    request_sync(connection=connection)
 
 
 def _resume_calendar_writes(*, user_id: int) -> None:
@@ -642,9 +649,8 @@ def update_calendar_settings(
     connection.write_calendar_id = write_calendar_id
     connection.tentative_blocks = tentative_blocks
     connection.save(update_fields=["conflict_calendar_ids", "write_calendar_id", "tentative_blocks"])
-    # The synced busy copy was read with the old choice.
-    forget_busy(connection=connection)
-    connection.busy_fetched_at = None
+    # The busy index was built from the old choice of calendars.
+    _request_sync(connection=connection)
     return connection
 
 

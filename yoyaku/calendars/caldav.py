@@ -30,6 +30,8 @@ import icalendar
 from lxml import etree
 
 from yoyaku.calendars.base import (
+    SYNC_FUTURE,
+    SYNC_PAST,
     Attendee,
     BusyInterval,
     CalendarAuthError,
@@ -465,6 +467,23 @@ class CalDAVAdapter:
             else:
                 end = self._to_utc(start_value + timedelta(days=1)) if all_day else start
             attendees = tuple(_attendee(a) for a in _as_list(master.get("ATTENDEE")))
+            organizer = str(master.get("ORGANIZER", ""))
+            if organizer.lower().startswith("mailto:"):
+                organizer = organizer[7:]
+            status = str(master.get("STATUS", "")).upper()
+            modified = master.get("LAST-MODIFIED")
+            changed_at = modified.dt if modified is not None and isinstance(modified.dt, datetime) else None
+            # CalDAV objects hold a whole series (RRULE, overrides, EXDATEs): expand it here with the
+            # same busy rules as a busy query, over the sync's window, so the store keeps instances.
+            now = datetime.now(UTC)
+            owners = [e for e in (self.owner_email, self.username) if "@" in e]
+            occurrences = busy_from_calendar(
+                calendar=calendar,
+                start=now - SYNC_PAST,
+                end=now + SYNC_FUTURE,
+                time_zone=self.time_zone,
+                owner_emails=owners,
+            )
             return RemoteEvent(
                 id=href,
                 uid=str(master["UID"]) if "UID" in master else None,
@@ -472,10 +491,16 @@ class CalDAVAdapter:
                 start=start,
                 end=end,
                 attendees=attendees,
-                cancelled=str(master.get("STATUS", "")).upper() == "CANCELLED",
+                cancelled=status == "CANCELLED",
                 all_day=all_day,
                 location=str(master.get("LOCATION", "")),
                 description=str(master.get("DESCRIPTION", "")),
+                show_as=occurrences[0].status if occurrences else "free",
+                status=status.lower() or "confirmed",
+                organizer=organizer.strip(),
+                changed_at=changed_at,
+                expanded=True,
+                occurrences=tuple(occurrences),
             )
         except Exception as error:
             logger.warning("Skipping unreadable CalDAV object %s: %s", href, error)
@@ -762,12 +787,25 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# RFC 5545 §3.2.12 PARTSTAT values, as the store keeps them.
+_PARTSTATS = {
+    "ACCEPTED": "accepted",
+    "DECLINED": "declined",
+    "TENTATIVE": "tentative",
+    "NEEDS-ACTION": "needs_action",
+}
+
+
 def _attendee(value: Any) -> Attendee:
     email = str(value)
     if email.lower().startswith("mailto:"):
         email = email[7:]
     params = getattr(value, "params", {})
-    return Attendee(email=email.strip(), name=str(params.get("CN", "")))
+    return Attendee(
+        email=email.strip(),
+        name=str(params.get("CN", "")),
+        response=_PARTSTATS.get(str(params.get("PARTSTAT", "")).upper(), ""),
+    )
 
 
 def _utc_stamp(moment: datetime) -> str:

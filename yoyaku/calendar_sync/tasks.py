@@ -1,0 +1,64 @@
+"""Background sync on huey: one connection at a time, and the fallback poll of every connection.
+
+``sync_connection`` holds a lock in huey's own storage (the SQLite file or Redis that
+every consumer shares), so several consumers never sync one connection at once. A sync
+asked for while another runs is scheduled again shortly, so a change notified meanwhile
+is still read. Every task is idempotent: syncing twice leaves the same store.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Q
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+from huey.exceptions import TaskLockedException
+
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
+from yoyaku.calendar_sync.models import ConnectionSync
+from yoyaku.calendar_sync.services import poll_interval, sync_connection_now
+
+logger = logging.getLogger(__name__)
+
+LOCKED_RETRY_SECONDS = 5
+# At most this many connections are queued by one poll run; the rest are due at the next one.
+POLL_BATCH = 5000
+
+
+def lock_name(connection_id: int) -> str:
+    return f"yoyaku-calendar-sync-{connection_id}"
+
+
+@db_task()
+def sync_connection(connection_id: int) -> None:
+    try:
+        with HUEY.lock_task(lock_name(connection_id)):
+            sync_connection_now(connection_id=connection_id)
+    except TaskLockedException:
+        logger.info("Calendar connection %s is being synced already; syncing again after it", connection_id)
+        sync_connection.schedule(args=(connection_id,), delay=LOCKED_RETRY_SECONDS)
+
+
+@db_periodic_task(crontab(minute="*"))
+def poll_connections() -> None:
+    """Queue a sync of every connection whose (jittered) poll is due, and of those never synced."""
+    queue_due_syncs()
+
+
+def queue_due_syncs() -> int:
+    now = timezone.now()
+    due = list(
+        CalendarConnection.objects.exclude(status=ConnectionStatus.NEEDS_RECONNECT)
+        .filter(Q(sync__isnull=True) | Q(sync__next_poll_at__isnull=True) | Q(sync__next_poll_at__lte=now))
+        .values_list("pk", "provider")[:POLL_BATCH]
+    )
+    for connection_id, provider in due:
+        # Claimed before queueing, so a backlog does not queue the same connection every minute.
+        claimed, _created = ConnectionSync.objects.get_or_create(connection_id=connection_id)
+        ConnectionSync.objects.filter(pk=claimed.pk).update(
+            next_poll_at=now + poll_interval(provider=provider)
+        )
+        sync_connection(connection_id)
+    return len(due)
