@@ -59,7 +59,7 @@ def sync_connection_now(*, connection_id: int) -> bool:
     started = timezone.now()
     try:
         with closing(adapter_for(connection)) as adapter:
-            if capabilities(connection.provider).two_way_sync:
+            if capabilities(connection.provider).event_sync:
                 covered_until = _sync_events(connection=connection, adapter=adapter, now=started)
             else:
                 covered_until = _poll_busy_window(connection=connection, adapter=adapter, now=started)
