@@ -254,6 +254,11 @@ YOYAKU_SYNC_POLL_SECONDS = {
 YOYAKU_SYNC_POLL_JITTER = float(os.environ.get("YOYAKU_SYNC_POLL_JITTER", "0.2"))
 # A complete listing this often moves the expanded recurrence horizon forward with time.
 YOYAKU_SYNC_FULL_EVERY_HOURS = float(os.environ.get("YOYAKU_SYNC_FULL_EVERY_HOURS", "24"))
+# Push (Google channels, Graph subscriptions) to YOYAKU_BASE_URL/calendar/push/...: "auto" turns it on when
+# the public address is https (the providers only call https addresses), "1" always, "0" never.
+YOYAKU_SYNC_PUSH = os.environ.get("YOYAKU_SYNC_PUSH", "auto")
+# Channels are renewed when they would expire within this many hours.
+YOYAKU_SYNC_PUSH_RENEW_HOURS = float(os.environ.get("YOYAKU_SYNC_PUSH_RENEW_HOURS", "48"))
 # A calendar write or cancellation that keeps failing is given up (and shown to the host) after this
 # many attempts or this many hours, whichever comes first.
 YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS", "50"))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -297,8 +297,10 @@ def _save_connection(
 def _request_sync(*, connection: CalendarConnection) -> None:
     # Imported here: the calendar data app builds on accounts, not the other way round.
     from yoyaku.calendar_sync.busy import request_sync
+    from yoyaku.calendar_sync.push import request_push
 
     request_sync(connection=connection)
+    request_push(connection=connection)
 
 
 def _resume_calendar_writes(*, user_id: int) -> None:
@@ -590,14 +592,25 @@ def disconnect_calendar(*, user: User, connection_id: int) -> None:
         provider = connection.provider
         try:
             secret = connection.secret if provider == Provider.GOOGLE else ""
+            stop_push = _push_stopper(connection)
         except ValueError:  # encrypted with a key no longer configured: nothing to revoke with
             secret = ""
+            stop_push = None
         connection.delete()
         if legacy:
             User.objects.filter(pk=locked.pk).update(limited_to_one_connection=True)
             user.limited_to_one_connection = True
+    if stop_push is not None:
+        # Before the grant is revoked: stopping a channel needs it.
+        stop_push()
     if secret:
         _revoke_google(secret)
+
+
+def _push_stopper(connection: CalendarConnection) -> Callable[[], None]:
+    from yoyaku.calendar_sync.push import push_stopper
+
+    return push_stopper(connection=connection)
 
 
 def _revoke_google(secret: str) -> None:

@@ -95,3 +95,22 @@ class ConnectionSync(models.Model):
 
     def __str__(self) -> str:
         return f"sync of connection {self.connection_id}"
+
+
+class PushChannel(models.Model):
+    """A provider's promise to tell Yoyaku when a calendar changes: a Google channel (events.watch) or
+    a Microsoft Graph subscription. A notification only starts a sync of that connection."""
+
+    connection = models.ForeignKey(CalendarConnection, on_delete=models.CASCADE, related_name="push_channels")
+    calendar_id = models.CharField(max_length=1000)
+    # Google: the channel id Yoyaku chose; Graph: the subscription id Graph gave.
+    channel_id = models.CharField(max_length=255, unique=True)
+    # Google's resourceId (needed to stop the channel); "" for Graph.
+    resource_id = models.CharField(max_length=255, blank=True, default="")
+    # The channel token (Google) or clientState (Graph) each notification must carry.
+    secret = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"push channel {self.channel_id} of connection {self.connection_id}"

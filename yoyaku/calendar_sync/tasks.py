@@ -18,6 +18,7 @@ from huey.exceptions import TaskLockedException
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
 from yoyaku.calendar_sync.models import ConnectionSync
+from yoyaku.calendar_sync.push import PUSH_PROVIDERS, ensure_push, push_enabled
 from yoyaku.calendar_sync.services import poll_interval, sync_connection_now
 
 logger = logging.getLogger(__name__)
@@ -62,3 +63,25 @@ def queue_due_syncs() -> int:
         )
         sync_connection(connection_id)
     return len(due)
+
+
+@db_task()
+def ensure_push_channels(connection_id: int) -> None:
+    """Open or renew the connection's push channels (one at a time per connection, like a sync)."""
+    try:
+        with HUEY.lock_task(f"yoyaku-calendar-push-{connection_id}"):
+            ensure_push(connection_id=connection_id)
+    except TaskLockedException:
+        logger.info("Push channels of connection %s are being renewed already", connection_id)
+
+
+@db_periodic_task(crontab(minute="17"))
+def renew_push_channels() -> None:
+    """Hourly: every Google and Microsoft 365 connection gets channels that outlive the renewal margin."""
+    if not push_enabled():
+        return
+    ids = CalendarConnection.objects.filter(provider__in=PUSH_PROVIDERS).exclude(
+        status=ConnectionStatus.NEEDS_RECONNECT
+    )
+    for connection_id in ids.values_list("pk", flat=True):
+        ensure_push_channels(connection_id)
