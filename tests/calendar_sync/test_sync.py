@@ -286,3 +286,43 @@ def test_applying_the_same_result_twice_changes_nothing_more(radicale: RadicaleS
     assert SyncedEvent.objects.filter(connection=connection).count() == 1
     assert indexed(connection) == [(day_at(10), day_at(11))]
     assert ConnectionSync.objects.get(connection=connection).busy_index
+
+
+def test_google_series_deleted_leaves_no_instance(connected_google: GoogleEmulator, host: User) -> None:
+    connection = CalendarConnection.objects.get(user=host)
+    series = connected_google.add_event(
+        GOOGLE_EMAIL,
+        {
+            "start": {"dateTime": rfc3339(day_at(8)), "timeZone": "UTC"},
+            "end": {"dateTime": rfc3339(day_at(9)), "timeZone": "UTC"},
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+        },
+    )
+    sync_now(connection)
+    assert SyncedEvent.objects.filter(connection=connection).count() == 3
+
+    connected_google.delete_event(GOOGLE_EMAIL, series["id"])
+    sync_now(connection)
+
+    assert not SyncedEvent.objects.filter(connection=connection).exists()
+    assert indexed(connection) == []
+
+
+def test_microsoft_series_deleted_leaves_no_instance(connected_microsoft: MicrosoftEmulator, host: User) -> None:
+    connection = CalendarConnection.objects.get(user=host)
+    first = day_at(8)
+    series = connected_microsoft.add_event(
+        start=first,
+        end=first + timedelta(hours=1),
+        recurrence={
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "numbered", "startDate": first.date().isoformat(), "numberOfOccurrences": 3},
+        },
+    )
+    sync_now(connection)
+    assert indexed(connection) == [(day_at(8), day_at(9))]
+
+    connected_microsoft.delete_event(series)
+    sync_now(connection)
+
+    assert indexed(connection) == []
