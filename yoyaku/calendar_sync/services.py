@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from yoyaku.accounts.calendar_registry import adapter_for
@@ -171,10 +172,10 @@ def apply_sync_result(
         state.save()
 
 
-def _delete_events(rows: object, event_ids: Iterable[str]) -> None:
+def _delete_events(rows: QuerySet[SyncedEvent], event_ids: Iterable[str]) -> None:
     ids = list(event_ids)
     for chunk in range(0, len(ids), BATCH):
-        rows.filter(event_id__in=ids[chunk : chunk + BATCH]).delete()  # type: ignore[attr-defined]
+        rows.filter(event_id__in=ids[chunk : chunk + BATCH]).delete()
 
 
 def _iso(moment: datetime) -> str:
