@@ -308,7 +308,9 @@ def test_google_series_deleted_leaves_no_instance(connected_google: GoogleEmulat
     assert indexed(connection) == []
 
 
-def test_microsoft_series_deleted_leaves_no_instance(connected_microsoft: MicrosoftEmulator, host: User) -> None:
+def test_microsoft_series_deleted_leaves_no_instance(
+    connected_microsoft: MicrosoftEmulator, host: User
+) -> None:
     connection = CalendarConnection.objects.get(user=host)
     first = day_at(8)
     series = connected_microsoft.add_event(
