@@ -252,6 +252,8 @@ def test_caldav_invalid_sync_token_makes_a_full_resync(radicale: RadicaleServer,
         event_id=stale.event_id + "-deleted-meanwhile",
         start=day_at(16),
         end=day_at(17),
+        start_epoch=int(day_at(16).timestamp()),
+        end_epoch=int(day_at(17).timestamp()),
         synced_at=timezone.now(),
     )
 

@@ -217,6 +217,8 @@ def _rows(
                     recurrence_id=key[1],
                     start=occurrence.start,
                     end=occurrence.end,
+                    start_epoch=int(occurrence.start.timestamp()),
+                    end_epoch=int(occurrence.end.timestamp()),
                     show_as=occurrence.status,
                 )
             continue
@@ -231,21 +233,27 @@ def _rows(
         if event.cancelled:
             show_as = "free"
         yield SyncedEvent(
-            **common, recurrence_id=event.recurrence_id[:64], start=start, end=end, show_as=show_as
+            **common,
+            recurrence_id=event.recurrence_id[:64],
+            start=start,
+            end=end,
+            start_epoch=int(start.timestamp()),
+            end_epoch=int(end.timestamp()),
+            show_as=show_as,
         )
 
 
 def rebuild_index(*, connection: CalendarConnection, now: datetime) -> None:
     """Pack the store's blocking rows into the connection's busy index."""
     spans = (
-        SyncedEvent.objects.filter(connection=connection, end__gt=now - SYNC_PAST)
+        SyncedEvent.objects.filter(connection=connection, end_epoch__gt=int((now - SYNC_PAST).timestamp()))
         .exclude(show_as="free")
-        .values_list("start", "end", "show_as")
+        .values_list("start_epoch", "end_epoch", "show_as")
     )
     busy: list[tuple[int, int]] = []
     tentative: list[tuple[int, int]] = []
-    for start, end, show_as in spans.iterator(chunk_size=2000):
-        (tentative if show_as == "tentative" else busy).append((int(start.timestamp()), int(end.timestamp())))
+    for start, end, show_as in spans.iterator(chunk_size=5000):
+        (tentative if show_as == "tentative" else busy).append((start, end))
     ConnectionSync.objects.filter(connection=connection).update(
         busy_index=index.pack(busy), tentative_index=index.pack(tentative), covered_from=now - SYNC_PAST
     )
