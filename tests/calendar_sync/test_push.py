@@ -189,3 +189,17 @@ def test_graph_lifecycle_events_renew_or_reopen_the_subscription(
     assert syncs == [connection.pk]
     assert lifecycle("subscriptionRemoved") == 202
     assert renewals == [connection.pk, connection.pk] and syncs == [connection.pk, connection.pk]
+
+
+def test_the_hourly_renewal_opens_missing_channels_and_only_with_push_on(
+    connected_google: GoogleEmulator, host: User
+) -> None:
+    from yoyaku.calendar_sync.tasks import renew_push_channels
+
+    connection = CalendarConnection.objects.get(user=host)
+    with override_settings(YOYAKU_SYNC_PUSH="auto", YOYAKU_BASE_URL="http://book.example.com"):
+        renew_push_channels.call_local()  # a plain-http address: the providers would not call it
+    assert not PushChannel.objects.filter(connection=connection).exists()
+
+    renew_push_channels.call_local()
+    assert PushChannel.objects.filter(connection=connection).count() == 1
