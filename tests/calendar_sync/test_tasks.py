@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY
 
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
@@ -34,14 +33,20 @@ def test_a_connection_being_synced_is_not_synced_twice_at_once(
     later: list[tuple[Any, ...]] = []
     monkeypatch.setattr(tasks.sync_connection, "schedule", lambda args, delay: later.append((args, delay)))
 
-    with HUEY.lock_task(tasks.lock_name(connection.pk)):  # another consumer is syncing it
-        tasks.sync_connection(connection.pk)
+    assert tasks.take_lease(connection_id=connection.pk)  # another consumer is syncing it
+    assert not tasks.take_lease(connection_id=connection.pk)
+    tasks.sync_connection(connection.pk)
     assert synced_at(connection) is None
     # Asked again for after the running sync, so a change notified meanwhile is still read.
     assert later == [((connection.pk,), tasks.LOCKED_RETRY_SECONDS)]
 
+    # A consumer that died mid-sync holds nothing for good: its lease lapses.
+    ConnectionSync.objects.filter(connection=connection).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
     tasks.sync_connection(connection.pk)
     assert synced_at(connection) is not None
+    assert ConnectionSync.objects.get(connection=connection).lease_until is None  # released after the sync
 
 
 @override_settings(

@@ -96,6 +96,9 @@ class ConnectionSync(models.Model):
     last_error = models.TextField(blank=True, default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Held by the consumer syncing the connection (tasks.sync_connection); it lapses by itself, so a
+    # consumer that died mid-sync never blocks the connection for good.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"sync of connection {self.connection_id}"

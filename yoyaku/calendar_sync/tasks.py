@@ -1,15 +1,19 @@
 """Background sync on huey: one connection at a time, and the fallback poll of every connection.
 
-``sync_connection`` holds a lock in huey's own storage (the SQLite file or Redis that
-every consumer shares), so several consumers never sync one connection at once. A sync
-asked for while another runs is scheduled again shortly, so a change notified meanwhile
-is still read. Every task is idempotent: syncing twice leaves the same store.
+``sync_connection`` takes a lease on the connection's ``ConnectionSync`` row (a conditional
+UPDATE in the database every consumer shares), so several consumers never sync one
+connection at once; the lease lapses after SYNC_LEASE, so a consumer that died mid-sync
+blocks nothing for good. A sync asked for while another runs is scheduled again shortly,
+so a change notified meanwhile is still read. Every task is idempotent: syncing twice
+leaves the same store.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from huey import crontab
@@ -24,22 +28,39 @@ from yoyaku.calendar_sync.services import poll_interval, sync_connection_now
 logger = logging.getLogger(__name__)
 
 LOCKED_RETRY_SECONDS = 5
+# Longer than any sync takes (the adapters give up on a provider long before).
+SYNC_LEASE = timedelta(minutes=15)
 # At most this many connections are queued by one poll run; the rest are due at the next one.
 POLL_BATCH = 5000
 
 
-def lock_name(connection_id: int) -> str:
-    return f"yoyaku-calendar-sync-{connection_id}"
-
-
 @db_task()
 def sync_connection(connection_id: int) -> None:
-    try:
-        with HUEY.lock_task(lock_name(connection_id)):
-            sync_connection_now(connection_id=connection_id)
-    except TaskLockedException:
+    if not take_lease(connection_id=connection_id):
         logger.info("Calendar connection %s is being synced already; syncing again after it", connection_id)
         sync_connection.schedule(args=(connection_id,), delay=LOCKED_RETRY_SECONDS)
+        return
+    try:
+        sync_connection_now(connection_id=connection_id)
+    finally:
+        ConnectionSync.objects.filter(connection_id=connection_id).update(lease_until=None)
+
+
+def take_lease(*, connection_id: int) -> bool:
+    """True when this caller may sync the connection now (and holds it for at most SYNC_LEASE)."""
+    now = timezone.now()
+    if not ConnectionSync.objects.filter(connection_id=connection_id).exists():
+        try:
+            with transaction.atomic():
+                ConnectionSync.objects.create(connection_id=connection_id)
+        except IntegrityError:
+            pass  # made by a racing consumer, or the connection is gone (checked below)
+    taken = (
+        ConnectionSync.objects.filter(connection_id=connection_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + SYNC_LEASE)
+    )
+    return taken == 1
 
 
 @db_periodic_task(crontab(minute="*"))
