@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve worker test lint typecheck bench install clean
+.PHONY: demo serve worker test lint typecheck bench bench-sync install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-sync: $(STAMP)
+	$(BIN)/python -m bench.busy_index
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

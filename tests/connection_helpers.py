@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
-from django.test import Client, override_settings
+from django.test import Client, TestCase, override_settings
 
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import PUBLIC_AUTHORITY, MicrosoftEmulator
@@ -102,10 +102,15 @@ def follow_to_callback(client: Client, callback_url: str) -> Any:
 
 
 def connect_in_browser(client: Client, provider: str, *, button: str) -> Any:
-    """POST Connect, follow to the consent page, press ``button``, come back: the callback's response."""
+    """POST Connect, follow to the consent page, press ``button``, come back: the callback's response.
+
+    What connecting runs after commit runs too (the first sync of the calendar, on huey in
+    immediate mode), as it would in a server.
+    """
     start = client.post(f"/settings/calendar/connect/{provider}/")
     assert start.status_code == 302, start.content
-    return follow_to_callback(client, submit_consent(start["Location"], button=button))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return follow_to_callback(client, submit_consent(start["Location"], button=button))
 
 
 def flash_messages(response: Any) -> list[str]:

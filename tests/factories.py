@@ -79,3 +79,11 @@ def connect_caldav(
     connection.secret = password
     connection.save()
     return connection
+
+
+def sync_now(connection: CalendarConnection) -> None:
+    """Run one sync of ``connection``, as the background task does: the pages read only its result."""
+    from yoyaku.calendar_sync.services import sync_connection_now
+
+    assert sync_connection_now(connection_id=connection.pk), "the sync failed"
+    connection.refresh_from_db()

@@ -17,6 +17,7 @@ from tests.emulators import microsoft as microsoft_emulator
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.google import start as start_google
 from tests.emulators.microsoft import MicrosoftEmulator
+from tests.factories import sync_now
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.calendars.oauth import OAuthTokens
 
@@ -60,18 +61,22 @@ def microsoft() -> Iterator[MicrosoftEmulator]:
 
 @pytest.fixture
 def connected_google(google: GoogleEmulator, host: User) -> GoogleEmulator:
-    """The Google emulator with ``host``'s calendar connected to its account."""
-    store_oauth(user=host, provider="google", issued=google.issue_tokens(GOOGLE_EMAIL), email=GOOGLE_EMAIL)
+    """The Google emulator with ``host``'s calendar connected to its account and synced once."""
+    connection = store_oauth(
+        user=host, provider="google", issued=google.issue_tokens(GOOGLE_EMAIL), email=GOOGLE_EMAIL
+    )
+    sync_now(connection)
     return google
 
 
 @pytest.fixture
 def connected_microsoft(microsoft: MicrosoftEmulator, host: User) -> MicrosoftEmulator:
-    """The Microsoft emulator with ``host``'s calendar connected to its account."""
-    store_oauth(
+    """The Microsoft emulator with ``host``'s calendar connected to its account and synced once."""
+    connection = store_oauth(
         user=host,
         provider="microsoft",
         issued=microsoft.issue_tokens(),
         email=microsoft_emulator.DEFAULT_EMAIL,
     )
+    sync_now(connection)
     return microsoft

@@ -20,7 +20,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 YOYAKU_ALLOWED_CALENDAR_NETWORKS = ["127.0.0.0/8", "::1/128"]
 YOYAKU_PUBLIC_RATE_LIMIT = 100000
 YOYAKU_BOOKING_RATE_LIMIT = "100000/m"
-YOYAKU_BUSY_TTL_SECONDS = 60
 # The suite renders pages without running collectstatic; the production storage (hashed names from its
 # manifest) is exercised by the tests that start gunicorn (tests/test_production.py).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "yoyaku.accounts",
     "yoyaku.crm",
+    "yoyaku.calendar_sync",
     "yoyaku.scheduling",
     "yoyaku.web",
     "yoyaku.health",
@@ -273,8 +274,23 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024  # booking bodies are small; larger ones
 YOYAKU_ALLOWED_CALENDAR_NETWORKS = [
     n for n in os.environ.get("YOYAKU_ALLOWED_CALENDAR_NETWORKS", "").split(",") if n
 ]
-# How long synced busy time may be served before it is read again from the calendar.
-YOYAKU_BUSY_TTL_SECONDS = int(os.environ.get("YOYAKU_BUSY_TTL_SECONDS", "60"))
+# Calendar sync (calendar_sync): availability reads only the synced busy index. A connection whose last
+# successful sync is older than this fails closed on the pages (no slots offered from old data).
+YOYAKU_SYNC_STALE_AFTER_SECONDS = int(os.environ.get("YOYAKU_SYNC_STALE_AFTER_SECONDS", "1800"))
+# The fallback poll of every connection, per provider, each run moved by up to +-YOYAKU_SYNC_POLL_JITTER
+# (a fraction) so that connections made together do not poll together.
+YOYAKU_SYNC_POLL_SECONDS = {
+    provider: int(os.environ.get(f"YOYAKU_SYNC_POLL_SECONDS_{provider.upper()}", default))
+    for provider, default in (("google", "300"), ("microsoft", "300"), ("caldav", "300"), ("exchange", "300"))
+}
+YOYAKU_SYNC_POLL_JITTER = float(os.environ.get("YOYAKU_SYNC_POLL_JITTER", "0.2"))
+# A complete listing this often moves the expanded recurrence horizon forward with time.
+YOYAKU_SYNC_FULL_EVERY_HOURS = float(os.environ.get("YOYAKU_SYNC_FULL_EVERY_HOURS", "24"))
+# Push (Google channels, Graph subscriptions) to YOYAKU_BASE_URL/calendar/push/...: "auto" turns it on when
+# the public address is https (the providers only call https addresses), "1" always, "0" never.
+YOYAKU_SYNC_PUSH = os.environ.get("YOYAKU_SYNC_PUSH", "auto")
+# Channels are renewed when they would expire within this many hours.
+YOYAKU_SYNC_PUSH_RENEW_HOURS = float(os.environ.get("YOYAKU_SYNC_PUSH_RENEW_HOURS", "48"))
 # A calendar write or cancellation that keeps failing is given up (and shown to the host) after this
 # many attempts or this many hours, whichever comes first.
 YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS", "50"))

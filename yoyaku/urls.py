@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("yoyaku.calendar_sync.urls")),
     path("", include("yoyaku.web.urls")),
 ]

@@ -13,9 +13,9 @@ from tests.calendars.test_google import HOST, adapter_for, tokens_for
 from tests.emulators.google import GoogleEmulator, start
 from tests.emulators.radicale_server import RadicaleServer, free_port
 from tests.factories import connect_caldav, make_host
-from yoyaku.accounts import busy
 from yoyaku.accounts.models import CalendarConnection
 from yoyaku.accounts.selectors import calendars_of
+from yoyaku.calendar_sync import busy
 from yoyaku.calendars.base import CalendarAdapter, CalendarUnavailable
 
 

@@ -15,10 +15,11 @@ from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, sync_now
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.connections import connect_exchange_calendar
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
+from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
 from yoyaku.tasks.calendar import retry_booking_event
 
@@ -72,14 +73,17 @@ def test_a_failing_calendar_write_keeps_the_booking_and_is_retried(microsoft: Mi
 def test_server_errors_while_reading_offer_no_slots_then_recover(google: GoogleEmulator) -> None:
     day = future_day()
     google.add_fault(status=500, path_contains="/events", method="GET", count=100)
+    connection = CalendarConnection.objects.get(provider="google")
+    assert not sync_connection_now(connection_id=connection.pk)
     offered, data = slots("intro", day)
     assert data["calendar_error"] and offered.get(day.isoformat(), []) == []
-    connection = CalendarConnection.objects.get(provider="google")
+    connection.refresh_from_db()
     assert connection.status == ConnectionStatus.UNAVAILABLE
     assert book("intro", berlin(day, 11)).status_code == 503
     assert not Booking.objects.exists()
 
     google.faults.clear()
+    sync_now(connection)
     offered, data = slots("intro", day)
     assert data["calendar_error"] == "" and "11:00" in offered[day.isoformat()]
     connection.refresh_from_db()

@@ -20,8 +20,9 @@ from tests.connection_helpers import (
 from tests.emulators.google import GoogleEmulator
 from tests.factories import make_host, make_link
 from tests.providers import GOOGLE_EMAIL
-from yoyaku.accounts.busy import read_busy
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
+from yoyaku.calendar_sync.busy import read_busy
+from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.calendars.base import CalendarAuthError
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,11 @@ def connected_host(language: str) -> User:
     return host
 
 
+def sync_calendar(host: User) -> None:
+    """One background sync of the host's calendar: the sync, not a page view, meets the revoked grant."""
+    sync_connection_now(connection_id=CalendarConnection.objects.get(user=host).pk)
+
+
 def read(connection: CalendarConnection, *, fresh: bool = False) -> None:
     start = datetime.now(tz=UTC) + timedelta(days=1)
     read_busy(connection=connection, start=start, end=start + timedelta(hours=8), fresh=fresh)
@@ -61,6 +67,7 @@ def test_revoked_grant_mails_the_host_once_per_change(
     day = future_day()
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
+            sync_calendar(host)
             slots("intro", day)
         # A stale copy of the connection (loaded before the change) fails again: still no second mail.
         stale = CalendarConnection.objects.get(user=host)
@@ -85,19 +92,19 @@ def test_revoked_grant_mails_the_host_once_per_change(
     google.revoke(GOOGLE_EMAIL)
     google.expire_access_tokens()
     with django_capture_on_commit_callbacks(execute=True):
-        slots("intro", day)
-        slots("intro", day)
+        sync_calendar(host)
+        sync_calendar(host)
     assert len(mail.outbox) == 2
 
 
 def test_the_notice_speaks_the_hosts_language(
     google: GoogleEmulator, django_capture_on_commit_callbacks: Any
 ) -> None:
-    connected_host("ja")
+    host = connected_host("ja")
     google.revoke(GOOGLE_EMAIL)
     google.expire_access_tokens()
     with django_capture_on_commit_callbacks(execute=True):
-        slots("intro", future_day())
+        sync_calendar(host)
     (message,) = mail.outbox
     assert message.subject == f"カレンダーを再接続してください: Google ({GOOGLE_EMAIL})"
     assert "リクエスト" in message.body
@@ -110,7 +117,7 @@ def test_an_unreachable_calendar_sends_nothing(
     host = connected_host("en")
     google.add_fault(status=503, count=20)
     with django_capture_on_commit_callbacks(execute=True):
-        slots("intro", future_day())
+        sync_calendar(host)
     assert CalendarConnection.objects.get(user=host).status == ConnectionStatus.UNAVAILABLE
     assert mail.outbox == []
 
@@ -125,7 +132,8 @@ def test_a_mail_failure_is_logged_and_changes_nothing_else(
         mock.patch("django.core.mail.EmailMessage.send", side_effect=OSError("SMTP down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        offered, data = slots("intro", future_day())
+        sync_calendar(host)
+    offered, data = slots("intro", future_day())
     assert data["calendar_error"] and not any(offered.values())
     connection = CalendarConnection.objects.get(user=host)
     assert connection.status == ConnectionStatus.NEEDS_RECONNECT

@@ -24,7 +24,7 @@ from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import api_key_for, make_host, make_link
+from tests.factories import api_key_for, make_host, make_link, sync_now
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import CalendarConnection, InboxConnection, Seat, User
 
@@ -81,6 +81,7 @@ def test_exchange_end_to_end(api: Client, host: User, exchange: ExchangeEmulator
 
     day = future_day()
     exchange.add_event(subject="Board meeting", start=berlin(day, 10), end=berlin(day, 11))
+    sync_now(connection)
     offered, answer = slots("intro", day, day + timedelta(days=1))
     assert answer["calendar_error"] == ""
     assert "10:00" not in offered[day.isoformat()] and "10:30" not in offered[day.isoformat()]
@@ -166,6 +167,7 @@ def test_caldav_end_to_end(api: Client, host: User, carol_radicale: RadicaleServ
     ics.add("version", "2.0")
     ics.add_component(event)
     carol_radicale.seed(calendar_url, [ics.to_ical()], username="carol")
+    sync_now(CalendarConnection.objects.get(pk=data["id"]))
 
     offered, answer = slots("intro", day, day + timedelta(days=1))
     assert answer["calendar_error"] == ""
@@ -325,6 +327,7 @@ def test_settings_patch_and_disconnects(api: Client, host: User, google: GoogleE
             "end": {"dateTime": berlin(day, 15).isoformat()},
         },
     )
+    sync_now(CalendarConnection.objects.get(pk=connection["id"]))
     offered, _ = slots("intro", day)
     assert "14:00" not in offered[day.isoformat()] and "13:30" in offered[day.isoformat()]
 

@@ -333,7 +333,8 @@ def test_sync_initial_incremental_deletion_and_invalid_token(
     assert [(e.id, e.uid, e.title, e.start, e.end) for e in incremental.changed] == [
         (event_id, event.uid, event.title, event.start, event.end)
     ]
-    assert incremental.changed[0].attendees == (Attendee("guest@example.org", "Gita Guest"),)
+    guest = Attendee("guest@example.org", "Gita Guest", response="needs_action")
+    assert incremental.changed[0].attendees == (guest,)
     assert incremental.removed == []
 
     radicale.delete(event_id)

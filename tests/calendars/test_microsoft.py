@@ -586,7 +586,8 @@ def test_incremental_sync(
     assert {e.id: e.title for e in second.changed} == {ids[0]: "renamed", created: "Intro call"}
     assert second.removed == [ids[1]]
     made = next(e for e in second.changed if e.id == created)
-    assert made.attendees == (Attendee(email="carol@fabrikam.example", name="Carol"),)
+    carol = Attendee(email="carol@fabrikam.example", name="Carol", response="needs_action")
+    assert made.attendees == (carol,)
     assert made.start == base and made.uid
 
     adapter.cancel_event(event_id=created)

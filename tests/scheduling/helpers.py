@@ -11,7 +11,7 @@ import icalendar
 from django.core import mail
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import connect_caldav
+from tests.factories import connect_caldav, sync_now
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.calendars.base import RemoteEvent
 from yoyaku.calendars.caldav import CalDAVAdapter
@@ -31,11 +31,12 @@ def berlin(hour: int, minute: int = 0, *, day: date = TUESDAY) -> datetime:
 
 
 def connect(
-    user: User, radicale: RadicaleServer, *, base_url: str | None = None
+    user: User, radicale: RadicaleServer, *, base_url: str | None = None, sync: bool = True
 ) -> tuple[CalendarConnection, str]:
     """Give ``user`` a fresh calendar of their own on the shared Radicale; returns it and its URL.
 
     ``base_url`` reaches the same server another way (through a switch that can cut it off).
+    ``sync``: run the first sync, as connecting does in the background (pages read only its result).
     """
     path = radicale.ensure_calendar(f"{user.username}-{uuid.uuid4().hex[:10]}").removeprefix(radicale.url)
     url = (base_url or radicale.url) + path
@@ -46,6 +47,8 @@ def connect(
         password=radicale.password,
         calendar_url=url,
     )
+    if sync:
+        sync_now(connection)
     return connection, url
 
 

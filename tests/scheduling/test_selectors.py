@@ -1,4 +1,4 @@
-"""Slots for scheduling pages, served from the synced copy of busy time (Radicale behind a switch)."""
+"""Slots for scheduling pages, served from the synced busy index (Radicale behind a switch)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.tcp_switch import TcpSwitch
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, sync_now
 from tests.scheduling.helpers import NOW, add_event, berlin, book, connect
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
+from yoyaku.calendar_sync.models import ConnectionSync
+from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import SlotsResult, available_slots
 
 pytestmark = pytest.mark.django_db
-TTL = 600
 
 
 @pytest.fixture
@@ -37,82 +38,100 @@ def starts(result: SlotsResult) -> list[datetime]:
     return [slot for day in result.slots.values() for slot in day]
 
 
-def age_copy(connection: CalendarConnection, seconds: int) -> None:
-    """Pretend the copy was fetched ``seconds`` ago."""
-    connection.refresh_from_db()
-    assert connection.busy_fetched_at is not None, "the copy was never filled"
-    CalendarConnection.objects.filter(pk=connection.pk).update(
-        busy_fetched_at=connection.busy_fetched_at - timedelta(seconds=seconds)
-    )
+def failed_sync(connection: CalendarConnection) -> None:
+    assert not sync_connection_now(connection_id=connection.pk), "the sync should have failed"
 
 
-@override_settings(YOYAKU_BUSY_TTL_SECONDS=TTL)
-def test_copy_serves_pages_until_its_ttl_then_the_calendar_is_read_again(radicale: RadicaleServer) -> None:
+def test_pages_read_the_index_and_never_the_calendar(radicale: RadicaleServer, switch: TcpSwitch) -> None:
     host = make_host("hana")
-    connection, calendar = connect(host, radicale)
+    connection, calendar = connect(host, radicale, base_url=switch.url)
     link = make_link(host)
-    assert berlin(10) in starts(slots(link))
     add_event(radicale, calendar, start=berlin(10), end=berlin(11))
+    switch.down()  # a page view that asked the calendar would fail now
 
-    # Stale but valid: the event is not in the copy yet.
-    assert berlin(10) in starts(slots(link))
-    age_copy(connection, TTL - 60)
-    assert berlin(10) in starts(slots(link))
+    before = slots(link)
+    assert berlin(10) in starts(before), "the index has not been synced since the event was added"
+    assert (before.offline, before.calendar_error) == (False, "")
 
-    age_copy(connection, 120)  # now older than the TTL
+    switch.up()
+    sync_now(connection)
     result = slots(link)
     assert berlin(10) not in starts(result) and berlin(10, 30) not in starts(result)
     assert berlin(9, 30) in starts(result) and berlin(11) in starts(result)
     assert (result.offline, result.calendar_error) == (False, "")
 
 
-@override_settings(YOYAKU_BUSY_TTL_SECONDS=TTL)
-def test_copy_outlives_a_short_outage_but_not_its_ttl(radicale: RadicaleServer, switch: TcpSwitch) -> None:
+def test_a_connection_never_synced_fails_closed(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connect(host, radicale, sync=False)
+
+    result = slots(make_link(host))
+
+    assert result.slots == {}
+    assert result.calendar_error == "The calendar has not been read yet. Try again in a minute."
+
+
+def test_a_failing_sync_closes_the_pages_until_one_succeeds(
+    radicale: RadicaleServer, switch: TcpSwitch
+) -> None:
     host = make_host("hana")
     connection, _calendar = connect(host, radicale, base_url=switch.url)
     link = make_link(host)
     first = slots(link)
     assert starts(first)
+
     switch.down()
-
-    assert starts(slots(link)) == starts(first)
-
-    age_copy(connection, TTL + 1)
+    failed_sync(connection)
     result = slots(link)
     assert result.slots == {}
-    assert result.calendar_error
+    assert "could not be reached" in result.calendar_error
     connection.refresh_from_db()
     assert connection.status == ConnectionStatus.UNAVAILABLE
 
     switch.up()
+    sync_now(connection)
     assert starts(slots(link)) == starts(first)
-    connection.refresh_from_db()
     assert connection.status == ConnectionStatus.OK
 
 
-def test_a_window_beyond_the_copy_reads_the_calendar(radicale: RadicaleServer) -> None:
+@override_settings(YOYAKU_SYNC_STALE_AFTER_SECONDS=600)
+def test_an_index_older_than_the_bound_fails_closed(radicale: RadicaleServer) -> None:
     host = make_host("hana")
-    connection, calendar = connect(host, radicale)
+    connection, _calendar = connect(host, radicale)
+    link = make_link(host)
+    synced = ConnectionSync.objects.get(connection=connection)
+    assert synced.last_success_at is not None
+    ConnectionSync.objects.filter(pk=synced.pk).update(
+        last_success_at=synced.last_success_at - timedelta(seconds=599)
+    )
+    assert starts(slots(link))
+
+    ConnectionSync.objects.filter(pk=synced.pk).update(
+        last_success_at=synced.last_success_at - timedelta(seconds=601)
+    )
+    result = slots(link)
+    assert result.slots == {}
+    assert result.calendar_error == "The calendar has not been read recently. Try again later."
+
+
+def test_a_window_beyond_what_was_synced_fails_closed(radicale: RadicaleServer) -> None:
+    host = make_host("hana")
+    connection, _calendar = connect(host, radicale)
     link = make_link(host, rolling_weeks=52)
-    slots(link)
-    connection.refresh_from_db()
-    assert connection.busy_window_end is not None
-    later = connection.busy_window_end + timedelta(days=7)
-    day_start = later.replace(hour=8, minute=0, second=0, microsecond=0)
-    add_event(radicale, calendar, start=day_start + timedelta(hours=2), end=day_start + timedelta(hours=3))
+    covered = ConnectionSync.objects.get(connection=connection).covered_until
+    assert covered is not None and covered > timezone.now() + timedelta(days=365)
 
     result = available_slots(
         link=link,
-        start=day_start,
-        end=day_start + timedelta(hours=6),
+        start=covered - timedelta(hours=2),
+        end=covered + timedelta(hours=6),
         time_zone="UTC",
         duration=30,
         now=timezone.now(),
     )
 
-    offered = starts(result)
-    assert day_start + timedelta(hours=1) in offered
-    assert day_start + timedelta(hours=2) not in offered
+    assert result.slots == {}
+    assert result.calendar_error == "Times this far ahead cannot be offered yet."
 
 
 @pytest.mark.parametrize("kind", [LinkKind.ONE_ON_ONE, LinkKind.GROUP])
@@ -121,8 +140,9 @@ def test_an_unreadable_calendar_gives_an_error_and_no_slots(
 ) -> None:
     hana, ken = make_host("hana"), make_host("ken")
     connect(hana, radicale)
-    connect(ken, radicale, base_url=switch.url)
+    ken_connection, _ = connect(ken, radicale, base_url=switch.url)
     switch.down()
+    failed_sync(ken_connection)
     link = (
         make_link(ken)
         if kind == LinkKind.ONE_ON_ONE
@@ -139,13 +159,16 @@ def test_round_robin_offers_the_union_and_skips_an_unreadable_host(
     radicale: RadicaleServer, switch: TcpSwitch
 ) -> None:
     hana, ken, mio = make_host("hana"), make_host("ken"), make_host("mio")
-    _, hana_calendar = connect(hana, radicale)
-    _, ken_calendar = connect(ken, radicale)
-    connect(mio, radicale, base_url=switch.url)
+    hana_connection, hana_calendar = connect(hana, radicale)
+    ken_connection, ken_calendar = connect(ken, radicale)
+    mio_connection, _ = connect(mio, radicale, base_url=switch.url)
     link = make_link(hana, kind=LinkKind.ROUND_ROBIN, host_usernames=["hana", "ken", "mio"])
     add_event(radicale, hana_calendar, start=berlin(9), end=berlin(11))
     add_event(radicale, ken_calendar, start=berlin(10), end=berlin(12))
+    sync_now(hana_connection)
+    sync_now(ken_connection)
     switch.down()  # Mio, free all day on her calendar, cannot be read
+    failed_sync(mio_connection)
 
     result = slots(link)
 
@@ -160,11 +183,13 @@ def test_round_robin_offers_the_union_and_skips_an_unreadable_host(
 
 def test_group_offers_only_the_intersection(radicale: RadicaleServer) -> None:
     hana, ken = make_host("hana"), make_host("ken")
-    _, hana_calendar = connect(hana, radicale)
-    _, ken_calendar = connect(ken, radicale)
+    hana_connection, hana_calendar = connect(hana, radicale)
+    ken_connection, ken_calendar = connect(ken, radicale)
     link = make_link(hana, kind=LinkKind.GROUP, host_usernames=["hana", "ken"])
     add_event(radicale, hana_calendar, start=berlin(9), end=berlin(10))
     add_event(radicale, ken_calendar, start=berlin(10), end=berlin(11))
+    sync_now(hana_connection)
+    sync_now(ken_connection)
 
     offered = starts(slots(link))
 

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tests.factories import connect_caldav, make_host, make_link
+from tests.factories import connect_caldav, make_host, make_link, sync_now
+from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.crm.models import Contact, Meeting
 from yoyaku.demo.calendar_data import demo_calendar_events
 from yoyaku.demo.radicale import RadicaleServer, free_port
@@ -73,12 +74,14 @@ def test_pick_switch_zone_fill_and_book(
     calendar_url = radicale_server.ensure_calendar("booking-page")
     today = datetime.now(ZoneInfo(HOST_ZONE)).date()
     radicale_server.seed(calendar_url, demo_calendar_events(time_zone=HOST_ZONE, today=today))
-    connect_caldav(
-        host,
-        server_url=radicale_server.url,
-        calendar_url=calendar_url,
-        username="hana",
-        password="hana-secret",
+    sync_now(
+        connect_caldav(
+            host,
+            server_url=radicale_server.url,
+            calendar_url=calendar_url,
+            username="hana",
+            password="hana-secret",
+        )
     )
     make_link(
         host,
@@ -192,7 +195,10 @@ def test_unreachable_calendar_shows_no_times_and_takes_a_request(
 
     host = make_host("yui", time_zone=HOST_ZONE, weekly=WEEKDAYS_9_TO_5)
     closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens here
-    connect_caldav(host, server_url=closed, calendar_url=f"{closed}yui/work/", username="yui", password="pw")
+    connection = connect_caldav(
+        host, server_url=closed, calendar_url=f"{closed}yui/work/", username="yui", password="pw"
+    )
+    assert not sync_connection_now(connection_id=connection.pk)
     make_link(host, slug="chat", name="Chat", durations=[30])
 
     page = open_page(browser, f"{live_server.url}/m/chat")

@@ -30,10 +30,11 @@ from tests.connection_helpers import (
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import DEFAULT_EMAIL as MS_EMAIL
 from tests.emulators.microsoft import MicrosoftEmulator
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, sync_now
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, InboxConnection, User
 from yoyaku.accounts.providers import requested_scopes, scope_disclosure
+from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.calendars.google_oauth import GOOGLE_SCOPES
 from yoyaku.calendars.microsoft_oauth import MICROSOFT_CONSENT_SCOPES
 from yoyaku.calendars.oauth import OAuthTokens
@@ -121,6 +122,7 @@ def test_google_end_to_end(google: GoogleEmulator, host: User, browser: Client) 
             "end": {"dateTime": berlin(day, 11).isoformat()},
         },
     )
+    sync_now(connection)
     offered, data = slots("intro", day, day + timedelta(days=1))
     assert data["offline"] is False and data["calendar_error"] == ""
     assert "10:00" not in offered[day.isoformat()] and "10:30" not in offered[day.isoformat()]
@@ -154,6 +156,7 @@ def test_microsoft_end_to_end(microsoft: MicrosoftEmulator, host: User, browser:
 
     day = future_day()
     microsoft.add_event(subject="Dentist", start=berlin(day, 10), end=berlin(day, 11))
+    sync_now(connection)
     offered, data = slots("intro", day, day + timedelta(days=1))
     assert data["calendar_error"] == ""
     assert "10:00" not in offered[day.isoformat()] and "10:30" not in offered[day.isoformat()]
@@ -251,6 +254,7 @@ def test_revoked_google_grant_fails_closed_until_reconnected(
     google.expire_access_tokens()
     day = future_day()
 
+    assert not sync_connection_now(connection_id=connection.pk)  # the sync meets the revoked grant
     offered, data = slots("intro", day)
     assert data["calendar_error"]
     assert offered.get(day.isoformat(), []) == []
@@ -277,6 +281,7 @@ def test_revoked_microsoft_grant_marks_needs_reconnect(
     assert connect_in_browser(browser, "microsoft", button=MICROSOFT_ALLOW)["Location"] == "/dashboard/"
     microsoft.revoke_grants()
     day = future_day()
+    assert not sync_connection_now(connection_id=CalendarConnection.objects.get(user=host).pk)
     offered, data = slots("intro", day)
     assert data["calendar_error"] and offered.get(day.isoformat(), []) == []
     connection = CalendarConnection.objects.get(user=host)
@@ -306,6 +311,7 @@ def test_refreshed_tokens_are_stored(
         account_email=before.account_email,
     ).to_json()
     connection.save()
+    sync_now(connection)
     day = future_day()
     offered, data = slots("intro", day)
     assert data["calendar_error"] == "" and offered[day.isoformat()]

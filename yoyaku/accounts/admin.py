@@ -169,7 +169,7 @@ class CalendarConnectionAdmin(WorkspaceScopedAdmin):
     workspace_path = "user__workspace_id"
     list_display = ("account_email", "user", "provider", "purpose", "status")
     list_filter = ("provider", "status")
-    # Read-only and without secret_encrypted, sync tokens, busy copies or provider details.
+    # Read-only and without secret_encrypted or provider details.
     fields = (
         "user",
         "provider",

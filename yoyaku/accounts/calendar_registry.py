@@ -55,6 +55,7 @@ def adapter_for(connection: CalendarConnection) -> CalendarAdapter:
         )
     if connection.provider == Provider.MICROSOFT:
         from yoyaku.accounts.providers import microsoft_app
+        from yoyaku.calendars.base import SYNC_FUTURE, SYNC_PAST
         from yoyaku.calendars.microsoft import MicrosoftCalendar
 
         return MicrosoftCalendar(
@@ -62,6 +63,8 @@ def adapter_for(connection: CalendarConnection) -> CalendarAdapter:
             tokens=OAuthTokens.from_json(connection.secret),
             on_tokens=token_saver(connection),
             time_zone=time_zone,
+            sync_past=SYNC_PAST,
+            sync_future=SYNC_FUTURE,
         )
     if connection.provider == Provider.EXCHANGE:
         from yoyaku.calendars.exchange import ExchangeAdapter

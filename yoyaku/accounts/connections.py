@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -35,7 +35,6 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts import providers
-from yoyaku.accounts.busy import forget_busy
 from yoyaku.accounts.models import (
     CalendarConnection,
     ConnectionPurpose,
@@ -273,7 +272,6 @@ def _save_connection(
             **(details or {}),
             "calendars": calendar_details(calendars),
         }
-        connection.busy_fetched_at = None
         try:
             with transaction.atomic():
                 connection.save()
@@ -293,8 +291,19 @@ def _save_connection(
     if existing is not None:
         # Writes and cancellations refused while the sign-in was broken waited for this.
         transaction.on_commit(lambda: _resume_calendar_writes(user_id=user.pk))
+    # The pages offer this calendar's times only once it has been synced.
+    _request_sync(connection=connection)
     connection.user = user
     return connection
+
+
+def _request_sync(*, connection: CalendarConnection) -> None:
+    # Imported here: the calendar data app builds on accounts, not the other way round.
+    from yoyaku.calendar_sync.busy import request_sync
+    from yoyaku.calendar_sync.push import request_push
+
+    request_sync(connection=connection)
+    request_push(connection=connection)
 
 
 def _resume_calendar_writes(*, user_id: int) -> None:
@@ -586,14 +595,25 @@ def disconnect_calendar(*, user: User, connection_id: int) -> None:
         provider = connection.provider
         try:
             secret = connection.secret if provider == Provider.GOOGLE else ""
+            stop_push = _push_stopper(connection)
         except ValueError:  # encrypted with a key no longer configured: nothing to revoke with
             secret = ""
+            stop_push = None
         connection.delete()
         if legacy:
             User.objects.filter(pk=locked.pk).update(limited_to_one_connection=True)
             user.limited_to_one_connection = True
+    if stop_push is not None:
+        # Before the grant is revoked: stopping a channel needs it.
+        stop_push()
     if secret:
         _revoke_google(secret)
+
+
+def _push_stopper(connection: CalendarConnection) -> Callable[[], None]:
+    from yoyaku.calendar_sync.push import push_stopper
+
+    return push_stopper(connection=connection)
 
 
 def _revoke_google(secret: str) -> None:
@@ -645,9 +665,8 @@ def update_calendar_settings(
     connection.write_calendar_id = write_calendar_id
     connection.tentative_blocks = tentative_blocks
     connection.save(update_fields=["conflict_calendar_ids", "write_calendar_id", "tentative_blocks"])
-    # The synced busy copy was read with the old choice.
-    forget_busy(connection=connection)
-    connection.busy_fetched_at = None
+    # The busy index was built from the old choice of calendars.
+    _request_sync(connection=connection)
     return connection
 
 

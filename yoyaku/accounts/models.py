@@ -130,12 +130,7 @@ class CalendarConnection(models.Model):
     write_calendar_id = models.CharField(max_length=500, blank=True)
     tentative_blocks = models.BooleanField(default=True)
     provider_details = models.JSONField(default=dict, blank=True)
-    sync_token = models.TextField(blank=True)
-    # Synced busy time as JSON [[start, end], ...] epoch seconds: loads in microseconds.
-    busy_json = models.TextField(default="[]")
-    busy_window_start = models.DateTimeField(null=True, blank=True)
-    busy_window_end = models.DateTimeField(null=True, blank=True)
-    busy_fetched_at = models.DateTimeField(null=True, blank=True)
+    # What is synced from the calendar (events, sync tokens, the busy index) is kept by calendar_sync.
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -43,6 +43,7 @@ from yoyaku.accounts.validators import (
 )
 from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import AUTH_ERRORS, BODY_ERRORS, errors
+from yoyaku.calendar_sync.models import ConnectionSync
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.web.selectors import busy_calendar_ids, meetings_calendar_id
 
@@ -92,7 +93,9 @@ class CalendarConnectionOut(Schema):
     conflict_calendar_ids: list[str]
     write_calendar_id: str
     tentative_blocks: bool
-    busy_fetched_at: datetime | None
+    last_synced_at: datetime | None = Field(
+        description="When the calendar was last synced; its free times are offered only while this is recent."
+    )
     created_at: datetime
     capabilities: CapabilitiesOut = Field(description="What Yoyaku can do with this provider's calendar.")
 
@@ -181,10 +184,13 @@ class CalendarSettingsPatch(Schema):
 
 
 def _connection_out(connection: CalendarConnection) -> dict[str, Any]:
-    fields = [name for name in CalendarConnectionOut.model_fields if name != "capabilities"]
+    computed = ("capabilities", "last_synced_at")
+    fields = [name for name in CalendarConnectionOut.model_fields if name not in computed]
+    sync = ConnectionSync.objects.filter(connection_id=connection.pk).first()
     return {
         **{name: getattr(connection, name) for name in fields},
         "capabilities": asdict(capabilities(connection.provider)),
+        "last_synced_at": sync.last_success_at if sync is not None else None,
     }
 
 

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 BusyStatus = Literal["busy", "tentative", "oof"]
+# How an event stored by the sync blocks time: the busy statuses, or "free".
+ShowAs = Literal["busy", "tentative", "oof", "free"]
+
+# The window a sync keeps: recurring series are expanded (by the provider, or by the
+# CalDAV adapter) from SYNC_PAST before now to SYNC_FUTURE after it. Availability may
+# be asked up to a year ahead, so the future reaches past a year.
+SYNC_PAST = timedelta(days=31)
+SYNC_FUTURE = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,9 @@ class UnreadableEvent:
 class Attendee:
     email: str
     name: str = ""
+    # The attendee's answer as read back by a sync: "accepted", "declined", "tentative",
+    # "needs_action", or "" when unknown (and on drafts Yoyaku writes).
+    response: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,23 @@ class RemoteEvent:
     all_day: bool = False
     location: str = ""
     description: str = ""
+    # How the event blocks the host's time, decided by the adapter's own busy rules.
+    show_as: ShowAs = "busy"
+    # "confirmed", "tentative" or "cancelled" (RFC 5545 STATUS; Google's status; Graph's isCancelled).
+    status: str = "confirmed"
+    # For one instance of a recurring series: the series' id and the instance's original start.
+    series_id: str = ""
+    recurrence_id: str = ""
+    organizer: str = ""
+    etag: str = ""
+    changed_at: datetime | None = None
+    # Set when the adapter expanded the event itself (a CalDAV object with an RRULE):
+    # the blocking occurrences within SYNC_PAST..SYNC_FUTURE, each stored as an instance.
+    expanded: bool = False
+    occurrences: tuple[BusyInterval, ...] = ()
+    # Set when the event's times or recurrence could not be read: ``occurrences`` then hold what could
+    # still be placed (its span, its day or the whole window), never nothing.
+    unreadable: tuple[UnreadableEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

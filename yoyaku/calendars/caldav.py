@@ -47,6 +47,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from lxml import etree
 
 from yoyaku.calendars.base import (
+    SYNC_FUTURE,
+    SYNC_PAST,
     Attendee,
     BusyInterval,
     CalendarAuthError,
@@ -717,6 +719,26 @@ class CalDAVAdapter:
         return SyncResult(changed=changed, removed=removed, token=current, full=full)
 
     def _remote_event(self, href: str, data: bytes) -> RemoteEvent | None:
+        # CalDAV objects hold a whole series (RRULE, overrides, EXDATEs): expand it here with the
+        # same busy rules as a busy query, over the sync's window, so the store keeps instances.
+        # The expansion blocks what it can of an event it cannot read (its span, its day, else the
+        # window) and says so: such an event is stored with those spans, never dropped.
+        now = datetime.now(UTC)
+        unreadable: list[UnreadableEvent] = []
+        try:
+            occurrences = busy_from_calendar(
+                calendar=data,
+                start=now - SYNC_PAST,
+                end=now + SYNC_FUTURE,
+                time_zone=self.time_zone,
+                owner_emails=[e for e in (self.owner_email, self.username) if "@" in e],
+                unreadable=unreadable,
+            )
+        except Exception as error:  # not iCalendar at all: block the whole window, fail closed
+            logger.warning("Unreadable CalDAV object %s blocks the whole window: %s", href, error)
+            name = href.rsplit("/", 1)[-1]
+            unreadable.append(UnreadableEvent(event=name, reason="data", detail=str(error)))
+            occurrences = [BusyInterval(start=now - SYNC_PAST, end=now + SYNC_FUTURE)]
         try:
             calendar = icalendar.Calendar.from_ical(data)
             events = list(calendar.walk("VEVENT"))
@@ -733,6 +755,12 @@ class CalDAVAdapter:
             else:
                 end = self._to_utc(start_value + timedelta(days=1)) if all_day else start
             attendees = tuple(_attendee(a) for a in _as_list(master.get("ATTENDEE")))
+            organizer = str(master.get("ORGANIZER", ""))
+            if organizer.lower().startswith("mailto:"):
+                organizer = organizer[7:]
+            status = str(master.get("STATUS", "")).upper()
+            modified = master.get("LAST-MODIFIED")
+            changed_at = modified.dt if modified is not None and isinstance(modified.dt, datetime) else None
             return RemoteEvent(
                 id=href,
                 uid=str(master["UID"]) if "UID" in master else None,
@@ -740,14 +768,36 @@ class CalDAVAdapter:
                 start=start,
                 end=end,
                 attendees=attendees,
-                cancelled=str(master.get("STATUS", "")).upper() == "CANCELLED",
+                cancelled=status == "CANCELLED",
                 all_day=all_day,
                 location=str(master.get("LOCATION", "")),
                 description=str(master.get("DESCRIPTION", "")),
+                show_as=occurrences[0].status if occurrences else "free",
+                status=status.lower() or "confirmed",
+                organizer=organizer.strip(),
+                changed_at=changed_at,
+                expanded=True,
+                occurrences=tuple(occurrences),
+                unreadable=tuple(unreadable),
             )
         except Exception as error:
-            logger.warning("Skipping unreadable CalDAV object %s: %s", href, error)
-            return None
+            if not occurrences:
+                logger.warning("Skipping CalDAV object %s, which blocks no time: %s", href, error)
+                return None
+            # The object's own fields do not read, but its blocking spans are known: keep those.
+            logger.warning("CalDAV object %s is stored by its busy spans only: %s", href, error)
+            return RemoteEvent(
+                id=href,
+                uid=None,
+                title=unreadable[0].event if unreadable else "",
+                start=occurrences[0].start,
+                end=occurrences[-1].end,
+                show_as=occurrences[0].status,
+                expanded=True,
+                occurrences=tuple(occurrences),
+                unreadable=tuple(unreadable)
+                or (UnreadableEvent(event=href.rsplit("/", 1)[-1], reason="data", detail=str(error)),),
+            )
 
     def _to_utc(self, value: date | datetime) -> datetime:
         try:
@@ -1175,12 +1225,25 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# RFC 5545 §3.2.12 PARTSTAT values, as the store keeps them.
+_PARTSTATS = {
+    "ACCEPTED": "accepted",
+    "DECLINED": "declined",
+    "TENTATIVE": "tentative",
+    "NEEDS-ACTION": "needs_action",
+}
+
+
 def _attendee(value: Any) -> Attendee:
     email = str(value)
     if email.lower().startswith("mailto:"):
         email = email[7:]
     params = getattr(value, "params", {})
-    return Attendee(email=email.strip(), name=str(params.get("CN", "")))
+    return Attendee(
+        email=email.strip(),
+        name=str(params.get("CN", "")),
+        response=_PARTSTATS.get(str(params.get("PARTSTAT", "")).upper(), ""),
+    )
 
 
 def _utc_stamp(moment: datetime) -> str:

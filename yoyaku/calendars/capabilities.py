@@ -18,6 +18,9 @@ class Capabilities:
     two_way_sync: bool
     # Proposed times can be read from the calendar and inserted into emails.
     insert_times_in_email: bool
+    # The calendar's events are kept in Yoyaku's event store by incremental sync; without it only
+    # busy time is polled (Exchange, whose events never enter the CRM).
+    event_sync: bool = True
 
 
 _FULL = Capabilities(
@@ -25,7 +28,12 @@ _FULL = Capabilities(
 )
 # Exchange is one-way by design: Yoyaku adds meetings and nothing else (see calendars/exchange.py).
 _EXCHANGE = Capabilities(
-    write_events=True, can_cancel=False, can_reschedule=False, two_way_sync=False, insert_times_in_email=False
+    write_events=True,
+    can_cancel=False,
+    can_reschedule=False,
+    two_way_sync=False,
+    insert_times_in_email=False,
+    event_sync=False,
 )
 _BY_PROVIDER = {"caldav": _FULL, "google": _FULL, "microsoft": _FULL, "exchange": _EXCHANGE}
 

@@ -129,6 +129,25 @@ def busy_status(event: Mapping[str, Any]) -> BusyStatus | None:
     return rules_busy_status(facts)
 
 
+# Google's attendee responseStatus values, as the store keeps them.
+_GOOGLE_RESPONSES = {
+    "accepted": "accepted",
+    "declined": "declined",
+    "tentative": "tentative",
+    "needsAction": "needs_action",
+}
+
+
+def _parse_updated(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
@@ -694,6 +713,10 @@ class GoogleCalendarAdapter:
         start, all_day = _event_time(event["start"], zone=zone)
         end, _ = _event_time(event["end"], zone=zone)
         private = event.get("extendedProperties", {}).get("private", {})
+        original = event.get("originalStartTime")
+        recurrence_id = ""
+        if isinstance(original, Mapping) and ("dateTime" in original or "date" in original):
+            recurrence_id = _rfc3339(_event_time(original, zone=zone)[0])
         return RemoteEvent(
             id=event["id"],
             uid=private.get(UID_PROPERTY) or event.get("iCalUID"),
@@ -701,13 +724,24 @@ class GoogleCalendarAdapter:
             start=start,
             end=end,
             attendees=tuple(
-                Attendee(email=a["email"], name=a.get("displayName", ""))
+                Attendee(
+                    email=a["email"],
+                    name=a.get("displayName", ""),
+                    response=_GOOGLE_RESPONSES.get(str(a.get("responseStatus", "")), ""),
+                )
                 for a in event.get("attendees", [])
                 if a.get("email")
             ),
             all_day=all_day,
             location=event.get("location", ""),
             description=event.get("description", ""),
+            show_as=busy_status(event) or "free",
+            status=str(event.get("status") or "confirmed"),
+            series_id=str(event.get("recurringEventId") or ""),
+            recurrence_id=recurrence_id,
+            organizer=str((event.get("organizer") or {}).get("email") or ""),
+            etag=str(event.get("etag") or ""),
+            changed_at=_parse_updated(event.get("updated")),
         )
 
     # -- push -----------------------------------------------------------------

@@ -766,6 +766,9 @@ class MicrosoftCalendar:
     def _remote_event(self, item: Mapping[str, Any]) -> RemoteEvent:
         start, end = self._event_times(item)
         body = item.get("body") or {}
+        interval = self._busy_interval(item)
+        cancelled = bool(item.get("isCancelled"))
+        original = item.get("originalStart")
         return RemoteEvent(
             id=str(item["id"]),
             uid=str(item["iCalUId"]) if item.get("iCalUId") else None,
@@ -776,15 +779,23 @@ class MicrosoftCalendar:
                 Attendee(
                     email=str(a.get("emailAddress", {}).get("address") or ""),
                     name=str(a.get("emailAddress", {}).get("name") or ""),
+                    response=_GRAPH_RESPONSES.get(str((a.get("status") or {}).get("response") or ""), ""),
                 )
                 for a in item.get("attendees") or []
             ),
-            cancelled=bool(item.get("isCancelled")),
+            cancelled=cancelled,
             all_day=bool(item.get("isAllDay")),
             location=str((item.get("location") or {}).get("displayName") or ""),
             description=str(
                 body.get("content") if body.get("contentType") == "text" else item.get("bodyPreview") or ""
             ),
+            show_as=interval.status if interval is not None else "free",
+            status="cancelled" if cancelled else "confirmed",
+            series_id=str(item.get("seriesMasterId") or ""),
+            recurrence_id=str(original) if original else "",
+            organizer=str(((item.get("organizer") or {}).get("emailAddress") or {}).get("address") or ""),
+            etag=str(item.get("changeKey") or item.get("@odata.etag") or ""),
+            changed_at=_parse_modified(item.get("lastModifiedDateTime")),
         )
 
     # ------------------------------------------------------------------ subscriptions
@@ -851,6 +862,28 @@ def graph_busy_status(event: Mapping[str, Any]) -> BusyStatus | None:
         response=response_of(GRAPH_RESPONSE, (event.get("responseStatus") or {}).get("response")),
     )
     return rules_busy_status(facts)
+
+
+# Graph's attendee status.response values, as the store keeps them.
+_GRAPH_RESPONSES = {
+    "accepted": "accepted",
+    "organizer": "accepted",
+    "declined": "declined",
+    "tentativelyAccepted": "tentative",
+    "notResponded": "needs_action",
+    "none": "needs_action",
+}
+
+
+def _parse_modified(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 
 def _day_start(day: date, zone: tzinfo) -> datetime:

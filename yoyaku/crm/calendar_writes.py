@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from yoyaku.accounts.busy import forget_busy, mark_connection
+from yoyaku.calendar_sync.busy import mark_connection, request_sync
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
 from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
@@ -178,7 +178,7 @@ def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
                 _save(meeting, calendar_event_id=event_id)  # still pending: its newer state goes next
             else:
                 _save(meeting, calendar_event_id=event_id, **_settled(CalendarWrite.WRITTEN))
-    forget_busy(connection=connection)
+    request_sync(connection=connection)
     if connection.provider == Provider.CALDAV and not cancelled:
         from yoyaku.crm.notifications import send_meeting_mail
 
@@ -217,7 +217,7 @@ def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = 
     except Exception as error:
         return _fail(meeting=meeting, expected=CalendarWrite.CANCEL_PENDING, error=error)
     _save(meeting, **_settled(CalendarWrite.CANCELLED))
-    forget_busy(connection=connection)
+    request_sync(connection=connection)
     if notify and connection.provider == Provider.CALDAV:
         from yoyaku.crm.notifications import send_meeting_mail
 

@@ -34,7 +34,15 @@ from yoyaku.demo.calendar_data import (
     demo_calendar_events,
 )
 from yoyaku.demo.radicale import free_port
-from yoyaku.demo.services import RadicaleService, Service, ServiceStack, SmtpService, WebService, say
+from yoyaku.demo.services import (
+    RadicaleService,
+    Service,
+    ServiceStack,
+    SmtpService,
+    TaskConsumerService,
+    WebService,
+    say,
+)
 
 if TYPE_CHECKING:
     from yoyaku.demo.providers import ExchangeService
@@ -74,7 +82,8 @@ def prepare_environment(*, data_dir: Path, extra: dict[str, str]) -> None:
         os.environ.pop(name, None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "yoyaku.settings"
     os.environ["YOYAKU_DATA_DIR"] = str(data_dir)
-    # Calendar writes run inline; the demo needs no separate task consumer.
+    # Tasks the web process queues (calendar writes, the sync after connecting) run inline; the task
+    # consumer the demo starts (with its own setting) runs the periodic sync of every calendar.
     os.environ["YOYAKU_TASKS_IMMEDIATE"] = "1"
     os.environ["YOYAKU_ALLOWED_CALENDAR_NETWORKS"] = "127.0.0.0/8,::1/128"
     os.environ.update(extra)
@@ -195,6 +204,12 @@ def run(
         caldav_username=caldav.server.username,
         caldav_password=caldav.server.password,
     )
+    # The first sync of the demo's calendars, inline, so the pages have busy time from the start;
+    # the consumer's poll keeps them current from then on.
+    from yoyaku.calendar_sync.tasks import queue_due_syncs
+
+    queue_due_syncs()
+    stack.start(TaskConsumerService(data_dir=data_dir))
     try:
         stack.start(web)
     except OSError as error:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -218,3 +221,50 @@ class WebService:
 
     def describe(self) -> list[str]:
         return [self.url]
+
+
+# -- background tasks ---------------------------------------------------------
+
+
+class TaskConsumerService:
+    """A huey consumer (``manage.py run_huey``) in its own process: the fallback poll that keeps every
+    connected calendar synced, and the syncs it queues.
+
+    The web process still runs the tasks it queues itself inline (calendar writes, the sync right
+    after connecting); the consumer shares the queue's SQLite file in the data folder.
+    """
+
+    name = "Task consumer"
+
+    def __init__(self, *, data_dir: Path) -> None:
+        self.log_path = data_dir / "huey-consumer.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        environment = {**os.environ, "YOYAKU_TASKS_IMMEDIATE": "0"}
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "django", "run_huey", "--workers", "2", "--worker-type", "thread"],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        # SIGINT: huey's graceful stop (running tasks finish).
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    def environ(self) -> dict[str, str]:
+        return {}
+
+    def describe(self) -> list[str]:
+        return [f"syncs the connected calendars every few minutes (log: {self.log_path})"]

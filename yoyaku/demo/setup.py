@@ -119,11 +119,12 @@ def connect_demo_calendar(
     connection.write_calendar_id = calendar_url
     connection.status = ConnectionStatus.OK
     connection.status_message = ""
-    connection.sync_token = ""
-    # The copy of busy time belongs to the previous run's server.
-    connection.busy_json = "[]"
-    connection.busy_fetched_at = None
     connection.save()
+    # What was synced (events, sync tokens, the busy index) belongs to the previous run's server.
+    from yoyaku.calendar_sync.models import CalendarSyncState, ConnectionSync, SyncedEvent
+
+    for model in (SyncedEvent, CalendarSyncState, ConnectionSync):
+        model.objects.filter(connection=connection).delete()
     # As connecting does: the dashboard shows the calendar list kept on the connection.
     with suppress(ConnectionRefused):
         refresh_calendars(user=user, connection_id=connection.pk)

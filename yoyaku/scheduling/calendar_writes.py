@@ -29,10 +29,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yoyaku.accounts.busy import forget_busy, mark_connection
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, Provider, User
 from yoyaku.accounts.selectors import meetings_connection
+from yoyaku.calendar_sync.busy import mark_connection, request_sync
 from yoyaku.calendars.base import (
     Attendee,
     CalendarAuthError,
@@ -246,7 +246,7 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
         if retry_on_failure:
             _retry_write_after_commit(booking)
         return False
-    forget_busy(connection=connection)
+    request_sync(connection=connection)
     if connection.provider == Provider.CALDAV:
         # Yoyaku sends CalDAV invitations (and updates) itself as iMIP mail (RFC 6047):
         # plain servers (Radicale) schedule nothing, and the stored event marks its
@@ -396,7 +396,7 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
             transaction.on_commit(lambda: retry_booking_cancel(str(booking.pk)))
         return False
     _save_state(booking, **_settled(CalendarWrite.CANCELLED))
-    forget_busy(connection=connection)
+    request_sync(connection=connection)
     if notify and connection.provider == Provider.CALDAV:
         from yoyaku.scheduling.notifications import send_cancellation
 

@@ -12,9 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q, QuerySet
 
-from yoyaku.accounts.busy import read_busy
-from yoyaku.accounts.models import User
-from yoyaku.accounts.selectors import meetings_connection
+from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
 from yoyaku.availability import (
     HostAvailability,
     LinkRules,
@@ -23,6 +21,7 @@ from yoyaku.availability import (
     round_robin_slots,
     slots_by_local_date,
 )
+from yoyaku.calendar_sync.busy import busy_of_connections
 from yoyaku.calendars.base import CalendarError
 from yoyaku.scheduling.models import Availability, Booking, BookingStatus, LinkKind, MeetingLink, Reservation
 
@@ -97,54 +96,106 @@ def host_inputs(
 
     ``exclude_booking``: a booking being moved, whose own reservation must not block its new time.
     """
-    hours = host_hours(user=user)
-    zone = ZoneInfo(user.time_zone)
+    return hosts_inputs(
+        users=[user],
+        link=link,
+        busy={user.pk: busy},
+        window_start=window_start,
+        window_end=window_end,
+        exclude_booking=exclude_booking,
+    )[0]
+
+
+def hosts_inputs(
+    *,
+    users: Sequence[User],
+    link: MeetingLink,
+    busy: dict[int, Sequence[Interval]],
+    window_start: datetime,
+    window_end: datetime,
+    exclude_booking: uuid.UUID | None = None,
+) -> list[HostAvailability]:
+    """What the engine needs about each host, in ``users``' order: two queries whatever their number."""
+    ids = [u.pk for u in users]
+    availabilities = {a.user_id: a for a in Availability.objects.filter(user_id__in=ids)}
     # Reservations one day either side: buffers and per-day limits reach past the window.
     reservations = Reservation.objects.filter(
-        host=user,
+        host_id__in=ids,
         active=True,
         end__gt=window_start - timedelta(days=1),
         start__lt=window_end + timedelta(days=1),
     )
     if exclude_booking is not None:
         reservations = reservations.exclude(booking_id=exclude_booking)
-    spans = list(reservations.values_list("start", "end", "booking__start", "booking__link_id"))
-    booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _, _ in spans)
-    per_day = Counter(
-        meeting_start.astimezone(zone).date()
-        for _, _, meeting_start, link_id in spans
-        if meeting_start and link_id == link.pk
-    )
-    return HostAvailability(
-        host_id=hours.host_id,
-        time_zone=hours.time_zone,
-        weekly=hours.weekly,
-        overrides=hours.overrides,
-        busy=sorted(busy),
-        booked=booked,
-        bookings_per_day=dict(per_day),
-    )
+    spans: dict[int, list[tuple[datetime, datetime, datetime | None, int]]] = {pk: [] for pk in ids}
+    for host_id, start, end, meeting_start, link_id in reservations.values_list(
+        "host_id", "start", "end", "booking__start", "booking__link_id"
+    ):
+        spans[host_id].append((start, end, meeting_start, link_id))
+    result: list[HostAvailability] = []
+    for user in users:
+        availability = availabilities.get(user.pk)
+        weekly: dict[int, list[tuple[int, int]]] = {}
+        overrides: dict[date, list[tuple[int, int]]] = {}
+        if availability is not None:
+            weekly = {int(day): [(a, b) for a, b in spans_] for day, spans_ in availability.weekly.items()}
+            overrides = {
+                date.fromisoformat(day): [(a, b) for a, b in spans_]
+                for day, spans_ in availability.overrides.items()
+            }
+        zone = ZoneInfo(user.time_zone)
+        mine = spans[user.pk]
+        booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _, _ in mine)
+        per_day = Counter(
+            meeting_start.astimezone(zone).date()
+            for _, _, meeting_start, link_id in mine
+            if meeting_start and link_id == link.pk
+        )
+        result.append(
+            HostAvailability(
+                host_id=str(user.pk),
+                time_zone=user.time_zone,
+                weekly=weekly,
+                overrides=overrides,
+                busy=sorted(busy.get(user.pk, ())),
+                booked=booked,
+                bookings_per_day=dict(per_day),
+            )
+        )
+    return result
+
+
+def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnection]:
+    """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query."""
+    found: dict[int, CalendarConnection] = {}
+    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users])
+    for connection in rows:
+        current = found.get(connection.user_id)
+        if current is None or connection.purpose == ConnectionPurpose.MEETINGS:
+            found[connection.user_id] = connection
+    return found
 
 
 def available_slots(
     *, link: MeetingLink, start: datetime, end: datetime, time_zone: str, duration: int, now: datetime
 ) -> SlotsResult:
+    """Slots of a page, from the synced busy index: a fixed number of queries whatever the number of
+    hosts, and no provider is called."""
     hosts = link_hosts(link=link)
     rules = link_rules(link=link, duration=duration)
     # Busy time is needed a little beyond the window because of buffers.
     margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
-    inputs: list[HostAvailability] = []
-    connected = 0
+    connections = meetings_connections(users=hosts)
+    read = busy_of_connections(connections=list(connections.values()), start=start - margin, end=end + margin)
+    taking_part: list[User] = []
+    busy: dict[int, Sequence[Interval]] = {}
     errors: list[str] = []
     for host in hosts:
-        connection = meetings_connection(user=host)
-        busy: list[Interval] = []
+        connection = connections.get(host.pk)
         if connection is not None:
-            connected += 1
-            try:
-                busy = read_busy(connection=connection, start=start - margin, end=end + margin)
-            except CalendarError as error:
-                errors.append(str(error))
+            host_busy = read[connection.pk]
+            if isinstance(host_busy, CalendarError):
+                errors.append(str(host_busy))
                 # An operator needs to know why a page offers nothing: which connection, and what failed.
                 logger.warning(
                     "Calendar connection %s (%s) of %s could not be read; page %s %s: %s",
@@ -153,17 +204,19 @@ def available_slots(
                     host.username,
                     link.slug,
                     "leaves this host out" if link.kind == LinkKind.ROUND_ROBIN else "offers no slots",
-                    error,
+                    host_busy,
                 )
                 if link.kind != LinkKind.ROUND_ROBIN:
                     # Fail closed: never offer a time computed without a host's calendar.
                     return SlotsResult(
-                        slots={}, offline=True, calendar_error=str(error), time_zone=time_zone
+                        slots={}, offline=True, calendar_error=str(host_busy), time_zone=time_zone
                     )
                 continue  # round robin: this host is simply not offered
-        inputs.append(host_inputs(user=host, link=link, busy=busy, window_start=start, window_end=end))
-    if not inputs:
+            busy[host.pk] = host_busy
+        taking_part.append(host)
+    if not taking_part:
         return SlotsResult(slots={}, offline=True, calendar_error=errors[0], time_zone=time_zone)
+    inputs = hosts_inputs(users=taking_part, link=link, busy=busy, window_start=start, window_end=end)
     window_start, window_end, now_ts = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
     starts: list[int]
     if link.kind == LinkKind.GROUP:
@@ -182,7 +235,7 @@ def available_slots(
         )
     return SlotsResult(
         slots=slots_by_local_date(slots=starts, time_zone=time_zone),
-        offline=connected == 0,
+        offline=not connections,
         time_zone=time_zone,
     )
 

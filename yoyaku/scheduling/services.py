@@ -23,10 +23,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
-from yoyaku.accounts.busy import forget_busy, read_busy
 from yoyaku.accounts.models import User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
+from yoyaku.calendar_sync.busy import read_busy, request_sync
 from yoyaku.calendars.base import CalendarError
 from yoyaku.crm.models import Contact, Meeting, MeetingSource
 from yoyaku.crm.services import cancel_meeting, contact_for_booker, log_meeting
@@ -524,7 +524,7 @@ def cancel_booking(*, booking: Booking) -> Booking:
         cancel_booking_event(booking=booking)
     connection = meetings_connection(user=booking.assigned_host)
     if connection is not None:
-        forget_busy(connection=connection)
+        request_sync(connection=connection)
     return booking
 
 
@@ -603,7 +603,7 @@ def reschedule_booking(
     for host in hosts:
         connection = meetings_connection(user=host)
         if connection is not None:
-            forget_busy(connection=connection)
+            request_sync(connection=connection)
     return moved
 
 

@@ -1,0 +1,179 @@
+"""Busy index and availability request benchmark: ``python -m bench.busy_index`` (``make bench-sync``).
+
+1. The busy index alone: cutting a 60-day window out of a connection's packed index of 1,000 and
+   10,000 events, against decoding the same pairs from JSON (the read-through copy it replaced).
+2. An availability request as the server runs it (``scheduling.selectors.available_slots``), warm,
+   on the standard workload (bench/workload.py) with each host's busy time in its synced index:
+   S (one host, 500 events, 30 days) and R (round robin, 50 hosts, 1,000 events each, 60 days).
+   It runs on SQLite in a temporary folder, or on the database YOYAKU_DATABASE_URL names (a scratch
+   PostgreSQL database: the bench creates and deletes its rows there).
+Medians; the queries of one request are counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.run import parse_utc
+from bench.workload import generate
+
+RUNS = 21
+
+
+def median_us(fn: Callable[[], object], *, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+def index_figures() -> list[str]:
+    from yoyaku.calendar_sync.index import cut, pack
+
+    rng = random.Random(20270301)
+    origin = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+    lines = [
+        "| events in the index | cut to 60 days (µs) | spans returned | JSON decode + clip (µs) |",
+        "|---|---|---|---|",
+    ]
+    for events in (1_000, 10_000):
+        pairs = []
+        for _ in range(events):
+            start = origin + rng.randrange(0, 400 * 86400, 300)
+            pairs.append((start, start + rng.randrange(15, 121, 5) * 60))
+        blob = pack(pairs)
+        as_json = json.dumps(sorted(pairs))
+        lo, hi = origin + 100 * 86400, origin + 160 * 86400
+        spans = cut(blob, start=lo, end=hi)
+        cut_us = median_us(lambda blob=blob, lo=lo, hi=hi: cut(blob, start=lo, end=hi), runs=2001)
+
+        def decode(as_json: str = as_json, lo: int = lo, hi: int = hi) -> list[tuple[int, int]]:
+            return [(a, b) for a, b in json.loads(as_json) if b > lo and a < hi]
+
+        json_us = median_us(decode, runs=201)
+        lines.append(f"| {events:,} | {cut_us:.1f} | {len(spans)} | {json_us:.1f} |")
+    return lines
+
+
+def setup_django() -> None:
+    if not os.environ.get("YOYAKU_DATABASE_URL"):
+        os.environ["YOYAKU_DATA_DIR"] = tempfile.mkdtemp(prefix="yoyaku-bench-")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yoyaku.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.conf import settings
+
+    # Making the pages mails the co-hosts; the bench keeps those mails in memory.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def request_figures() -> list[str]:
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from yoyaku.accounts.models import CalendarConnection, Provider, Workspace
+    from yoyaku.accounts.services import create_user
+    from yoyaku.calendar_sync.index import pack
+    from yoyaku.calendar_sync.models import ConnectionSync
+    from yoyaku.scheduling.host_services import create_link, set_availability
+    from yoyaku.scheduling.models import LinkKind, MeetingLink
+    from yoyaku.scheduling.selectors import available_slots
+
+    workload = generate()
+    workspace = Workspace.objects.create(name=f"bench {time.time_ns()}")
+    tag = workspace.pk
+    lines = ["| case | slots | server time, warm (ms) | queries per request |", "|---|---|---|---|"]
+    try:
+        for case_name, kind, increment in (("S", LinkKind.ONE_ON_ONE, 30), ("R", LinkKind.ROUND_ROBIN, 15)):
+            case = workload[case_name]
+            names = []
+            for host in case["hosts"]:
+                name = f"bench{tag}-{case_name}-{host['id']}"
+                user = create_user(username=name, workspace=workspace, email=f"{name}@example.com")
+                set_availability(
+                    user=user,
+                    time_zone=host["timeZone"],
+                    weekly={str((d - 1) % 7): [[9 * 60, 17 * 60]] for d in host["days"]},
+                    overrides={},
+                )
+                calendar = CalendarConnection(user=user, provider=Provider.CALDAV, account_email=user.email)
+                calendar.secret = "unused: availability never calls the calendar"
+                calendar.save()
+                ConnectionSync.objects.create(
+                    connection=calendar,
+                    busy_index=pack((parse_utc(a), parse_utc(b)) for a, b in host["busy"]),
+                    last_success_at=timezone.now(),
+                    covered_until=datetime.fromisoformat(case["to"].replace("Z", "+00:00"))
+                    + timedelta(days=2),
+                )
+                names.append(name)
+            owner = names[0]
+            from yoyaku.accounts.models import User
+
+            link = create_link(
+                owner=User.objects.get(username=owner),
+                slug=f"bench{tag}-{case_name.lower()}",
+                name="Bench",
+                kind=kind,
+                host_usernames=names if kind == LinkKind.ROUND_ROBIN else [],
+                durations=[case["eventLength"]],
+                increment_minutes=increment,
+                rolling_weeks=12,
+            )
+            link = MeetingLink.objects.select_related("owner").get(pk=link.pk)
+            start = datetime.fromisoformat(case["from"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(case["to"].replace("Z", "+00:00"))
+
+            def request(
+                link: MeetingLink = link,
+                start: datetime = start,
+                end: datetime = end,
+                zone: str = case["inviteeTimeZone"],
+            ) -> Any:
+                return available_slots(
+                    link=link, start=start, end=end, time_zone=zone, duration=30, now=start
+                )
+
+            result = request()
+            with CaptureQueriesContext(db) as queries:
+                request()
+            ms = median_us(request, runs=RUNS) / 1000
+            slots = sum(len(v) for v in result.slots.values())
+            lines.append(f"| {case_name} | {slots} | {ms:.2f} | {len(queries.captured_queries)} |")
+    finally:
+        from yoyaku.accounts.models import User
+
+        MeetingLink.objects.filter(owner__workspace=workspace).delete()
+        User.objects.filter(workspace=workspace).delete()
+        workspace.delete()
+    return lines
+
+
+def main() -> int:
+    print("Busy index, one connection:")
+    print("\n".join(index_figures()))
+    setup_django()
+    from django.db import connection as db
+
+    print(f"\nAvailability request ({db.vendor}):")
+    print("\n".join(request_figures()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""The sync engines: bring a connection's event store and busy index up to date with its calendar.
+
+One entry point, ``sync_connection_now``, for every provider. Google, Microsoft 365 and
+CalDAV are synced incrementally through the adapters' ``sync(token=...)`` (Google
+events.list syncToken, Graph calendarView delta links, CalDAV sync-collection, RFC 6578);
+an expired token makes the adapter return a complete listing (``full=True``) and the store
+drops what it did not see. Exchange has no two-way sync by the product's rules: it is
+polled for busy time only (a CalendarView window) and nothing of it enters the store.
+
+Applying a result is idempotent (an event's rows are replaced, never added to) and done in
+one transaction per calendar; the busy index is then rebuilt from the store. Bookings and
+CRM meetings refer to events by provider id, so replacing rows keeps every link.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from yoyaku.accounts.calendar_registry import adapter_for
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
+from yoyaku.accounts.unreadable import record_unreadable_events
+from yoyaku.calendar_sync import index
+from yoyaku.calendar_sync.busy import mark_connection
+from yoyaku.calendar_sync.models import CalendarSyncState, ConnectionSync, SyncedEvent
+from yoyaku.calendars.base import (
+    SYNC_FUTURE,
+    SYNC_PAST,
+    CalendarAdapter,
+    CalendarAuthError,
+    CalendarError,
+    RemoteEvent,
+    SyncResult,
+    UnreadableEvent,
+    blocking_intervals,
+)
+from yoyaku.calendars.capabilities import capabilities
+
+logger = logging.getLogger(__name__)
+
+# Rows are written and deleted in batches: SQLite limits the variables of one statement.
+BATCH = 500
+# Where the adapter's default calendar is meant (Graph's /me/calendar): the state's key for it.
+DEFAULT_CALENDAR = ""
+
+
+def sync_connection_now(*, connection_id: int) -> bool:
+    """Sync one connection now; True when it succeeded. Callers hold the per-connection lock
+    (``tasks.sync_connection``); a failure is recorded on the connection, never raised."""
+    connection = CalendarConnection.objects.select_related("user").filter(pk=connection_id).first()
+    if connection is None or connection.status == ConnectionStatus.NEEDS_RECONNECT:
+        # Nothing can be read until the host reconnects; reconnecting syncs again.
+        return False
+    started = timezone.now()
+    try:
+        with closing(adapter_for(connection)) as adapter:
+            if capabilities(connection.provider).event_sync:
+                covered_until = _sync_events(connection=connection, adapter=adapter, now=started)
+            else:
+                covered_until = _poll_busy_window(connection=connection, adapter=adapter, now=started)
+    except CalendarAuthError as error:
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        _record_failure(connection=connection, message=str(error), now=started)
+        return False
+    except CalendarError as error:
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
+        _record_failure(connection=connection, message=str(error), now=started)
+        return False
+    except Exception as error:  # an adapter bug must leave the pages closed, not open on old data
+        logger.exception("Sync of calendar connection %s failed", connection_id)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
+        _record_failure(connection=connection, message="The calendar could not be read.", now=started)
+        return False
+    ConnectionSync.objects.filter(connection=connection).update(
+        covered_until=covered_until,
+        last_success_at=started,
+        last_attempt_at=started,
+        last_error="",
+        consecutive_failures=0,
+        next_poll_at=started + poll_interval(provider=connection.provider),
+    )
+    if connection.status != ConnectionStatus.OK:
+        mark_connection(connection=connection, status=ConnectionStatus.OK, message="")
+    return True
+
+
+def poll_interval(*, provider: str) -> timedelta:
+    """The fallback poll's period for ``provider``, moved by the configured jitter."""
+    seconds = settings.YOYAKU_SYNC_POLL_SECONDS.get(provider, 300)
+    jitter = settings.YOYAKU_SYNC_POLL_JITTER
+    return timedelta(seconds=seconds * (1 + random.uniform(-jitter, jitter)))
+
+
+def _record_failure(*, connection: CalendarConnection, message: str, now: datetime) -> None:
+    sync, _created = ConnectionSync.objects.get_or_create(connection=connection)
+    failures = sync.consecutive_failures + 1
+    # Retry sooner than the regular poll while failing, backing off up to that poll.
+    retry = min(poll_interval(provider=connection.provider), timedelta(seconds=30 * 2 ** min(failures, 6)))
+    ConnectionSync.objects.filter(pk=sync.pk).update(
+        last_attempt_at=now, last_error=message[:500], consecutive_failures=failures, next_poll_at=now + retry
+    )
+
+
+def _calendar_ids(*, connection: CalendarConnection, adapter: CalendarAdapter) -> list[str]:
+    """The calendars whose events block the host's time: the stored choice, else the adapter's default."""
+    if connection.conflict_calendar_ids:
+        return [str(c) for c in connection.conflict_calendar_ids]
+    if connection.provider == Provider.CALDAV:
+        return [c.id for c in adapter.list_calendars()]  # CalDAV's default: every calendar
+    if connection.provider == Provider.GOOGLE:
+        return ["primary"]
+    return [DEFAULT_CALENDAR]
+
+
+def _sync_events(*, connection: CalendarConnection, adapter: CalendarAdapter, now: datetime) -> datetime:
+    calendar_ids = _calendar_ids(connection=connection, adapter=adapter)
+    ConnectionSync.objects.get_or_create(connection=connection)
+    # Calendars no longer checked leave the store (their events no longer block time).
+    SyncedEvent.objects.filter(connection=connection).exclude(calendar_id__in=calendar_ids).delete()
+    CalendarSyncState.objects.filter(connection=connection).exclude(calendar_id__in=calendar_ids).delete()
+    states = {s.calendar_id: s for s in CalendarSyncState.objects.filter(connection=connection)}
+    full_every = timedelta(hours=settings.YOYAKU_SYNC_FULL_EVERY_HOURS)
+    oldest_full = now
+    for calendar_id in calendar_ids:
+        state = states.get(calendar_id)
+        token: str | None = None
+        # A complete listing now and then moves the expanded horizon (Graph's delta window,
+        # CalDAV's own expansion) forward with time.
+        if (
+            state is not None
+            and state.token
+            and state.full_synced_at
+            and now - state.full_synced_at < full_every
+        ):
+            token = state.token
+        result = adapter.sync(token=token, calendar_id=calendar_id or None)
+        apply_sync_result(connection=connection, calendar_id=calendar_id, result=result, now=now)
+        full_at = now if (result.full or token is None) else (state.full_synced_at if state else now)
+        oldest_full = min(oldest_full, full_at or now)
+    rebuild_index(connection=connection, now=now)
+    record_unreadable_events(connection=connection, events=unreadable_in_store(connection=connection))
+    return oldest_full + SYNC_FUTURE
+
+
+def unreadable_in_store(*, connection: CalendarConnection) -> list[UnreadableEvent]:
+    """The stored events of ``connection`` whose data could not be read, one entry per event."""
+    rows = (
+        SyncedEvent.objects.filter(connection=connection)
+        .exclude(unreadable_reason="")
+        .order_by("start_epoch")
+        .values_list("event_id", "title", "ical_uid", "unreadable_reason", "unreadable_detail")
+    )
+    found: dict[str, UnreadableEvent] = {}
+    for event_id, title, uid, reason, detail in rows[:1000]:
+        found.setdefault(
+            event_id, UnreadableEvent(event=title or uid or event_id, reason=reason, detail=detail)
+        )
+    return list(found.values())
+
+
+def apply_sync_result(
+    *, connection: CalendarConnection, calendar_id: str, result: SyncResult, now: datetime
+) -> None:
+    """Apply one sync result to the store, in one transaction; applying it twice changes nothing more."""
+    rows = SyncedEvent.objects.filter(connection=connection, calendar_id=calendar_id)
+    changed_ids = {event.id for event in result.changed}
+    with transaction.atomic():
+        if result.full:
+            known = set(rows.values_list("event_id", flat=True).distinct())
+            _delete_events(rows, known - changed_ids)
+        _delete_events(rows, set(result.removed) | changed_ids)
+        SyncedEvent.objects.bulk_create(
+            _rows(connection=connection, calendar_id=calendar_id, events=result.changed, now=now),
+            batch_size=BATCH,
+        )
+        state, _created = CalendarSyncState.objects.select_for_update().get_or_create(
+            connection=connection, calendar_id=calendar_id
+        )
+        state.token = result.token
+        state.last_success_at = now
+        if result.full:
+            state.full_synced_at = now
+        state.save()
+
+
+def _delete_events(rows: QuerySet[SyncedEvent], event_ids: Iterable[str]) -> None:
+    ids = list(event_ids)
+    for chunk in range(0, len(ids), BATCH):
+        rows.filter(event_id__in=ids[chunk : chunk + BATCH]).delete()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rows(
+    *, connection: CalendarConnection, calendar_id: str, events: Sequence[RemoteEvent], now: datetime
+) -> Iterable[SyncedEvent]:
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        common = {
+            "connection": connection,
+            "calendar_id": calendar_id,
+            "event_id": event.id[:1000],
+            "series_id": event.series_id[:1000],
+            "ical_uid": (event.uid or "")[:1000],
+            "title": event.title[:500],
+            "all_day": event.all_day,
+            "status": "cancelled" if event.cancelled else (event.status or "confirmed")[:16],
+            "organizer": event.organizer[:320],
+            "attendees": [
+                {"email": a.email, "name": a.name, "response": a.response} for a in event.attendees
+            ],
+            "location": event.location[:1000],
+            "etag": event.etag[:255],
+            "changed_at": event.changed_at,
+            "synced_at": now,
+            "unreadable_reason": event.unreadable[0].reason[:16] if event.unreadable else "",
+            "unreadable_detail": event.unreadable[0].detail[:300] if event.unreadable else "",
+        }
+        if event.expanded and len(event.occurrences) > 1:
+            # One row per instance of a series the adapter expanded (CalDAV).
+            for occurrence in event.occurrences:
+                key = (event.id, _iso(occurrence.start))
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield SyncedEvent(
+                    **common,
+                    recurrence_id=key[1],
+                    start=occurrence.start,
+                    end=occurrence.end,
+                    start_epoch=int(occurrence.start.timestamp()),
+                    end_epoch=int(occurrence.end.timestamp()),
+                    show_as=occurrence.status,
+                )
+            continue
+        key = (event.id, event.recurrence_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        start, end, show_as = event.start, event.end, event.show_as
+        if event.expanded and event.occurrences:
+            only = event.occurrences[0]
+            start, end, show_as = only.start, only.end, only.status
+        if event.cancelled:
+            show_as = "free"
+        yield SyncedEvent(
+            **common,
+            recurrence_id=event.recurrence_id[:64],
+            start=start,
+            end=end,
+            start_epoch=int(start.timestamp()),
+            end_epoch=int(end.timestamp()),
+            show_as=show_as,
+        )
+
+
+def rebuild_index(*, connection: CalendarConnection, now: datetime) -> None:
+    """Pack the store's blocking rows into the connection's busy index."""
+    spans = (
+        SyncedEvent.objects.filter(connection=connection, end_epoch__gt=int((now - SYNC_PAST).timestamp()))
+        .exclude(show_as="free")
+        .values_list("start_epoch", "end_epoch", "show_as")
+    )
+    busy: list[tuple[int, int]] = []
+    tentative: list[tuple[int, int]] = []
+    for start, end, show_as in spans.iterator(chunk_size=5000):
+        (tentative if show_as == "tentative" else busy).append((start, end))
+    ConnectionSync.objects.filter(connection=connection).update(
+        busy_index=index.pack(busy), tentative_index=index.pack(tentative), covered_from=now - SYNC_PAST
+    )
+
+
+def _poll_busy_window(*, connection: CalendarConnection, adapter: CalendarAdapter, now: datetime) -> datetime:
+    """Exchange: busy time only, over a CalendarView window; nothing goes into the store or the CRM."""
+    start, end = now - SYNC_PAST, now + SYNC_FUTURE
+    unreadable: list[UnreadableEvent] = []
+    intervals = adapter.busy(
+        start=start, end=end, calendar_ids=connection.conflict_calendar_ids or None, unreadable=unreadable
+    )
+    record_unreadable_events(connection=connection, events=unreadable)
+    busy = blocking_intervals([i for i in intervals if i.status != "tentative"], tentative_blocks=False)
+    tentative = blocking_intervals([i for i in intervals if i.status == "tentative"], tentative_blocks=True)
+    ConnectionSync.objects.update_or_create(
+        connection=connection,
+        defaults={
+            "busy_index": index.pack(busy),
+            "tentative_index": index.pack(tentative),
+            "covered_from": start,
+        },
+    )
+    return end
