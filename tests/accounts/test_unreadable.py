@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import connect_caldav, make_host
-from yoyaku.accounts.busy import read_busy
+from tests.factories import connect_caldav, make_host, sync_now
 from yoyaku.accounts.models import CalendarConnection
 from yoyaku.accounts.unreadable import record_unreadable_events, unreadable_events
+from yoyaku.calendar_sync.busy import read_busy
 from yoyaku.calendars.base import UnreadableEvent
 
 
@@ -43,6 +43,7 @@ def test_a_malformed_event_is_blocked_logged_and_kept_for_the_host(
     radicale.seed(caldav_calendar, [inverted_event(day, summary="Board meeting")])
 
     with caplog.at_level(logging.WARNING):
+        sync_now(connection)
         pairs = read_busy(connection=connection, start=day - timedelta(days=1), end=day + timedelta(days=2))
 
     # The span between the two stated times stays blocked.

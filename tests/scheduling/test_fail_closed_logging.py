@@ -12,7 +12,8 @@ from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.tcp_switch import TcpSwitch
 from tests.factories import make_host, make_link
 from tests.scheduling.helpers import NOW, berlin, connect
-from yoyaku.accounts import busy
+from yoyaku.calendar_sync import services as sync_services
+from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import SlotsResult, available_slots
 
@@ -45,9 +46,12 @@ def test_an_unreadable_calendar_is_logged_with_the_connection_and_the_error(
     switch.down()
 
     with caplog.at_level(logging.WARNING):
+        assert not sync_connection_now(connection_id=connection.pk)
         result = read_page("intro")
 
     assert result.slots == {}
+    (failed_sync,) = warnings_of(caplog, "yoyaku.calendar_sync.services")
+    assert f"connection {connection.pk} (caldav) failed" in failed_sync.getMessage()
     (record,) = warnings_of(caplog, "yoyaku.scheduling.selectors")
     message = record.getMessage()
     assert f"connection {connection.pk} (caldav)" in message
@@ -65,6 +69,7 @@ def test_a_round_robin_host_left_out_is_logged_too(
     switch.down()
 
     with caplog.at_level(logging.WARNING):
+        assert not sync_connection_now(connection_id=connection.pk)
         read_page("intro")
 
     (record,) = warnings_of(caplog, "yoyaku.scheduling.selectors")
@@ -82,11 +87,13 @@ def test_an_unexpected_adapter_error_is_logged_with_its_traceback(
     def broken(connection: object) -> object:
         raise KeyError("odd server answer")
 
-    monkeypatch.setattr(busy, "adapter_for", broken)
+    monkeypatch.setattr(sync_services, "adapter_for", broken)
     with caplog.at_level(logging.WARNING):
+        assert not sync_connection_now(connection_id=connection.pk)
         read_page("intro")
 
-    (record,) = warnings_of(caplog, "yoyaku.accounts.busy")
+    (record,) = [r for r in caplog.records if r.name == "yoyaku.calendar_sync.services"]
+    assert record.levelno >= logging.WARNING
     assert f"connection {connection.pk} (caldav)" in record.getMessage()
     assert record.exc_info is not None and record.exc_info[0] is KeyError
     assert warnings_of(caplog, "yoyaku.scheduling.selectors")

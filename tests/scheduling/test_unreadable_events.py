@@ -9,7 +9,7 @@ import pytest
 
 from tests.connection_helpers import berlin, book, future_day, slots
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, sync_now
 from tests.scheduling.helpers import connect
 from yoyaku.accounts.models import CalendarConnection
 from yoyaku.accounts.unreadable import unreadable_events
@@ -37,6 +37,7 @@ def test_an_event_ending_before_it_starts_blocks_its_span_on_the_page_and_for_bo
             ).encode()
         ],
     )
+    sync_now(connection)  # the pages read what the sync stored
 
     offered, _ = slots(link.slug, day)
     assert "09:30" in offered[day.isoformat()]

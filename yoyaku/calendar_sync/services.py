@@ -71,11 +71,15 @@ def sync_connection_now(*, connection_id: int) -> bool:
         _record_failure(connection=connection, message=str(error), now=started)
         return False
     except CalendarError as error:
+        # The host's pages fail closed until a sync succeeds: an operator must be able to see why.
+        logger.warning(
+            "Sync of calendar connection %s (%s) failed: %s", connection_id, connection.provider, error
+        )
         mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
         _record_failure(connection=connection, message=str(error), now=started)
         return False
     except Exception as error:  # an adapter bug must leave the pages closed, not open on old data
-        logger.exception("Sync of calendar connection %s failed", connection_id)
+        logger.exception("Sync of calendar connection %s (%s) failed", connection_id, connection.provider)
         mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
         _record_failure(connection=connection, message="The calendar could not be read.", now=started)
         return False
