@@ -62,9 +62,11 @@ def test_a_fresh_data_folder_is_private(tmp_path: Path, umask: int) -> None:
     assert {"secret_key", "encryption_key", "yoyaku.sqlite3", "yoyaku.sqlite3-wal", "huey.sqlite3"} <= set(
         while_open
     )
-    assert {name: oct(m) for name, m in while_open.items()} == dict.fromkeys(while_open, oct(0o600))
+    # Files 0600; folders made inside it (the collected static files) 0700.
+    private = {name: oct(0o700 if (data_dir / name).is_dir() else 0o600) for name in while_open}
+    assert {name: oct(m) for name, m in while_open.items()} == private
     after = {p.name: oct(mode(p)) for p in data_dir.iterdir()}
-    assert after == dict.fromkeys(after, oct(0o600))
+    assert after == {p.name: oct(0o700 if p.is_dir() else 0o600) for p in data_dir.iterdir()}
 
 
 def test_an_existing_data_folder_is_made_private(tmp_path: Path) -> None:

@@ -224,7 +224,8 @@ STATIC_URL = "/static/"
 # gzip (or brotli, when installed) copies made at collect time.
 STATIC_ROOT = Path(os.environ.get("YOYAKU_STATIC_ROOT", DATA_DIR / "static")).resolve()
 with contextlib.suppress(OSError):  # a read-only image may hold it ready-made
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+    # Private like the rest of the data folder: WhiteNoise reads it from this same process.
+    STATIC_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
