@@ -56,7 +56,7 @@ def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellat
     assert booking.language == "ja"
     [(message, _itip)] = invitations("REQUEST")
     assert message.subject == "招待: Intro call: Aiko Sato"
-    assert message.body.startswith("Aiko様")
+    assert message.body.startswith("Sato 様")  # by family name
     assert "「Intro call」" in message.body and "場所: Zoom" in message.body
     assert "Hello" not in message.body
 

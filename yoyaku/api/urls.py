@@ -6,6 +6,7 @@ import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext, gettext_noop, ngettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -38,7 +39,7 @@ def _error(
 
 @api.exception_handler(BookingInputError)
 def _bad_input(request: HttpRequest, exc: BookingInputError) -> HttpResponse:
-    return _error(request, 422, "Some fields need fixing.", exc.errors)
+    return _error(request, 422, gettext("Some fields need fixing."), exc.errors)
 
 
 def _location(loc: list[object]) -> str:
@@ -47,12 +48,42 @@ def _location(loc: list[object]) -> str:
     return ".".join(parts) or "body"
 
 
+# pydantic's messages are English; the common kinds get a translated message, the rest keep theirs.
+_SCHEMA_MESSAGES = {
+    "missing": gettext_noop("This field is required."),
+    "string_too_long": gettext_noop("This value is too long."),
+    "string_too_short": gettext_noop("This value is too short."),
+    "string_type": gettext_noop("Give text here."),
+    "int_parsing": gettext_noop("Give a whole number here."),
+    "int_type": gettext_noop("Give a whole number here."),
+    "greater_than_equal": gettext_noop("This number is too small."),
+    "less_than_equal": gettext_noop("This number is too large."),
+    "datetime_parsing": gettext_noop("Give a date and time like 2027-03-01T09:00:00+01:00."),
+    "datetime_from_date_parsing": gettext_noop("Give a date and time like 2027-03-01T09:00:00+01:00."),
+    "date_parsing": gettext_noop("Give a date like 2027-03-01."),
+    "date_from_datetime_parsing": gettext_noop("Give a date like 2027-03-01."),
+    "bool_parsing": gettext_noop("Answer with true or false."),
+    "bool_type": gettext_noop("Answer with true or false."),
+    "json_invalid": gettext_noop("The request body is not valid JSON."),
+    "model_attributes_type": gettext_noop("Send a JSON object."),
+    "dict_type": gettext_noop("Send a JSON object."),
+    "extra_forbidden": gettext_noop("This field is not accepted here."),
+}
+
+
+def _schema_message(item: dict[str, object]) -> str:
+    known = _SCHEMA_MESSAGES.get(str(item.get("type", "")))
+    if known is not None:
+        return gettext(known)
+    return str(item.get("msg", gettext("Invalid value.")))
+
+
 @api.exception_handler(ValidationError)
 def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors: dict[str, str] = {}
     for item in exc.errors:
-        errors.setdefault(_location(list(item.get("loc", []))), str(item.get("msg", "Invalid value.")))
-    return _error(request, 422, "Some fields need fixing.", errors)
+        errors.setdefault(_location(list(item.get("loc", []))), _schema_message(item))
+    return _error(request, 422, gettext("Some fields need fixing."), errors)
 
 
 @api.exception_handler(ConnectionRefused)
@@ -75,24 +106,35 @@ def _calendar_down(request: HttpRequest, exc: CalendarUnreadable) -> HttpRespons
     return _error(
         request,
         503,
-        "The host's calendar cannot be read right now, so this time cannot be confirmed. "
-        "You can leave a meeting request instead.",
+        gettext(
+            "The host's calendar cannot be read right now, so this time cannot be confirmed. "
+            "You can leave a meeting request instead."
+        ),
     )
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, "Send a valid API key: Authorization: Bearer yk_...")
+    return _error(request, 401, gettext("Send a valid API key: Authorization: Bearer yk_..."))
 
 
 @api.exception_handler(Throttled)
 def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     if exc.wait:
         seconds = math.ceil(exc.wait)
-        response = _error(request, 429, f"Too many requests; try again in {seconds} seconds.")
+        response = _error(
+            request,
+            429,
+            ngettext(
+                "Too many requests; try again in %(seconds)d second.",
+                "Too many requests; try again in %(seconds)d seconds.",
+                seconds,
+            )
+            % {"seconds": seconds},
+        )
         response["Retry-After"] = str(seconds)
         return response
-    return _error(request, 429, "Too many requests; try again later.")
+    return _error(request, 429, gettext("Too many requests; try again later."))
 
 
 @api.exception_handler(HttpError)
@@ -102,9 +144,11 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, "Nothing here: check the address (a scheduling page's slug, for example).")
+    return _error(
+        request, 404, gettext("Nothing here: check the address (a scheduling page's slug, for example).")
+    )
 
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return _error(request, 413, "The request body is too large.")
+    return _error(request, 413, gettext("The request body is too large."))

@@ -83,6 +83,11 @@ def _settled(state: str, *, error: str = "") -> dict[str, object]:
     }
 
 
+def _host_language(meeting: Meeting) -> str:
+    host = meeting_host(meeting=meeting)
+    return host.language if host is not None else ""
+
+
 def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
     """Count the failure; still pending (retried later) or, past the bounds, failed for the host."""
     if isinstance(error, CalendarError):
@@ -103,7 +108,7 @@ def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
         _save(
             meeting,
             calendar_write=failed if given_up else expected,
-            calendar_error=_error_text(error),
+            calendar_error=_error_text(error, language=_host_language(meeting)),
             calendar_attempts=attempts,
             calendar_pending_since=since,
             calendar_retry_at=None if given_up else now + wait,

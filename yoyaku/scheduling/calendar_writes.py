@@ -26,10 +26,11 @@ from typing import Literal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts.busy import forget_busy, mark_connection
+from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, Provider, User
 from yoyaku.accounts.selectors import meetings_connection
@@ -109,10 +110,10 @@ def _settled(state: CalendarWrite, *, error: str = "") -> dict[str, object]:
     }
 
 
-def _error_text(error: BaseException) -> str:
-    if isinstance(error, CalendarError):
-        return str(error)[:500]
-    return f"Unexpected error from the calendar ({type(error).__name__}): {error}"[:500]
+def _error_text(error: BaseException, *, language: str) -> str:
+    """The stored error, written in the host's language (they read it on their dashboard)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return calendar_problem(error)[:500]
 
 
 def _record_failure(*, booking: Booking, operation: Operation, error: Exception) -> CalendarWrite:
@@ -145,7 +146,7 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
         _save_state(
             booking,
             calendar_write=state,
-            calendar_error=_error_text(error),
+            calendar_error=_error_text(error, language=booking.assigned_host.language),
             calendar_attempts=attempts,
             calendar_pending_since=since,
             calendar_retry_at=now + wait if state == pending else None,

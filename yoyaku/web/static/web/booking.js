@@ -183,6 +183,7 @@
     }
     var params = new URLSearchParams({
       start: start, end: bounds.end, timezone: state.zone, duration: String(state.duration),
+      lang: cfg.language,
     });
     setStatus(S.loading, "loading");
     $("booking").setAttribute("aria-busy", "true");
@@ -495,7 +496,8 @@
       body.duration = state.duration;
     }
     setBusy(true);
-    fetch(url, {
+    // The answers (and the mails) speak the page's language, even where the cookie is not sent.
+    fetch(url + "?lang=" + encodeURIComponent(cfg.language), {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
