@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from yoyaku.accounts.busy import forget_busy, read_busy
+from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.models import User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
@@ -251,9 +252,9 @@ def _fresh_busy(
                 connection=connection, start=start - margin, end=end + margin, fresh=True
             )
         except CalendarError as error:
-            failures.append(str(error))
+            failures.append(calendar_problem(error))
             if link.kind != LinkKind.ROUND_ROBIN:
-                raise CalendarUnreadable(str(error)) from error
+                raise CalendarUnreadable(calendar_problem(error)) from error
     if not busy:
         raise CalendarUnreadable(failures[0] if failures else gettext("No host calendar could be read."))
     return busy, connected
@@ -586,7 +587,7 @@ def reschedule_booking(
             margin = timedelta(days=1)
             intervals = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
         except CalendarError as error:
-            raise CalendarUnreadable(str(error)) from error
+            raise CalendarUnreadable(calendar_problem(error)) from error
         busy[host.pk] = _without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
     try:
         moved = _move(
