@@ -16,14 +16,21 @@ from django.core.management import call_command
 from django.test import override_settings
 
 import yoyaku
+from tests.conftest import REQUIRE_SERVICES
 
 PACKAGE = Path(yoyaku.__file__).parent
 CATALOG = PACKAGE / "locale" / "ja" / "LC_MESSAGES" / "django.po"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("xgettext") is None or shutil.which("msgattrib") is None,
-    reason="needs GNU gettext (apt-get install gettext)",
-)
+GETTEXT = shutil.which("xgettext") is not None and shutil.which("msgattrib") is not None
+
+
+@pytest.fixture(autouse=True)
+def _gettext() -> None:
+    if not GETTEXT:
+        message = "GNU gettext (xgettext, msgattrib) is not installed"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message}, and YOYAKU_REQUIRE_SERVICES=1 says it must be.")
+        pytest.skip(f"{message} (apt-get install gettext).")
 
 
 def _untranslated(catalog: Path) -> list[str]:

@@ -57,7 +57,7 @@ def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellat
     booking = Booking.objects.get(pk=response.json()["id"])
     assert booking.language == "ja"
     [(message, _itip)] = invitations("REQUEST")
-    assert message.subject == "招待: Intro call: Aiko Sato"
+    assert message.subject == "招待: Intro call: Sato Aiko"  # family name first
     assert message.body.startswith("Sato 様")  # by family name
     assert "「Intro call」" in message.body and "場所: Zoom" in message.body
     assert "Hello" not in message.body
@@ -66,7 +66,7 @@ def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellat
         cancel_booking(booking=booking)
 
     [(cancelled, _itip)] = invitations("CANCEL")
-    assert cancelled.subject == "キャンセル: Intro call: Aiko Sato"
+    assert cancelled.subject == "キャンセル: Intro call: Sato Aiko"
     assert "キャンセルされました" in cancelled.body
 
 

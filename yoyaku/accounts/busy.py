@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
 from yoyaku.accounts.notifications import notify_needs_reconnect
@@ -64,13 +65,17 @@ def read_busy(
                 start=fetch_start, end=fetch_end, calendar_ids=connection.conflict_calendar_ids or None
             )
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        # Stored for the host's dashboard, in the host's language.
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
         raise
     except CalendarError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=told)
         raise
     except Exception as error:  # a broken server must not look like a free calendar
-        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=told)
         raise CalendarUnavailable("The calendar could not be read.") from error
     pairs = blocking_intervals(intervals, tentative_blocks=connection.tentative_blocks)
     if not fresh:

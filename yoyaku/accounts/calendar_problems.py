@@ -8,6 +8,8 @@ English the adapter's own words follow in parentheses, for whoever runs the serv
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import get_language, gettext, gettext_noop
 
 from yoyaku.calendars.base import (
@@ -53,3 +55,10 @@ def calendar_problem(error: BaseException) -> str:
         return detail  # the adapter's own words are the most precise English there is
     meaning = next(gettext(text) for kind, text in _MEANINGS if isinstance(error, kind))
     return gettext("%(meaning)s (%(detail)s)") % {"meaning": meaning, "detail": detail} if detail else meaning
+
+
+def calendar_problem_in(error: BaseException, *, language: str) -> str:
+    """The message for ``error`` in ``language`` (a host's own), whatever language is active where it
+    is written down (a background task, another person's request), cut to fit the columns that keep it."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return calendar_problem(error)[:500]

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from yoyaku.accounts.busy import forget_busy, mark_connection
+from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
 from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
@@ -164,8 +165,9 @@ def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
             else:
                 event_id = adapter.create_event(draft=draft, calendar_id=calendar_id)
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
-        return _wait_for_reconnect(meeting=meeting, connection=connection, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=told)
     except Exception as error:
         return _fail(meeting=meeting, expected=CalendarWrite.PENDING, error=error)
     with transaction.atomic():
@@ -217,8 +219,9 @@ def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = 
                 with suppress(CalendarError):
                     sequence = max(sequence, _caldav_sequence(adapter, meeting.calendar_event_id))
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
-        return _wait_for_reconnect(meeting=meeting, connection=connection, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=told)
     except Exception as error:
         return _fail(meeting=meeting, expected=CalendarWrite.CANCEL_PENDING, error=error)
     _save(meeting, **_settled(CalendarWrite.CANCELLED))

@@ -31,6 +31,7 @@ from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendars.base import CalendarError
 from yoyaku.crm.models import Contact, Meeting, MeetingSource
 from yoyaku.crm.services import cancel_meeting, contact_for_booker, log_meeting
+from yoyaku.formatting import full_name
 from yoyaku.scheduling.models import (
     Booking,
     BookingStatus,
@@ -346,7 +347,8 @@ def _reserve(
             time_zone=time_zone,
             properties=booker.answers,
         )
-        title = f"{link.name}: {booker.first_name} {booker.last_name}"
+        # The name in the booker's language's order ("Intro call: 佐藤 愛子" from a Japanese page).
+        title = f"{link.name}: {full_name(first_name=booker.first_name, last_name=booker.last_name)}"
         meeting = log_meeting(
             workspace=link.owner.workspace,
             title=title,
