@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.utils import timezone
 
-from yoyaku.formatting import format_date, format_when
+from yoyaku.formatting import family_name_first, format_date, format_when, full_name
 
 register = template.Library()
 
@@ -25,3 +26,15 @@ def short_date(value: datetime | None) -> str:
     if value is None:
         return ""
     return format_date(value, timezone.get_current_timezone())
+
+
+@register.filter
+def person_name(person: Any) -> str:
+    """A contact's or booker's name in the active language's order ("山田 花子" in Japanese)."""
+    return full_name(first_name=person.first_name or "", last_name=person.last_name or "")
+
+
+@register.simple_tag(name="family_name_first")
+def family_name_first_tag() -> bool:
+    """Whether forms ask the family name first in the active language (Japanese does)."""
+    return family_name_first()
