@@ -59,8 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("var") / "demo", help="SQLite database and calendar storage"
     )
-    parser.add_argument("--time-zone", default="Europe/Berlin", help="the demo host's time zone")
-    parser.add_argument("--offline-time-zone", default="Asia/Tokyo", help="the offline host's time zone")
+    # A re-run keeps the zone a host has (the person may have changed it): these apply to new hosts.
+    parser.add_argument(
+        "--time-zone", default="Europe/Berlin", help="the demo host's time zone, when first made"
+    )
+    parser.add_argument(
+        "--offline-time-zone", default="Asia/Tokyo", help="the offline host's time zone, when first made"
+    )
     parser.add_argument("--no-browser", action="store_true", help="do not open the scheduling page")
     parser.add_argument(
         "--no-providers",
