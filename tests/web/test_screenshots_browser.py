@@ -122,3 +122,11 @@ def test_main_pages_in_english_and_japanese_at_desktop_and_phone_width(
     page.goto(f"{live_server.url}/settings/calendar/")
     expect(page.locator("body")).to_contain_text("CalDAV")
     page.screenshot(path=str(shots / "settings.png"), full_page=True)
+
+    # The dashboard in Japanese (the language switcher): the meeting's day as Japanese writes it.
+    page.goto(f"{live_server.url}/dashboard/")
+    page.get_by_role("button", name="日本語").click()
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    japanese_day = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日\(.\) \d\d:\d\d〜")
+    expect(page.locator("span.row-title").first).to_have_text(japanese_day)
+    page.screenshot(path=str(shots / "dashboard-ja.png"), full_page=True)
