@@ -81,6 +81,8 @@ def start_demo(data_dir: Path) -> DemoProcess:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group, so a failed test can stop the servers it started too (Radicale).
+        start_new_session=True,
     )
     demo = DemoProcess(process)
     threading.Thread(target=demo.read, daemon=True).start()
@@ -99,7 +101,8 @@ def running_demo(tmp_path: Path) -> Iterator[Callable[[], DemoProcess]]:
     yield run
     for demo in started:  # a failed assertion must not leave servers behind
         if demo.process.poll() is None:
-            demo.process.kill()
+            # The whole group: killing the demo alone would leave its Radicale child running.
+            os.killpg(demo.process.pid, signal.SIGKILL)
             demo.process.wait(timeout=30)
 
 
