@@ -81,6 +81,8 @@ def start_demo(data_dir: Path) -> DemoProcess:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group, so a failed test can stop the servers it started too (Radicale).
+        start_new_session=True,
     )
     demo = DemoProcess(process)
     threading.Thread(target=demo.read, daemon=True).start()
@@ -99,7 +101,8 @@ def running_demo(tmp_path: Path) -> Iterator[Callable[[], DemoProcess]]:
     yield run
     for demo in started:  # a failed assertion must not leave servers behind
         if demo.process.poll() is None:
-            demo.process.kill()
+            # The whole group: killing the demo alone would leave its Radicale child running.
+            os.killpg(demo.process.pid, signal.SIGKILL)
             demo.process.wait(timeout=30)
 
 
@@ -174,6 +177,14 @@ def test_demo_serves_the_calendar_books_into_radicale_and_stops_cleanly(
     day, free_hour = cal.DEMO_FREE
     assert at(anchor, day, free_hour) in starts  # transparent: shown as free
 
+    # A person trying the page fails and retries far more than the production limit (20 attempts an
+    # hour from one address, failed ones included) allows: the demo is never locked.
+    for _ in range(25):
+        refused = httpx.post(
+            f"{base}/api/v1/book/demo", json={"start": at(anchor, 2, 11).isoformat()}, timeout=30
+        )
+        assert refused.status_code == 422, refused.text
+
     slot = at(anchor, 2, 11)
     assert slot in starts
     body = {
@@ -199,6 +210,21 @@ def test_demo_serves_the_calendar_books_into_radicale_and_stops_cleanly(
     demo.wait_for(r"METHOD:REQUEST")
     assert slot not in slot_starts(base, anchor, 30)
 
+    # The person changes the demo host's hours and page; the next run must keep both.
+    api_key = re.search(r"Authorization: Bearer (yk_\S+)\)", demo.output).group(1)  # type: ignore[union-attr]
+    own_hours = {"time_zone": ZONE, "weekly": {"1": [[13 * 60, 15 * 60]]}, "overrides": {}}
+    key = {"Authorization": f"Bearer {api_key}"}
+    changed = httpx.put(f"{base}/api/v1/me/availability", json=own_hours, headers=key)
+    assert changed.status_code == 200, changed.text
+    renamed = httpx.patch(f"{base}/api/v1/meeting-links/demo", json={"name": "Quick chat"}, headers=key)
+    assert renamed.status_code == 200, renamed.text
+
+    # The terminal is not an access log: the addresses come last, and no request is logged.
+    output = demo.output
+    assert output.index("Data folder:") < output.index("Scheduling page:") < output.index("Mail to gita")
+    assert not re.search(r"\"(GET|POST|PUT|PATCH|PROPFIND|REPORT) /", output), output
+    assert "Unprocessable Entity" not in output and "Not Found:" not in output
+
     assert demo.interrupt() == 0
     output = demo.output
     assert "Stopped." in output
@@ -206,13 +232,25 @@ def test_demo_serves_the_calendar_books_into_radicale_and_stops_cleanly(
     assert not port_open(calendar_url)
     assert not port_open(base)
 
-    # A second run over the same data folder: same password, the booking is still honoured.
+    # A second run over the same data folder: same password, the booking is still honoured, and
+    # what the person changed is kept (only Tuesday 13:00-15:00 offered, the page's new name).
     again = running_demo()
     base = again.wait_for(r"Scheduling page:\s+(http://127\.0\.0\.1:\d+)/m/demo\b").group(1)
     assert f"user demo, password {password}" in again.output
-    starts = slot_starts(base, anchor, 30)
-    assert starts and slot not in starts
-    assert at(anchor, 2, 12) in starts
+    offered = availability(base, anchor, 30)
+    assert offered["name"] == "Quick chat"
+    starts = [datetime.fromisoformat(s) for day in offered["days"] for s in day["slots"]]
+    assert starts and all(s.weekday() == 1 and 13 <= s.hour < 15 for s in starts)
+
+    # The offline host signs in with the printed password (it answers requests from the dashboard).
+    assert f"user demo-offline, password {password}" in again.output
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        form = browser.get("/accounts/login/")
+        signed_in = browser.post(
+            "/accounts/login/",
+            data={"username": "demo-offline", "password": password, "csrfmiddlewaretoken": csrf_token(form)},
+        )
+        assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/dashboard/"
     # The booking's retry (same idempotency key) finds the booking of the first run.
     retried = httpx.post(f"{base}/api/v1/book/demo", json=body, timeout=30)
     assert retried.status_code == 200 and retried.json()["id"] == booking["id"]

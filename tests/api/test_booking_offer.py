@@ -47,12 +47,12 @@ def book(start: datetime) -> Any:
         (
             {"fixed_start": day(5), "fixed_end": day(9)},
             at(3, 10),
-            f"before the page's booking window, which opens on {day(5).isoformat()}.",
+            f"before the page's booking window, which opens on {day(5):%a, %b} {day(5).day}, {day(5).year}.",
         ),
         (
             {"fixed_start": day(5), "fixed_end": day(9)},
             at(10, 10),
-            f"beyond the page's booking window (up to {day(9).isoformat()}).",
+            f"beyond the page's booking window (up to {day(9):%a, %b} {day(9).day}, {day(9).year}).",
         ),
     ],
     ids=["past", "seconds", "grid", "grid-15", "hours", "notice", "rolling", "before-fixed", "after-fixed"],

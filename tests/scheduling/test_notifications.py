@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -55,8 +57,8 @@ def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellat
     booking = Booking.objects.get(pk=response.json()["id"])
     assert booking.language == "ja"
     [(message, _itip)] = invitations("REQUEST")
-    assert message.subject == "招待: Intro call: Aiko Sato"
-    assert message.body.startswith("Aiko様")
+    assert message.subject == "招待: Intro call: Sato Aiko"  # family name first
+    assert message.body.startswith("Sato 様")  # by family name
     assert "「Intro call」" in message.body and "場所: Zoom" in message.body
     assert "Hello" not in message.body
 
@@ -64,7 +66,7 @@ def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellat
         cancel_booking(booking=booking)
 
     [(cancelled, _itip)] = invitations("CANCEL")
-    assert cancelled.subject == "キャンセル: Intro call: Aiko Sato"
+    assert cancelled.subject == "キャンセル: Intro call: Sato Aiko"
     assert "キャンセルされました" in cancelled.body
 
 
@@ -90,3 +92,57 @@ def test_an_unknown_page_language_falls_back_to_the_default(link: MeetingLink) -
     assert booking.language == settings.LANGUAGE_CODE
     [(message, _itip)] = invitations("REQUEST")
     assert message.subject == "Invitation: Intro call: Aiko Sato"
+
+
+def _tokyo_day(moment: datetime, language: str) -> str:
+    local = moment.astimezone(ZoneInfo("Asia/Tokyo"))
+    if language == "ja":
+        return f"{local.year}年{local.month}月{local.day}日({'月火水木金土日'[local.weekday()]})"
+    return f"{local:%a, %b} {local.day}, {local.year}"
+
+
+@pytest.mark.parametrize(
+    ("language", "greeting", "when", "cancelled"),
+    [
+        (
+            "en",
+            "Hello Aiko,",
+            "When: {day} · {start}–{end} (Asia/Tokyo)",  # noqa: RUF001
+            "Your meeting “Intro call” with ",
+        ),
+        (
+            "ja",
+            "Sato 様",
+            "日時: {day} {start}〜{end}(Asia/Tokyo)",
+            "との「Intro call」はキャンセルされました。",
+        ),
+    ],
+)
+def test_mails_read_as_text_name_the_day_start_end_and_zone_and_what_was_cancelled(
+    link: MeetingLink, language: str, greeting: str, when: str, cancelled: str
+) -> None:
+    link.owner.first_name, link.owner.last_name = "Hana", "Kato"
+    link.owner.save(update_fields=["first_name", "last_name"])
+    response = book_on_page(link, language=language)
+    assert response.status_code == 201, response.content
+    booking = Booking.objects.get(pk=response.json()["id"])
+    assert booking.start is not None and booking.end is not None
+    tokyo = ZoneInfo("Asia/Tokyo")
+    told = when.format(
+        day=_tokyo_day(booking.start, language),
+        start=f"{booking.start.astimezone(tokyo):%H:%M}",
+        end=f"{booking.end.astimezone(tokyo):%H:%M}",
+    )
+    host = "Kato Hana" if language == "ja" else "Hana Kato"
+
+    [(invitation, _itip)] = invitations("REQUEST")
+    assert invitation.body.startswith(greeting + "\n\n")
+    assert told in invitation.body and host in invitation.body
+
+    cancel_booking(booking=booking)
+
+    [(cancellation, _itip)] = invitations("CANCEL")
+    # Which meeting: its title, when it was and with whom, so it cannot be taken for another one.
+    assert cancellation.body.startswith(greeting + "\n\n")
+    assert cancelled in cancellation.body and host in cancellation.body
+    assert told in cancellation.body

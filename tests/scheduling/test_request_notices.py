@@ -7,6 +7,7 @@ import email
 import email.policy
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -84,14 +85,14 @@ def test_request_without_a_time_mails_a_receipt_and_the_host(
 
     receipt = by_recipient()["mia@example.org"]
     assert receipt.subject == "Request received: Consultation"
-    assert "we've received your request for “Consultation”. Ken will reply by email." in receipt.body
+    assert receipt.body.startswith("Hello Mia,\n\nWe've received your request for “Consultation”.")
     assert "About the spring project." in receipt.body
     assert "You asked for" not in receipt.body  # no time was asked for
     assert receipt.reply_to == ["ken@example.jp"]
 
     # The host reads Japanese, whatever the booker's page spoke.
     notice = by_recipient()["ken@example.jp"]
-    assert notice.subject == "Mia Moriさんから新しいミーティングのリクエスト"
+    assert notice.subject == "Mori Miaさんから新しいミーティングのリクエスト"
     assert "日時の指定はありません" in notice.body
     assert "About the spring project." in notice.body
     assert f"{settings.YOYAKU_BASE_URL}/dashboard/" in notice.body
@@ -120,10 +121,16 @@ def test_offline_booking_request_names_the_time_in_each_readers_zone(
 
     receipt = by_recipient()["mia@example.org"]
     assert receipt.subject == "リクエストを受け付けました: Consultation"
-    assert f"ご希望の日時: {day.isoformat()} 03:00（Europe/Berlin）" in receipt.body  # noqa: RUF001
+    # Greeted by family name; the day with its weekday, start and end, and the zone.
+    assert receipt.body.startswith("Mori 様\n\n")
+    weekday = "月火水木金土日"[day.weekday()]
+    when = f"{day.year}年{day.month}月{day.day}日({weekday}) 03:00〜03:30(Europe/Berlin)"
+    assert f"ご希望の日時: {when}。" in receipt.body
     notice = by_recipient()["ken@example.jp"]
     tokyo = start.astimezone(ZoneInfo("Asia/Tokyo"))
-    assert f"Requested time: {tokyo:%Y-%m-%d %H:%M} (Asia/Tokyo)." in notice.body
+    ends = tokyo + timedelta(minutes=30)
+    day_en = f"{tokyo:%a, %b} {tokyo.day}, {tokyo.year}"
+    assert f"Requested time: {day_en} · {tokyo:%H:%M}–{ends:%H:%M} (Asia/Tokyo)." in notice.body  # noqa: RUF001
 
 
 def test_no_mail_before_the_request_is_committed(
@@ -207,9 +214,10 @@ def test_receipt_and_notice_go_through_a_real_smtp_server(
     assert receipt["Subject"].strip() == "リクエストを受け付けました: Consultation"
     assert receipt["Reply-To"] == "ken@example.jp"
     body = receipt.get_content()
-    assert "「Consultation」のリクエストを受け付けました。Kenからメールでご返信します。" in body
+    assert body.startswith("Mori 様")
+    assert "「Consultation」へのリクエストを受け付けました。Ken からメールで返信があります。" in body
     assert "春のプロジェクトについて" in body
 
     notice = messages["ken@example.jp"]
-    assert notice["Subject"].strip() == "Mia Moriさんから新しいミーティングのリクエスト"
+    assert notice["Subject"].strip() == "Mori Miaさんから新しいミーティングのリクエスト"
     assert notice["Reply-To"] == "mia@example.org"

@@ -305,3 +305,19 @@ def test_the_lists_take_as_many_queries_for_a_full_page_as_for_a_short_one(
     add(30)
     many = counts()
     assert many == few
+
+
+@pytest.mark.parametrize(("language", "name"), [("en", "Aiko Sato"), ("ja", "Sato Aiko")])
+def test_contacts_are_named_and_asked_for_in_the_languages_order(
+    host: User, client_in: Client, language: str, name: str
+) -> None:
+    aiko = contact(host)
+    headers = {"accept-language": language}
+
+    listed = client_in.get("/crm/contacts/", headers=headers).content.decode()
+    shown = client_in.get(f"/crm/contacts/{aiko.pk}/", headers=headers).content.decode()
+    form = client_in.get(f"/crm/contacts/{aiko.pk}/edit/", headers=headers).content.decode()
+
+    assert name in listed and name in shown
+    first, last = form.index('name="first_name"'), form.index('name="last_name"')
+    assert (last < first) == (language == "ja")  # 姓 before 名 on a Japanese page

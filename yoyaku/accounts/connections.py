@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts import providers
+from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.models import (
     CalendarConnection,
     ConnectionPurpose,
@@ -362,7 +363,7 @@ def start_oauth(*, user: User, provider: str, redirect_uri: str, via_api: bool =
         try:
             request = start_authorization(app=providers.microsoft_app(redirect_uri=redirect_uri))
         except CalendarError as error:
-            raise ConnectionRefused(str(error), code="provider_error") from error
+            raise ConnectionRefused(calendar_problem(error), code="provider_error") from error
         url = request.url
         data = {"state": str(request.flow.get("state", "")), "flow": request.flow}
     data.update(provider=provider, user_id=user.pk, redirect_uri=redirect_uri)
@@ -439,7 +440,8 @@ def complete_oauth(
                 query=query, session_data=session_data, redirect_uri=redirect_uri
             )
     except (OAuthError, CalendarError) as error:
-        raise ConnectionRefused(str(error), code="provider_error") from error
+        message = calendar_problem(error) if isinstance(error, CalendarError) else str(error)
+        raise ConnectionRefused(message, code="provider_error") from error
     return _save_connection(
         user=user,
         via_api=via_api,
@@ -504,7 +506,7 @@ def connect_exchange_calendar(
         try:
             check_url(ews_url, allowed_networks=networks)
         except UnsafeURLError as error:
-            raise ConnectionRefused(str(error), code="exchange_error") from error
+            raise ConnectionRefused(calendar_problem(error), code="exchange_error") from error
     try:
         info = connect_exchange(
             email=email,
@@ -515,7 +517,7 @@ def connect_exchange_calendar(
             allowed_networks=networks,
         )
     except CalendarError as error:
-        raise ConnectionRefused(str(error), code="exchange_error") from error
+        raise ConnectionRefused(calendar_problem(error), code="exchange_error") from error
     return _save_connection(
         user=user,
         via_api=via_api,
@@ -558,7 +560,7 @@ def connect_caldav_calendar(
             allowed_networks=settings.YOYAKU_ALLOWED_CALENDAR_NETWORKS,
         )
     except CalendarError as error:
-        raise ConnectionRefused(str(error), code="caldav_error") from error
+        raise ConnectionRefused(calendar_problem(error), code="caldav_error") from error
     server_url = adapter.url
     adapter.close()
     return _save_connection(
@@ -645,7 +647,7 @@ def update_calendar_settings(
     try:
         listed = calendars_of(connection=connection)
     except CalendarError as error:
-        raise ConnectionRefused(str(error), code="provider_error") from error
+        raise ConnectionRefused(calendar_problem(error), code="provider_error") from error
     # Read anyway, so the pages show the list the choice was checked against.
     _store_calendars(connection, listed)
     calendars = {c.id: c for c in listed}
@@ -684,7 +686,7 @@ def refresh_calendars(*, user: User, connection_id: int) -> CalendarConnection:
     try:
         calendars = calendars_of(connection=connection)
     except CalendarError as error:
-        raise ConnectionRefused(str(error), code="provider_error") from error
+        raise ConnectionRefused(calendar_problem(error), code="provider_error") from error
     _store_calendars(connection, calendars)
     return connection
 

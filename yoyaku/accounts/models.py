@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from yoyaku.accounts import crypto
+from yoyaku.formatting import full_name
 
 
 class Workspace(models.Model):
@@ -78,7 +79,8 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        return self.get_full_name() or self.username
+        # In the active language's order ("山田 花子" in Japanese).
+        return full_name(first_name=self.first_name, last_name=self.last_name) or self.username
 
 
 class ApiKey(models.Model):

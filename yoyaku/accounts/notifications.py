@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
+from yoyaku.formatting import greeting
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ def send_reconnect_notice(*, connection_id: int) -> None:
         if not host.email:
             return
         names = {
-            "name": host.first_name or host.username,
             "provider": connection.get_provider_display(),
             "account": connection.account_email,
             "url": settings.YOYAKU_BASE_URL.rstrip("/") + reverse("settings-calendar"),
@@ -49,7 +49,7 @@ def send_reconnect_notice(*, connection_id: int) -> None:
             subject = _("Reconnect your calendar: %(provider)s (%(account)s)") % names
             body = "\n\n".join(
                 [
-                    _("Hello %(name)s,") % names,
+                    greeting(first_name=host.first_name or host.username, last_name=host.last_name),
                     _(
                         "Yoyaku can no longer read your %(provider)s calendar %(account)s: its access was "
                         "revoked or its password was not accepted."

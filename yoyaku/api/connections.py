@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core import signing
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, field_validator
@@ -227,10 +228,10 @@ def _read_flow(flow: str) -> dict[str, Any]:
         data = signing.loads(crypto.decrypt(flow), salt=FLOW_SALT, max_age=FLOW_MAX_AGE)
     except (ValueError, signing.BadSignature) as error:
         raise HttpError(
-            409, "The flow token is invalid or older than 15 minutes; start connecting again."
+            409, gettext("The flow token is invalid or older than 15 minutes; start connecting again.")
         ) from error
     if not isinstance(data, dict):
-        raise HttpError(409, "The flow token is invalid; start connecting again.")
+        raise HttpError(409, gettext("The flow token is invalid; start connecting again."))
     return data
 
 
@@ -284,7 +285,7 @@ def patch_calendar(
     user = _user(request)
     current = CalendarConnection.objects.filter(user=user, pk=connection_id).first()
     if current is None:
-        raise HttpError(404, "That calendar connection does not exist.")
+        raise HttpError(404, gettext("That calendar connection does not exist."))
     connection = update_calendar_settings(
         user=user,
         connection_id=connection_id,
@@ -333,7 +334,7 @@ def _calendar_list_out(connection: CalendarConnection) -> dict[str, Any]:
 def calendar_list(request: HttpRequest, connection_id: int) -> dict[str, Any]:
     connection = CalendarConnection.objects.filter(user=_user(request), pk=connection_id).first()
     if connection is None:
-        raise HttpError(404, "That calendar connection does not exist.")
+        raise HttpError(404, gettext("That calendar connection does not exist."))
     return _calendar_list_out(connection)
 
 

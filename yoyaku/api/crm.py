@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -177,7 +178,7 @@ def _contacts(request: HttpRequest, ids: list[int], *, field: str) -> list[Conta
     found = {c.pk: c for c in Contact.objects.filter(workspace_id=_user(request).workspace_id, pk__in=wanted)}
     missing = [str(pk) for pk in wanted if pk not in found]
     if missing:
-        raise CrmInputError({field: f"No such contact: {', '.join(missing)}."})
+        raise CrmInputError({field: gettext("No such contact: %(ids)s.") % {"ids": ", ".join(missing)}})
     return [found[pk] for pk in wanted]
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
@@ -220,7 +221,7 @@ def _instant(value: datetime | None, *, field: str) -> datetime:
     except OverflowError:
         utc = None
     if utc is None or not 1900 <= utc.year <= 9000:
-        raise BookingInputError({field: "Give an instant between the years 1900 and 9000."})
+        raise BookingInputError({field: gettext("Give an instant between the years 1900 and 9000.")})
     return utc
 
 
@@ -296,7 +297,9 @@ def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) ->
         raise _refused(error) from error
     except CalendarUnreadable as error:
         raise HttpError(
-            503, f"Your calendar cannot be read right now, so the new time cannot be checked. {error}"
+            503,
+            gettext("Your calendar cannot be read right now, so the new time cannot be checked. %(reason)s")
+            % {"reason": str(error)},
         ) from error
     return host_booking_out(booking)
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -25,7 +26,7 @@ from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 from yoyaku.scheduling.selectors import available_slots
 from yoyaku.scheduling.services import book_meeting, request_meeting
-from yoyaku.scheduling.validation import BookingInputError, check_time_zone
+from yoyaku.scheduling.validation import BookingInputError, check_time_zone, durations_offered
 
 router = Router(tags=["public"])
 
@@ -64,13 +65,12 @@ def availability(request: HttpRequest, slug: str, query: Query[AvailabilityQuery
     first = query.start or today
     last = query.end or first + timedelta(days=6)
     if last < first:
-        raise BookingInputError({"end": "end must not be before start."})
+        raise BookingInputError({"end": gettext("The end must not be before the start.")})
     if last - first > MAX_WINDOW:
-        raise BookingInputError({"end": "Ask for at most one year of availability at a time."})
+        raise BookingInputError({"end": gettext("Ask for at most one year of availability at a time.")})
     duration = query.duration or link.durations[0]
     if duration not in link.durations:
-        allowed = ", ".join(str(d) for d in link.durations)
-        raise BookingInputError({"duration": f"This page offers {allowed} minute meetings."})
+        raise BookingInputError({"duration": durations_offered(link=link)})
     window_start = datetime.combine(first, time(0), zone)
     window_end = datetime.combine(last + timedelta(days=1), time(0), zone)
     result = available_slots(

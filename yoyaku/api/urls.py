@@ -7,7 +7,7 @@ import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, gettext_noop, ngettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -45,7 +45,7 @@ def _error(
 
 @api.exception_handler(BookingInputError)
 def _bad_input(request: HttpRequest, exc: BookingInputError) -> HttpResponse:
-    return _error(request, 422, "Some fields need fixing.", exc.errors)
+    return _error(request, 422, gettext("Some fields need fixing."), exc.errors)
 
 
 def _location(loc: list[object]) -> str:
@@ -54,15 +54,42 @@ def _location(loc: list[object]) -> str:
     return ".".join(parts) or "body"
 
 
+# pydantic's messages are English; the common kinds get a translated message, the rest keep theirs.
+_SCHEMA_MESSAGES = {
+    "missing": gettext_noop("This field is required."),
+    "string_too_long": gettext_noop("This value is too long."),
+    "string_too_short": gettext_noop("This value is too short."),
+    "string_type": gettext_noop("Give text here."),
+    "int_parsing": gettext_noop("Give a whole number here."),
+    "int_type": gettext_noop("Give a whole number here."),
+    "greater_than_equal": gettext_noop("This number is too small."),
+    "less_than_equal": gettext_noop("This number is too large."),
+    "datetime_parsing": gettext_noop("Give a date and time like 2027-03-01T09:00:00+01:00."),
+    "datetime_from_date_parsing": gettext_noop("Give a date and time like 2027-03-01T09:00:00+01:00."),
+    "date_parsing": gettext_noop("Give a date like 2027-03-01."),
+    "date_from_datetime_parsing": gettext_noop("Give a date like 2027-03-01."),
+    "bool_parsing": gettext_noop("Answer with true or false."),
+    "bool_type": gettext_noop("Answer with true or false."),
+    "json_invalid": gettext_noop("The request body is not valid JSON."),
+    "model_attributes_type": gettext_noop("Send a JSON object."),
+    "dict_type": gettext_noop("Send a JSON object."),
+    "extra_forbidden": gettext_noop("This field is not accepted here."),
+}
+
+
+def _schema_message(item: dict[str, object]) -> str:
+    known = _SCHEMA_MESSAGES.get(str(item.get("type", "")))
+    if known is not None:
+        return gettext(known)
+    return str(item.get("msg", gettext("Invalid value.")))
+
+
 @api.exception_handler(ValidationError)
 def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors: dict[str, str] = {}
     for item in exc.errors:
-        message = str(item.get("msg", "Invalid value."))
-        # pydantic prefixes the message of a ValueError raised by a validator; the message is ours.
-        message = message.removeprefix("Value error, ")
-        errors.setdefault(_location(list(item.get("loc", []))), message)
-    return _error(request, 422, "Some fields need fixing.", errors)
+        errors.setdefault(_location(list(item.get("loc", []))), _schema_message(item))
+    return _error(request, 422, gettext("Some fields need fixing."), errors)
 
 
 @api.exception_handler(ConnectionRefused)
@@ -85,24 +112,35 @@ def _calendar_down(request: HttpRequest, exc: CalendarUnreadable) -> HttpRespons
     return _error(
         request,
         503,
-        "The host's calendar cannot be read right now, so this time cannot be confirmed. "
-        "You can leave a meeting request instead.",
+        gettext(
+            "The host's calendar cannot be read right now, so this time cannot be confirmed. "
+            "You can leave a meeting request instead."
+        ),
     )
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, "Send a valid API key: Authorization: Bearer yk_...")
+    return _error(request, 401, gettext("Send a valid API key: Authorization: Bearer yk_..."))
 
 
 @api.exception_handler(Throttled)
 def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     if exc.wait:
         seconds = math.ceil(exc.wait)
-        response = _error(request, 429, f"Too many requests; try again in {seconds} seconds.")
+        response = _error(
+            request,
+            429,
+            ngettext(
+                "Too many requests; try again in %(seconds)d second.",
+                "Too many requests; try again in %(seconds)d seconds.",
+                seconds,
+            )
+            % {"seconds": seconds},
+        )
         response["Retry-After"] = str(seconds)
         return response
-    return _error(request, 429, "Too many requests; try again later.")
+    return _error(request, 429, gettext("Too many requests; try again later."))
 
 
 @api.exception_handler(HttpError)
@@ -112,13 +150,13 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(
             request,
             415,
-            _("Send the body as JSON, with the header Content-Type: application/json."),
-            {"Content-Type": _("Use application/json.")},
+            gettext("Send the body as JSON, with the header Content-Type: application/json."),
+            {"Content-Type": gettext("Use application/json.")},
         )
     if isinstance(exc.__cause__, BookingInputError):
         return _bad_input(request, exc.__cause__)
     if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
-        return _error(request, 400, _("The body is not valid JSON."))
+        return _error(request, 400, gettext("The body is not valid JSON."))
     return _error(request, exc.status_code, str(exc))
 
 
@@ -129,7 +167,7 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return _error(request, 413, "The request body is too large.")
+    return _error(request, 413, gettext("The request body is too large."))
 
 
 @api.exception_handler(Exception)
@@ -137,4 +175,4 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # A bug, not bad input: log it with its traceback and answer in the documented shape (never an
     # HTML page, whatever DEBUG says), without details that belong in the log only.
     logger.exception("Unexpected error in %s %s", request.method, request.path)
-    return _error(request, 500, _("Something went wrong on the server. Try again later."))
+    return _error(request, 500, gettext("Something went wrong on the server. Try again later."))

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
 from yoyaku.accounts.notifications import notify_needs_reconnect
@@ -70,10 +71,13 @@ def read_busy(
                 unreadable=unreadable,
             )
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        # Stored for the host's dashboard, in the host's language.
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
         raise
     except CalendarError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=told)
         raise
     except Exception as error:  # a broken server must not look like a free calendar
         # Not a failure the adapter knows: keep the traceback, it is likely a bug or an odd server.
@@ -83,7 +87,8 @@ def read_busy(
             connection.provider,
             exc_info=True,
         )
-        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=told)
         raise CalendarUnavailable(_("The calendar could not be read.")) from error
     if connection.status != ConnectionStatus.OK:
         mark_connection(connection=connection, status=ConnectionStatus.OK, message="")

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
 from yoyaku.accounts.unreadable import record_unreadable_events
@@ -67,7 +68,9 @@ def sync_connection_now(*, connection_id: int) -> bool:
             else:
                 covered_until = _poll_busy_window(connection=connection, adapter=adapter, now=started)
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
+        # The status message is the host's (dashboard, in their language); last_error stays the adapter's.
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
         _record_failure(connection=connection, message=str(error), now=started)
         return False
     except CalendarError as error:
@@ -75,12 +78,14 @@ def sync_connection_now(*, connection_id: int) -> bool:
         logger.warning(
             "Sync of calendar connection %s (%s) failed: %s", connection_id, connection.provider, error
         )
-        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=told)
         _record_failure(connection=connection, message=str(error), now=started)
         return False
     except Exception as error:  # an adapter bug must leave the pages closed, not open on old data
         logger.exception("Sync of calendar connection %s (%s) failed", connection_id, connection.provider)
-        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=str(error)[:500])
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.UNAVAILABLE, message=told)
         _record_failure(connection=connection, message="The calendar could not be read.", now=started)
         return False
     ConnectionSync.objects.filter(connection=connection).update(

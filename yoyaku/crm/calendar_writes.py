@@ -23,9 +23,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from yoyaku.calendar_sync.busy import mark_connection, request_sync
+from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
+from yoyaku.calendar_sync.busy import mark_connection, request_sync
 from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.crm.selectors import meeting_host
@@ -83,6 +84,11 @@ def _settled(state: str, *, error: str = "") -> dict[str, object]:
     }
 
 
+def _host_language(meeting: Meeting) -> str:
+    host = meeting_host(meeting=meeting)
+    return host.language if host is not None else ""
+
+
 def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
     """Count the failure; still pending (retried later) or, past the bounds, failed for the host."""
     if isinstance(error, CalendarError):
@@ -103,7 +109,7 @@ def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
         _save(
             meeting,
             calendar_write=failed if given_up else expected,
-            calendar_error=_error_text(error),
+            calendar_error=_error_text(error, language=_host_language(meeting)),
             calendar_attempts=attempts,
             calendar_pending_since=since,
             calendar_retry_at=None if given_up else now + wait,
@@ -159,8 +165,9 @@ def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
             else:
                 event_id = adapter.create_event(draft=draft, calendar_id=calendar_id)
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
-        return _wait_for_reconnect(meeting=meeting, connection=connection, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=told)
     except Exception as error:
         return _fail(meeting=meeting, expected=CalendarWrite.PENDING, error=error)
     with transaction.atomic():
@@ -212,8 +219,9 @@ def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = 
                 with suppress(CalendarError):
                     sequence = max(sequence, _caldav_sequence(adapter, meeting.calendar_event_id))
     except CalendarAuthError as error:
-        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
-        return _wait_for_reconnect(meeting=meeting, connection=connection, message=str(error))
+        told = calendar_problem_in(error, language=connection.user.language)
+        mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
+        return _wait_for_reconnect(meeting=meeting, connection=connection, message=told)
     except Exception as error:
         return _fail(meeting=meeting, expected=CalendarWrite.CANCEL_PENDING, error=error)
     _save(meeting, **_settled(CalendarWrite.CANCELLED))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -20,17 +19,11 @@ from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.crm.models import Meeting
 from yoyaku.crm.selectors import meeting_host
+from yoyaku.formatting import format_when_zoned
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["invitation", "update", "cancellation"]
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def send_meeting_mail(*, meeting: Meeting, draft: EventDraft, kind: Kind, sequence: int = 0) -> None:
@@ -39,23 +32,21 @@ def send_meeting_mail(*, meeting: Meeting, draft: EventDraft, kind: Kind, sequen
     recipients = [a.email for a in draft.attendees if a.email]
     if host is None or not recipients:
         return
-    zone = _zone(host.time_zone)
-    names = {
-        "title": draft.title,
-        "host": host.display_name,
-        "when": draft.start.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "zone": zone.key,
-    }
     with translation.override(host.language or settings.LANGUAGE_CODE):
+        names = {
+            "title": draft.title,
+            "host": host.display_name,
+            "when": format_when_zoned(draft.start, draft.end, host.time_zone),
+        }
         if kind == "invitation":
             subject = _("Invitation: %(title)s") % names
-            body = _("%(host)s invites you to “%(title)s” on %(when)s (%(zone)s).") % names
+            body = _("%(host)s invites you to “%(title)s” on %(when)s.") % names
         elif kind == "update":
             subject = _("Updated invitation: %(title)s") % names
-            body = _("%(host)s changed “%(title)s”: it is now on %(when)s (%(zone)s).") % names
+            body = _("%(host)s changed “%(title)s”: it is now on %(when)s.") % names
         else:
             subject = _("Cancelled: %(title)s") % names
-            body = _("%(host)s cancelled “%(title)s” on %(when)s (%(zone)s).") % names
+            body = _("%(host)s cancelled “%(title)s” on %(when)s.") % names
         if draft.location and kind != "cancellation":
             body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
         if draft.description and kind != "cancellation":

@@ -10,6 +10,7 @@ SIGTERM) stops everything in reverse order.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import signal
@@ -46,8 +47,15 @@ from yoyaku.demo.services import (
 
 if TYPE_CHECKING:
     from yoyaku.demo.providers import ExchangeService
+    from yoyaku.demo.setup import DemoData
 
 CALDAV_USERNAME = "demo"
+DEMO_LIMITS = {
+    "YOYAKU_BOOKING_RATE_LIMIT": "1000/m",
+    "YOYAKU_PUBLIC_RATE_LIMIT": "10000/m",
+    "YOYAKU_SIGNIN_MAX_FAILURES": "1000",
+    "YOYAKU_SIGNIN_USERNAME_MAX_FAILURES": "1000",
+}
 CALENDAR_NAME = "work"
 
 
@@ -59,8 +67,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("var") / "demo", help="SQLite database and calendar storage"
     )
-    parser.add_argument("--time-zone", default="Europe/Berlin", help="the demo host's time zone")
-    parser.add_argument("--offline-time-zone", default="Asia/Tokyo", help="the offline host's time zone")
+    # A re-run keeps the zone a host has (the person may have changed it): these apply to new hosts.
+    parser.add_argument(
+        "--time-zone", default="Europe/Berlin", help="the demo host's time zone, when first made"
+    )
+    parser.add_argument(
+        "--offline-time-zone", default="Asia/Tokyo", help="the offline host's time zone, when first made"
+    )
     parser.add_argument("--no-browser", action="store_true", help="do not open the scheduling page")
     parser.add_argument(
         "--no-providers",
@@ -86,6 +99,11 @@ def prepare_environment(*, data_dir: Path, extra: dict[str, str]) -> None:
     # consumer the demo starts (with its own setting) runs the periodic sync of every calendar.
     os.environ["YOYAKU_TASKS_IMMEDIATE"] = "1"
     os.environ["YOYAKU_ALLOWED_CALENDAR_NETWORKS"] = "127.0.0.0/8,::1/128"
+    # A person trying the demo books, fails and retries from one address far more than a visitor of a
+    # real page: the production abuse limits (20 booking attempts an hour) would lock them out.
+    # Limits the person set themselves are kept.
+    for name, value in DEMO_LIMITS.items():
+        os.environ.setdefault(name, value)
     os.environ.update(extra)
 
 
@@ -132,6 +150,35 @@ def connect_steps(*, base: str, username: str, password: str, exchange: Exchange
         f"    email {EXCHANGE_EMAIL}, password {exchange.password},",
         f"    EWS URL {exchange.ews_url}.",
         "    One calendar per user: disconnect on the dashboard before trying the next provider.",
+    ]
+
+
+def summary(*, base: str, demo: DemoData, zone: str, offline_zone: str) -> list[str]:
+    sign_in = f"{base}{_sign_in_path()}"
+    rule = "=" * 72
+    return [
+        "",
+        rule,
+        "Yoyaku demo is running. Press Ctrl-C to stop. Mails sent by the demo are printed below.",
+        "",
+        f"  Scheduling page:  {base}/m/{demo.link.slug}   "
+        f"({demo.host.display_name}, {zone}, CalDAV calendar)",
+        f"  Offline page:     {base}/m/{demo.offline_link.slug}   "
+        f"({demo.offline_host.display_name}, {offline_zone}, no calendar: requests)",
+        f"  New host's page:  {base}/m/{demo.new_host_link.slug}   "
+        f"({demo.new_host.display_name}, {zone}, no calendar until you connect one: see above)",
+        f"  Sign in:          {sign_in}",
+        *(
+            f"                    user {user.username}, password {demo.password}   ({what})"
+            for user, what in (
+                (demo.host, "with the calendar"),
+                (demo.offline_host, "offline: answers requests"),
+                (demo.new_host, "connects a calendar"),
+            )
+        ),
+        f"  Admin:            {base}/admin/   (user {demo.host.username})",
+        f"  API docs:         {base}/api/v1/docs   (Authorization: Bearer {demo.api_key})",
+        rule,
     ]
 
 
@@ -215,22 +262,13 @@ def run(
     except OSError as error:
         say(f"The web server cannot listen on 127.0.0.1:{port} ({error.strerror}); try --port 0.")
         return 1
+    # A line per refused request ("Not Found: /favicon.ico", a 409 on a taken time) is the web
+    # server's access log by another name; the demo keeps the terminal for mails. Errors still show.
+    # Set after the web server loaded Django's WSGI handler, whose set-up configures logging afresh.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
 
     base = web.url
-    lines = [
-        "",
-        "Yoyaku demo is running. Press Ctrl-C to stop.",
-        "",
-        f"  Scheduling page:  {base}/m/{demo.link.slug}   "
-        f"({demo.host.display_name}, {zone}, CalDAV calendar)",
-        f"  Offline page:     {base}/m/{demo.offline_link.slug}   "
-        f"({demo.offline_host.display_name}, {args.offline_time_zone}, no calendar: requests)",
-        f"  New host's page:  {base}/m/{demo.new_host_link.slug}   "
-        f"({demo.new_host.display_name}, {zone}, no calendar until you connect one: see below)",
-        f"  Sign in:          {base}{_sign_in_path()}   user {demo.host.username}, password {demo.password}",
-        f"  Admin:            {base}/admin/",
-        f"  API docs:         {base}/api/v1/docs   (Authorization: Bearer {demo.api_key})",
-    ]
+    lines = ["", "  Local servers:"]
     for service in stack.started:
         if service is web:
             continue
@@ -245,6 +283,8 @@ def run(
             base=base, username=demo.new_host.username, password=demo.password, exchange=exchange
         )
     lines.append(f"  Data folder: {data_dir}")
+    # The addresses a person needs come last, where the terminal leaves them, in a box of their own.
+    lines += summary(base=base, demo=demo, zone=zone, offline_zone=args.offline_time_zone)
     say("\n".join(lines) + "\n")
 
     if not args.no_browser and _has_gui():

@@ -195,14 +195,15 @@ class WebService:
     def start(self) -> None:
         from django.contrib.staticfiles.handlers import StaticFilesHandler
         from django.core.wsgi import get_wsgi_application
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        from werkzeug.serving import make_server
 
-        class QuietHandler(WSGIRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass  # the booking page polls; a line per request would bury the mails
+        from yoyaku.emulators.base import QuietRequestHandler
 
         app = StaticFilesHandler(get_wsgi_application())
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=QuietHandler)
+        # The booking page polls; a line per request would bury the mails.
+        self._server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=QuietRequestHandler
+        )
         self.port = int(self._server.server_port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-web", daemon=True)
         self._thread.start()

@@ -1,11 +1,12 @@
 """The demo's data: three hosts, their pages and the CalDAV connection. Safe to run again.
 
-Runs after Django has loaded. Every run brings the rows to the same state
-(the CalDAV server's port changes between runs, so the connection is
-rewritten each time); bookings made in earlier runs are kept. The third host,
-"newhost", starts every run without a calendar: it is the one a person connects
-to the local Google, Microsoft or Exchange server by hand, and those servers
-forget their grants when they stop.
+Runs after Django has loaded. A run adds only what is missing: what the person
+changed in an earlier run (names, time zones, working hours, the pages' settings,
+bookings) is kept. What a run does rewrite: the CalDAV connection (the server's
+port changes between runs), the passwords (the terminal prints one password, and
+it must work) and the API key. The third host, "newhost", starts every run without
+a calendar: it is the one a person connects to the local Google, Microsoft or
+Exchange server by hand, and those servers forget their grants when they stop.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from yoyaku.accounts.models import (
 )
 from yoyaku.accounts.services import create_api_key, create_user, move_user
 from yoyaku.scheduling.host_services import create_link, set_availability, update_link
-from yoyaku.scheduling.models import MeetingLink
+from yoyaku.scheduling.models import Availability, MeetingLink
 
 DEMO_USERNAME = "demo"
 OFFLINE_USERNAME = "demo-offline"
@@ -71,26 +72,25 @@ def _user(
     first_name: str,
     last_name: str,
     time_zone: str,
-    password: str | None,
+    password: str,
     staff: bool = False,
 ) -> User:
     role = WorkspaceRole.ADMIN if staff else WorkspaceRole.MEMBER
     user = User.objects.filter(username=username).first()
     if user is None:
         user = create_user(username=username, workspace=workspace, role=role)
+        user.first_name, user.last_name = first_name, last_name
     elif (user.workspace_id, user.workspace_role) != (workspace.pk, role):
         user = move_user(user=user, workspace=workspace, role=role)
-    user.first_name, user.last_name = first_name, last_name
-    user.email = f"{username}@example.com"
+    user.email = user.email or f"{username}@example.com"
     user.is_active = True
-    if password is None:
-        user.set_unusable_password()
-    else:
-        user.set_password(password)
+    user.set_password(password)
     # The demo host may look around the admin too (bookings, contacts, meetings).
     user.is_staff = user.is_superuser = staff
     user.save()
-    set_availability(user=user, time_zone=time_zone, weekly=WEEKDAYS_9_TO_5, overrides={})
+    if not Availability.objects.filter(user=user).exists():
+        # Seeded once: the hours and zone the person sets later are theirs.
+        set_availability(user=user, time_zone=time_zone, weekly=WEEKDAYS_9_TO_5, overrides={})
     user.refresh_from_db()
     return user
 
@@ -100,9 +100,11 @@ def _link(*, owner: User, slug: str, **fields: Any) -> MeetingLink:
     if existing is None:
         return create_link(owner=owner, slug=slug, **fields)
     if existing.owner_id != owner.pk:
+        # A database from an older demo: the page goes back to its demo host, as it was then.
         existing.owner = owner
         existing.save(update_fields=["owner"])
-    return update_link(link=existing, host_usernames=[owner.username], **fields)
+        return update_link(link=existing, host_usernames=[owner.username], **fields)
+    return existing  # as the person left it
 
 
 def connect_demo_calendar(
@@ -166,7 +168,7 @@ def set_up_demo(
             first_name="Offline",
             last_name="Host",
             time_zone=offline_time_zone,
-            password=None,
+            password=password,
         )
         connect_demo_calendar(
             user=host,

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 WSGIApp = Callable[..., Any]
@@ -113,11 +113,23 @@ class FaultInjector:
         return Response(body, status=fault.status, headers=headers, content_type=fault.content_type)
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its line per request (errors are still logged).
+
+    The demo prints what a person needs (addresses, mails) to the terminal; an access log line
+    for every poll of a local server would bury it."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class ServerThread:
     """Serve a WSGI app on 127.0.0.1 in a daemon thread."""
 
     def __init__(self, app: WSGIApp, *, port: int = 0) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler
+        )
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -26,9 +26,10 @@ from typing import Literal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, Provider, User
 from yoyaku.accounts.selectors import meetings_connection
@@ -43,6 +44,7 @@ from yoyaku.calendars.base import (
 )
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Meeting
+from yoyaku.formatting import full_name
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind
 
 logger = logging.getLogger(__name__)
@@ -61,17 +63,22 @@ RETRY_CEILING = timedelta(hours=1)
 def booking_event_draft(*, booking: Booking) -> EventDraft:
     link = booking.link
     host = booking.assigned_host
-    attendees = [Attendee(email=booking.email, name=f"{booking.first_name} {booking.last_name}")]
+    # Written in the booker's language (the page they booked on): they read the title and description
+    # in their invitation; the host reads the same event.
+    with translation.override(booking.language or settings.LANGUAGE_CODE):
+        booker = full_name(first_name=booking.first_name, last_name=booking.last_name)
+        booked_on = _("Booked with Yoyaku on the page “%(page)s”.") % {"page": link.name}
+    attendees = [Attendee(email=booking.email, name=booker)]
     if link.kind == LinkKind.GROUP:
         attendees += [
             Attendee(email=h.email, name=h.display_name) for h in link.hosts.exclude(pk=host.pk) if h.email
         ]
     answers = "\n".join(f"{k}: {v}" for k, v in booking.answers.items())
-    description = f"Booked with Yoyaku on the page {link.name!r}." + (f"\n\n{answers}" if answers else "")
+    description = booked_on + (f"\n\n{answers}" if answers else "")
     assert booking.start is not None and booking.end is not None
     return EventDraft(
         uid=f"yoyaku-{booking.pk}",
-        title=f"{link.name}: {booking.first_name} {booking.last_name}",
+        title=f"{link.name}: {booker}",
         start=booking.start,
         end=booking.end,
         time_zone=host.time_zone,
@@ -109,10 +116,9 @@ def _settled(state: CalendarWrite, *, error: str = "") -> dict[str, object]:
     }
 
 
-def _error_text(error: BaseException) -> str:
-    if isinstance(error, CalendarError):
-        return str(error)[:500]
-    return f"Unexpected error from the calendar ({type(error).__name__}): {error}"[:500]
+def _error_text(error: BaseException, *, language: str) -> str:
+    """The stored error, written in the host's language (they read it on their dashboard)."""
+    return calendar_problem_in(error, language=language)
 
 
 def _record_failure(*, booking: Booking, operation: Operation, error: Exception) -> CalendarWrite:
@@ -145,7 +151,7 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
         _save_state(
             booking,
             calendar_write=state,
-            calendar_error=_error_text(error),
+            calendar_error=_error_text(error, language=booking.assigned_host.language),
             calendar_attempts=attempts,
             calendar_pending_since=since,
             calendar_retry_at=now + wait if state == pending else None,
@@ -187,8 +193,9 @@ def _refused_sign_in(
     *, booking: Booking, operation: Operation, connection: CalendarConnection, error: CalendarAuthError
 ) -> None:
     logger.warning("Calendar %s for booking %s was refused: %s", operation, booking.pk, error)
-    mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=str(error))
-    _wait_for_reconnect(booking=booking, operation=operation, message=str(error))
+    told = calendar_problem_in(error, language=connection.user.language)
+    mark_connection(connection=connection, status=ConnectionStatus.NEEDS_RECONNECT, message=told)
+    _wait_for_reconnect(booking=booking, operation=operation, message=told)
 
 
 def awaits_reconnect(*, booking: Booking) -> bool:

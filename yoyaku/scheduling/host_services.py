@@ -23,11 +23,17 @@ def _clean_spans(spans: Sequence[Sequence[int]], *, field: str) -> list[list[int
     for a, b in cleaned:
         if not (0 <= a < b <= 1440):
             raise BookingInputError(
-                {field: f"[{a}, {b}] is not a span of minutes within a day (0 <= start < end <= 1440)."}
+                {
+                    field: gettext(
+                        "[%(start)s, %(end)s] is not a span of minutes within a day "
+                        "(0 <= start < end <= 1440)."
+                    )
+                    % {"start": a, "end": b}
+                }
             )
     for (_, end), (start, _) in itertools.pairwise(cleaned):
         if start < end:
-            raise BookingInputError({field: "Working hours on one day must not overlap."})
+            raise BookingInputError({field: gettext("Working hours on one day must not overlap.")})
     return [[a, b] for a, b in cleaned]
 
 
@@ -81,25 +87,28 @@ LINK_FIELDS = (
 def _check_link(link: MeetingLink, hosts: list[User]) -> None:
     errors: dict[str, str] = {}
     if (link.fixed_start is None) != (link.fixed_end is None):
-        errors["fixed_end"] = "Give both fixed_start and fixed_end, or neither."
+        errors["fixed_end"] = gettext("Give both fixed_start and fixed_end, or neither.")
     elif link.fixed_start and link.fixed_end and link.fixed_end < link.fixed_start:
-        errors["fixed_end"] = "fixed_end must not be before fixed_start."
+        errors["fixed_end"] = gettext("fixed_end must not be before fixed_start.")
     if link.fixed_start is None and not link.rolling_weeks:
-        errors["rolling_weeks"] = "Give rolling_weeks, or a fixed date range."
+        errors["rolling_weeks"] = gettext("Give rolling_weeks, or a fixed date range.")
     if link.kind != LinkKind.ONE_ON_ONE and len(hosts) < 2:
-        errors["host_usernames"] = "Group and round robin pages need at least two hosts."
+        errors["host_usernames"] = gettext("Group and round robin pages need at least two hosts.")
     if link.kind == LinkKind.ONE_ON_ONE and len(hosts) > 1:
-        errors["host_usernames"] = "A one-on-one page has one host."
+        errors["host_usernames"] = gettext("A one-on-one page has one host.")
     keys = [f["key"] for f in link.form_fields]
     if len(keys) != len(set(keys)):
-        errors["form_fields"] = "Each form field needs its own key."
+        errors["form_fields"] = gettext("Each form field needs its own key.")
     if keys and set(keys) & {"first_name", "last_name", "email"}:
-        errors["form_fields"] = "first_name, last_name and email are always asked; do not add them again."
+        errors["form_fields"] = gettext(
+            "first_name, last_name and email are always asked; do not add them again."
+        )
     for spec in link.form_fields:
         if spec.get("type") == "select" and not spec.get("options"):
-            errors["form_fields"] = f"The select field {spec['key']!r} needs options."
+            key = spec["key"]
+            errors["form_fields"] = gettext("The select field “%(key)s” needs options.") % {"key": key}
     if link.redirect_url and not link.redirect_url.startswith(("https://", "http://")):
-        errors["redirect_url"] = "The redirect URL must start with https://."
+        errors["redirect_url"] = gettext("The redirect URL must start with https://.")
     if errors:
         raise BookingInputError(errors)
 
@@ -138,7 +147,7 @@ def notify_added_hosts(*, link: MeetingLink, before: set[int]) -> None:
 
 def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), **fields: Any) -> MeetingLink:
     if MeetingLink.objects.filter(slug=slug).exists():
-        raise LinkConflict(f"The address /m/{slug} is taken; choose another slug.")
+        raise LinkConflict(gettext("The address /m/%(slug)s is taken; choose another slug.") % {"slug": slug})
     hosts = _resolve_hosts(owner=owner, usernames=host_usernames)
     link = MeetingLink(owner=owner, slug=slug, **{k: v for k, v in fields.items() if k in LINK_FIELDS})
     _check_link(link, hosts)

@@ -4,7 +4,6 @@ for a meeting request, a receipt to the booker and a notice to the host (in the 
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
+from yoyaku.formatting import format_when_zoned, full_name, greeting
 from yoyaku.scheduling.models import Booking, MeetingLink
 
 logger = logging.getLogger(__name__)
@@ -47,21 +47,20 @@ def _booker_language(booking: Booking) -> str:
     return booking.language or settings.LANGUAGE_CODE
 
 
-def _meeting_body(*, booking: Booking, draft: EventDraft, opening: str, closing: str) -> str:
-    """The booker's mail about a booked meeting: ``opening`` (translated, with the name, page, host, when
-    and zone placeholders), the location if any, then ``closing``."""
-    # Told in the booker's zone, which the text names (the iCalendar object carries UTC).
-    when = draft.start.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
-    body = opening % {
-        "name": booking.first_name,
-        "page": booking.link.name,
-        "host": booking.assigned_host.display_name,
-        "when": when,
-        "zone": booking.time_zone,
-    }
+def _meeting_body(*, booking: Booking, draft: EventDraft, sentence: str, closing: str) -> str:
+    """The booker's mail about a meeting: the greeting, ``sentence`` (translated, with the page and
+    host placeholders), when it is (weekday, start and end, and the zone), the location if any, then
+    ``closing``."""
+    parts = [
+        greeting(first_name=booking.first_name, last_name=booking.last_name),
+        sentence % {"page": booking.link.name, "host": booking.assigned_host.display_name},
+        # Told in the booker's zone, which the text names (the iCalendar object carries UTC).
+        _("When: %(when)s") % {"when": format_when_zoned(draft.start, draft.end, booking.time_zone)},
+    ]
     if draft.location:
-        body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
-    return body + "\n\n" + closing
+        parts.append(_("Location: %(location)s") % {"location": draft.location})
+    parts.append(closing)
+    return "\n\n".join(parts)
 
 
 def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
@@ -75,10 +74,7 @@ def send_invitation(*, booking: Booking, draft: EventDraft) -> None:
             body=_meeting_body(
                 booking=booking,
                 draft=draft,
-                opening=_(
-                    "Hello %(name)s,\n\n"
-                    "your meeting “%(page)s” with %(host)s is booked for %(when)s (%(zone)s)."
-                ),
+                sentence=_("Your meeting “%(page)s” with %(host)s is booked."),
                 closing=_("The attached invitation adds it to your calendar."),
             ),
             ical=event_to_ical(draft=draft, method="REQUEST"),
@@ -96,10 +92,7 @@ def send_update(*, booking: Booking, draft: EventDraft, sequence: int) -> None:
             body=_meeting_body(
                 booking=booking,
                 draft=draft,
-                opening=_(
-                    "Hello %(name)s,\n\n"
-                    "your meeting “%(page)s” with %(host)s was moved to %(when)s (%(zone)s)."
-                ),
+                sentence=_("Your meeting “%(page)s” with %(host)s was moved to a new time."),
                 closing=_("The attached update moves it in your calendar."),
             ),
             ical=event_to_ical(draft=draft, method="REQUEST", sequence=sequence),
@@ -108,11 +101,15 @@ def send_update(*, booking: Booking, draft: EventDraft, sequence: int) -> None:
 
 
 def send_cancellation(*, booking: Booking, draft: EventDraft, sequence: int = 1) -> None:
+    """Which meeting was cancelled, so the booker can tell it from another one: its title, when it
+    was, and with whom."""
     with translation.override(_booker_language(booking)):
-        body = _("Hello %(name)s,\n\nthe meeting “%(page)s” was cancelled.") % {
-            "name": booking.first_name,
-            "page": booking.link.name,
-        }
+        body = _meeting_body(
+            booking=booking,
+            draft=draft,
+            sentence=_("Your meeting “%(page)s” with %(host)s was cancelled."),
+            closing=_("The attached cancellation removes it from your calendar."),
+        )
         _send(
             booking=booking,
             draft=draft,
@@ -140,21 +137,19 @@ def send_request_notices(*, booking: Booking) -> None:
 
 def _local_time(booking: Booking, zone: str) -> str:
     assert booking.start is not None
-    return booking.start.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    return format_when_zoned(booking.start, booking.end, zone)
 
 
 def _send_request_receipt(*, booking: Booking) -> None:
     host = booking.assigned_host
-    names = {"name": booking.first_name, "page": booking.link.name, "host": host.display_name}
+    names = {"page": booking.link.name, "host": host.display_name}
     with translation.override(_booker_language(booking)):
-        body = _(
-            "Hello %(name)s,\n\n"
-            "we've received your request for “%(page)s”. %(host)s will reply by email."
-        ) % names
+        body = greeting(first_name=booking.first_name, last_name=booking.last_name) + "\n\n"
+        body += _("We've received your request for “%(page)s”. %(host)s will reply by email.") % names
         if booking.start is not None:
             body += "\n\n" + _(
-                "You asked for %(when)s (%(zone)s). The time is not reserved until %(host)s confirms it."
-            ) % {**names, "when": _local_time(booking, booking.time_zone), "zone": booking.time_zone}
+                "You asked for %(when)s. The time is not reserved until %(host)s confirms it."
+            ) % {**names, "when": _local_time(booking, booking.time_zone)}
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
         subject = _("Request received: %(page)s") % names
@@ -167,15 +162,12 @@ def _send_host_notice(*, booking: Booking) -> None:
     host: User = booking.assigned_host
     if not host.email:
         return
-    booker = f"{booking.first_name} {booking.last_name}".strip()
-    names = {"name": booker, "email": booking.email, "page": booking.link.name}
     with translation.override(host.language or settings.LANGUAGE_CODE):
+        booker = full_name(first_name=booking.first_name, last_name=booking.last_name)
+        names = {"name": booker, "email": booking.email, "page": booking.link.name}
         body = _("%(name)s (%(email)s) left a meeting request on your page “%(page)s”.") % names
         if booking.start is not None:
-            body += "\n\n" + _("Requested time: %(when)s (%(zone)s).") % {
-                "when": _local_time(booking, host.time_zone),
-                "zone": host.time_zone,
-            }
+            body += "\n\n" + _("Requested time: %(when)s.") % {"when": _local_time(booking, host.time_zone)}
         else:
             body += "\n\n" + _("No time was requested: reply to find one together.")
         if booking.message:
@@ -183,7 +175,7 @@ def _send_host_notice(*, booking: Booking) -> None:
         body += "\n\n" + _(
             "Nothing was added to your calendar. Reply to this email to answer %(name)s. "
             "Your open requests: %(url)s"
-        ) % {"name": booking.first_name, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
+        ) % {"name": booker, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
     EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
 
@@ -212,7 +204,6 @@ def send_co_host_notices(*, link_id: int, user_ids: list[int]) -> None:
 def _send_co_host_notice(*, link: MeetingLink, host: User) -> None:
     base = settings.YOYAKU_BASE_URL.rstrip("/")
     names = {
-        "name": host.first_name or host.username,
         "owner": link.owner.display_name,
         "page": link.name,
         "url": f"{base}/m/{link.slug}",
@@ -222,7 +213,7 @@ def _send_co_host_notice(*, link: MeetingLink, host: User) -> None:
         subject = _("You were added as a host of “%(page)s”") % names
         body = "\n\n".join(
             [
-                _("Hello %(name)s,") % names,
+                greeting(first_name=host.first_name or host.username, last_name=host.last_name),
                 _("%(owner)s added you as a host of the scheduling page “%(page)s” (%(url)s).") % names,
                 _(
                     "The page now offers times from your calendar's free/busy, meetings booked on it "

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
+from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.models import User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
@@ -30,6 +31,7 @@ from yoyaku.calendar_sync.busy import read_busy, request_sync
 from yoyaku.calendars.base import CalendarError
 from yoyaku.crm.models import Contact, Meeting, MeetingSource
 from yoyaku.crm.services import cancel_meeting, contact_for_booker, log_meeting
+from yoyaku.formatting import full_name
 from yoyaku.scheduling.models import (
     Booking,
     BookingStatus,
@@ -44,6 +46,7 @@ from yoyaku.scheduling.validation import (
     check_start_offered,
     check_time_zone,
     clean_booker,
+    durations_offered,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,10 +96,9 @@ def book_meeting(
         return BookingOutcome(booking=existing, created=False)
     errors: dict[str, str] = {}
     if duration not in link.durations:
-        allowed = ", ".join(str(d) for d in link.durations)
-        errors["duration"] = f"This page offers {allowed} minute meetings."
+        errors["duration"] = durations_offered(link=link)
     if start.tzinfo is None:
-        errors["start"] = "Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00."
+        errors["start"] = gettext("Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00.")
     try:
         check_time_zone(time_zone)
     except BookingInputError as error:
@@ -154,9 +156,9 @@ def book_meeting(
             # PostgreSQL refused an overlap a concurrent booking committed first;
             # round robin may still find another free host, so choose again.
             if link.kind != LinkKind.ROUND_ROBIN:
-                raise SlotUnavailable(_TAKEN) from error
+                raise SlotUnavailable(gettext(_TAKEN)) from error
     else:
-        raise SlotUnavailable(_TAKEN)
+        raise SlotUnavailable(gettext(_TAKEN))
     if not created:
         return BookingOutcome(booking=booking, created=False)
     if status == BookingStatus.CONFIRMED:
@@ -225,7 +227,7 @@ def _by_key(*, link: MeetingLink, idempotency_key: str | None, fingerprint: str)
     return existing
 
 
-_TAKEN = "Sorry, that time was just booked. Please pick another time."
+_TAKEN = gettext_noop("Sorry, that time was just booked. Please pick another time.")
 
 
 def _fresh_busy(
@@ -251,11 +253,11 @@ def _fresh_busy(
                 connection=connection, start=start - margin, end=end + margin, fresh=True
             )
         except CalendarError as error:
-            failures.append(str(error))
+            failures.append(calendar_problem(error))
             if link.kind != LinkKind.ROUND_ROBIN:
-                raise CalendarUnreadable(str(error)) from error
+                raise CalendarUnreadable(calendar_problem(error)) from error
     if not busy:
-        raise CalendarUnreadable(failures[0] if failures else "No host calendar could be read.")
+        raise CalendarUnreadable(failures[0] if failures else gettext("No host calendar could be read."))
     return busy, connected
 
 
@@ -319,11 +321,11 @@ def _reserve(
         contact = contacts.filter(email__iexact=booker.email).first()
         if link.kind == LinkKind.GROUP:
             if len(free) != len(hosts):
-                raise SlotUnavailable(_TAKEN)
+                raise SlotUnavailable(gettext(_TAKEN))
             assigned, reserved = link.owner, free
         elif link.kind == LinkKind.ROUND_ROBIN:
             if not free:
-                raise SlotUnavailable(_TAKEN)
+                raise SlotUnavailable(gettext(_TAKEN))
             chosen = choose_round_robin_host(
                 free_host_ids=[str(h.pk) for h in free],
                 last_booked_at=last_booked_at(link=link, host_ids=[h.pk for h in free]),
@@ -334,7 +336,7 @@ def _reserve(
             reserved = [assigned]
         else:
             if not free:
-                raise SlotUnavailable(_TAKEN)
+                raise SlotUnavailable(gettext(_TAKEN))
             assigned, reserved = free[0], free[:1]
         contact = contact_for_booker(
             workspace=link.owner.workspace,
@@ -345,7 +347,8 @@ def _reserve(
             time_zone=time_zone,
             properties=booker.answers,
         )
-        title = f"{link.name}: {booker.first_name} {booker.last_name}"
+        # The name in the booker's language's order ("Intro call: 佐藤 愛子" from a Japanese page).
+        title = f"{link.name}: {full_name(first_name=booker.first_name, last_name=booker.last_name)}"
         meeting = log_meeting(
             workspace=link.owner.workspace,
             title=title,
@@ -425,7 +428,7 @@ def request_meeting(
     except BookingInputError as error:
         errors.update(error.errors)
     if len(message) > 2000:
-        errors["message"] = "The message is limited to 2,000 characters."
+        errors["message"] = gettext("The message is limited to 2,000 characters.")
     if errors:
         raise BookingInputError(errors)
     try:
@@ -566,10 +569,9 @@ def reschedule_booking(
     duration = current_minutes if duration is None else duration
     errors: dict[str, str] = {}
     if duration != current_minutes and duration not in link.durations:
-        allowed = ", ".join(str(d) for d in link.durations)
-        errors["duration"] = f"This page offers {allowed} minute meetings."
+        errors["duration"] = durations_offered(link=link)
     if start.tzinfo is None:
-        errors["start"] = "Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00."
+        errors["start"] = gettext("Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00.")
     if errors:
         raise BookingInputError(errors)
     now = now or timezone.now()
@@ -587,7 +589,7 @@ def reschedule_booking(
             margin = timedelta(days=1)
             intervals = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
         except CalendarError as error:
-            raise CalendarUnreadable(str(error)) from error
+            raise CalendarUnreadable(calendar_problem(error)) from error
         busy[host.pk] = _without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
     try:
         moved = _move(

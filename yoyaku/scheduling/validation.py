@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 
 from yoyaku.availability import NotOffered, not_offered
 from yoyaku.availability.zones import is_iana_zone
+from yoyaku.formatting import format_calendar_day, format_moment
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import host_hours, link_hosts, link_rules
 
@@ -30,10 +31,19 @@ class BookingInputError(ValueError):
         self.errors = dict(errors)
 
 
+def durations_offered(*, link: MeetingLink) -> str:
+    """The error for a duration the page does not offer, naming those it does."""
+    allowed = gettext(", ").join(str(d) for d in link.durations)
+    return gettext("This page offers %(durations)s minute meetings.") % {"durations": allowed}
+
+
 def check_time_zone(name: str, *, field: str = "timezone") -> str:
     if not is_iana_zone(name):
         raise BookingInputError(
-            {field: f"Unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin'."}
+            {
+                field: gettext("Unknown time zone “%(name)s”; use an IANA name such as Europe/Berlin.")
+                % {"name": name}
+            }
         )
     return name
 
@@ -46,14 +56,28 @@ class BookerDetails:
     answers: dict[str, Any]
 
 
-def _name(value: str, *, field: str, label: str, errors: dict[str, str]) -> str:
+def _name(value: str, *, field: str, errors: dict[str, str]) -> str:
+    # One message per name rather than a label put into a sentence: translators need the whole
+    # sentence (and Japanese calls these 名 and 姓).
+    messages = {
+        "first_name": (
+            gettext("First name is required."),
+            gettext("First name must be at most 100 characters."),
+            gettext("First name cannot contain “<”, “>” or control characters."),
+        ),
+        "last_name": (
+            gettext("Last name is required."),
+            gettext("Last name must be at most 100 characters."),
+            gettext("Last name cannot contain “<”, “>” or control characters."),
+        ),
+    }[field]
     cleaned = value.strip()
     if not cleaned:
-        errors[field] = f"{label} is required."
+        errors[field] = messages[0]
     elif len(cleaned) > 100:
-        errors[field] = f"{label} must be at most 100 characters."
+        errors[field] = messages[1]
     elif _MARKUP.search(cleaned) or _CONTROL.search(cleaned):
-        errors[field] = f"{label} cannot contain '<', '>' or control characters."
+        errors[field] = messages[2]
     return cleaned
 
 
@@ -61,39 +85,43 @@ def clean_booker(
     *, link: MeetingLink, first_name: str, last_name: str, email: str, answers: Mapping[str, Any]
 ) -> BookerDetails:
     errors: dict[str, str] = {}
-    first = _name(first_name, field="first_name", label="First name", errors=errors)
-    last = _name(last_name, field="last_name", label="Last name", errors=errors)
+    first = _name(first_name, field="first_name", errors=errors)
+    last = _name(last_name, field="last_name", errors=errors)
     address = email.strip()
     try:
         validate_email(address)
     except ValidationError:
-        errors["email"] = "Enter a valid email address, like name@example.com."
+        errors["email"] = gettext("Enter a valid email address, like name@example.com.")
     cleaned: dict[str, Any] = {}
     known = {f["key"]: f for f in link.form_fields}
     for key in answers:
         if key not in known:
-            errors[f"answers.{key}"] = "This page has no such question."
+            errors[f"answers.{key}"] = gettext("This page has no such question.")
     for key, spec in known.items():
         value = answers.get(key)
         kind = spec.get("type", "text")
         empty = value is None or value == "" or value == [] or (kind == "checkbox" and value is False)
         if empty:
             if spec.get("required"):
-                errors[f"answers.{key}"] = f"{spec.get('label', key)} is required."
+                errors[f"answers.{key}"] = gettext("%(label)s is required.") % {
+                    "label": spec.get("label", key)
+                }
             continue
         if kind == "checkbox":
             if not isinstance(value, bool):
-                errors[f"answers.{key}"] = "Answer with true or false."
+                errors[f"answers.{key}"] = gettext("Answer with true or false.")
                 continue
         elif not isinstance(value, str):
-            errors[f"answers.{key}"] = "Answer with text."
+            errors[f"answers.{key}"] = gettext("Answer with text.")
             continue
         elif len(value) > MAX_ANSWER_LENGTH:
-            errors[f"answers.{key}"] = f"Answers are limited to {MAX_ANSWER_LENGTH} characters."
+            errors[f"answers.{key}"] = gettext("Answers are limited to %(limit)s characters.") % {
+                "limit": f"{MAX_ANSWER_LENGTH:,}"
+            }
             continue
         elif kind == "select" and value not in spec.get("options", []):
-            options = ", ".join(spec.get("options", []))
-            errors[f"answers.{key}"] = f"Choose one of: {options}."
+            options = gettext(", ").join(spec.get("options", []))
+            errors[f"answers.{key}"] = gettext("Choose one of: %(options)s.") % {"options": options}
             continue
         cleaned[key] = value
     if errors:
@@ -127,7 +155,7 @@ def check_start_offered(*, link: MeetingLink, start: datetime, duration: int, no
 def _not_offered_message(why: NotOffered, *, link: MeetingLink, zone: tzinfo | None) -> str:
     # Times are shown with the offset the start was given in: the caller's own clock.
     def instant(epoch: int | None) -> str:
-        return "?" if epoch is None else datetime.fromtimestamp(epoch, zone).isoformat(" ", "minutes")
+        return "?" if epoch is None else format_moment(datetime.fromtimestamp(epoch, zone), zone)
 
     def clock(epoch: int | None) -> str:
         return "?" if epoch is None else datetime.fromtimestamp(epoch, zone).strftime("%H:%M")
@@ -139,12 +167,12 @@ def _not_offered_message(why: NotOffered, *, link: MeetingLink, zone: tzinfo | N
             "This time is too soon: the page needs notice, and the earliest start it takes is %(earliest)s."
         ) % {"earliest": instant(why.bound)}
     if why.reason == "before_window":
-        first = link.fixed_start.isoformat() if link.fixed_start is not None else instant(why.bound)
+        first = format_calendar_day(link.fixed_start) if link.fixed_start is not None else instant(why.bound)
         return gettext("This time is before the page's booking window, which opens on %(first)s.") % {
             "first": first
         }
     if why.reason == "beyond_window":
-        last = link.fixed_end.isoformat() if link.fixed_end is not None else instant(why.bound)
+        last = format_calendar_day(link.fixed_end) if link.fixed_end is not None else instant(why.bound)
         return gettext("This time is beyond the page's booking window (up to %(last)s).") % {"last": last}
     if why.reason == "off_grid":
         increment = link.increment_minutes

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
+from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.connections import (
     ConnectionRefused,
     disconnect_calendar,
@@ -141,8 +142,10 @@ def save_calendar_settings(request: HttpRequest, connection_id: int) -> HttpResp
                 write_calendar_id=form.cleaned_data["write_calendar_id"],
                 tentative_blocks=form.cleaned_data["tentative_blocks"],
             )
-        except (ConnectionRefused, CalendarError) as error:
+        except ConnectionRefused as error:
             form.add_error(None, str(error))
+        except CalendarError as error:
+            form.add_error(None, calendar_problem(error))
         else:
             messages.success(request, gettext("Calendar settings saved."))
             return redirect("dashboard")

@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.connections import (
     ConnectionRefused,
     connect_blockers,
@@ -207,8 +208,10 @@ def connect_exchange(request: HttpRequest) -> HttpResponse:
                 username=data["username"],
                 ews_url=data["ews_url"],
             )
-        except (ConnectionRefused, CalendarError) as refused:
+        except ConnectionRefused as refused:
             error = str(refused)
+        except CalendarError as refused:
+            error = calendar_problem(refused)
         else:
             messages.success(
                 request,
@@ -234,8 +237,10 @@ def connect_caldav(request: HttpRequest) -> HttpResponse:
             connection = connect_caldav_calendar(
                 user=user, url=data["url"], username=data["username"], password=data["password"]
             )
-        except (ConnectionRefused, CalendarError) as refused:
+        except ConnectionRefused as refused:
             error = str(refused)
+        except CalendarError as refused:
+            error = calendar_problem(refused)
         else:
             messages.success(
                 request,

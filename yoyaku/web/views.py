@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext, ngettext
 
+from yoyaku.formatting import family_name_first
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import link_hosts
 
@@ -109,6 +110,15 @@ def page_strings() -> dict[str, str]:
     }
 
 
+def name_fields() -> list[tuple[str, str, str]]:
+    """The booking form's name fields (name, label, autocomplete token) in the language's order."""
+    fields = [
+        ("first_name", gettext("First name"), "given-name"),
+        ("last_name", gettext("Last name"), "family-name"),
+    ]
+    return fields[::-1] if family_name_first() else fields
+
+
 def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
     link = MeetingLink.objects.select_related("owner").filter(slug=slug, active=True).first()
     if link is None:
@@ -132,6 +142,7 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
         "durations": [(d, duration_label(d)) for d in durations],
         "location_is_url": link.location.startswith(("https://", "http://")),
         "form_fields": link.form_fields,
+        "name_fields": name_fields(),
         "config": config,
         "strings": page_strings(),
     }

@@ -1,33 +1,40 @@
-"""Formatting shared by the host pages."""
+"""Formatting shared by the host pages (the helpers themselves are in ``yoyaku.formatting``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
-from django.utils import dateformat, timezone
-from django.utils.translation import gettext, pgettext
+from django.utils import timezone
+
+from yoyaku.formatting import family_name_first, format_date, format_when, full_name
 
 register = template.Library()
 
 
 @register.simple_tag
 def meeting_when(start: datetime | None, end: datetime | None = None) -> str:
-    """Like "Fri, Nov 27, 2026 · 10:00-10:30" (with an en dash), in the active zone and language."""
+    """Like "Fri, Nov 27, 2026 · 10:00-10:30", in the active zone and language."""
     if start is None:
         return ""
-    # Django date format characters; translators reorder them for their language.
-    day = dateformat.format(timezone.localtime(start), pgettext("date format with weekday", "D, M j, Y"))
-    begins = dateformat.time_format(timezone.localtime(start), "H:i")
-    if end is None:
-        return gettext("%(day)s · %(time)s") % {"day": day, "time": begins}
-    ends = dateformat.time_format(timezone.localtime(end), "H:i")
-    span = gettext("%(day)s · %(start)s–%(end)s")  # noqa: RUF001 - the en dash of a time range
-    return span % {"day": day, "start": begins, "end": ends}
+    return format_when(start, end, timezone.get_current_timezone())
 
 
 @register.simple_tag
 def short_date(value: datetime | None) -> str:
     if value is None:
         return ""
-    return dateformat.format(timezone.localtime(value), pgettext("short date", "M j, Y"))
+    return format_date(value, timezone.get_current_timezone())
+
+
+@register.filter
+def person_name(person: Any) -> str:
+    """A contact's or booker's name in the active language's order ("山田 花子" in Japanese)."""
+    return full_name(first_name=person.first_name or "", last_name=person.last_name or "")
+
+
+@register.simple_tag(name="family_name_first")
+def family_name_first_tag() -> bool:
+    """Whether forms ask the family name first in the active language (Japanese does)."""
+    return family_name_first()

@@ -88,15 +88,20 @@
     return new Intl.DateTimeFormat(lang, options).format(new Date(Date.UTC(p[0], p[1] - 1, p[2])));
   }
 
+  // The meeting's day and times as the server writes them in mails and on the dashboard
+  // (yoyaku/formatting.py): "Tue, Dec 8, 2026 · 10:00 – 10:30 AM", "2026年12月8日(火) 10:00～10:30".
   function whenLabel(startIso, minutes, zone) {
     var start = new Date(startIso);
     var end = new Date(start.getTime() + minutes * 60000);
-    var f = new Intl.DateTimeFormat(lang, {
-      timeZone: zone, weekday: "long", year: "numeric", month: "long", day: "numeric",
-      hour: "numeric", minute: "2-digit",
-    });
-    var text = typeof f.formatRange === "function" ? f.formatRange(start, end) : f.format(start);
-    return text + " · " + zoneLabel(zone);
+    var day = new Intl.DateTimeFormat(lang, {
+      timeZone: zone, weekday: "short", year: "numeric", month: "short", day: "numeric",
+    }).format(start);
+    var t = new Intl.DateTimeFormat(lang, { timeZone: zone, hour: "numeric", minute: "2-digit" });
+    var japanese = lang.slice(0, 2) === "ja";
+    // ICU writes a Japanese range as "20時00分～20時15分"; the clock form matches the mails.
+    var times = japanese ? t.format(start) + "〜" + t.format(end)
+      : typeof t.formatRange === "function" ? t.formatRange(start, end) : t.format(start);
+    return day + (japanese ? " " : " · ") + times + " · " + zoneLabel(zone);
   }
 
   // -- status and steps ----------------------------------------------------------------
@@ -183,6 +188,7 @@
     }
     var params = new URLSearchParams({
       start: start, end: bounds.end, timezone: state.zone, duration: String(state.duration),
+      lang: cfg.language,
     });
     setStatus(S.loading, "loading");
     $("booking").setAttribute("aria-busy", "true");
@@ -495,7 +501,8 @@
       body.duration = state.duration;
     }
     setBusy(true);
-    fetch(url, {
+    // The answers (and the mails) speak the page's language, even where the cookie is not sent.
+    fetch(url + "?lang=" + encodeURIComponent(cfg.language), {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
