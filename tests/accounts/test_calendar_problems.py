@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone, translation
 
 from tests.factories import connect_caldav, make_host
-from yoyaku.accounts import busy
 from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.models import ConnectionStatus
+from yoyaku.calendar_sync import busy
 from yoyaku.calendars.base import CalendarAuthError, CalendarError, CalendarUnavailable, EventGone
 from yoyaku.scheduling.calendar_writes import _error_text
 
@@ -74,7 +74,9 @@ def test_a_refused_read_is_recorded_for_the_host_in_the_hosts_language(
     monkeypatch.setattr(busy, "adapter_for", lambda _connection: _Refusing())
 
     with translation.override("en"), pytest.raises(CalendarAuthError):  # e.g. a booker's English page
-        busy.read_busy(connection=connection, start=timezone.now(), end=timezone.now() + timedelta(days=1))
+        busy.read_busy(
+            connection=connection, start=timezone.now(), end=timezone.now() + timedelta(days=1), fresh=True
+        )
 
     connection.refresh_from_db()
     assert connection.status == ConnectionStatus.NEEDS_RECONNECT
