@@ -80,3 +80,24 @@ def test_an_existing_data_folder_is_made_private(tmp_path: Path) -> None:
 
     assert mode(data_dir) == 0o700
     assert mode(data_dir / "yoyaku.sqlite3") == 0o600
+
+
+def test_processes_starting_together_on_a_fresh_folder_share_one_secret(tmp_path: Path) -> None:
+    # Web workers and a task consumer start at once on a new data folder: all must come up, with the
+    # same keys (a second key would leave secrets one process encrypted unreadable to the others).
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("YOYAKU_")},
+        "YOYAKU_DATA_DIR": str(tmp_path / "data"),
+        "DJANGO_SETTINGS_MODULE": "yoyaku.settings",
+    }
+    script = "from django.conf import settings; print(settings.SECRET_KEY, settings.YOYAKU_ENCRYPTION_KEYS)"
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(8)
+    ]
+    results = [(process.communicate(timeout=120), process.returncode) for process in started]
+    assert [code for _out, code in results] == [0] * 8, [err for (_o, err), _c in results]
+    assert len({out for (out, _err), _code in results}) == 1
+    assert sorted(p.name for p in (tmp_path / "data").iterdir() if p.name.startswith(".")) == []

@@ -54,10 +54,18 @@ def _persistent_secret(name: str, file_name: str, factory: str = "token") -> str
             generated = Fernet.generate_key().decode()
         else:
             generated = secrets.token_urlsafe(50)
-        # Created 0600 at once (never readable by others, not even for a moment), and only if absent.
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(descriptor, "w") as secret_file:
-            secret_file.write(generated)
+        # Written whole to a private temporary file (0600 from its creation), then published under its
+        # name only if absent: processes starting together on a fresh folder (web workers, a task
+        # consumer) all end up reading the one secret that won, never a half-written or a second one.
+        temporary = DATA_DIR / f".{file_name}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as secret_file:
+                secret_file.write(generated)
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 
