@@ -90,6 +90,8 @@ class Booking(models.Model):
     email = models.EmailField()
     answers = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # Why the host cancelled the meeting or declined the request, for the contact (the mail quotes it).
+    cancel_reason = models.TextField(blank=True)
     assigned_host = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_bookings"
     )

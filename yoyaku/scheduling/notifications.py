@@ -113,6 +113,9 @@ def send_cancellation(*, booking: Booking, draft: EventDraft, sequence: int = 1)
             "name": booking.first_name,
             "page": booking.link.name,
         }
+        if booking.cancel_reason:
+            body += "\n\n" + _("Message from %(host)s:") % {"host": booking.assigned_host.display_name}
+            body += "\n" + booking.cancel_reason
         _send(
             booking=booking,
             draft=draft,
@@ -153,7 +156,8 @@ def _send_request_receipt(*, booking: Booking) -> None:
         ) % names
         if booking.start is not None:
             body += "\n\n" + _(
-                "You asked for %(when)s (%(zone)s). The time is not reserved until %(host)s confirms it."
+                "You asked for %(when)s (%(zone)s). The time is not reserved until %(host)s confirms it: "
+                "if it is taken by then, %(host)s can offer you another time."
             ) % {**names, "when": _local_time(booking, booking.time_zone), "zone": booking.time_zone}
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
@@ -185,6 +189,75 @@ def _send_host_notice(*, booking: Booking) -> None:
             "Your open requests: %(url)s"
         ) % {"name": booking.first_name, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
+    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+
+
+def send_request_declined(*, booking: Booking) -> None:
+    """Tell the requester, in their page's language, that the host declined, with the host's message."""
+    host = booking.assigned_host
+    names = {"name": booking.first_name, "page": booking.link.name, "host": host.display_name}
+    with translation.override(_booker_language(booking)):
+        body = _("Hello %(name)s,\n\n%(host)s cannot take your meeting request for “%(page)s”.") % names
+        if booking.start is not None:
+            body += "\n\n" + _("You asked for %(when)s (%(zone)s).") % {
+                "when": _local_time(booking, booking.time_zone),
+                "zone": booking.time_zone,
+            }
+        if booking.cancel_reason:
+            body += "\n\n" + _("Message from %(host)s:") % names + "\n" + booking.cancel_reason
+        subject = _("Request declined: %(page)s") % names
+    EmailMessage(
+        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
+    ).send()
+
+
+# -- telling hosts of their meetings -------------------------------------------------------
+
+
+def send_host_change_notices(*, booking: Booking, change: str, hosts: list[User]) -> None:
+    """Tell each host, in the host's own language (User.language), that a meeting of theirs was booked
+    (``change="booked"``), moved (``"moved"``) or cancelled (``"cancelled"``). Runs after commit; mail
+    trouble is logged and changes nothing."""
+    for host in hosts:
+        if not host.email:
+            continue
+        try:
+            _send_host_change_notice(booking=booking, change=change, host=host)
+        except Exception:
+            logger.exception("Could not tell host %s of %s booking %s", host.pk, change, booking.pk)
+
+
+def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> None:
+    booker = f"{booking.first_name} {booking.last_name}".strip()
+    names = {
+        "name": booker,
+        "email": booking.email,
+        "page": booking.link.name,
+        "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/",
+    }
+    with translation.override(host.language or settings.LANGUAGE_CODE):
+        if booking.start is not None:
+            names["when"] = _local_time(booking, host.time_zone)
+            names["zone"] = host.time_zone
+        if change == "booked":
+            subject = _("New meeting: %(name)s, %(when)s") % names
+            opening = _("%(name)s (%(email)s) booked “%(page)s” for %(when)s (%(zone)s).") % names
+        elif change == "moved":
+            subject = _("Meeting moved: %(name)s, %(when)s") % names
+            opening = (
+                _("The meeting “%(page)s” with %(name)s (%(email)s) was moved to %(when)s (%(zone)s).")
+                % names
+            )
+        else:
+            subject = _("Meeting cancelled: %(name)s, %(when)s") % names
+            opening = (
+                _("The meeting “%(page)s” with %(name)s (%(email)s) on %(when)s (%(zone)s) was cancelled.")
+                % names
+            )
+        body = opening
+        if change == "cancelled" and booking.cancel_reason:
+            body += "\n\n" + _("Reason given:") + "\n" + booking.cancel_reason
+        body += "\n\n" + _("Your meetings: %(url)s") % names
     EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
 
 

@@ -38,7 +38,14 @@ from yoyaku.scheduling.models import (
     MeetingLink,
     Reservation,
 )
-from yoyaku.scheduling.selectors import host_inputs, last_booked_at, link_hosts, link_rules
+from yoyaku.scheduling.selectors import (
+    host_inputs,
+    last_booked_at,
+    link_hosts,
+    link_rules,
+    reserved_hosts,
+    without_own_event,
+)
 from yoyaku.scheduling.validation import (
     BookingInputError,
     check_start_offered,
@@ -162,6 +169,9 @@ def book_meeting(
     if status == BookingStatus.CONFIRMED:
         from yoyaku.scheduling.calendar_writes import write_booking_event
 
+        _notify_hosts_after_commit(
+            booking, change="booked", hosts=reserved_hosts(booking=booking), actor=None
+        )
         write_booking_event(booking=booking)
     else:
         _notify_request_after_commit(booking)
@@ -240,6 +250,7 @@ def _fresh_busy(
     busy: dict[int, list[Interval]] = {}
     connected = False
     failures: list[str] = []
+    readable: set[int] = set()
     for host in hosts:
         connection = meetings_connection(user=host)
         if connection is None:
@@ -250,10 +261,15 @@ def _fresh_busy(
             busy[host.pk] = read_busy(
                 connection=connection, start=start - margin, end=end + margin, fresh=True
             )
+            readable.add(host.pk)
         except CalendarError as error:
             failures.append(str(error))
             if link.kind != LinkKind.ROUND_ROBIN:
                 raise CalendarUnreadable(str(error)) from error
+    if link.kind == LinkKind.ROUND_ROBIN and connected:
+        # Round robin confirms only with a host whose calendar is connected and was just read:
+        # a host without a calendar would get a meeting nobody checked against their time.
+        busy = {pk: spans for pk, spans in busy.items() if pk in readable}
     if not busy:
         raise CalendarUnreadable(failures[0] if failures else "No host calendar could be read.")
     return busy, connected
@@ -376,12 +392,21 @@ def _reserve(
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
             calendar_pending_since=timezone.now() if status == BookingStatus.CONFIRMED else None,
         )
-        before = timedelta(minutes=link.buffer_before_minutes)
-        after = timedelta(minutes=link.buffer_after_minutes)
-        Reservation.objects.bulk_create(
-            [Reservation(booking=booking, host=h, start=start - before, end=end + after) for h in reserved]
-        )
+        if status == BookingStatus.CONFIRMED:
+            # A request for a time does not hold it (the receipt and the booking page say so): it
+            # would block the host's calendar for as long as the request waits. Confirming it checks
+            # the time again (``confirm_request``).
+            _reserve_spans(booking=booking, hosts=reserved, start=start, end=end)
     return booking, True
+
+
+def _reserve_spans(*, booking: Booking, hosts: Iterable[User], start: datetime, end: datetime) -> None:
+    link = booking.link
+    before = timedelta(minutes=link.buffer_before_minutes)
+    after = timedelta(minutes=link.buffer_after_minutes)
+    Reservation.objects.bulk_create(
+        [Reservation(booking=booking, host=h, start=start - before, end=end + after) for h in hosts]
+    )
 
 
 def request_meeting(
@@ -472,6 +497,32 @@ def _notify_request_after_commit(booking: Booking) -> None:
     transaction.on_commit(lambda: send_request_notices(booking=booking), robust=True)
 
 
+def _notify_hosts_after_commit(
+    booking: Booking, *, change: str, hosts: Iterable[User], actor: User | None
+) -> None:
+    """Tell the meeting's hosts (not the one who made the change) of a booking, move or cancellation.
+
+    After commit, so no mail speaks of a change that was rolled back; robust, so a mail failure never
+    turns a change that stands into an error.
+    """
+    from yoyaku.scheduling.notifications import send_host_change_notices
+
+    told = [h for h in hosts if actor is None or h.pk != actor.pk]
+    if told:
+        transaction.on_commit(
+            lambda: send_host_change_notices(booking=booking, change=change, hosts=told), robust=True
+        )
+
+
+def _mail_cancellation_after_commit(booking: Booking) -> None:
+    from yoyaku.scheduling.calendar_writes import booking_event_draft
+    from yoyaku.scheduling.notifications import send_cancellation
+
+    transaction.on_commit(
+        lambda: send_cancellation(booking=booking, draft=booking_event_draft(booking=booking)), robust=True
+    )
+
+
 _CALENDAR_FIELDS = (
     "calendar_event_id",
     "calendar_write",
@@ -482,17 +533,34 @@ _CALENDAR_FIELDS = (
 )
 
 
-def cancel_booking(*, booking: Booking) -> Booking:
+MAX_REASON_CHARS = 2000
+
+
+def _clean_reason(reason: str, *, field: str) -> str:
+    reason = reason.strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise BookingInputError(
+            {field: gettext("The message is limited to %(count)s characters.") % {"count": "2,000"}}
+        )
+    return reason
+
+
+def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = None) -> Booking:
     """Free the time and take the event off the calendar.
 
+    ``reason`` (optional) is for the contact: the cancellation mail quotes it. ``actor`` is the
+    user who cancels, if a host: the meeting's other hosts are told by mail, not the actor.
+
     Raises CalendarOperationNotSupported, changing nothing, when the event is
-    on a calendar Yoyaku may not cancel on (Exchange).
+    on a calendar Yoyaku may not cancel on (Exchange); BookingInputError for a reason too long.
     """
     from yoyaku.scheduling.calendar_writes import check_change_allowed
 
     if booking.status == BookingStatus.CANCELLED:
         return booking  # a repeated cancel must not mail the booker again
+    reason = _clean_reason(reason, field="reason")
     check_change_allowed(booking=booking, change="cancel")
+    hosts = reserved_hosts(booking=booking)
     with transaction.atomic():
         # Read again under the row lock (SQLite: the write lock): a retried write may have put the
         # event on the calendar since this booking was loaded, and that event must come off.
@@ -503,6 +571,7 @@ def cancel_booking(*, booking: Booking) -> Booking:
         for name in _CALENDAR_FIELDS:
             setattr(booking, name, getattr(current, name))
         booking.status = BookingStatus.CANCELLED
+        booking.cancel_reason = reason
         if current.calendar_event_id:
             # Cancelled on the calendar after commit, and retried until it is (durable like the write).
             booking.calendar_write = CalendarWrite.CANCEL_PENDING
@@ -514,14 +583,19 @@ def cancel_booking(*, booking: Booking) -> Booking:
             # flight sees the cancellation when it stores its result, and cancels its event.
             booking.calendar_write = CalendarWrite.NONE
             booking.calendar_retry_at = None
-        booking.save(update_fields=["status", *_CALENDAR_FIELDS])
+        booking.save(update_fields=["status", "cancel_reason", *_CALENDAR_FIELDS])
         Reservation.objects.filter(booking=booking).update(active=False)
         if booking.meeting is not None:
             cancel_meeting(meeting=booking.meeting)
+        _notify_hosts_after_commit(booking, change="cancelled", hosts=hosts, actor=actor)
     if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
 
         cancel_booking_event(booking=booking)
+    elif current.status == BookingStatus.CONFIRMED and not current.calendar_event_id:
+        # No event to cancel, so no calendar tells the contact: Yoyaku does (a meeting confirmed
+        # without a calendar was announced by Yoyaku's own invitation).
+        _mail_cancellation_after_commit(booking)
     connection = meetings_connection(user=booking.assigned_host)
     if connection is not None:
         forget_busy(connection=connection)
@@ -539,7 +613,12 @@ _NOT_CHANGEABLE = gettext_noop("Only a confirmed meeting can be moved or cancell
 
 
 def reschedule_booking(
-    *, booking: Booking, start: datetime, duration: int | None = None, now: datetime | None = None
+    *,
+    booking: Booking,
+    start: datetime,
+    duration: int | None = None,
+    now: datetime | None = None,
+    actor: User | None = None,
 ) -> Booking:
     """Move a confirmed meeting to a new time, with the same safety as booking it.
 
@@ -575,7 +654,7 @@ def reschedule_booking(
     now = now or timezone.now()
     check_start_offered(link=link, start=start, duration=duration, now=now)
     end = start + timedelta(minutes=duration)
-    hosts = _reserved_hosts(booking)
+    hosts = reserved_hosts(booking=booking)
     own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
     busy: dict[int, list[Interval]] = {}
     for host in hosts:
@@ -588,7 +667,7 @@ def reschedule_booking(
             intervals = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
         except CalendarError as error:
             raise CalendarUnreadable(str(error)) from error
-        busy[host.pk] = _without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
+        busy[host.pk] = without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
     try:
         moved = _move(
             booking=booking, hosts=hosts, busy=busy, start=start, end=end, duration=duration, now=now
@@ -598,6 +677,7 @@ def reschedule_booking(
             raise
         # PostgreSQL refused the move: a booking for that time committed first.
         raise SlotUnavailable(gettext(_NOT_FREE)) from error
+    _notify_hosts_after_commit(moved, change="moved", hosts=hosts, actor=actor)
     if moved.calendar_write == CalendarWrite.PENDING:
         write_booking_event(booking=moved)
     for host in hosts:
@@ -605,29 +685,6 @@ def reschedule_booking(
         if connection is not None:
             forget_busy(connection=connection)
     return moved
-
-
-
-def _reserved_hosts(booking: Booking) -> list[User]:
-    """The hosts whose time the meeting holds (every host of a group page, else the assigned one)."""
-    reservations = Reservation.objects.filter(booking=booking, active=True)
-    ids = list(reservations.values_list("host_id", flat=True))
-    if not ids:
-        return [booking.assigned_host]
-    return list(User.objects.filter(pk__in=ids).order_by("pk"))
-
-
-def _without_own_event(intervals: list[Interval], *, own: Interval, written: bool) -> list[Interval]:
-    """Busy time less the meeting's own event, which is about to move.
-
-    Adapters report busy spans without their events, so the event is known by its span: one span
-    equal to the meeting's is dropped (a second event at exactly that time still blocks it).
-    """
-    if not written or own not in intervals:
-        return intervals
-    rest = list(intervals)
-    rest.remove(own)
-    return rest
 
 
 def _move(
@@ -680,4 +737,207 @@ def _move(
         booking.save(update_fields=fields)
         if booking.meeting_id is not None:
             Meeting.objects.filter(pk=booking.meeting_id).update(start=start, end=end)
+    return booking
+
+
+# -- answering meeting requests ------------------------------------------------------------
+
+
+class RequestTimeTaken(SlotUnavailable):
+    """The requested time is no longer free; ``alternatives`` are free starts near it (UTC)."""
+
+    def __init__(self, message: str, *, alternatives: list[datetime]) -> None:
+        super().__init__(message)
+        self.alternatives = alternatives
+
+
+_NOT_A_REQUEST = gettext_noop("Only an open meeting request can be confirmed or declined.")
+_REQUEST_TAKEN = gettext_noop(
+    "The requested time is no longer free (a request does not hold its time). Confirm it for one of "
+    "the free times offered, or decline it with a message."
+)
+
+
+def confirm_request(
+    *,
+    booking: Booking,
+    start: datetime | None = None,
+    duration: int | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Turn a meeting request into a booking, with every rule a booking has.
+
+    The rule for timed requests: a request does not hold its time (``_reserve`` reserves nothing for
+    it), so confirming checks the time again exactly as a booking would: the page's rules (422), the
+    hosts' calendars read fresh (503 when one cannot be), and under the hosts' lock their reservations
+    and per-day limits. A time taken meanwhile raises RequestTimeTaken with free times near it. A
+    request without a time needs ``start``. Then the event is written and the invitation goes out as
+    for a booking; without any calendar Yoyaku mails the invitation itself.
+
+    Raises BookingNotChangeable when ``booking`` is not an open request.
+    """
+    from yoyaku.scheduling.calendar_writes import booking_event_draft, write_booking_event
+
+    if booking.status != BookingStatus.REQUESTED:
+        raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
+    link = booking.link
+    start = start or booking.start
+    if duration is None:
+        if booking.start is not None and booking.end is not None:
+            duration = int((booking.end - booking.start).total_seconds() // 60)
+        else:
+            duration = link.durations[0] if link.durations else 30
+    errors: dict[str, str] = {}
+    if start is None:
+        errors["start"] = gettext("This request has no time: give the start of the meeting.")
+    elif start.tzinfo is None:
+        errors["start"] = "Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00."
+    if duration not in link.durations and not (
+        booking.start is not None and booking.end is not None and start == booking.start
+    ):
+        allowed = ", ".join(str(d) for d in link.durations)
+        errors["duration"] = f"This page offers {allowed} minute meetings."
+    if errors:
+        raise BookingInputError(errors)
+    assert start is not None
+    now = now or timezone.now()
+    check_start_offered(link=link, start=start, duration=duration, now=now)
+    end = start + timedelta(minutes=duration)
+    hosts = link_hosts(link=link)
+    busy, _connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
+    candidates = [h for h in hosts if h.pk in busy]
+    rules = link_rules(link=link, duration=duration)
+    start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
+    try:
+        with transaction.atomic():
+            lock_hosts(host_ids=[h.pk for h in candidates])
+            current = Booking.objects.select_for_update().get(pk=booking.pk)
+            if current.status != BookingStatus.REQUESTED:
+                raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
+            free = [
+                host
+                for host in candidates
+                if is_slot_available(
+                    host=host_inputs(
+                        user=host, link=link, busy=busy[host.pk], window_start=start, window_end=end
+                    ),
+                    rules=rules,
+                    start=start_ts,
+                    now=now_ts,
+                )
+            ]
+            if link.kind == LinkKind.GROUP:
+                if not free or len(free) != len(candidates):
+                    raise SlotUnavailable(gettext(_REQUEST_TAKEN))
+                assigned, reserved = link.owner, free
+            elif not free:
+                raise SlotUnavailable(gettext(_REQUEST_TAKEN))
+            elif link.kind == LinkKind.ROUND_ROBIN:
+                # The host the request went to keeps it when free; otherwise the usual draw.
+                kept = [h for h in free if h.pk == booking.assigned_host_id]
+                if kept:
+                    assigned = kept[0]
+                else:
+                    chosen = choose_round_robin_host(
+                        free_host_ids=[str(h.pk) for h in free],
+                        last_booked_at=last_booked_at(link=link, host_ids=[h.pk for h in free]),
+                        owner_id=None,
+                        prioritize_owner=False,
+                    )
+                    assigned = next(h for h in free if str(h.pk) == chosen)
+                reserved = [assigned]
+            else:
+                assigned, reserved = free[0], free[:1]
+            writes = meetings_connection(user=assigned) is not None
+            booking.status = BookingStatus.CONFIRMED
+            booking.start, booking.end, booking.assigned_host = start, end, assigned
+            booking.calendar_write = CalendarWrite.PENDING if writes else CalendarWrite.NONE
+            booking.calendar_pending_since = timezone.now() if writes else None
+            booking.save(
+                update_fields=[
+                    "status",
+                    "start",
+                    "end",
+                    "assigned_host",
+                    "calendar_write",
+                    "calendar_pending_since",
+                ]
+            )
+            _reserve_spans(booking=booking, hosts=reserved, start=start, end=end)
+            if booking.meeting_id is not None:
+                Meeting.objects.filter(pk=booking.meeting_id).update(
+                    start=start, end=end, outcome="scheduled"
+                )
+                assert booking.meeting is not None
+                booking.meeting.hosts.set(reserved)
+            elif booking.contact is not None:
+                booking.meeting = log_meeting(
+                    workspace=link.owner.workspace,
+                    title=f"{link.name}: {booking.first_name} {booking.last_name}",
+                    start=start,
+                    end=end,
+                    source=MeetingSource.BOOKING,
+                    contacts=[booking.contact],
+                    hosts=reserved,
+                    location=link.location,
+                    outcome="scheduled",
+                )
+                booking.save(update_fields=["meeting"])
+            if not writes:
+                # No calendar will invite the contact, so Yoyaku's own mail (with the .ics) does.
+                from yoyaku.scheduling.notifications import send_invitation
+
+                transaction.on_commit(
+                    lambda: send_invitation(booking=booking, draft=booking_event_draft(booking=booking)),
+                    robust=True,
+                )
+    except IntegrityError as error:
+        if "reservation_no_overlap" not in str(error):
+            raise
+        # PostgreSQL refused the span: a booking for that time committed first.
+        raise RequestTimeTaken(
+            gettext(_REQUEST_TAKEN),
+            alternatives=_alternatives(booking, duration=duration, near=start, now=now),
+        ) from error
+    except SlotUnavailable as error:
+        booking.refresh_from_db()
+        raise RequestTimeTaken(
+            str(error), alternatives=_alternatives(booking, duration=duration, near=start, now=now)
+        ) from error
+    if booking.calendar_write == CalendarWrite.PENDING:
+        write_booking_event(booking=booking)
+    for host in reserved:
+        connection = meetings_connection(user=host)
+        if connection is not None:
+            forget_busy(connection=connection)
+    return booking
+
+
+def _alternatives(booking: Booking, *, duration: int, near: datetime, now: datetime) -> list[datetime]:
+    from yoyaku.scheduling.selectors import free_starts
+
+    return free_starts(link=booking.link, duration=duration, start=max(near, now), days=14, limit=6, now=now)
+
+
+def decline_request(*, booking: Booking, message: str = "") -> Booking:
+    """Decline a meeting request; the requester is told by mail, with the host's ``message``.
+
+    Nothing was reserved for it (requests hold no time), so only its state and its CRM meeting change.
+    Raises BookingNotChangeable when ``booking`` is not an open request, BookingInputError when the
+    message is too long.
+    """
+    message = _clean_reason(message, field="message")
+    with transaction.atomic():
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if current.status != BookingStatus.REQUESTED:
+            raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
+        booking.status = BookingStatus.CANCELLED
+        booking.cancel_reason = message
+        booking.save(update_fields=["status", "cancel_reason"])
+        Reservation.objects.filter(booking=booking).update(active=False)
+        if booking.meeting is not None:
+            cancel_meeting(meeting=booking.meeting)
+        from yoyaku.scheduling.notifications import send_request_declined
+
+        transaction.on_commit(lambda: send_request_declined(booking=booking), robust=True)
     return booking
