@@ -1,6 +1,6 @@
-"""Answering meeting requests: a request does not hold its time; confirming it checks the time like a
-booking (and offers free times when it is taken), declining it tells the requester with the host's
-message. Round robin confirms only with hosts whose calendar is connected and readable."""
+"""Answering meeting requests: a request holds its time for a bounded time only; confirming it checks the
+time like a booking (and offers free times when it is taken), declining it tells the requester with the
+host's message. Round robin confirms only with hosts whose calendar is connected and readable."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.test import override_settings
 
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
@@ -22,6 +23,7 @@ from yoyaku.scheduling.selectors import available_slots
 from yoyaku.scheduling.services import (
     BookingNotChangeable,
     RequestTimeTaken,
+    SlotUnavailable,
     book_meeting,
     confirm_request,
     decline_request,
@@ -85,14 +87,32 @@ def offline_link(host: User) -> MeetingLink:
     return make_link(host, slug="consult", name="Consultation")
 
 
-def test_a_timed_request_does_not_hold_its_time(offline_link: MeetingLink) -> None:
+def test_a_timed_request_holds_its_time_for_the_hold_only(offline_link: MeetingLink) -> None:
     first = book(offline_link, at(10), "ada@example.org")
 
     assert first.status == BookingStatus.REQUESTED
-    assert not Reservation.objects.filter(booking=first).exists()
-    assert at(10) in offered(offline_link), "the time stays offered to others"
+    [hold] = Reservation.objects.filter(booking=first)
+    assert hold.expires_at is not None
+    assert timedelta(hours=47) < hold.expires_at - datetime.now(tz=UTC) <= timedelta(hours=48)
+    assert at(10) not in offered(offline_link), "held while the host may confirm"
+    with pytest.raises(SlotUnavailable):
+        book(offline_link, at(10), "bo@example.org")
+
+    # Once the hold lapses the time is offered again, and a booker can ask for it.
+    Reservation.objects.filter(pk=hold.pk).update(expires_at=datetime.now(tz=UTC) - timedelta(seconds=1))
+    assert at(10) in offered(offline_link)
     second = book(offline_link, at(10), "bo@example.org")
     assert second.status == BookingStatus.REQUESTED
+    hold.refresh_from_db()
+    assert not hold.active, "the lapsed hold was released under the lock"
+
+
+@override_settings(YOYAKU_REQUEST_HOLD_HOURS=3)
+def test_the_hold_is_a_setting(offline_link: MeetingLink) -> None:
+    first = book(offline_link, at(10), "ada@example.org")
+    [hold] = Reservation.objects.filter(booking=first)
+    assert hold.expires_at is not None
+    assert timedelta(hours=2) < hold.expires_at - datetime.now(tz=UTC) <= timedelta(hours=3)
 
 
 def test_the_receipt_says_the_time_is_not_held(
@@ -102,7 +122,9 @@ def test_the_receipt_says_the_time_is_not_held(
         book(offline_link, at(10), "ada@example.org")
 
     [receipt] = [m for m in mail.outbox if m.to == ["ada@example.org"]]
-    assert "not reserved until" in receipt.body
+    [hold] = Reservation.objects.values_list("expires_at", flat=True)
+    until = hold.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    assert f"held for you until {until}" in receipt.body
     assert "another time" in receipt.body
 
 
@@ -121,7 +143,8 @@ def test_confirming_an_offline_request_books_it_and_mails_the_invitation(
         at(10),
         CalendarWrite.NONE,
     )
-    assert Reservation.objects.filter(booking=confirmed, active=True).count() == 1
+    [reservation] = Reservation.objects.filter(booking=confirmed, active=True)
+    assert reservation.expires_at is None, "a booking's reservation does not lapse"
     assert at(10) not in offered(offline_link), "now the time is taken"
     assert confirmed.meeting is not None
     assert Meeting.objects.get(pk=confirmed.meeting_id).outcome == "scheduled"
@@ -130,9 +153,16 @@ def test_confirming_an_offline_request_books_it_and_mails_the_invitation(
     assert any("method=REQUEST" in mimetype for _, mimetype in invitation.alternatives)
 
 
+def lapse_holds() -> None:
+    Reservation.objects.filter(expires_at__isnull=False).update(
+        expires_at=datetime.now(tz=UTC) - timedelta(seconds=1)
+    )
+
+
 def test_confirming_a_request_whose_time_was_taken_offers_free_times(offline_link: MeetingLink) -> None:
-    first = book(offline_link, at(10), "ada@example.org")
     second = book(offline_link, at(10), "bo@example.org")
+    lapse_holds()
+    first = book(offline_link, at(10), "ada@example.org")
     confirm_request(booking=first)
 
     with pytest.raises(RequestTimeTaken) as taken:
@@ -233,3 +263,22 @@ def test_round_robin_confirms_only_with_hosts_whose_calendar_is_connected(
     assert {b.status for b in bookings} == {BookingStatus.CONFIRMED}
     assert {b.assigned_host_id for b in bookings} == {with_calendar.pk}
     assert not Reservation.objects.filter(host=without).exists()
+
+
+def test_confirming_after_the_hold_lapsed_checks_the_time_again(offline_link: MeetingLink) -> None:
+    request = book(offline_link, at(10), "ada@example.org")
+    lapse_holds()
+
+    confirmed = confirm_request(booking=request)
+
+    assert confirmed.status == BookingStatus.CONFIRMED
+    assert Reservation.objects.filter(booking=confirmed, active=True, expires_at__isnull=True).count() == 1
+    assert Reservation.objects.filter(booking=confirmed).count() == 1
+
+
+def test_declining_releases_the_hold(offline_link: MeetingLink) -> None:
+    request = book(offline_link, at(10), "ada@example.org")
+
+    decline_request(booking=request)
+
+    assert at(10) in offered(offline_link)

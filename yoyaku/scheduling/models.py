@@ -141,6 +141,9 @@ class Reservation(models.Model):
     start = models.DateTimeField()  # start minus buffer before
     end = models.DateTimeField()  # end plus buffer after
     active = models.BooleanField(default=True)
+    # A meeting request's hold on its time lapses then (YOYAKU_REQUEST_HOLD_HOURS); null for a booking.
+    # A lapsed hold blocks nothing: the selectors ignore it and a booking releases it under the lock.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["host", "start"], name="reservation_host_start")]

@@ -155,10 +155,17 @@ def _send_request_receipt(*, booking: Booking) -> None:
             "we've received your request for “%(page)s”. %(host)s will reply by email."
         ) % names
         if booking.start is not None:
-            body += "\n\n" + _(
-                "You asked for %(when)s (%(zone)s). The time is not reserved until %(host)s confirms it: "
-                "if it is taken by then, %(host)s can offer you another time."
-            ) % {**names, "when": _local_time(booking, booking.time_zone), "zone": booking.time_zone}
+            body += "\n\n" + _("You asked for %(when)s (%(zone)s).") % {
+                "when": _local_time(booking, booking.time_zone),
+                "zone": booking.time_zone,
+            }
+            hold = booking.reservations.filter(active=True).values_list("expires_at", flat=True).first()
+            if hold is not None:
+                until = hold.astimezone(ZoneInfo(booking.time_zone)).strftime("%Y-%m-%d %H:%M")
+                body += " " + _(
+                    "The time is held for you until %(until)s while %(host)s confirms it; after that it may "
+                    "be given to someone else, and %(host)s will offer you another time."
+                ) % {**names, "until": until}
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
         subject = _("Request received: %(page)s") % names

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
 from yoyaku.accounts.busy import read_busy
 from yoyaku.accounts.models import User
@@ -75,6 +76,11 @@ def host_hours(*, user: User) -> HostAvailability:
     )
 
 
+def holding(*, now: datetime) -> Q:
+    """Reservations that block time at ``now``: a booking's, and a meeting request's until its hold lapses."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 def host_inputs(
     *,
     user: User,
@@ -102,7 +108,7 @@ def host_inputs(
         active=True,
         end__gt=window_start - timedelta(days=1),
         start__lt=window_end + timedelta(days=1),
-    )
+    ).filter(holding(now=timezone.now()))
     if exclude_booking is not None:
         reservations = reservations.exclude(booking_id=exclude_booking)
     spans = list(reservations.values_list("start", "end", "booking__start", "booking__link_id"))
@@ -322,7 +328,13 @@ def without_own_event(intervals: list[Interval], *, own: Interval, written: bool
 
 
 def reschedule_slots(
-    *, booking: Booking, start: datetime, end: datetime, time_zone: str, now: datetime
+    *,
+    booking: Booking,
+    start: datetime,
+    end: datetime,
+    time_zone: str,
+    now: datetime,
+    duration: int | None = None,
 ) -> SlotsResult:
     """The times a confirmed meeting can move to, as its page would offer them to the same hosts
     (round robin is not drawn again; a group page needs all its hosts), its own time not counting
@@ -330,7 +342,8 @@ def reschedule_slots(
     calendars fresh. Fails closed: an unreadable calendar gives no slots and the reason."""
     assert booking.start is not None and booking.end is not None
     link = booking.link
-    duration = int((booking.end - booking.start).total_seconds() // 60)
+    own_minutes = int((booking.end - booking.start).total_seconds() // 60)
+    duration = duration or own_minutes
     rules = link_rules(link=link, duration=duration)
     margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
     own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
@@ -363,7 +376,8 @@ def reschedule_slots(
         starts = host_slots(
             host=inputs[0], rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
-    starts = [s for s in starts if s != own[0]]
+    if duration == own_minutes:
+        starts = [s for s in starts if s != own[0]]  # where it is already
     return SlotsResult(
         slots=slots_by_local_date(slots=starts, time_zone=time_zone), offline=False, time_zone=time_zone
     )

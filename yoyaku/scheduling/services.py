@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
@@ -314,6 +315,7 @@ def _reserve(
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
         lock_hosts(host_ids=[h.pk for h in hosts])
+        release_lapsed_holds(host_ids=[h.pk for h in hosts], now=timezone.now())
         # Checked again under the lock: a concurrent retry may have just committed it.
         existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
@@ -392,20 +394,42 @@ def _reserve(
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
             calendar_pending_since=timezone.now() if status == BookingStatus.CONFIRMED else None,
         )
-        if status == BookingStatus.CONFIRMED:
-            # A request for a time does not hold it (the receipt and the booking page say so): it
-            # would block the host's calendar for as long as the request waits. Confirming it checks
-            # the time again (``confirm_request``).
-            _reserve_spans(booking=booking, hosts=reserved, start=start, end=end)
+        # A request for a time holds it for a bounded time only (the receipt and the booking page say
+        # so), not for as long as it waits: then the time is offered again, and confirming the request
+        # checks it again (``confirm_request``).
+        hold = None if status == BookingStatus.CONFIRMED else now + request_hold()
+        _reserve_spans(booking=booking, hosts=reserved, start=start, end=end, expires_at=hold)
     return booking, True
 
 
-def _reserve_spans(*, booking: Booking, hosts: Iterable[User], start: datetime, end: datetime) -> None:
+def request_hold() -> timedelta:
+    return timedelta(hours=settings.YOYAKU_REQUEST_HOLD_HOURS)
+
+
+def _reserve_spans(
+    *,
+    booking: Booking,
+    hosts: Iterable[User],
+    start: datetime,
+    end: datetime,
+    expires_at: datetime | None = None,
+) -> None:
     link = booking.link
     before = timedelta(minutes=link.buffer_before_minutes)
     after = timedelta(minutes=link.buffer_after_minutes)
     Reservation.objects.bulk_create(
-        [Reservation(booking=booking, host=h, start=start - before, end=end + after) for h in hosts]
+        [
+            Reservation(booking=booking, host=h, start=start - before, end=end + after, expires_at=expires_at)
+            for h in hosts
+        ]
+    )
+
+
+def release_lapsed_holds(*, host_ids: Iterable[int], now: datetime) -> None:
+    """Free the requests' holds that have lapsed, so the database's exclusion constraint (which sees
+    every active row) lets a booking take their time. Call under the hosts' lock, before inserting."""
+    Reservation.objects.filter(host_id__in=list(host_ids), active=True, expires_at__lte=now).update(
+        active=False
     )
 
 
@@ -704,6 +728,7 @@ def _move(
         # Under the locks (SQLite: the write lock from BEGIN; PostgreSQL: the hosts' rows, for the
         # per-day count, then the booking's row).
         lock_hosts(host_ids=[h.pk for h in hosts])
+        release_lapsed_holds(host_ids=[h.pk for h in hosts], now=timezone.now())
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status != BookingStatus.CONFIRMED:
             raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
@@ -753,8 +778,8 @@ class RequestTimeTaken(SlotUnavailable):
 
 _NOT_A_REQUEST = gettext_noop("Only an open meeting request can be confirmed or declined.")
 _REQUEST_TAKEN = gettext_noop(
-    "The requested time is no longer free (a request does not hold its time). Confirm it for one of "
-    "the free times offered, or decline it with a message."
+    "The requested time is no longer free (a request holds its time only for a while). Confirm it for "
+    "one of the free times offered, or decline it with a message."
 )
 
 
@@ -767,8 +792,9 @@ def confirm_request(
 ) -> Booking:
     """Turn a meeting request into a booking, with every rule a booking has.
 
-    The rule for timed requests: a request does not hold its time (``_reserve`` reserves nothing for
-    it), so confirming checks the time again exactly as a booking would: the page's rules (422), the
+    The rule for timed requests: a request holds its time for YOYAKU_REQUEST_HOLD_HOURS only (its
+    reservation expires), so confirming checks the time again exactly as a booking would (its own hold
+    not counting): the page's rules (422), the
     hosts' calendars read fresh (503 when one cannot be), and under the hosts' lock their reservations
     and per-day limits. A time taken meanwhile raises RequestTimeTaken with free times near it. A
     request without a time needs ``start``. Then the event is written and the invitation goes out as
@@ -811,6 +837,7 @@ def confirm_request(
     try:
         with transaction.atomic():
             lock_hosts(host_ids=[h.pk for h in candidates])
+            release_lapsed_holds(host_ids=[h.pk for h in candidates], now=timezone.now())
             current = Booking.objects.select_for_update().get(pk=booking.pk)
             if current.status != BookingStatus.REQUESTED:
                 raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
@@ -819,7 +846,12 @@ def confirm_request(
                 for host in candidates
                 if is_slot_available(
                     host=host_inputs(
-                        user=host, link=link, busy=busy[host.pk], window_start=start, window_end=end
+                        user=host,
+                        link=link,
+                        busy=busy[host.pk],
+                        window_start=start,
+                        window_end=end,
+                        exclude_booking=booking.pk,  # its own hold does not count against it
                     ),
                     rules=rules,
                     start=start_ts,
@@ -863,6 +895,8 @@ def confirm_request(
                     "calendar_pending_since",
                 ]
             )
+            # The hold (if any) becomes the booking's reservation: rows replaced in this transaction.
+            Reservation.objects.filter(booking=booking).delete()
             _reserve_spans(booking=booking, hosts=reserved, start=start, end=end)
             if booking.meeting_id is not None:
                 Meeting.objects.filter(pk=booking.meeting_id).update(
@@ -922,7 +956,7 @@ def _alternatives(booking: Booking, *, duration: int, near: datetime, now: datet
 def decline_request(*, booking: Booking, message: str = "") -> Booking:
     """Decline a meeting request; the requester is told by mail, with the host's ``message``.
 
-    Nothing was reserved for it (requests hold no time), so only its state and its CRM meeting change.
+    Its hold on the time, if any, is released.
     Raises BookingNotChangeable when ``booking`` is not an open request, BookingInputError when the
     message is too long.
     """

@@ -134,6 +134,25 @@ class RescheduleForm(forms.Form):
         field.choices = [(d, _("%(minutes)s minutes") % {"minutes": d}) for d in durations]
 
 
+class ConfirmRequestForm(forms.Form):
+    """The time a request is confirmed for: empty means the time asked for. Read in the host's zone."""
+
+    start = forms.DateTimeField(
+        label=_("Start"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+    )
+
+
+class ReasonForm(forms.Form):
+    """An optional message for the contact: why a meeting is cancelled or a request declined."""
+
+    reason = forms.CharField(
+        label=_("Message for the contact (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 # -- the CRM ---------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from yoyaku.web import auth_views, connections, crm_views, dashboard, settings_views, views
+from yoyaku.web import auth_views, connections, crm_views, dashboard, meeting_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -32,6 +32,26 @@ urlpatterns = [
         "dashboard/bookings/<uuid:booking_id>/reschedule/",
         dashboard.reschedule_meeting,
         name="booking-reschedule",
+    ),
+    path(
+        "dashboard/bookings/<uuid:booking_id>/free-times/",
+        meeting_views.booking_free_times,
+        name="booking-free-times",
+    ),
+    path(
+        "dashboard/requests/<uuid:booking_id>/confirm/",
+        meeting_views.confirm_meeting_request,
+        name="request-confirm",
+    ),
+    path(
+        "dashboard/requests/<uuid:booking_id>/decline/",
+        meeting_views.decline_meeting_request,
+        name="request-decline",
+    ),
+    path(
+        "dashboard/requests/<uuid:booking_id>/free-times/",
+        meeting_views.request_free_times,
+        name="request-free-times",
     ),
     path(
         "dashboard/bookings/<uuid:booking_id>/calendar-retry/",

@@ -8,6 +8,10 @@ from django import template
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext, pgettext
 
+from yoyaku.crm.models import MeetingOutcome
+from yoyaku.scheduling.models import Booking
+from yoyaku.scheduling.selectors import booking_outcome
+
 register = template.Library()
 
 
@@ -31,3 +35,11 @@ def short_date(value: datetime | None) -> str:
     if value is None:
         return ""
     return dateformat.format(timezone.localtime(value), pgettext("short date", "M j, Y"))
+
+
+@register.simple_tag
+def outcome_label(booking: Booking) -> tuple[str, str]:
+    """A past meeting's outcome: its key and its label in the active language."""
+    key = booking_outcome(booking)
+    labels = dict(MeetingOutcome.choices)
+    return key, str(labels.get(key, key))
