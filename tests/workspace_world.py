@@ -67,6 +67,7 @@ class World:
         return {
             "slug": self.team.slug,
             "booking_id": str(self.booking.pk),
+            "request_id": str(self.request.pk),
             "connection_id": str(self.connection.pk),
             "inbox_id": str(self.inbox.pk),
             "key_id": str(self.hana_key.pk),
@@ -81,6 +82,7 @@ class World:
         return {
             "slug": "no-such-page",
             "booking_id": str(uuid.uuid4()),
+            "request_id": str(uuid.uuid4()),
             "connection_id": "987654",
             "inbox_id": "987654",
             "key_id": "987654",

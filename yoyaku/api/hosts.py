@@ -358,11 +358,11 @@ def _own_request(request: HttpRequest, booking_id: UUID) -> Booking:
 
 
 @router.post(
-    "/me/requests/{booking_id}/confirm",
+    "/me/requests/{request_id}/confirm",
     response={200: HostBookingOut, 404: ErrorOut, 409: TakenOut, 422: ErrorOut, 503: ErrorOut},
     summary="Confirm a meeting request",
 )
-def confirm(request: HttpRequest, booking_id: UUID, payload: ConfirmIn | None = None) -> dict[str, Any]:
+def confirm(request: HttpRequest, request_id: UUID, payload: ConfirmIn | None = None) -> dict[str, Any]:
     """Make a meeting request a booking: every rule of a booking applies, the event is written to the
     calendar and the invitation goes out.
 
@@ -371,7 +371,7 @@ def confirm(request: HttpRequest, booking_id: UUID, payload: ConfirmIn | None = 
     `alternatives` (free starts near it) to confirm instead, 503 when a host's calendar cannot be read.
     409 too for something that is not an open request.
     """
-    booking = _own_request(request, booking_id)
+    booking = _own_request(request, request_id)
     payload = payload or ConfirmIn()
     try:
         booking = confirm_request(booking=booking, start=payload.start, duration=payload.duration)
@@ -385,14 +385,14 @@ def confirm(request: HttpRequest, booking_id: UUID, payload: ConfirmIn | None = 
 
 
 @router.post(
-    "/me/requests/{booking_id}/decline",
+    "/me/requests/{request_id}/decline",
     response={200: HostBookingOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Decline a meeting request",
 )
-def decline(request: HttpRequest, booking_id: UUID, payload: DeclineIn | None = None) -> dict[str, Any]:
+def decline(request: HttpRequest, request_id: UUID, payload: DeclineIn | None = None) -> dict[str, Any]:
     """Decline a meeting request: the requester is told by mail, with the optional `message`.
     409 for something that is not an open request."""
-    booking = _own_request(request, booking_id)
+    booking = _own_request(request, request_id)
     try:
         booking = decline_request(booking=booking, message=payload.message if payload else "")
     except BookingNotChangeable as error:

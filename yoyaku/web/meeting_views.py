@@ -114,10 +114,10 @@ def booking_free_times(request: HttpRequest, booking_id: uuid.UUID) -> JsonRespo
 
 @login_required
 @require_GET
-def request_free_times(request: HttpRequest, booking_id: uuid.UUID) -> JsonResponse:
+def request_free_times(request: HttpRequest, request_id: uuid.UUID) -> JsonResponse:
     """Free times of a request's page, a week from ``?from=``: what the host can confirm it for."""
     user = host_user(request)
-    booking = _own_booking(user, booking_id)
+    booking = _own_booking(user, request_id)
     if booking.status != BookingStatus.REQUESTED:
         raise Http404
     zone = ZoneInfo(user.time_zone)
@@ -141,9 +141,9 @@ def request_free_times(request: HttpRequest, booking_id: uuid.UUID) -> JsonRespo
 
 @login_required
 @require_POST
-def confirm_meeting_request(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+def confirm_meeting_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     user = host_user(request)
-    booking = _own_booking(user, booking_id)
+    booking = _own_booking(user, request_id)
     with in_user_zone(user):
         # The picker's time is the host's wall-clock time.
         form = ConfirmRequestForm(request.POST)
@@ -190,9 +190,9 @@ def confirm_meeting_request(request: HttpRequest, booking_id: uuid.UUID) -> Http
 
 @login_required
 @require_POST
-def decline_meeting_request(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+def decline_meeting_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     user = host_user(request)
-    booking = _own_booking(user, booking_id)
+    booking = _own_booking(user, request_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         reasons = " ".join(str(e) for errors in form.errors.values() for e in errors)

@@ -39,17 +39,17 @@ urlpatterns = [
         name="booking-free-times",
     ),
     path(
-        "dashboard/requests/<uuid:booking_id>/confirm/",
+        "dashboard/requests/<uuid:request_id>/confirm/",
         meeting_views.confirm_meeting_request,
         name="request-confirm",
     ),
     path(
-        "dashboard/requests/<uuid:booking_id>/decline/",
+        "dashboard/requests/<uuid:request_id>/decline/",
         meeting_views.decline_meeting_request,
         name="request-decline",
     ),
     path(
-        "dashboard/requests/<uuid:booking_id>/free-times/",
+        "dashboard/requests/<uuid:request_id>/free-times/",
         meeting_views.request_free_times,
         name="request-free-times",
     ),
