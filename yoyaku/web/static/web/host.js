@@ -71,7 +71,7 @@
       button.setAttribute("aria-pressed", "true");
       input.value = time.value;
       if (submit) submit.disabled = false;
-      chosen.textContent = picker.getAttribute("data-chosen-text").replace("%(time)s", dayLabel + " " + time.label);
+      chosen.textContent = picker.getAttribute("data-chosen-text").replace("{time}", dayLabel + " " + time.label);
     }
 
     function render(data) {
