@@ -65,7 +65,7 @@ def _slots_json(result: SlotsResult, *, first: date, zone: ZoneInfo) -> JsonResp
         days.append(
             {
                 "date": day.isoformat(),
-                "label": dateformat.format(noon, pgettext("date format with weekday", "D, M j, Y")),
+                "label": dateformat.format(noon, pgettext("short date with weekday", "D, M j")),
                 "times": [
                     {
                         "value": s.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
