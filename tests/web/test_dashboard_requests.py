@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests.factories import make_host, make_link
@@ -150,3 +150,14 @@ def test_another_hosts_requests_cannot_be_answered(client_in: Client) -> None:
     assert client_in.get(f"/dashboard/requests/{uuid.uuid4()}/free-times/").status_code == 404
     request.refresh_from_db()
     assert request.status == BookingStatus.REQUESTED
+
+
+@override_settings(YOYAKU_REQUEST_HOLD_HOURS=6)
+def test_the_booking_page_says_how_long_a_request_holds_its_time(host: User) -> None:
+    make_link(host, slug="consult")
+
+    html = Client().get("/m/consult").content.decode()
+
+    assert "The time you ask for is held for 6 hours" in html
+    ja = Client(headers={"Accept-Language": "ja"}).get("/m/consult").content.decode()
+    assert "ご希望の日時は6時間確保されます" in ja
