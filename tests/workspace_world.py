@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tests.factories import api_key_for, make_host, make_link, make_workspace, shared_workspace
 from yoyaku.accounts.models import (
@@ -25,6 +27,7 @@ from yoyaku.accounts.models import (
     Seat,
     User,
     Workspace,
+    WorkspaceRole,
 )
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation
 from yoyaku.crm.services import log_meeting, upsert_contact
@@ -74,6 +77,10 @@ class World:
             "provider": "google",
             "contact_id": str(self.contact.pk),
             "meeting_id": str(self.meeting.pk),
+            "user_id": str(self.hana.pk),
+            # An invitation link naming hana, with a token nobody was given.
+            "uidb64": urlsafe_base64_encode(force_bytes(self.hana.pk)),
+            "token": "cxyz12-0123456789abcdef0123456789abcdef",
         }
 
     @staticmethod
@@ -89,6 +96,9 @@ class World:
             "provider": "google",
             "contact_id": "987654",
             "meeting_id": "987654",
+            "user_id": "987654",
+            "uidb64": urlsafe_base64_encode(force_bytes(987654)),
+            "token": "cxyz12-0123456789abcdef0123456789abcdef",
         }
 
 
@@ -98,7 +108,8 @@ def build_world() -> World:
     hana = make_host("hana", email="hana@secret.example", workspace=workspace_a)
     ken = make_host("ken", workspace=workspace_a)
     mika = make_host("mika", workspace=workspace_a)
-    bob = make_host("bob", workspace=workspace_b)
+    # An admin of his own workspace: the workspace admin pages must not reach another workspace's users.
+    bob = make_host("bob", workspace=workspace_b, role=WorkspaceRole.ADMIN)
     intro = make_link(hana, slug="hana-secret-intro", name="hana-secret intro")
     team = make_link(
         hana,

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yoyaku.accounts.models import Seat, WorkspaceRole
 from yoyaku.calendars.base import CalendarInfo
 
 
@@ -151,6 +152,16 @@ class ReasonForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=WorkspaceRole.choices, initial=WorkspaceRole.MEMBER)
+
+
+class SeatForm(forms.Form):
+    hub = forms.ChoiceField(label=_("Hub"), choices=Seat.Hub.choices)
+    tier = forms.ChoiceField(label=_("Tier"), choices=[("none", _("No seat")), *Seat.Tier.choices])
 
 
 # -- the CRM ---------------------------------------------------------------------------------
