@@ -9,6 +9,7 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import translation
 
 from tests.factories import api_key_for, make_host, make_workspace
 from yoyaku.accounts.models import InboxConnection, Provider, Seat, User, WorkspaceRole
@@ -177,3 +178,18 @@ def test_an_admin_cannot_reach_another_workspaces_users(admin: User) -> None:
     other.refresh_from_db()
     assert (other.workspace_role, other.is_active) == (WorkspaceRole.MEMBER, True)
     assert not Seat.objects.filter(user=other).exists()
+
+
+def test_the_page_and_the_invitation_speak_japanese(admin: User) -> None:
+    admin.language = "ja"
+    admin.save(update_fields=["language"])
+    client = signed_in(admin)
+    client.cookies["django_language"] = "ja"
+
+    html = page(client)
+    client.post("/settings/workspace/invite/", {"email": "mia@example.org", "role": "member"})
+
+    assert "共有受信トレイ" in html and "招待を送信" in html
+    [invitation] = mail.outbox
+    assert invitation.subject == "Aoiさんから Yoyaku への招待が届いています"
+    translation.activate("en")

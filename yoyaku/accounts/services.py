@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from yoyaku.accounts.models import ApiKey, InboxConnection, Seat, User, Workspace, WorkspaceRole
 
@@ -184,7 +185,7 @@ def invite_user(*, workspace: Workspace, email: str, role: str = WorkspaceRole.M
     if role not in WorkspaceRole.values:
         raise WorkspaceRefusal(f"The role must be one of: {', '.join(WorkspaceRole.values)}.")
     if User.objects.filter(email__iexact=email).exists():
-        raise _refused("A user with this email address already exists.")
+        raise _refused(gettext_noop("A user with this email address already exists."))
     with transaction.atomic():
         user = create_user(username=_username_for(email), workspace=workspace, role=role, email=email)
         user.set_unusable_password()
@@ -223,7 +224,9 @@ def invited_user(*, uidb64: str, token: str) -> User | None:
 def _keeps_an_admin(*, workspace: Workspace, user: User) -> None:
     others = User.objects.filter(workspace=workspace, workspace_role=WorkspaceRole.ADMIN, is_active=True)
     if not others.exclude(pk=user.pk).exists():
-        raise _refused("The workspace needs at least one active admin: make another user admin first.")
+        raise _refused(
+            gettext_noop("The workspace needs at least one active admin: make another user admin first.")
+        )
 
 
 def set_role(*, workspace: Workspace, user: User, role: str) -> User:
