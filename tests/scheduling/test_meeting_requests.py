@@ -31,7 +31,8 @@ from yoyaku.scheduling.services import (
 )
 from yoyaku.scheduling.validation import BookingInputError
 
-pytestmark = pytest.mark.django_db
+# Marked `postgres` too: a lapsed hold is still an active row for the exclusion constraint.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 Capture = Callable[..., AbstractContextManager[list[Callable[[], None]]]]
 
