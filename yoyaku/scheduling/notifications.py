@@ -107,7 +107,11 @@ def send_update(*, booking: Booking, draft: EventDraft, sequence: int) -> None:
         )
 
 
-def send_cancellation(*, booking: Booking, draft: EventDraft, sequence: int = 1) -> None:
+def send_cancellation(
+    *, booking: Booking, draft: EventDraft, sequence: int = 1, with_ical: bool = True
+) -> None:
+    """The booker's cancellation mail, with the host's reason if one was given. ``with_ical=False`` when
+    the calendar provider sends its own cancellation and this mail only carries the reason."""
     with translation.override(_booker_language(booking)):
         body = _("Hello %(name)s,\n\nthe meeting “%(page)s” was cancelled.") % {
             "name": booking.first_name,
@@ -121,7 +125,9 @@ def send_cancellation(*, booking: Booking, draft: EventDraft, sequence: int = 1)
             draft=draft,
             subject=_("Cancelled: %(title)s") % {"title": draft.title},
             body=body,
-            ical=event_to_ical(draft=draft, method="CANCEL", sequence=sequence, status="CANCELLED"),
+            ical=event_to_ical(draft=draft, method="CANCEL", sequence=sequence, status="CANCELLED")
+            if with_ical
+            else None,
             method="CANCEL",
         )
 

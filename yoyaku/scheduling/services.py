@@ -25,7 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from yoyaku.accounts.busy import forget_busy, read_busy
-from yoyaku.accounts.models import User
+from yoyaku.accounts.models import Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendars.base import CalendarError
@@ -538,12 +538,15 @@ def _notify_hosts_after_commit(
         )
 
 
-def _mail_cancellation_after_commit(booking: Booking) -> None:
+def _mail_cancellation_after_commit(booking: Booking, *, with_ical: bool = True) -> None:
     from yoyaku.scheduling.calendar_writes import booking_event_draft
     from yoyaku.scheduling.notifications import send_cancellation
 
     transaction.on_commit(
-        lambda: send_cancellation(booking=booking, draft=booking_event_draft(booking=booking)), robust=True
+        lambda: send_cancellation(
+            booking=booking, draft=booking_event_draft(booking=booking), with_ical=with_ical
+        ),
+        robust=True,
     )
 
 
@@ -615,6 +618,11 @@ def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = N
     if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
 
+        connection = meetings_connection(user=booking.assigned_host)
+        if reason and connection is not None and connection.provider != Provider.CALDAV:
+            # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
+            # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
+            _mail_cancellation_after_commit(booking, with_ical=False)
         cancel_booking_event(booking=booking)
     elif current.status == BookingStatus.CONFIRMED and not current.calendar_event_id:
         # No event to cancel, so no calendar tells the contact: Yoyaku does (a meeting confirmed
