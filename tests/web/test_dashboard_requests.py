@@ -3,6 +3,7 @@ page's free times), Decline asks in the page for a message and mails it to the r
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.test import Client, override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import make_host, make_link
 from tests.web.html import element, elements
@@ -161,3 +162,16 @@ def test_the_booking_page_says_how_long_a_request_holds_its_time(host: User) -> 
     assert "The time you ask for is held for 6 hours" in html
     ja = Client(headers={"Accept-Language": "ja"}).get("/m/consult").content.decode()
     assert "ご希望の日時は6時間確保されます" in ja
+
+
+def test_the_request_actions_and_the_picker_speak_japanese(host: User, client_in: Client) -> None:
+    request = ask(make_link(host), tokyo(10))
+    client_in.cookies["django_language"] = "ja"
+
+    html = page(client_in)
+    free = client_in.get(f"/dashboard/requests/{request.pk}/free-times/").json()
+
+    assert "確定" in html and "お断りする" in html and "過去のミーティング" in html
+    assert "希望の日時は48時間確保されます" in html
+    assert re.fullmatch(r"\d{1,2}月\d{1,2}日\(.\)", free["days"][0]["label"]), free["days"][0]["label"]
+    translation.activate("en")
