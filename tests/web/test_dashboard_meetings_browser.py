@@ -188,3 +188,13 @@ def test_the_host_confirms_one_request_and_declines_another(
     expect(page.locator("section[aria-labelledby=requests-title] .request")).to_have_count(0)
     expect(page.locator(f"#meeting-{untimed.pk}")).to_contain_text("15:00")
     page.screenshot(path=str(shots / "host-dashboard-requests-answered-en.png"), full_page=True)
+
+    # The same page in Japanese: the picker's dates and every action.
+    page.context.add_cookies([{"name": "django_language", "value": "ja", "url": live_server.url}])
+    page.goto(f"{live_server.url}/dashboard/")
+    row = page.locator(f"#meeting-{untimed.pk}")
+    row.locator("summary", has_text="日時を変更").click()
+    expect(row.locator(".picker-day-label").first).to_contain_text("月")
+    expect(row.get_by_role("button", name="日時を変更する")).to_be_disabled()
+    expect(page.locator("#past-title")).to_have_text("過去のミーティング")
+    page.screenshot(path=str(shots / "host-dashboard-picker-ja.png"), full_page=True)
