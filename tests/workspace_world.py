@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tests.factories import api_key_for, make_host, make_link, make_workspace, shared_workspace
 from yoyaku.accounts.models import (
@@ -25,6 +27,7 @@ from yoyaku.accounts.models import (
     Seat,
     User,
     Workspace,
+    WorkspaceRole,
 )
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation
 from yoyaku.crm.services import log_meeting, upsert_contact
@@ -67,12 +70,17 @@ class World:
         return {
             "slug": self.team.slug,
             "booking_id": str(self.booking.pk),
+            "request_id": str(self.request.pk),
             "connection_id": str(self.connection.pk),
             "inbox_id": str(self.inbox.pk),
             "key_id": str(self.hana_key.pk),
             "provider": "google",
             "contact_id": str(self.contact.pk),
             "meeting_id": str(self.meeting.pk),
+            "user_id": str(self.hana.pk),
+            # An invitation link naming hana, with a token nobody was given.
+            "uidb64": urlsafe_base64_encode(force_bytes(self.hana.pk)),
+            "token": "cxyz12-0123456789abcdef0123456789abcdef",
         }
 
     @staticmethod
@@ -81,12 +89,16 @@ class World:
         return {
             "slug": "no-such-page",
             "booking_id": str(uuid.uuid4()),
+            "request_id": str(uuid.uuid4()),
             "connection_id": "987654",
             "inbox_id": "987654",
             "key_id": "987654",
             "provider": "google",
             "contact_id": "987654",
             "meeting_id": "987654",
+            "user_id": "987654",
+            "uidb64": urlsafe_base64_encode(force_bytes(987654)),
+            "token": "cxyz12-0123456789abcdef0123456789abcdef",
         }
 
 
@@ -96,7 +108,8 @@ def build_world() -> World:
     hana = make_host("hana", email="hana@secret.example", workspace=workspace_a)
     ken = make_host("ken", workspace=workspace_a)
     mika = make_host("mika", workspace=workspace_a)
-    bob = make_host("bob", workspace=workspace_b)
+    # An admin of his own workspace: the workspace admin pages must not reach another workspace's users.
+    bob = make_host("bob", workspace=workspace_b, role=WorkspaceRole.ADMIN)
     intro = make_link(hana, slug="hana-secret-intro", name="hana-secret intro")
     team = make_link(
         hana,

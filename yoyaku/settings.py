@@ -306,6 +306,9 @@ YOYAKU_SYNC_PUSH_RENEW_HOURS = float(os.environ.get("YOYAKU_SYNC_PUSH_RENEW_HOUR
 # many attempts or this many hours, whichever comes first.
 YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS", "50"))
 YOYAKU_CALENDAR_RETRY_MAX_HOURS = float(os.environ.get("YOYAKU_CALENDAR_RETRY_MAX_HOURS", "24"))
+# A meeting request for a time (pages without a calendar) holds that time this long; then the time is
+# offered again until the host confirms the request (confirming checks the time again).
+YOYAKU_REQUEST_HOLD_HOURS = float(os.environ.get("YOYAKU_REQUEST_HOLD_HOURS", "48"))
 # /readyz fails when no background worker has written its heartbeat (every minute) for this long.
 YOYAKU_WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("YOYAKU_WORKER_HEARTBEAT_MAX_AGE", "180"))
 # Accounts created before this date may keep two calendar connections (legacy rule).

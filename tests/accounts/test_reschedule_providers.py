@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import mail
 
 from tests.connection_helpers import (
     berlin,
@@ -18,7 +19,7 @@ from tests.factories import make_host, make_link
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import User
 from yoyaku.scheduling.models import Booking, CalendarWrite
-from yoyaku.scheduling.services import book_meeting, reschedule_booking
+from yoyaku.scheduling.services import book_meeting, cancel_booking, reschedule_booking
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +85,35 @@ def test_microsoft_moves_the_same_event(host: User, microsoft: MicrosoftEmulator
     if starts.tzinfo is None:
         starts = starts.replace(tzinfo=ZoneInfo(zone))
     assert starts == berlin(day, 14)
+
+
+@pytest.mark.usefixtures("connected_google")
+def test_a_reason_reaches_the_contact_when_google_mails_the_cancellation(
+    host: User, google: GoogleEmulator, django_capture_on_commit_callbacks: Any
+) -> None:
+    booking = book(host, berlin(future_day(), 11))
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_booking(booking=booking, reason="The office is closed that day.")
+
+    booking.refresh_from_db()
+    assert booking.calendar_write == CalendarWrite.CANCELLED, "Google cancels the entry and tells the contact"
+    assert all(e.get("status") == "cancelled" for e in google.events(GOOGLE_EMAIL))
+    # Yoyaku's mail carries the reason only: no .ics, so the contact's calendar is not touched twice.
+    [note] = [m for m in mail.outbox if m.to == ["aiko@example.com"]]
+    assert "The office is closed that day." in note.body
+    assert not note.attachments and not getattr(note, "alternatives", [])
+
+
+@pytest.mark.usefixtures("connected_google")
+def test_without_a_reason_google_alone_tells_the_contact(
+    host: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    booking = book(host, berlin(future_day(), 11))
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_booking(booking=booking)
+
+    assert [m for m in mail.outbox if m.to == ["aiko@example.com"]] == []

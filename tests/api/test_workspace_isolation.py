@@ -53,6 +53,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("PATCH", "/api/v1/meeting-links/{slug}"): {"name": "Taken over", "active": False},
     ("POST", "/api/v1/me/bookings/{booking_id}/reschedule"): {"start": "2030-01-07T10:00:00+01:00"},
+    ("POST", "/api/v1/me/bookings/{booking_id}/cancel"): {"reason": "Taken over"},
+    ("POST", "/api/v1/me/requests/{request_id}/confirm"): {"start": "2030-01-07T10:00:00+01:00"},
+    ("POST", "/api/v1/me/requests/{request_id}/decline"): {"message": "Taken over"},
     ("POST", "/api/v1/me/calendar/oauth/{provider}/start"): {},
     ("POST", "/api/v1/me/calendar/oauth/{provider}/complete"): {
         "flow": "not-a-flow",

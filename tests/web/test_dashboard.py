@@ -63,7 +63,7 @@ def test_dashboard_lists_pages_meetings_and_requests_of_this_host_only(host: Use
     other = make_host("taro")
     other_link = make_link(other, slug="taro-call", name="Taro's call")
     add_booking(link, host, status=BookingStatus.CONFIRMED, start=now + timedelta(days=2), first_name="Soon")
-    add_booking(link, host, status=BookingStatus.CONFIRMED, start=now - timedelta(days=2), first_name="Past")
+    add_booking(link, host, status=BookingStatus.CONFIRMED, start=now - timedelta(days=2), first_name="Ago")
     add_booking(link, host, status=BookingStatus.CANCELLED, start=now + timedelta(days=3), first_name="Gone")
     add_booking(
         link,
@@ -84,8 +84,12 @@ def test_dashboard_lists_pages_meetings_and_requests_of_this_host_only(host: Use
     assert "Retired page" in html and "Turned off" in html
     assert "taro-call" not in html
     assert "Soon" in html
-    for absent in ("Past", "Gone", "Else"):
-        assert absent not in html
+    current, past = html.split('id="past-title"')
+    for absent in ("Ago", "Gone", "Else"):
+        assert absent not in current
+    # Meetings that ended are listed apart, with their outcome.
+    assert "Ago" in past and 'data-outcome="scheduled"' in past
+    assert "Else" not in past
     assert "Asker" in html and "Any time next week?" in html and "No time chosen" in html
     assert "Timed" in html and "Asked for" in html
     # Times are in the host's zone (Asia/Tokyo), which the page names.

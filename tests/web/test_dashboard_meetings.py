@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -51,22 +53,59 @@ def calendar(host: User, radicale: RadicaleServer) -> str:
     return connect(host, radicale)[1]
 
 
-def test_each_upcoming_meeting_offers_cancel_with_confirmation_and_a_picker_in_the_hosts_zone(
+def test_each_upcoming_meeting_offers_a_cancel_dialog_and_a_picker_of_free_times(
     host: User, client_in: Client, calendar: str
 ) -> None:
     booking = book(make_link(host, durations=[30, 60]), tokyo(10))
 
     html = client_in.get("/dashboard/").content.decode()
 
+    # Cancel asks in the page (a dialog with an optional reason), not with the browser's confirm box.
     cancel = element(html, "form", action=f"/dashboard/bookings/{booking.pk}/cancel/")
-    assert "Cancel this meeting?" in cancel["data-confirm"]
+    assert "data-confirm" not in cancel
+    element(html, "dialog", id=f"cancel-dialog-{booking.pk}")
+    element(html, "button", **{"data_opens_dialog": f"cancel-dialog-{booking.pk}"})
+    element(html, "textarea", name="reason", id=f"cancel-reason-{booking.pk}")
+    assert "Cancel this meeting?" in html
+    # Reschedule: the free times of this meeting in the page, no bare date-time field, no other tab.
     element(html, "form", action=f"/dashboard/bookings/{booking.pk}/reschedule/")
-    picker = element(html, "input", name="start", type="datetime-local")
-    # 10:00 in Tokyo, as the host reads it, whatever zone the booker was in.
-    assert picker["value"] == tokyo(10).strftime("%Y-%m-%dT%H:%M")
+    picker = element(
+        html, "div", class_="slot-picker", data_url=f"/dashboard/bookings/{booking.pk}/free-times/"
+    )
+    assert picker["data-target"] == f"move-start-{booking.pk}"
+    element(html, "input", name="start", type="hidden", id=f"move-start-{booking.pk}")
+    assert not elements(html, "input", type="datetime-local")
+    assert "See free times" not in html
     assert "(Asia/Tokyo)" in html
     assert {o["value"] for o in elements(html, "option")} >= {"30", "60"}
     assert EXCHANGE_NOTE not in html
+
+
+def test_the_picker_offers_the_free_times_of_the_same_host_in_the_hosts_zone(
+    host: User, client_in: Client, calendar: str, radicale: RadicaleServer
+) -> None:
+    booking = book(make_link(host, durations=[30, 60]), tokyo(10))
+    add_event(radicale, calendar, start=tokyo(14), end=tokyo(15))
+    day = tokyo(10).date()
+
+    data = client_in.get(f"/dashboard/bookings/{booking.pk}/free-times/", {"from": day.isoformat()}).json()
+
+    assert len(data["days"]) == 7 and data["days"][0]["date"] == day.isoformat()
+    times = [t["value"] for t in data["days"][0]["times"]]
+    assert times, "the day has free times"
+    as_tokyo = {hour: tokyo(hour).strftime("%Y-%m-%dT%H:%M") for hour in (9, 10, 14, 15)}
+    assert as_tokyo[9] in times and as_tokyo[15] in times, "in the host's zone (Asia/Tokyo)"
+    assert as_tokyo[14] not in times, "the calendar's event blocks its time"
+    assert as_tokyo[10] not in times, "where the meeting already is"
+    # A 60-minute meeting cannot start at 13:30: it would run into the event.
+    hour_long = client_in.get(
+        f"/dashboard/bookings/{booking.pk}/free-times/", {"from": day.isoformat(), "duration": "60"}
+    ).json()
+    long_times = [t["value"] for t in hour_long["days"][0]["times"]]
+    assert tokyo(13).replace(minute=30).strftime("%Y-%m-%dT%H:%M") not in long_times
+    assert tokyo(13).replace(minute=30).strftime("%Y-%m-%dT%H:%M") in times
+    # Someone else's meeting is not there to look at.
+    assert client_in.get(f"/dashboard/bookings/{uuid.uuid4()}/free-times/").status_code == 404
 
 
 def test_moving_from_the_dashboard_reads_the_picker_in_the_hosts_zone(
@@ -122,17 +161,20 @@ def test_a_time_the_page_never_offers_is_refused_with_the_rule(
     assert "outside the hours this page offers" in html
 
 
-def test_cancelling_from_the_dashboard_frees_the_time(
+def test_cancelling_from_the_dashboard_frees_the_time_and_tells_the_contact_why(
     host: User, client_in: Client, calendar: str, radicale: RadicaleServer
 ) -> None:
     booking = book(make_link(host), tokyo(10))
+    mail.outbox.clear()
 
-    client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/")
+    client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/", {"reason": "A clash came up, sorry."})
 
     booking.refresh_from_db()
-    assert booking.status == BookingStatus.CANCELLED
+    assert (booking.status, booking.cancel_reason) == (BookingStatus.CANCELLED, "A clash came up, sorry.")
     [event] = events_on(radicale, calendar)
     assert event.cancelled
+    [cancellation] = [m for m in mail.outbox if m.to == ["aiko@example.com"]]
+    assert "A clash came up, sorry." in cancellation.body
     html = messages_of(client_in)
     assert "The meeting is cancelled." in html
     assert not elements(html, "form", action=f"/dashboard/bookings/{booking.pk}/cancel/")

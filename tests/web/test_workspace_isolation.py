@@ -55,6 +55,7 @@ FORM = {
     "end": "2030-01-07T11:00",
     "outcome": "cancelled",
     "internal_notes": "mine now",
+    "reason": "Taken over",
 }
 # The CRM is the workspace's, shared by its members like a team's address book: only a user of
 # another workspace is an intruder there (tests/web/test_crm_pages.py shows members share it).

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.formatting import greeting
 
 logger = logging.getLogger(__name__)
@@ -65,3 +65,26 @@ def send_reconnect_notice(*, connection_id: int) -> None:
         EmailMessage(subject=subject, body=body, to=[host.email]).send()
     except Exception:
         logger.exception("Could not send the reconnect notice for calendar connection %s", connection_id)
+
+
+def send_invitation(*, user: User, invited_by: User, path: str) -> None:
+    """Mail an invited user the signed link that sets their password, in the inviting admin's language
+    (the new user has none yet). Raises on mail failure: the admin is told and can send it again."""
+    base = settings.YOYAKU_BASE_URL.rstrip("/")
+    names = {
+        "admin": invited_by.display_name,
+        "workspace": invited_by.workspace.name,
+        "url": base + path,
+        "username": user.username,
+    }
+    with translation.override(invited_by.language or settings.LANGUAGE_CODE):
+        subject = _("%(admin)s invited you to Yoyaku") % names
+        body = "\n\n".join(
+            [
+                _("%(admin)s invited you to the workspace “%(workspace)s” on Yoyaku.") % names,
+                _("Set your password here to sign in (the link works once, for a few days): %(url)s") % names,
+                _("Your username: %(username)s") % names,
+            ]
+        )
+    reply_to = [invited_by.email] if invited_by.email else None
+    EmailMessage(subject=subject, body=body, to=[user.email], reply_to=reply_to).send()

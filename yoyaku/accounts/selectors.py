@@ -70,3 +70,21 @@ def stored_calendars(*, connection: CalendarConnection) -> list[CalendarInfo] | 
 def workspace_users(*, workspace_id: int, usernames: Sequence[str]) -> list[User]:
     """The active users of a workspace among ``usernames``; names of other workspaces are not found."""
     return list(User.objects.filter(workspace_id=workspace_id, username__in=list(usernames), is_active=True))
+
+
+def workspace_members(*, workspace_id: int) -> list[User]:
+    """The workspace's users for its admin page, with their seats and inboxes (three queries)."""
+    return list(
+        User.objects.filter(workspace_id=workspace_id)
+        .prefetch_related("seats", "inbox_connections")
+        .order_by("-is_active", "username")
+    )
+
+
+def workspace_inboxes(*, workspace_id: int) -> list[InboxConnection]:
+    """Every inbox connected by a user of the workspace, shared ones first."""
+    return list(
+        InboxConnection.objects.filter(user__workspace_id=workspace_id)
+        .select_related("user")
+        .order_by("-shared", "email")
+    )

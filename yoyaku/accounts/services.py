@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from yoyaku.accounts.models import ApiKey, InboxConnection, Seat, User, Workspace, WorkspaceRole
 
@@ -151,3 +152,96 @@ def mark_inbox_shared(*, workspace: Workspace, email: str, shared: bool = True) 
     if not count:
         raise WorkspaceRefusal(f"No inbox {email} is connected in the workspace {workspace.name}.")
     return count
+
+
+# -- workspace administration (Settings > Workspace) ----------------------------------------
+#
+# The same services the `workspace` command uses, plus what only a page needs: inviting by email,
+# deactivating, and the guard that a workspace never loses its last active admin.
+
+
+def _refused(message: str, **values: object) -> WorkspaceRefusal:
+    from django.utils.translation import gettext
+
+    return WorkspaceRefusal(gettext(message) % values if values else gettext(message))
+
+
+def _username_for(email: str) -> str:
+    base = "".join(c for c in email.split("@")[0].lower() if c.isalnum() or c in "._-")[:120] or "user"
+    name, n = base, 1
+    while User.objects.filter(username=name).exists():
+        n += 1
+        name = f"{base}{n}"
+    return name
+
+
+def invite_user(*, workspace: Workspace, email: str, role: str = WorkspaceRole.MEMBER) -> User:
+    """Make a user of ``workspace`` for ``email`` without a password; the invitation link sets it.
+
+    Refused for an address a user of the instance already has (whatever the workspace: the answer
+    does not say which), so one person never ends up with two accounts.
+    """
+    email = User.objects.normalize_email(email.strip())
+    if role not in WorkspaceRole.values:
+        raise WorkspaceRefusal(f"The role must be one of: {', '.join(WorkspaceRole.values)}.")
+    if User.objects.filter(email__iexact=email).exists():
+        raise _refused(gettext_noop("A user with this email address already exists."))
+    with transaction.atomic():
+        user = create_user(username=_username_for(email), workspace=workspace, role=role, email=email)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def invitation_path(*, user: User) -> str:
+    """The signed link that lets an invited user set a password: Django's password-reset token, which
+    stops working once the password is set (or after PASSWORD_RESET_TIMEOUT)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+    return reverse("invitation", kwargs={"uidb64": uidb64, "token": default_token_generator.make_token(user)})
+
+
+def invited_user(*, uidb64: str, token: str) -> User | None:
+    """The user an invitation link names, if its token is still good (and the user active)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_str
+    from django.utils.http import urlsafe_base64_decode
+
+    try:
+        pk = int(force_str(urlsafe_base64_decode(uidb64)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None or not default_token_generator.check_token(user, token):
+        return None
+    return user
+
+
+def _keeps_an_admin(*, workspace: Workspace, user: User) -> None:
+    others = User.objects.filter(workspace=workspace, workspace_role=WorkspaceRole.ADMIN, is_active=True)
+    if not others.exclude(pk=user.pk).exists():
+        raise _refused(
+            gettext_noop("The workspace needs at least one active admin: make another user admin first.")
+        )
+
+
+def set_role(*, workspace: Workspace, user: User, role: str) -> User:
+    _member(workspace=workspace, user=user)
+    if role != WorkspaceRole.ADMIN and user.workspace_role == WorkspaceRole.ADMIN:
+        _keeps_an_admin(workspace=workspace, user=user)
+    return move_user(user=user, workspace=workspace, role=role)
+
+
+def set_active(*, workspace: Workspace, user: User, active: bool) -> User:
+    """Deactivate (or reactivate) a user of the workspace: a deactivated user cannot sign in and their API
+    keys stop working. Nothing of theirs is deleted."""
+    _member(workspace=workspace, user=user)
+    if not active and user.workspace_role == WorkspaceRole.ADMIN:
+        _keeps_an_admin(workspace=workspace, user=user)
+    User.objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    return user

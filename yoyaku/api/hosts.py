@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from django.http import Http404, HttpRequest
@@ -26,6 +26,7 @@ from yoyaku.api.schemas import (
     MeetingLinkOut,
     MeetingLinkPatch,
     SafeInstant,
+    TakenOut,
     errors,
 )
 from yoyaku.calendars.base import CalendarOperationNotSupported
@@ -40,16 +41,20 @@ from yoyaku.scheduling.host_services import (
 from yoyaku.scheduling.models import Availability, Booking, MeetingLink, default_weekly_hours
 from yoyaku.scheduling.selectors import (
     HOST_LIST_LIMIT,
+    booking_outcome,
     bookings_of_host,
     co_hosted_link,
     co_hosted_links,
     host_bookings,
     meeting_requests,
+    past_host_bookings,
 )
 from yoyaku.scheduling.services import (
     BookingNotChangeable,
     CalendarUnreadable,
     cancel_booking,
+    confirm_request,
+    decline_request,
     reschedule_booking,
 )
 from yoyaku.scheduling.validation import BookingInputError
@@ -165,8 +170,13 @@ def leave_hosted_page(request: HttpRequest, slug: str) -> Status[Any]:
 
 
 class BookingsQuery(Schema):
+    when: Literal["upcoming", "past"] = Field(
+        default="upcoming",
+        description="upcoming: meetings that end after `after`, soonest first; past: meetings that ended "
+        "by `after`, latest first, cancelled ones included, each with its outcome.",
+    )
     after: SafeInstant | None = Field(
-        default=None, description="List meetings that end after this instant (default: now)."
+        default=None, description="The instant that divides upcoming from past (default: now)."
     )
     include_cancelled: bool = False
     limit: int = Field(default=50, ge=1, le=HOST_LIST_LIMIT)
@@ -207,6 +217,8 @@ def host_booking_out(booking: Booking) -> dict[str, Any]:
         "calendar_write": booking.calendar_write,
         "calendar_event_id": booking.calendar_event_id or None,
         "calendar_error": booking.calendar_error,
+        "outcome": booking_outcome(booking),
+        "cancel_reason": booking.cancel_reason,
         "created_at": booking.created_at,
     }
 
@@ -228,17 +240,24 @@ def _instant(value: datetime | None, *, field: str) -> datetime:
 @router.get(
     "/me/bookings",
     response={200: list[HostBookingOut], **errors(*AUTH_ERRORS, 422)},
-    summary="Upcoming meetings",
+    summary="Meetings",
 )
 def list_bookings(request: HttpRequest, query: Query[BookingsQuery]) -> list[dict[str, Any]]:
-    """Confirmed meetings on the host's pages (or assigned to the host) that have not ended, soonest first."""
-    bookings = host_bookings(
-        user=_user(request),
-        after=_instant(query.after, field="after"),
-        include_cancelled=query.include_cancelled,
-        limit=query.limit,
-        offset=query.offset,
-    )
+    """Meetings on the host's pages (or assigned to the host): by default those that have not ended,
+    soonest first; with `when=past` those that have, latest first, with their outcome."""
+    instant = _instant(query.after, field="after")
+    if query.when == "past":
+        bookings = past_host_bookings(
+            user=_user(request), before=instant, limit=query.limit, offset=query.offset
+        )
+    else:
+        bookings = host_bookings(
+            user=_user(request),
+            after=instant,
+            include_cancelled=query.include_cancelled,
+            limit=query.limit,
+            offset=query.offset,
+        )
     return [host_booking_out(b) for b in bookings]
 
 
@@ -292,7 +311,9 @@ def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) ->
     """
     booking = _own_booking(request, booking_id)
     try:
-        booking = reschedule_booking(booking=booking, start=payload.start, duration=payload.duration)
+        booking = reschedule_booking(
+            booking=booking, start=payload.start, duration=payload.duration, actor=_user(request)
+        )
     except (CalendarOperationNotSupported, BookingNotChangeable) as error:
         raise _refused(error) from error
     except CalendarUnreadable as error:
@@ -304,19 +325,99 @@ def reschedule(request: HttpRequest, booking_id: UUID, payload: RescheduleIn) ->
     return host_booking_out(booking)
 
 
+class CancelIn(Schema):
+    reason: str = Field(
+        default="", max_length=2000, description="Optional: for the contact; the cancellation mail quotes it."
+    )
+
+
 @router.post(
     "/me/bookings/{booking_id}/cancel",
     response={200: HostBookingOut, **errors(*AUTH_ERRORS, 403, 404, 409, 422)},
     summary="Cancel a meeting",
 )
-def cancel(request: HttpRequest, booking_id: UUID) -> dict[str, Any]:
+def cancel(request: HttpRequest, booking_id: UUID, payload: CancelIn | None = None) -> dict[str, Any]:
     """Cancel a meeting and free its time; its calendar event is cancelled too (cancelling twice is fine).
+    An optional `reason` goes to the contact in the cancellation mail.
 
     403 for a meeting on an Exchange calendar, which Yoyaku cannot change (cancel it in Outlook).
     """
     booking = _own_booking(request, booking_id)
     try:
-        booking = cancel_booking(booking=booking)
+        booking = cancel_booking(
+            booking=booking, reason=payload.reason if payload else "", actor=_user(request)
+        )
     except CalendarOperationNotSupported as error:
+        raise _refused(error) from error
+    return host_booking_out(booking)
+
+
+# -- answering meeting requests ------------------------------------------------------------
+
+
+class ConfirmIn(Schema):
+    start: SafeInstant | None = Field(
+        default=None,
+        description="The meeting's start with its UTC offset. Default: the time requested (required for a "
+        "request left without a time).",
+    )
+    duration: int | None = Field(
+        default=None, ge=5, le=720, description="Minutes; one the page offers. Default: the request's."
+    )
+
+
+class DeclineIn(Schema):
+    message: str = Field(
+        default="", max_length=2000, description="Optional: for the requester, quoted in the mail."
+    )
+
+
+def _own_request(request: HttpRequest, booking_id: UUID) -> Booking:
+    # Any booking of the host's is found (so a confirmed one answers 409, not 404).
+    return _own_booking(request, booking_id)
+
+
+@router.post(
+    "/me/requests/{request_id}/confirm",
+    response={200: HostBookingOut, 409: TakenOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 404, 503)},
+    summary="Confirm a meeting request",
+)
+def confirm(request: HttpRequest, request_id: UUID, payload: ConfirmIn | None = None) -> dict[str, Any]:
+    """Make a meeting request a booking: every rule of a booking applies, the event is written to the
+    calendar and the invitation goes out.
+
+    A request holds its time only for a while (`YOYAKU_REQUEST_HOLD_HOURS`), so the time is checked
+    again: 422 with the rule on `start` when the page no longer offers it (past, notice, window, grid,
+    working hours), 409 when it is taken, with `alternatives` (free starts near it) to confirm instead,
+    503 when a host's calendar cannot be read.
+    409 too for something that is not an open request.
+    """
+    booking = _own_request(request, request_id)
+    payload = payload or ConfirmIn()
+    try:
+        booking = confirm_request(booking=booking, start=payload.start, duration=payload.duration)
+    except BookingNotChangeable as error:
+        raise _refused(error) from error
+    except CalendarUnreadable as error:
+        raise HttpError(
+            503,
+            gettext("Your calendar cannot be read right now, so the time cannot be checked. %(reason)s")
+            % {"reason": error},
+        ) from error
+    return host_booking_out(booking)
+
+
+@router.post(
+    "/me/requests/{request_id}/decline",
+    response={200: HostBookingOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 404, 409)},
+    summary="Decline a meeting request",
+)
+def decline(request: HttpRequest, request_id: UUID, payload: DeclineIn | None = None) -> dict[str, Any]:
+    """Decline a meeting request: the requester is told by mail, with the optional `message`.
+    409 for something that is not an open request."""
+    booking = _own_request(request, request_id)
+    try:
+        booking = decline_request(booking=booking, message=payload.message if payload else "")
+    except BookingNotChangeable as error:
         raise _refused(error) from error
     return host_booking_out(booking)

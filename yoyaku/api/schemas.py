@@ -81,6 +81,12 @@ def errors(*statuses: int) -> dict[int, Any]:
     return dict.fromkeys(statuses, ErrorOut)
 
 
+class TakenOut(ErrorOut):
+    """409 for a time that is no longer free, with free starts near it to offer instead."""
+
+    alternatives: list[datetime] = Field(default=[], description="Free starts near the time asked for (UTC).")
+
+
 class AvailabilityIn(Schema):
     time_zone: str = Field(max_length=64, examples=["Europe/Berlin"])
     weekly: dict[Literal["0", "1", "2", "3", "4", "5", "6"], list[Span]] = Field(
@@ -314,4 +320,10 @@ class HostBookingOut(Schema):
     )
     calendar_event_id: str | None
     calendar_error: str
+    outcome: Literal["scheduled", "completed", "rescheduled", "no_show", "cancelled", "requested"] = Field(
+        description="What became of the meeting (its CRM meeting's outcome): past meetings show it."
+    )
+    cancel_reason: str = Field(
+        description="The host's message to the contact when cancelling the meeting or declining the request."
+    )
     created_at: datetime

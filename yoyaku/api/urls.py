@@ -17,7 +17,7 @@ from yoyaku.api.connections import refusal_status
 from yoyaku.api.middleware import not_found_detail
 from yoyaku.api.parser import JsonOnlyParser, UnsupportedMediaType
 from yoyaku.scheduling.host_services import LinkConflict
-from yoyaku.scheduling.services import CalendarUnreadable, SlotUnavailable
+from yoyaku.scheduling.services import CalendarUnreadable, RequestTimeTaken, SlotUnavailable
 from yoyaku.scheduling.validation import BookingInputError
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,9 @@ def _connection_refused(request: HttpRequest, exc: ConnectionRefused) -> HttpRes
 
 @api.exception_handler(SlotUnavailable)
 def _taken(request: HttpRequest, exc: SlotUnavailable) -> HttpResponse:
+    if isinstance(exc, RequestTimeTaken):
+        body = {"detail": str(exc), "errors": {}, "alternatives": [a.isoformat() for a in exc.alternatives]}
+        return api.create_response(request, body, status=409)
     return _error(request, 409, str(exc))
 
 

@@ -90,6 +90,8 @@ class Booking(models.Model):
     email = models.EmailField()
     answers = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # Why the host cancelled the meeting or declined the request, for the contact (the mail quotes it).
+    cancel_reason = models.TextField(blank=True)
     assigned_host = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_bookings"
     )
@@ -139,6 +141,9 @@ class Reservation(models.Model):
     start = models.DateTimeField()  # start minus buffer before
     end = models.DateTimeField()  # end plus buffer after
     active = models.BooleanField(default=True)
+    # A meeting request's hold on its time lapses then (YOYAKU_REQUEST_HOLD_HOURS); null for a booking.
+    # A lapsed hold blocks nothing: the selectors ignore it and a booking releases it under the lock.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["host", "start"], name="reservation_host_start")]

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
-from yoyaku.formatting import format_when_zoned, full_name, greeting
+from yoyaku.formatting import format_moment, format_when_zoned, full_name, greeting
 from yoyaku.scheduling.models import Booking, MeetingLink
 
 logger = logging.getLogger(__name__)
@@ -100,22 +100,30 @@ def send_update(*, booking: Booking, draft: EventDraft, sequence: int) -> None:
         )
 
 
-def send_cancellation(*, booking: Booking, draft: EventDraft, sequence: int = 1) -> None:
+def send_cancellation(
+    *, booking: Booking, draft: EventDraft, sequence: int = 1, with_ical: bool = True
+) -> None:
     """Which meeting was cancelled, so the booker can tell it from another one: its title, when it
-    was, and with whom."""
+    was, and with whom; with the host's reason if one was given. ``with_ical=False`` when the calendar
+    provider sends its own cancellation and this mail only carries the reason."""
     with translation.override(_booker_language(booking)):
         body = _meeting_body(
             booking=booking,
             draft=draft,
             sentence=_("Your meeting “%(page)s” with %(host)s was cancelled."),
-            closing=_("The attached cancellation removes it from your calendar."),
-        )
+            closing=_("The attached cancellation removes it from your calendar.") if with_ical else "",
+        ).rstrip()
+        if booking.cancel_reason:
+            body += "\n\n" + _("Message from %(host)s:") % {"host": booking.assigned_host.display_name}
+            body += "\n" + booking.cancel_reason
         _send(
             booking=booking,
             draft=draft,
             subject=_("Cancelled: %(title)s") % {"title": draft.title},
             body=body,
-            ical=event_to_ical(draft=draft, method="CANCEL", sequence=sequence, status="CANCELLED"),
+            ical=event_to_ical(draft=draft, method="CANCEL", sequence=sequence, status="CANCELLED")
+            if with_ical
+            else None,
             method="CANCEL",
         )
 
@@ -147,9 +155,14 @@ def _send_request_receipt(*, booking: Booking) -> None:
         body = greeting(first_name=booking.first_name, last_name=booking.last_name) + "\n\n"
         body += _("We've received your request for “%(page)s”. %(host)s will reply by email.") % names
         if booking.start is not None:
-            body += "\n\n" + _(
-                "You asked for %(when)s. The time is not reserved until %(host)s confirms it."
-            ) % {**names, "when": _local_time(booking, booking.time_zone)}
+            body += "\n\n" + _("You asked for %(when)s.") % {"when": _local_time(booking, booking.time_zone)}
+            hold = booking.reservations.filter(active=True).values_list("expires_at", flat=True).first()
+            if hold is not None:
+                until = format_moment(hold, booking.time_zone)
+                body += " " + _(
+                    "The time is held for you until %(until)s while %(host)s confirms it; after that it may "
+                    "be given to someone else, and %(host)s will offer you another time."
+                ) % {**names, "until": until}
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
         subject = _("Request received: %(page)s") % names
@@ -177,6 +190,75 @@ def _send_host_notice(*, booking: Booking) -> None:
             "Your open requests: %(url)s"
         ) % {"name": booker, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
+    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+
+
+def send_request_declined(*, booking: Booking) -> None:
+    """Tell the requester, in their page's language, that the host declined, with the host's message."""
+    host = booking.assigned_host
+    names = {"name": booking.first_name, "page": booking.link.name, "host": host.display_name}
+    with translation.override(_booker_language(booking)):
+        body = _("Hello %(name)s,\n\n%(host)s cannot take your meeting request for “%(page)s”.") % names
+        if booking.start is not None:
+            body += "\n\n" + _("You asked for %(when)s (%(zone)s).") % {
+                "when": _local_time(booking, booking.time_zone),
+                "zone": booking.time_zone,
+            }
+        if booking.cancel_reason:
+            body += "\n\n" + _("Message from %(host)s:") % names + "\n" + booking.cancel_reason
+        subject = _("Request declined: %(page)s") % names
+    EmailMessage(
+        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
+    ).send()
+
+
+# -- telling hosts of their meetings -------------------------------------------------------
+
+
+def send_host_change_notices(*, booking: Booking, change: str, hosts: list[User]) -> None:
+    """Tell each host, in the host's own language (User.language), that a meeting of theirs was booked
+    (``change="booked"``), moved (``"moved"``) or cancelled (``"cancelled"``). Runs after commit; mail
+    trouble is logged and changes nothing."""
+    for host in hosts:
+        if not host.email:
+            continue
+        try:
+            _send_host_change_notice(booking=booking, change=change, host=host)
+        except Exception:
+            logger.exception("Could not tell host %s of %s booking %s", host.pk, change, booking.pk)
+
+
+def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> None:
+    booker = f"{booking.first_name} {booking.last_name}".strip()
+    names = {
+        "name": booker,
+        "email": booking.email,
+        "page": booking.link.name,
+        "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/",
+    }
+    with translation.override(host.language or settings.LANGUAGE_CODE):
+        if booking.start is not None:
+            names["when"] = _local_time(booking, host.time_zone)
+            names["zone"] = host.time_zone
+        if change == "booked":
+            subject = _("New meeting: %(name)s, %(when)s") % names
+            opening = _("%(name)s (%(email)s) booked “%(page)s” for %(when)s (%(zone)s).") % names
+        elif change == "moved":
+            subject = _("Meeting moved: %(name)s, %(when)s") % names
+            opening = (
+                _("The meeting “%(page)s” with %(name)s (%(email)s) was moved to %(when)s (%(zone)s).")
+                % names
+            )
+        else:
+            subject = _("Meeting cancelled: %(name)s, %(when)s") % names
+            opening = (
+                _("The meeting “%(page)s” with %(name)s (%(email)s) on %(when)s (%(zone)s) was cancelled.")
+                % names
+            )
+        body = opening
+        if change == "cancelled" and booking.cancel_reason:
+            body += "\n\n" + _("Reason given:") + "\n" + booking.cancel_reason
+        body += "\n\n" + _("Your meetings: %(url)s") % names
     EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
 from yoyaku.availability import (
@@ -77,6 +78,11 @@ def host_hours(*, user: User) -> HostAvailability:
     )
 
 
+def holding(*, now: datetime) -> Q:
+    """Reservations that block time at ``now``: a booking's, and a meeting request's until its hold lapses."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 def host_inputs(
     *,
     user: User,
@@ -124,7 +130,7 @@ def hosts_inputs(
         active=True,
         end__gt=window_start - timedelta(days=1),
         start__lt=window_end + timedelta(days=1),
-    )
+    ).filter(holding(now=timezone.now()))
     if exclude_booking is not None:
         reservations = reservations.exclude(booking_id=exclude_booking)
     spans: dict[int, list[tuple[datetime, datetime, datetime | None, int]]] = {pk: [] for pk in ids}
@@ -190,8 +196,13 @@ def available_slots(
     taking_part: list[User] = []
     busy: dict[int, Sequence[Interval]] = {}
     errors: list[str] = []
+    with_calendar = bool(connections)
     for host in hosts:
         connection = connections.get(host.pk)
+        if connection is None and link.kind == LinkKind.ROUND_ROBIN and with_calendar:
+            # Round robin confirms only with hosts whose calendar is connected and readable
+            # (services._fresh_busy); offering this host's times would offer what cannot be booked.
+            continue
         if connection is not None:
             host_busy = read[connection.pk]
             if isinstance(host_busy, CalendarError):
@@ -321,3 +332,123 @@ def co_hosted_links(*, user: User) -> QuerySet[MeetingLink]:
 
 def co_hosted_link(*, user: User, slug: str) -> MeetingLink | None:
     return co_hosted_links(user=user).filter(slug=slug).first()
+
+
+def free_starts(
+    *, link: MeetingLink, duration: int, start: datetime, days: int, limit: int, now: datetime
+) -> list[datetime]:
+    """The first ``limit`` free starts of ``link`` from ``start`` over ``days`` days (UTC, soonest first):
+    what a booker would be offered, e.g. to suggest instead of a time that was taken."""
+    result = available_slots(
+        link=link,
+        start=start,
+        end=start + timedelta(days=days),
+        time_zone="UTC",
+        duration=duration,
+        now=now,
+    )
+    starts = [slot for day in sorted(result.slots) for slot in result.slots[day]]
+    return starts[:limit]
+
+
+def past_host_bookings(*, user: User, before: datetime, limit: int = 50, offset: int = 0) -> list[Booking]:
+    """Meetings with a time that ended by ``before``, latest first, cancelled ones included: the host's
+    past meetings, each with its outcome (the CRM meeting's: completed, no show, cancelled...)."""
+    rows = (
+        bookings_of_host(user=user)
+        .filter(status__in=[BookingStatus.CONFIRMED, BookingStatus.CANCELLED], end__lte=before)
+        .select_related("meeting")
+        .order_by("-start", "-created_at", "pk")
+    )
+    return list(rows[offset : offset + min(limit, HOST_LIST_LIMIT)])
+
+
+def booking_outcome(booking: Booking) -> str:
+    """What became of a meeting: its CRM meeting's outcome, else what its state says."""
+    if booking.meeting is not None:
+        return booking.meeting.outcome
+    return "cancelled" if booking.status == BookingStatus.CANCELLED else "scheduled"
+
+
+# -- moving a meeting: the free times of the hosts who hold it -------------------------------
+
+
+def reserved_hosts(*, booking: Booking) -> list[User]:
+    """The hosts whose time the meeting holds (every host of a group page, else the assigned one)."""
+    ids = list(Reservation.objects.filter(booking=booking, active=True).values_list("host_id", flat=True))
+    if not ids:
+        return [booking.assigned_host]
+    return list(User.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def without_own_event(intervals: list[Interval], *, own: Interval, written: bool) -> list[Interval]:
+    """Busy time less the meeting's own event, which is about to move.
+
+    Adapters report busy spans without their events, so the event is known by its span: one span
+    equal to the meeting's is dropped (a second event at exactly that time still blocks it).
+    """
+    if not written or own not in intervals:
+        return intervals
+    rest = list(intervals)
+    rest.remove(own)
+    return rest
+
+
+def reschedule_slots(
+    *,
+    booking: Booking,
+    start: datetime,
+    end: datetime,
+    time_zone: str,
+    now: datetime,
+    duration: int | None = None,
+) -> SlotsResult:
+    """The times a confirmed meeting can move to, as its page would offer them to the same hosts
+    (round robin is not drawn again; a group page needs all its hosts), its own time not counting
+    as taken. Served from the synced busy copy like the booking page; the move itself reads the
+    calendars fresh. Fails closed: an unreadable calendar gives no slots and the reason."""
+    assert booking.start is not None and booking.end is not None
+    link = booking.link
+    own_minutes = int((booking.end - booking.start).total_seconds() // 60)
+    duration = duration or own_minutes
+    rules = link_rules(link=link, duration=duration)
+    margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
+    own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
+    inputs: list[HostAvailability] = []
+    hosts = reserved_hosts(booking=booking)
+    connections = meetings_connections(users=hosts)
+    read = busy_of_connections(connections=list(connections.values()), start=start - margin, end=end + margin)
+    for host in hosts:
+        connection = connections.get(host.pk)
+        busy: list[Interval] = []
+        if connection is not None:
+            host_busy = read[connection.pk]
+            if isinstance(host_busy, CalendarError):
+                return SlotsResult(
+                    slots={}, offline=False, calendar_error=str(host_busy), time_zone=time_zone
+                )
+            busy = without_own_event(list(host_busy), own=own, written=bool(booking.calendar_event_id))
+        inputs.append(
+            host_inputs(
+                user=host,
+                link=link,
+                busy=busy,
+                window_start=start,
+                window_end=end,
+                exclude_booking=booking.pk,
+            )
+        )
+    window_start, window_end, now_ts = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
+    if len(inputs) > 1:
+        starts = group_slots(
+            hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
+        )
+    else:
+        starts = host_slots(
+            host=inputs[0], rules=rules, window_start=window_start, window_end=window_end, now=now_ts
+        )
+    if duration == own_minutes:
+        starts = [s for s in starts if s != own[0]]  # where it is already
+    return SlotsResult(
+        slots=slots_by_local_date(slots=starts, time_zone=time_zone), offline=False, time_zone=time_zone
+    )

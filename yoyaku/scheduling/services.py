@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from yoyaku.accounts.calendar_problems import calendar_problem
-from yoyaku.accounts.models import User
+from yoyaku.accounts.models import Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendar_sync.busy import read_busy, request_sync
@@ -40,7 +41,14 @@ from yoyaku.scheduling.models import (
     MeetingLink,
     Reservation,
 )
-from yoyaku.scheduling.selectors import host_inputs, last_booked_at, link_hosts, link_rules
+from yoyaku.scheduling.selectors import (
+    host_inputs,
+    last_booked_at,
+    link_hosts,
+    link_rules,
+    reserved_hosts,
+    without_own_event,
+)
 from yoyaku.scheduling.validation import (
     BookingInputError,
     check_start_offered,
@@ -164,6 +172,9 @@ def book_meeting(
     if status == BookingStatus.CONFIRMED:
         from yoyaku.scheduling.calendar_writes import write_booking_event
 
+        _notify_hosts_after_commit(
+            booking, change="booked", hosts=reserved_hosts(booking=booking), actor=None
+        )
         write_booking_event(booking=booking)
     else:
         _notify_request_after_commit(booking)
@@ -242,6 +253,7 @@ def _fresh_busy(
     busy: dict[int, list[Interval]] = {}
     connected = False
     failures: list[str] = []
+    readable: set[int] = set()
     for host in hosts:
         connection = meetings_connection(user=host)
         if connection is None:
@@ -252,10 +264,15 @@ def _fresh_busy(
             busy[host.pk] = read_busy(
                 connection=connection, start=start - margin, end=end + margin, fresh=True
             )
+            readable.add(host.pk)
         except CalendarError as error:
             failures.append(calendar_problem(error))
             if link.kind != LinkKind.ROUND_ROBIN:
                 raise CalendarUnreadable(calendar_problem(error)) from error
+    if link.kind == LinkKind.ROUND_ROBIN and connected:
+        # Round robin confirms only with a host whose calendar is connected and was just read:
+        # a host without a calendar would get a meeting nobody checked against their time.
+        busy = {pk: spans for pk, spans in busy.items() if pk in readable}
     if not busy:
         raise CalendarUnreadable(failures[0] if failures else gettext("No host calendar could be read."))
     return busy, connected
@@ -300,6 +317,7 @@ def _reserve(
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
         lock_hosts(host_ids=[h.pk for h in hosts])
+        release_lapsed_holds(host_ids=[h.pk for h in hosts], now=timezone.now())
         # Checked again under the lock: a concurrent retry may have just committed it.
         existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
@@ -379,12 +397,43 @@ def _reserve(
             calendar_write=CalendarWrite.PENDING if status == BookingStatus.CONFIRMED else CalendarWrite.NONE,
             calendar_pending_since=timezone.now() if status == BookingStatus.CONFIRMED else None,
         )
-        before = timedelta(minutes=link.buffer_before_minutes)
-        after = timedelta(minutes=link.buffer_after_minutes)
-        Reservation.objects.bulk_create(
-            [Reservation(booking=booking, host=h, start=start - before, end=end + after) for h in reserved]
-        )
+        # A request for a time holds it for a bounded time only (the receipt and the booking page say
+        # so), not for as long as it waits: then the time is offered again, and confirming the request
+        # checks it again (``confirm_request``).
+        hold = None if status == BookingStatus.CONFIRMED else now + request_hold()
+        _reserve_spans(booking=booking, hosts=reserved, start=start, end=end, expires_at=hold)
     return booking, True
+
+
+def request_hold() -> timedelta:
+    return timedelta(hours=settings.YOYAKU_REQUEST_HOLD_HOURS)
+
+
+def _reserve_spans(
+    *,
+    booking: Booking,
+    hosts: Iterable[User],
+    start: datetime,
+    end: datetime,
+    expires_at: datetime | None = None,
+) -> None:
+    link = booking.link
+    before = timedelta(minutes=link.buffer_before_minutes)
+    after = timedelta(minutes=link.buffer_after_minutes)
+    Reservation.objects.bulk_create(
+        [
+            Reservation(booking=booking, host=h, start=start - before, end=end + after, expires_at=expires_at)
+            for h in hosts
+        ]
+    )
+
+
+def release_lapsed_holds(*, host_ids: Iterable[int], now: datetime) -> None:
+    """Free the requests' holds that have lapsed, so the database's exclusion constraint (which sees
+    every active row) lets a booking take their time. Call under the hosts' lock, before inserting."""
+    Reservation.objects.filter(host_id__in=list(host_ids), active=True, expires_at__lte=now).update(
+        active=False
+    )
 
 
 def request_meeting(
@@ -475,6 +524,35 @@ def _notify_request_after_commit(booking: Booking) -> None:
     transaction.on_commit(lambda: send_request_notices(booking=booking), robust=True)
 
 
+def _notify_hosts_after_commit(
+    booking: Booking, *, change: str, hosts: Iterable[User], actor: User | None
+) -> None:
+    """Tell the meeting's hosts (not the one who made the change) of a booking, move or cancellation.
+
+    After commit, so no mail speaks of a change that was rolled back; robust, so a mail failure never
+    turns a change that stands into an error.
+    """
+    from yoyaku.scheduling.notifications import send_host_change_notices
+
+    told = [h for h in hosts if actor is None or h.pk != actor.pk]
+    if told:
+        transaction.on_commit(
+            lambda: send_host_change_notices(booking=booking, change=change, hosts=told), robust=True
+        )
+
+
+def _mail_cancellation_after_commit(booking: Booking, *, with_ical: bool = True) -> None:
+    from yoyaku.scheduling.calendar_writes import booking_event_draft
+    from yoyaku.scheduling.notifications import send_cancellation
+
+    transaction.on_commit(
+        lambda: send_cancellation(
+            booking=booking, draft=booking_event_draft(booking=booking), with_ical=with_ical
+        ),
+        robust=True,
+    )
+
+
 _CALENDAR_FIELDS = (
     "calendar_event_id",
     "calendar_write",
@@ -485,17 +563,34 @@ _CALENDAR_FIELDS = (
 )
 
 
-def cancel_booking(*, booking: Booking) -> Booking:
+MAX_REASON_CHARS = 2000
+
+
+def _clean_reason(reason: str, *, field: str) -> str:
+    reason = reason.strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise BookingInputError(
+            {field: gettext("The message is limited to %(count)s characters.") % {"count": "2,000"}}
+        )
+    return reason
+
+
+def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = None) -> Booking:
     """Free the time and take the event off the calendar.
 
+    ``reason`` (optional) is for the contact: the cancellation mail quotes it. ``actor`` is the
+    user who cancels, if a host: the meeting's other hosts are told by mail, not the actor.
+
     Raises CalendarOperationNotSupported, changing nothing, when the event is
-    on a calendar Yoyaku may not cancel on (Exchange).
+    on a calendar Yoyaku may not cancel on (Exchange); BookingInputError for a reason too long.
     """
     from yoyaku.scheduling.calendar_writes import check_change_allowed
 
     if booking.status == BookingStatus.CANCELLED:
         return booking  # a repeated cancel must not mail the booker again
+    reason = _clean_reason(reason, field="reason")
     check_change_allowed(booking=booking, change="cancel")
+    hosts = reserved_hosts(booking=booking)
     with transaction.atomic():
         # Read again under the row lock (SQLite: the write lock): a retried write may have put the
         # event on the calendar since this booking was loaded, and that event must come off.
@@ -506,6 +601,7 @@ def cancel_booking(*, booking: Booking) -> Booking:
         for name in _CALENDAR_FIELDS:
             setattr(booking, name, getattr(current, name))
         booking.status = BookingStatus.CANCELLED
+        booking.cancel_reason = reason
         if current.calendar_event_id:
             # Cancelled on the calendar after commit, and retried until it is (durable like the write).
             booking.calendar_write = CalendarWrite.CANCEL_PENDING
@@ -517,14 +613,24 @@ def cancel_booking(*, booking: Booking) -> Booking:
             # flight sees the cancellation when it stores its result, and cancels its event.
             booking.calendar_write = CalendarWrite.NONE
             booking.calendar_retry_at = None
-        booking.save(update_fields=["status", *_CALENDAR_FIELDS])
+        booking.save(update_fields=["status", "cancel_reason", *_CALENDAR_FIELDS])
         Reservation.objects.filter(booking=booking).update(active=False)
         if booking.meeting is not None:
             cancel_meeting(meeting=booking.meeting)
+        _notify_hosts_after_commit(booking, change="cancelled", hosts=hosts, actor=actor)
     if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
 
+        connection = meetings_connection(user=booking.assigned_host)
+        if reason and connection is not None and connection.provider != Provider.CALDAV:
+            # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
+            # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
+            _mail_cancellation_after_commit(booking, with_ical=False)
         cancel_booking_event(booking=booking)
+    elif current.status == BookingStatus.CONFIRMED and not current.calendar_event_id:
+        # No event to cancel, so no calendar tells the contact: Yoyaku does (a meeting confirmed
+        # without a calendar was announced by Yoyaku's own invitation).
+        _mail_cancellation_after_commit(booking)
     connection = meetings_connection(user=booking.assigned_host)
     if connection is not None:
         request_sync(connection=connection)
@@ -542,7 +648,12 @@ _NOT_CHANGEABLE = gettext_noop("Only a confirmed meeting can be moved or cancell
 
 
 def reschedule_booking(
-    *, booking: Booking, start: datetime, duration: int | None = None, now: datetime | None = None
+    *,
+    booking: Booking,
+    start: datetime,
+    duration: int | None = None,
+    now: datetime | None = None,
+    actor: User | None = None,
 ) -> Booking:
     """Move a confirmed meeting to a new time, with the same safety as booking it.
 
@@ -577,7 +688,7 @@ def reschedule_booking(
     now = now or timezone.now()
     check_start_offered(link=link, start=start, duration=duration, now=now)
     end = start + timedelta(minutes=duration)
-    hosts = _reserved_hosts(booking)
+    hosts = reserved_hosts(booking=booking)
     own = (int(booking.start.timestamp()), int(booking.end.timestamp()))
     busy: dict[int, list[Interval]] = {}
     for host in hosts:
@@ -590,7 +701,7 @@ def reschedule_booking(
             intervals = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
         except CalendarError as error:
             raise CalendarUnreadable(calendar_problem(error)) from error
-        busy[host.pk] = _without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
+        busy[host.pk] = without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
     try:
         moved = _move(
             booking=booking, hosts=hosts, busy=busy, start=start, end=end, duration=duration, now=now
@@ -600,6 +711,7 @@ def reschedule_booking(
             raise
         # PostgreSQL refused the move: a booking for that time committed first.
         raise SlotUnavailable(gettext(_NOT_FREE)) from error
+    _notify_hosts_after_commit(moved, change="moved", hosts=hosts, actor=actor)
     if moved.calendar_write == CalendarWrite.PENDING:
         write_booking_event(booking=moved)
     for host in hosts:
@@ -607,29 +719,6 @@ def reschedule_booking(
         if connection is not None:
             request_sync(connection=connection)
     return moved
-
-
-
-def _reserved_hosts(booking: Booking) -> list[User]:
-    """The hosts whose time the meeting holds (every host of a group page, else the assigned one)."""
-    reservations = Reservation.objects.filter(booking=booking, active=True)
-    ids = list(reservations.values_list("host_id", flat=True))
-    if not ids:
-        return [booking.assigned_host]
-    return list(User.objects.filter(pk__in=ids).order_by("pk"))
-
-
-def _without_own_event(intervals: list[Interval], *, own: Interval, written: bool) -> list[Interval]:
-    """Busy time less the meeting's own event, which is about to move.
-
-    Adapters report busy spans without their events, so the event is known by its span: one span
-    equal to the meeting's is dropped (a second event at exactly that time still blocks it).
-    """
-    if not written or own not in intervals:
-        return intervals
-    rest = list(intervals)
-    rest.remove(own)
-    return rest
 
 
 def _move(
@@ -649,6 +738,7 @@ def _move(
         # Under the locks (SQLite: the write lock from BEGIN; PostgreSQL: the hosts' rows, for the
         # per-day count, then the booking's row).
         lock_hosts(host_ids=[h.pk for h in hosts])
+        release_lapsed_holds(host_ids=[h.pk for h in hosts], now=timezone.now())
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status != BookingStatus.CONFIRMED:
             raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
@@ -682,4 +772,216 @@ def _move(
         booking.save(update_fields=fields)
         if booking.meeting_id is not None:
             Meeting.objects.filter(pk=booking.meeting_id).update(start=start, end=end)
+    return booking
+
+
+# -- answering meeting requests ------------------------------------------------------------
+
+
+class RequestTimeTaken(SlotUnavailable):
+    """The requested time is no longer free; ``alternatives`` are free starts near it (UTC)."""
+
+    def __init__(self, message: str, *, alternatives: list[datetime]) -> None:
+        super().__init__(message)
+        self.alternatives = alternatives
+
+
+_NOT_A_REQUEST = gettext_noop("Only an open meeting request can be confirmed or declined.")
+_REQUEST_TAKEN = gettext_noop(
+    "The requested time is no longer free (a request holds its time only for a while). Confirm it for "
+    "one of the free times offered, or decline it with a message."
+)
+
+
+def confirm_request(
+    *,
+    booking: Booking,
+    start: datetime | None = None,
+    duration: int | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Turn a meeting request into a booking, with every rule a booking has.
+
+    The rule for timed requests: a request holds its time for YOYAKU_REQUEST_HOLD_HOURS only (its
+    reservation expires), so confirming checks the time again exactly as a booking would (its own hold
+    not counting): the page's rules (422), the
+    hosts' calendars read fresh (503 when one cannot be), and under the hosts' lock their reservations
+    and per-day limits. A time taken meanwhile raises RequestTimeTaken with free times near it. A
+    request without a time needs ``start``. Then the event is written and the invitation goes out as
+    for a booking; without any calendar Yoyaku mails the invitation itself.
+
+    Raises BookingNotChangeable when ``booking`` is not an open request.
+    """
+    from yoyaku.scheduling.calendar_writes import booking_event_draft, write_booking_event
+
+    if booking.status != BookingStatus.REQUESTED:
+        raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
+    link = booking.link
+    start = start or booking.start
+    if duration is None:
+        if booking.start is not None and booking.end is not None:
+            duration = int((booking.end - booking.start).total_seconds() // 60)
+        else:
+            duration = link.durations[0] if link.durations else 30
+    errors: dict[str, str] = {}
+    if start is None:
+        errors["start"] = gettext("This request has no time: give the start of the meeting.")
+    elif start.tzinfo is None:
+        errors["start"] = "Give the start with a UTC offset, e.g. 2027-03-01T09:00:00+01:00."
+    if duration not in link.durations and not (
+        booking.start is not None and booking.end is not None and start == booking.start
+    ):
+        allowed = ", ".join(str(d) for d in link.durations)
+        errors["duration"] = f"This page offers {allowed} minute meetings."
+    if errors:
+        raise BookingInputError(errors)
+    assert start is not None
+    now = now or timezone.now()
+    check_start_offered(link=link, start=start, duration=duration, now=now)
+    end = start + timedelta(minutes=duration)
+    hosts = link_hosts(link=link)
+    busy, _connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
+    candidates = [h for h in hosts if h.pk in busy]
+    rules = link_rules(link=link, duration=duration)
+    start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
+    try:
+        with transaction.atomic():
+            lock_hosts(host_ids=[h.pk for h in candidates])
+            release_lapsed_holds(host_ids=[h.pk for h in candidates], now=timezone.now())
+            current = Booking.objects.select_for_update().get(pk=booking.pk)
+            if current.status != BookingStatus.REQUESTED:
+                raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
+            free = [
+                host
+                for host in candidates
+                if is_slot_available(
+                    host=host_inputs(
+                        user=host,
+                        link=link,
+                        busy=busy[host.pk],
+                        window_start=start,
+                        window_end=end,
+                        exclude_booking=booking.pk,  # its own hold does not count against it
+                    ),
+                    rules=rules,
+                    start=start_ts,
+                    now=now_ts,
+                )
+            ]
+            if link.kind == LinkKind.GROUP:
+                if not free or len(free) != len(candidates):
+                    raise SlotUnavailable(gettext(_REQUEST_TAKEN))
+                assigned, reserved = link.owner, free
+            elif not free:
+                raise SlotUnavailable(gettext(_REQUEST_TAKEN))
+            elif link.kind == LinkKind.ROUND_ROBIN:
+                # The host the request went to keeps it when free; otherwise the usual draw.
+                kept = [h for h in free if h.pk == booking.assigned_host_id]
+                if kept:
+                    assigned = kept[0]
+                else:
+                    chosen = choose_round_robin_host(
+                        free_host_ids=[str(h.pk) for h in free],
+                        last_booked_at=last_booked_at(link=link, host_ids=[h.pk for h in free]),
+                        owner_id=None,
+                        prioritize_owner=False,
+                    )
+                    assigned = next(h for h in free if str(h.pk) == chosen)
+                reserved = [assigned]
+            else:
+                assigned, reserved = free[0], free[:1]
+            writes = meetings_connection(user=assigned) is not None
+            booking.status = BookingStatus.CONFIRMED
+            booking.start, booking.end, booking.assigned_host = start, end, assigned
+            booking.calendar_write = CalendarWrite.PENDING if writes else CalendarWrite.NONE
+            booking.calendar_pending_since = timezone.now() if writes else None
+            booking.save(
+                update_fields=[
+                    "status",
+                    "start",
+                    "end",
+                    "assigned_host",
+                    "calendar_write",
+                    "calendar_pending_since",
+                ]
+            )
+            # The hold (if any) becomes the booking's reservation: rows replaced in this transaction.
+            Reservation.objects.filter(booking=booking).delete()
+            _reserve_spans(booking=booking, hosts=reserved, start=start, end=end)
+            if booking.meeting_id is not None:
+                Meeting.objects.filter(pk=booking.meeting_id).update(
+                    start=start, end=end, outcome="scheduled"
+                )
+                assert booking.meeting is not None
+                booking.meeting.hosts.set(reserved)
+            elif booking.contact is not None:
+                booking.meeting = log_meeting(
+                    workspace=link.owner.workspace,
+                    title=f"{link.name}: {booking.first_name} {booking.last_name}",
+                    start=start,
+                    end=end,
+                    source=MeetingSource.BOOKING,
+                    contacts=[booking.contact],
+                    hosts=reserved,
+                    location=link.location,
+                    outcome="scheduled",
+                )
+                booking.save(update_fields=["meeting"])
+            if not writes:
+                # No calendar will invite the contact, so Yoyaku's own mail (with the .ics) does.
+                from yoyaku.scheduling.notifications import send_invitation
+
+                transaction.on_commit(
+                    lambda: send_invitation(booking=booking, draft=booking_event_draft(booking=booking)),
+                    robust=True,
+                )
+    except IntegrityError as error:
+        if "reservation_no_overlap" not in str(error):
+            raise
+        # PostgreSQL refused the span: a booking for that time committed first.
+        raise RequestTimeTaken(
+            gettext(_REQUEST_TAKEN),
+            alternatives=_alternatives(booking, duration=duration, near=start, now=now),
+        ) from error
+    except SlotUnavailable as error:
+        booking.refresh_from_db()
+        raise RequestTimeTaken(
+            str(error), alternatives=_alternatives(booking, duration=duration, near=start, now=now)
+        ) from error
+    if booking.calendar_write == CalendarWrite.PENDING:
+        write_booking_event(booking=booking)
+    for host in reserved:
+        connection = meetings_connection(user=host)
+        if connection is not None:
+            request_sync(connection=connection)
+    return booking
+
+
+def _alternatives(booking: Booking, *, duration: int, near: datetime, now: datetime) -> list[datetime]:
+    from yoyaku.scheduling.selectors import free_starts
+
+    return free_starts(link=booking.link, duration=duration, start=max(near, now), days=14, limit=6, now=now)
+
+
+def decline_request(*, booking: Booking, message: str = "") -> Booking:
+    """Decline a meeting request; the requester is told by mail, with the host's ``message``.
+
+    Its hold on the time, if any, is released.
+    Raises BookingNotChangeable when ``booking`` is not an open request, BookingInputError when the
+    message is too long.
+    """
+    message = _clean_reason(message, field="message")
+    with transaction.atomic():
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if current.status != BookingStatus.REQUESTED:
+            raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
+        booking.status = BookingStatus.CANCELLED
+        booking.cancel_reason = message
+        booking.save(update_fields=["status", "cancel_reason"])
+        Reservation.objects.filter(booking=booking).update(active=False)
+        if booking.meeting is not None:
+            cancel_meeting(meeting=booking.meeting)
+        from yoyaku.scheduling.notifications import send_request_declined
+
+        transaction.on_commit(lambda: send_request_declined(booking=booking), robust=True)
     return booking

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -41,7 +42,7 @@ from yoyaku.scheduling.services import (
 )
 from yoyaku.scheduling.validation import BookingInputError
 from yoyaku.web import selectors
-from yoyaku.web.forms import CalendarSettingsForm, RescheduleForm
+from yoyaku.web.forms import CalendarSettingsForm, ReasonForm, RescheduleForm
 from yoyaku.web.host import host_user, in_user_zone
 from yoyaku.web.templatetags.host_tags import meeting_when
 
@@ -83,6 +84,8 @@ def _render(
         "links": data.links,
         "upcoming": upcoming,
         "requests": data.requests,
+        "past": data.past,
+        "request_hold_hours": f"{settings.YOYAKU_REQUEST_HOLD_HOURS:g}",
         "panels": panels,
         "other_inboxes": data.other_inboxes,
         "calendar_problems": data.calendar_problems,
@@ -255,10 +258,16 @@ def _own_booking(user: User, booking_id: uuid.UUID) -> Booking:
 @login_required
 @require_POST
 def cancel_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+    """The Cancel dialog: cancels the meeting with an optional reason, which the contact's mail quotes."""
     user = host_user(request)
     booking = _own_booking(user, booking_id)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        reasons = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        messages.error(request, gettext("The meeting was not cancelled. %(reason)s") % {"reason": reasons})
+        return redirect("dashboard")
     try:
-        cancelled = cancel_booking(booking=booking)
+        cancelled = cancel_booking(booking=booking, reason=form.cleaned_data["reason"], actor=user)
     except CalendarOperationNotSupported as error:
         messages.error(request, str(error))
     else:
@@ -285,7 +294,10 @@ def reschedule_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpRespo
         return redirect("dashboard")
     try:
         moved = reschedule_booking(
-            booking=booking, start=form.cleaned_data["start"], duration=form.cleaned_data["duration"]
+            booking=booking,
+            start=form.cleaned_data["start"],
+            duration=form.cleaned_data["duration"],
+            actor=user,
         )
     except (SlotUnavailable, BookingNotChangeable, CalendarOperationNotSupported) as error:
         messages.error(request, gettext("The meeting was not moved. %(reason)s") % {"reason": str(error)})

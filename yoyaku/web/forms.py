@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yoyaku.accounts.models import Seat, WorkspaceRole
 from yoyaku.accounts.validators import validate_calendar_url
 from yoyaku.calendars.base import CalendarInfo
 
@@ -137,6 +138,35 @@ class RescheduleForm(forms.Form):
         field = self.fields["duration"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = [(d, _("%(minutes)s minutes") % {"minutes": d}) for d in durations]
+
+
+class ConfirmRequestForm(forms.Form):
+    """The time a request is confirmed for: empty means the time asked for. Read in the host's zone."""
+
+    start = forms.DateTimeField(
+        label=_("Start"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+    )
+
+
+class ReasonForm(forms.Form):
+    """An optional message for the contact: why a meeting is cancelled or a request declined."""
+
+    reason = forms.CharField(
+        label=_("Message for the contact (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=WorkspaceRole.choices, initial=WorkspaceRole.MEMBER)
+
+
+class SeatForm(forms.Form):
+    hub = forms.ChoiceField(label=_("Hub"), choices=Seat.Hub.choices)
+    tier = forms.ChoiceField(label=_("Tier"), choices=[("none", _("No seat")), *Seat.Tier.choices])
 
 
 # -- the CRM ---------------------------------------------------------------------------------

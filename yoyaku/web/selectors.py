@@ -26,7 +26,7 @@ from yoyaku.calendars.base import CalendarInfo
 from yoyaku.calendars.capabilities import Capabilities, capabilities
 from yoyaku.scheduling.calendar_writes import change_refusal
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
-from yoyaku.scheduling.selectors import bookings_of_host, host_bookings, meeting_requests
+from yoyaku.scheduling.selectors import bookings_of_host, host_bookings, meeting_requests, past_host_bookings
 
 # The dashboard lists at most this many rows per section; older or later ones are not dropped
 # from the data, only from the page.
@@ -86,6 +86,8 @@ class Dashboard:
     links: list[MeetingLink]
     upcoming: list[UpcomingMeeting]
     requests: list[Booking]
+    # Meetings that have ended (cancelled ones too), latest first, each with its outcome.
+    past: list[Booking]
     panels: list[ConnectionPanel]
     # Inboxes not tied to any of the user's calendar connections.
     other_inboxes: list[InboxConnection]
@@ -224,6 +226,7 @@ def dashboard(*, user: User, now: datetime) -> Dashboard:
         links=host_links(user=user),
         upcoming=upcoming_meetings(user=user, now=now),
         requests=meeting_requests(user=user, now=now, limit=DASHBOARD_ROWS),
+        past=past_host_bookings(user=user, before=now, limit=DASHBOARD_ROWS),
         panels=panels,
         other_inboxes=other_inboxes,
         calendar_problems=calendar_problems(user=user, now=now),

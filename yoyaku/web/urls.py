@@ -1,6 +1,15 @@
 from django.urls import path
 
-from yoyaku.web import auth_views, connections, crm_views, dashboard, settings_views, views
+from yoyaku.web import (
+    auth_views,
+    connections,
+    crm_views,
+    dashboard,
+    meeting_views,
+    settings_views,
+    views,
+    workspace_views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +43,26 @@ urlpatterns = [
         name="booking-reschedule",
     ),
     path(
+        "dashboard/bookings/<uuid:booking_id>/free-times/",
+        meeting_views.booking_free_times,
+        name="booking-free-times",
+    ),
+    path(
+        "dashboard/requests/<uuid:request_id>/confirm/",
+        meeting_views.confirm_meeting_request,
+        name="request-confirm",
+    ),
+    path(
+        "dashboard/requests/<uuid:request_id>/decline/",
+        meeting_views.decline_meeting_request,
+        name="request-decline",
+    ),
+    path(
+        "dashboard/requests/<uuid:request_id>/free-times/",
+        meeting_views.request_free_times,
+        name="request-free-times",
+    ),
+    path(
         "dashboard/bookings/<uuid:booking_id>/calendar-retry/",
         dashboard.retry_calendar,
         name="booking-calendar-retry",
@@ -59,6 +88,31 @@ urlpatterns = [
     path("settings/calendar/caldav/", settings_views.connect_caldav, name="connect-caldav"),
     path("settings/api-keys/", settings_views.api_keys, name="settings-api-keys"),
     path("settings/api-keys/<int:key_id>/revoke/", settings_views.revoke_key, name="api-key-revoke"),
+    # Settings > Workspace: the workspace's admins only.
+    path("settings/workspace/", workspace_views.workspace_page, name="settings-workspace"),
+    path("settings/workspace/invite/", workspace_views.invite, name="workspace-invite"),
+    path("settings/workspace/inboxes/share/", workspace_views.share_inbox, name="workspace-share-inbox"),
+    path(
+        "settings/workspace/users/<int:user_id>/invitation/",
+        workspace_views.resend_invitation,
+        name="workspace-resend-invitation",
+    ),
+    path("settings/workspace/users/<int:user_id>/role/", workspace_views.change_role, name="workspace-role"),
+    path(
+        "settings/workspace/users/<int:user_id>/active/",
+        workspace_views.change_active,
+        name="workspace-active",
+    ),
+    path(
+        "settings/workspace/users/<int:user_id>/personal-email/",
+        workspace_views.change_personal_email,
+        name="workspace-personal-email",
+    ),
+    path("settings/workspace/users/<int:user_id>/seat/", workspace_views.change_seat, name="workspace-seat"),
+    # The signed invitation link: the invited user sets a password.
+    path(
+        "accounts/invitation/<str:uidb64>/<str:token>/", workspace_views.accept_invitation, name="invitation"
+    ),
     # Connecting Google and Microsoft 365 (OAuth): start, and the provider's redirect back.
     path("settings/calendar/connect/<str:provider>/", connections.oauth_start, name="connect-oauth-start"),
     path("oauth/<str:provider>/callback", connections.oauth_callback, name="oauth-callback"),

@@ -145,5 +145,7 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
         "name_fields": name_fields(),
         "config": config,
         "strings": page_strings(),
+        # A request holds its time only this long (scheduling.services.request_hold): the page says so.
+        "request_hold_hours": f"{settings.YOYAKU_REQUEST_HOLD_HOURS:g}",
     }
     return render(request, "web/booking.html", context)

@@ -8,7 +8,10 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from yoyaku.crm.models import MeetingOutcome
 from yoyaku.formatting import family_name_first, format_date, format_when, full_name
+from yoyaku.scheduling.models import Booking
+from yoyaku.scheduling.selectors import booking_outcome
 
 register = template.Library()
 
@@ -38,3 +41,11 @@ def person_name(person: Any) -> str:
 def family_name_first_tag() -> bool:
     """Whether forms ask the family name first in the active language (Japanese does)."""
     return family_name_first()
+
+
+@register.simple_tag
+def outcome_label(booking: Booking) -> tuple[str, str]:
+    """A past meeting's outcome: its key and its label in the active language."""
+    key = booking_outcome(booking)
+    labels = dict(MeetingOutcome.choices)
+    return key, str(labels.get(key, key))

@@ -33,6 +33,145 @@
     window.history.replaceState(null, "", window.location.href);
   }
 
+  // Small dialogs in the page (cancel a meeting, decline a request) instead of the browser's confirm box.
+  document.querySelectorAll("[data-opens-dialog]").forEach(function (button) {
+    var target = document.getElementById(button.getAttribute("data-opens-dialog"));
+    if (!target || typeof target.showModal !== "function") return;
+    button.addEventListener("click", function () {
+      target.showModal();
+      var field = target.querySelector("textarea, input:not([type=hidden])");
+      if (field) field.focus();
+    });
+    target.querySelectorAll("[data-closes-dialog]").forEach(function (close) {
+      close.addEventListener("click", function () {
+        target.close();
+        button.focus();
+      });
+    });
+  });
+
+  // The picker of free times (moving a meeting, confirming a request): a week at a time from the
+  // server, which computes them as the booking page would; the chosen time goes into a hidden input.
+  document.querySelectorAll(".slot-picker").forEach(function (picker) {
+    var url = picker.getAttribute("data-url");
+    var input = document.getElementById(picker.getAttribute("data-target"));
+    var submit = document.getElementById(picker.getAttribute("data-submit"));
+    var days = picker.querySelector(".picker-days");
+    var range = picker.querySelector(".picker-range");
+    var chosen = picker.querySelector(".picker-chosen");
+    var previous = picker.querySelector("[data-picker=previous]");
+    var next = picker.querySelector("[data-picker=next]");
+    var loaded = false;
+    var pages = { previous: null, next: null };
+
+    function choose(button, time, dayLabel) {
+      picker.querySelectorAll(".slot-button[aria-pressed=true]").forEach(function (other) {
+        other.setAttribute("aria-pressed", "false");
+      });
+      button.setAttribute("aria-pressed", "true");
+      input.value = time.value;
+      if (submit) submit.disabled = false;
+      chosen.textContent = picker.getAttribute("data-chosen-text").replace("{time}", dayLabel + " " + time.label);
+    }
+
+    function render(data) {
+      days.textContent = "";
+      days.setAttribute("aria-busy", "false");
+      if (data.error) {
+        var error = document.createElement("p");
+        error.className = "callout error";
+        error.textContent = data.error;
+        days.appendChild(error);
+      }
+      var any = false;
+      data.days.forEach(function (day) {
+        var column = document.createElement("div");
+        column.className = "picker-day";
+        var heading = document.createElement("p");
+        heading.className = "picker-day-label";
+        heading.textContent = day.label;
+        column.appendChild(heading);
+        day.times.forEach(function (time) {
+          any = true;
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "slot-button";
+          button.setAttribute("aria-pressed", time.value === input.value ? "true" : "false");
+          button.textContent = time.label;
+          button.setAttribute("aria-label", day.label + " " + time.label);
+          button.addEventListener("click", function () { choose(button, time, day.label); });
+          column.appendChild(button);
+        });
+        if (!day.times.length) {
+          var none = document.createElement("p");
+          none.className = "help";
+          none.textContent = "–";
+          column.appendChild(none);
+        }
+        days.appendChild(column);
+      });
+      if (!any && !data.error) {
+        var empty = document.createElement("p");
+        empty.className = "help picker-empty";
+        empty.textContent = picker.getAttribute("data-none-text");
+        days.appendChild(empty);
+      }
+      range.textContent = data.days[0].label + " – " + data.days[data.days.length - 1].label;
+      pages.previous = data.previous;
+      pages.next = data.next;
+      previous.disabled = !!data.at_start;
+      next.disabled = false;
+    }
+
+    function load(from) {
+      days.setAttribute("aria-busy", "true");
+      previous.disabled = true;
+      next.disabled = true;
+      shown = from;
+      var query = [];
+      if (from) query.push("from=" + encodeURIComponent(from));
+      if (length) query.push("duration=" + encodeURIComponent(length.value));
+      var address = url + (query.length ? "?" + query.join("&") : "");
+      fetch(address, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(render)
+        .catch(function () {
+          days.setAttribute("aria-busy", "false");
+          days.textContent = picker.getAttribute("data-error-text");
+          next.disabled = false;
+        });
+    }
+
+    // Moving a meeting may change its length too: the free times follow the length chosen.
+    var form = picker.closest("form");
+    var length = form && form.querySelector("select[name=duration]");
+    var shown = null;
+    if (length) {
+      length.addEventListener("change", function () {
+        input.value = "";
+        chosen.textContent = "";
+        if (submit) submit.disabled = true;
+        load(shown);
+      });
+    }
+
+    previous.addEventListener("click", function () { load(pages.previous); });
+    next.addEventListener("click", function () { load(pages.next); });
+    // Loaded when first shown (the picker sits in a closed <details>), so the dashboard itself stays fast.
+    var details = picker.closest("details");
+    if (details && !details.open) {
+      details.addEventListener("toggle", function () {
+        if (details.open && !loaded) { loaded = true; load(null); }
+      });
+    } else {
+      loaded = true;
+      load(null);
+    }
+  });
+
   var dialog = document.getElementById("connect-dialog");
   if (!dialog || typeof dialog.showModal !== "function") return;
 
