@@ -34,7 +34,7 @@ class AvailabilityOut(Schema):
 class FormFieldSpec(Schema):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     label: str = Field(min_length=1, max_length=200)
-    type: Literal["text", "textarea", "select", "checkbox"] = "text"
+    type: Literal["text", "textarea", "select", "checkbox", "radio", "phone"] = "text"
     required: bool = False
     options: list[str] = Field(default_factory=list, max_length=50)
 
@@ -45,17 +45,24 @@ MAX_PER_DAY_DESCRIPTION = (
 )
 
 
+ROLLING_DAYS_DESCRIPTION = (
+    "How many days ahead (from now) people can book. Setting it clears rolling_weeks and the other "
+    "way round; a fixed_start..fixed_end range replaces both."
+)
+
+
 class MeetingLinkIn(Schema):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,79}$")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["one_on_one", "group", "round_robin"] = "one_on_one"
     host_usernames: list[str] = Field(default_factory=list, max_length=100)
     durations: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=10)
-    increment_minutes: int = Field(default=30, ge=5, le=60)
+    increment_minutes: int = Field(default=30, ge=5, le=720)
     notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
+    rolling_days: int | None = Field(default=None, ge=1, le=730, description=ROLLING_DAYS_DESCRIPTION)
     fixed_start: date | None = None
     fixed_end: date | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
@@ -79,11 +86,12 @@ class MeetingLinkPatch(Schema):
     kind: Literal["one_on_one", "group", "round_robin"] | None = None
     host_usernames: list[str] | None = None
     durations: list[int] | None = Field(default=None, min_length=1, max_length=10)
-    increment_minutes: int | None = Field(default=None, ge=5, le=60)
+    increment_minutes: int | None = Field(default=None, ge=5, le=720)
     notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=720)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=720)
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
+    rolling_days: int | None = Field(default=None, ge=1, le=730, description=ROLLING_DAYS_DESCRIPTION)
     fixed_start: date | None = None
     fixed_end: date | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
@@ -106,6 +114,7 @@ class MeetingLinkOut(Schema):
     buffer_before_minutes: int
     buffer_after_minutes: int
     rolling_weeks: int | None
+    rolling_days: int | None
     fixed_start: date | None
     fixed_end: date | None
     max_per_day: int | None
