@@ -262,7 +262,7 @@ def notify_added_hosts(*, link: MeetingLink, before: set[int]) -> None:
         transaction.on_commit(lambda: send_co_host_notices(link_id=link.pk, user_ids=added), robust=True)
 
 
-def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), **fields: Any) -> MeetingLink:
+def _check_slug(slug: Any) -> str:
     if not isinstance(slug, str) or not SLUG.fullmatch(slug):
         raise BookingInputError(
             {
@@ -274,14 +274,55 @@ def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), *
         )
     if MeetingLink.objects.filter(slug=slug).exists():
         raise LinkConflict(gettext("The address /m/%(slug)s is taken; choose another.") % {"slug": slug})
+    return slug
+
+
+def _draft(
+    *, owner: User, slug: str, host_usernames: Sequence[str], fields: Mapping[str, Any]
+) -> tuple[MeetingLink, list[User]]:
+    _check_slug(slug)
     hosts = _resolve_hosts(owner=owner, usernames=host_usernames)
     given = _horizon({k: v for k, v in fields.items() if k in LINK_FIELDS})
     link = MeetingLink(owner=owner, slug=slug, **given)
     _check_link(link, hosts)
+    return link, hosts
+
+
+def create_link(*, owner: User, slug: str, host_usernames: Sequence[str] = (), **fields: Any) -> MeetingLink:
+    link, hosts = _draft(owner=owner, slug=slug, host_usernames=host_usernames, fields=fields)
     with transaction.atomic():
         link.save()
         _set_hosts(link=link, hosts=hosts, before=set())
     return link
+
+
+def check_link(
+    *,
+    owner: User,
+    link: MeetingLink | None = None,
+    slug: str = "",
+    host_usernames: Sequence[str] | None = None,
+    **fields: Any,
+) -> None:
+    """Run every check ``create_link`` (``link`` None) or ``update_link`` would, and save nothing.
+
+    The page editor calls it while the host types, so what it shows by a field is the server's
+    own answer. Raises ``BookingInputError`` or ``LinkConflict`` as they do.
+    """
+    if link is None:
+        _draft(owner=owner, slug=slug, host_usernames=host_usernames or (), fields=fields)
+        return
+    draft = MeetingLink(owner=link.owner, slug=link.slug, pk=link.pk)
+    for name in LINK_FIELDS:
+        setattr(draft, name, getattr(link, name))
+    for key, value in _horizon({k: v for k, v in fields.items() if k in LINK_FIELDS}).items():
+        setattr(draft, key, value)
+    hosts = (
+        list(link.hosts.all())
+        if host_usernames is None
+        else _resolve_hosts(owner=link.owner, usernames=host_usernames)
+    )
+    _check_link(draft, hosts)
 
 
 def update_link(
@@ -297,6 +338,40 @@ def update_link(
     with transaction.atomic():
         link.save()
         _set_hosts(link=link, hosts=hosts, before={h.pk for h in before})
+    return link
+
+
+def duplicate_link(*, link: MeetingLink) -> MeetingLink:
+    """A copy of ``link`` with the same rules, hosts and questions, at a free address ending in -copy.
+
+    The copy starts switched off: it shows the same times as the original, and a booker should
+    not meet two identical pages while the host is still changing it.
+    """
+    base = f"{link.slug[:70]}-copy"
+    slug = base
+    taken = set(MeetingLink.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    number = 2
+    while slug in taken:
+        slug = f"{base}-{number}"
+        number += 1
+    name = gettext("%(name)s (copy)") % {"name": link.name}
+    fields = {name_: getattr(link, name_) for name_ in LINK_FIELDS}
+    fields.update(name=name[:200], active=False)
+    return create_link(
+        owner=link.owner,
+        slug=slug,
+        host_usernames=[h.username for h in link.hosts.order_by("id")],
+        **fields,
+    )
+
+
+def set_link_active(*, link: MeetingLink, active: bool) -> MeetingLink:
+    """Switch a page on or off. An off page shows bookers that it takes no bookings."""
+    if active:
+        # A page is only switched on as a whole valid page (its hosts may have left meanwhile).
+        _check_link(link, list(link.hosts.all()) or [link.owner])
+    link.active = active
+    link.save(update_fields=["active"])
     return link
 
 

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from yoyaku.web import auth_views, connections, crm_views, dashboard, settings_views, views
+from yoyaku.web import (
+    auth_views,
+    connections,
+    crm_views,
+    dashboard,
+    hours_views,
+    page_editor,
+    settings_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +47,14 @@ urlpatterns = [
         dashboard.retry_calendar,
         name="booking-calendar-retry",
     ),
+    # The scheduling page editor and the working-hours editor.
+    path("pages/", page_editor.pages, name="pages"),
+    path("pages/new/", page_editor.page_new, name="page-new"),
+    path("pages/<slug:slug>/edit/", page_editor.page_edit, name="page-edit"),
+    path("pages/<slug:slug>/duplicate/", page_editor.page_duplicate, name="page-duplicate"),
+    path("pages/<slug:slug>/active/", page_editor.page_active, name="page-active"),
+    path("pages/<slug:slug>/delete/", page_editor.page_delete, name="page-delete"),
+    path("availability/", hours_views.availability, name="availability"),
     # The CRM: contacts and meetings of the user's workspace.
     path("crm/contacts/", crm_views.contacts, name="crm-contacts"),
     path("crm/contacts/new/", crm_views.contact_new, name="crm-contact-new"),

@@ -1,0 +1,85 @@
+// The page editor. The form works without this script (the server checks and answers on save);
+// with it, the fields that depend on a choice show only when they apply, and the server's checks
+// run while the host types (a POST with check=1 saves nothing) and show by the fields touched.
+(function () {
+  "use strict";
+  var form = document.getElementById("page-form");
+  if (!form) return;
+
+  function checked(name) {
+    var input = form.querySelector("input[name=" + name + "]:checked");
+    return input ? input.value : "";
+  }
+
+  function sync() {
+    var horizon = checked("horizon");
+    form.querySelectorAll("[data-horizon]").forEach(function (block) {
+      block.hidden = block.getAttribute("data-horizon") !== horizon;
+    });
+    var coHosts = document.getElementById("co-hosts-field");
+    if (coHosts) coHosts.hidden = checked("kind") === "one_on_one";
+    form.querySelectorAll("[data-question]").forEach(function (question) {
+      var type = question.querySelector("select[name$=-type]");
+      var options = question.querySelector("textarea[name$=-options]");
+      if (type && options) {
+        options.closest(".field").hidden = type.value !== "select" && type.value !== "radio";
+      }
+    });
+  }
+
+  var touched = {};
+  var timer = null;
+  var sequence = 0;
+
+  function show(errors) {
+    form.querySelectorAll("[data-error-for]").forEach(function (box) {
+      var name = box.getAttribute("data-error-for");
+      var message = touched[name] || name === "form_fields" ? errors[name] : "";
+      box.textContent = "";
+      if (message) {
+        var p = document.createElement("p");
+        p.textContent = message;
+        box.appendChild(p);
+      }
+      var field = box.closest(".field");
+      if (field) field.classList.toggle("has-error", Boolean(message));
+    });
+  }
+
+  function check() {
+    var data = new FormData(form);
+    data.append("check", "1");
+    var mine = ++sequence;
+    fetch(form.getAttribute("data-check-url"), {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch" },
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (body) {
+        // Only the answer to the latest state of the form is shown.
+        if (body && mine === sequence) show(body.errors || {});
+      })
+      .catch(function () {});
+  }
+
+  function changed(event) {
+    var name = event.target.name;
+    if (!name) return;
+    touched[name] = true;
+    // Errors about how far ahead are given on the field of the chosen unit.
+    if (name === "horizon") touched.rolling_days = touched.rolling_weeks = touched.fixed_end = true;
+    if (name === "fixed_start") touched.fixed_end = true;
+    if (name === "kind") touched.co_hosts = true;
+    sync();
+    window.clearTimeout(timer);
+    timer = window.setTimeout(check, 350);
+  }
+
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  sync();
+})();
