@@ -37,7 +37,9 @@ def page_form(**change: Any) -> dict[str, Any]:
     return data
 
 
-def test_a_host_creates_a_round_robin_page_with_a_co_host_and_questions(host: User, client_in: Client) -> None:
+def test_a_host_creates_a_round_robin_page_with_a_co_host_and_questions(
+    host: User, client_in: Client
+) -> None:
     make_host("ken")
     data = page_form(
         kind="round_robin",
@@ -125,7 +127,9 @@ def test_edit_duplicate_switch_off_and_delete(host: User, client_in: Client) -> 
     assert edited.status_code == 302
     link.refresh_from_db()
     assert (link.slug, link.name, link.durations) == ("intro", "Intro, longer", [45])
-    assert link.form_fields == [{"key": "company", "label": "Company name", "type": "text", "required": False}]
+    assert link.form_fields == [
+        {"key": "company", "label": "Company name", "type": "text", "required": False}
+    ]
 
     copied = client_in.post("/pages/intro/duplicate/")
     copy = MeetingLink.objects.get(slug="intro-copy")
