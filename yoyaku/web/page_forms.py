@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf import settings
 from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -365,3 +366,26 @@ def overrides_from(formset: Any) -> dict[date, list[list[int]]]:
         if data and not data.get("DELETE") and data.get("day"):
             out[data["day"]] = data.get("hours") or []
     return out
+
+
+# -- profile -------------------------------------------------------------------------------
+
+
+class ProfileForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"))
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        help_text=_("PNG, JPEG, WebP or GIF, at most 2 MB. Without a photo, your initials are shown."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}),
+    )
+    remove_photo = forms.BooleanField(label=_("Remove the photo"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = self.fields["time_zone"]
+        assert isinstance(zone, forms.ChoiceField)
+        zone.choices = time_zone_choices()

@@ -5,8 +5,10 @@ from yoyaku.web import (
     connections,
     crm_views,
     dashboard,
+    embedding_views,
     hours_views,
     page_editor,
+    profile_views,
     settings_views,
     views,
 )
@@ -15,6 +17,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("m/<slug:slug>", views.booking_page, name="booking-page"),
     path("m/<slug:slug>/", views.booking_page),
+    path("m/<slug:slug>/photo", profile_views.page_photo, name="page-photo"),
     # Host pages: sign-in, dashboard, settings.
     path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),
@@ -75,6 +78,10 @@ urlpatterns = [
     path("settings/calendar/exchange/", settings_views.connect_exchange, name="connect-exchange"),
     path("settings/calendar/caldav/", settings_views.connect_caldav, name="connect-caldav"),
     path("settings/api-keys/", settings_views.api_keys, name="settings-api-keys"),
+    path("settings/embedding/", embedding_views.embedding, name="settings-embedding"),
+    path("settings/profile/", profile_views.profile, name="settings-profile"),
+    path("settings/profile/password/", profile_views.change_password, name="settings-password"),
+    path("settings/profile/photo/", profile_views.photo, name="settings-photo"),
     path("settings/api-keys/<int:key_id>/revoke/", settings_views.revoke_key, name="api-key-revoke"),
     # Connecting Google and Microsoft 365 (OAuth): start, and the provider's redirect back.
     path("settings/calendar/connect/<str:provider>/", connections.oauth_start, name="connect-oauth-start"),
