@@ -201,3 +201,13 @@ def test_bad_hours_are_refused_by_the_field_and_nothing_changes(
     assert response.status_code == 422
     assert 'class="field-error"' in response.content.decode()
     assert Availability.objects.get(user=host).weekly == before
+
+
+def test_the_editors_speak_japanese(host: User, client_in: Client) -> None:
+    client_in.cookies["django_language"] = "ja"
+    editor = client_in.get("/pages/new/").content.decode()
+    assert "ページを作成" in editor and "開始時刻の間隔(分)" in editor
+    refused = client_in.post("/pages/new/", page_form(check="1", increment_minutes="721")).json()
+    assert refused["errors"]["increment_minutes"] == "5 から 720 までの整数を入力してください。"
+    hours = client_in.get("/availability/").content.decode()
+    assert "日付ごとの変更と休日" in hours and "月曜日" in hours
