@@ -183,6 +183,16 @@ def test_an_allowed_site_frames_the_booking_page_and_another_is_refused(
         "() => parseInt(document.querySelector('iframe[data-yoyaku-embed]').style.height) > 300"
     )
     visitor.screenshot(path=str(shots / "embed-allowed-origin.png"), full_page=True)
+    # A height message from anywhere but the Yoyaku server (here the partner page itself) is ignored;
+    # this listener runs after embed.js's, which was added first.
+    height_after_forgery = visitor.evaluate(
+        """() => new Promise(resolve => {
+            window.addEventListener("message", () => resolve(
+                document.querySelector("iframe[data-yoyaku-embed]").style.height), {once: true});
+            window.postMessage({type: "yoyaku:height", height: 4321}, "*");
+        })"""
+    )
+    assert height_after_forgery != "4321px"
 
     refused = new_page(browser)
     refused.goto(other.origin)
@@ -191,3 +201,39 @@ def test_an_allowed_site_frames_the_booking_page_and_another_is_refused(
     assert frame.locator("#link-name").count() == 0
     assert refused.eval_on_selector("iframe[data-yoyaku-embed]", "f => f.style.height") == ""
     refused.screenshot(path=str(shots / "embed-other-origin-refused.png"), full_page=True)
+
+
+def test_a_host_sets_a_photo_in_japanese_and_the_booking_page_shows_it(
+    browser: Any, live_server: Any, shots: Path, tmp_path: Path, settings: Any
+) -> None:
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    hana = make_host("hana", time_zone=ZONE)
+    make_link(hana, slug="intro", name="Intro call")
+    photo = tmp_path / "me.png"
+    Image.new("RGB", (300, 200), (30, 90, 160)).save(photo)
+    page = new_page(browser, locale="ja")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("ユーザー名").fill("hana")
+    page.get_by_label("パスワード").fill("pw-hana")
+    page.get_by_role("button", name="サインイン").click()
+    page.goto(f"{live_server.url}/settings/profile/")
+    page.locator("#id_last_name").fill("山田")
+    page.locator("#id_first_name").fill("花子")
+    page.get_by_label("タイムゾーン").select_option("Asia/Tokyo")
+    page.locator("#id_photo").set_input_files(str(photo))
+    page.get_by_role("button", name="プロフィールを保存").click()
+    expect(page.locator(".message.success")).to_have_text("プロフィールを保存しました。")
+    page.screenshot(path=str(shots / "settings-profile-ja.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/pages/new/")
+    page.screenshot(path=str(shots / "page-editor-new-ja.png"), full_page=True)
+
+    booker = new_page(browser, locale="ja")
+    booker.goto(f"{live_server.url}/m/intro")
+    image = booker.locator("img.host-photo")
+    expect(image).to_be_visible()
+    booker.wait_for_function("() => document.querySelector('img.host-photo').naturalWidth === 256")
+    booker.screenshot(path=str(shots / "booking-page-photo-ja.png"))

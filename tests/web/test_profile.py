@@ -43,6 +43,9 @@ def test_name_zone_and_language_are_saved(host: User, client_in: Client) -> None
     response = client_in.post("/settings/profile/", profile_form())
     assert response.status_code == 302
     assert response.cookies["django_language"].value == "ja"
+    # Saving again without changing the language leaves the browser's choice alone.
+    again = client_in.post("/settings/profile/", profile_form())
+    assert "django_language" not in again.cookies
     host.refresh_from_db()
     assert (host.first_name, host.last_name, host.time_zone, host.language) == (
         "Hana",

@@ -73,6 +73,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render(request, user, form=form, status=422)
     data = form.cleaned_data
+    language_before = user.language
     try:
         update_profile(
             user=user,
@@ -92,14 +93,16 @@ def profile(request: HttpRequest) -> HttpResponse:
         return _render(request, user, form=form, status=422)
     messages.success(request, gettext("Your profile is saved."))
     response = redirect("settings-profile")
-    # The host's pages speak the chosen language from the next page on.
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        user.language,
-        samesite="Lax",
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-    )
+    if user.language != language_before:
+        # A language the host just chose is spoken from the next page on; an unchanged one leaves
+        # the browser's own choice (Accept-Language, the language switcher) alone.
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            user.language,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+        )
     return response
 
 
