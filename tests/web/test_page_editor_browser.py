@@ -81,13 +81,20 @@ def test_a_host_creates_a_round_robin_page_sets_hours_and_a_day_off_and_previews
     expect(page.locator("[data-error-for=increment_minutes]")).to_have_text("")
     page.get_by_label("Minimum notice (minutes)").fill("0")
     page.locator("#id_q-0-label").fill("Company")
+    page.get_by_role("button", name="Add a question").click()
+    page.locator("#id_q-1-label").fill("Phone")
+    page.locator("#id_q-1-type").select_option("phone")
+    page.locator("#id_q-1-required").check()
     page.get_by_role("button", name="Create page").click()
     page.wait_for_url(f"{live_server.url}/pages/team-intro/edit/")
 
     link = MeetingLink.objects.get(slug="team-intro")
     assert link.kind == LinkKind.ROUND_ROBIN
     assert sorted(link.hosts.values_list("username", flat=True)) == ["hana", "ken"]
-    assert link.form_fields[0]["label"] == "Company"
+    assert [(f["label"], f["type"], f["required"]) for f in link.form_fields] == [
+        ("Company", "text", False),
+        ("Phone", "phone", True),
+    ]
     expect(page.locator("#page-url")).to_have_value(f"{live_server.url}/m/team-intro")
     assert "data-yoyaku-embed" in page.locator("#embed-snippet").input_value()
     page.screenshot(path=str(shots / "page-editor-en.png"), full_page=True)
@@ -114,6 +121,11 @@ def test_a_host_creates_a_round_robin_page_sets_hours_and_a_day_off_and_previews
     page.goto(f"{live_server.url}/pages/")
     expect(page.locator("a.row-title")).to_have_text("Team intro")
     page.screenshot(path=str(shots / "pages-list-en.png"), full_page=True)
+    # At phone width the editor is one column and nothing runs off the side.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{live_server.url}/pages/team-intro/edit/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(shots / "page-editor-phone.png"), full_page=True)
 
 
 class _Site:

@@ -79,6 +79,39 @@
     timer = window.setTimeout(check, 350);
   }
 
+  // "Add a question": a copy of the last (empty) question block with the next formset index.
+  var add = document.getElementById("add-question");
+  var total = form.querySelector("input[name=q-TOTAL_FORMS]");
+  var list = document.getElementById("questions");
+  if (add && total && list) {
+    add.hidden = false;
+    form.querySelectorAll("[data-no-script]").forEach(function (note) { note.hidden = true; });
+    add.addEventListener("click", function () {
+      var blocks = list.querySelectorAll("[data-question]");
+      var last = blocks[blocks.length - 1];
+      if (!last) return;
+      var index = Number(total.value);
+      var copy = last.cloneNode(true);
+      copy.querySelectorAll("[name], [id], [for], [data-error-for], [data-field]").forEach(function (el) {
+        ["name", "id", "for", "data-error-for", "data-field"].forEach(function (attr) {
+          var value = el.getAttribute(attr);
+          if (value) el.setAttribute(attr, value.replace(/q-\d+-/, "q-" + index + "-"));
+        });
+        if (el.matches("input[type=text], input[type=hidden], textarea")) el.value = "";
+        if (el.matches("input[type=checkbox]")) el.checked = false;
+        if (el.matches("select")) el.selectedIndex = 0;
+        if (el.matches("[data-error-for]")) el.textContent = "";
+      });
+      // The copy's "Remove" box belongs to saved questions only.
+      copy.querySelectorAll("input[name$=-DELETE]").forEach(function (box) { box.closest("label").remove(); });
+      list.appendChild(copy);
+      total.value = String(index + 1);
+      sync();
+      var label = copy.querySelector("input[name$=-label]");
+      if (label) label.focus();
+    });
+  }
+
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
   sync();
