@@ -91,7 +91,11 @@ def test_the_live_check_answers_with_the_servers_rules_and_saves_nothing(
 
 
 def test_a_valid_draft_checks_clean_and_a_taken_address_is_said(host: User, client_in: Client) -> None:
-    assert client_in.post("/pages/new/", page_form(check="1")).json() == {"errors": {}}
+    answer = client_in.post("/pages/new/", page_form(check="1")).json()
+    assert answer["errors"] == {}
+    # The preview of the draft: the page as it would be, computed and rolled back.
+    assert "Not saved yet" in answer["preview"] and "preview-days" in answer["preview"]
+    assert not MeetingLink.objects.exists()
     make_link(host, slug="team-call")
     assert "taken" in client_in.post("/pages/new/", page_form(check="1")).json()["errors"]["slug"]
 
@@ -211,3 +215,18 @@ def test_the_editors_speak_japanese(host: User, client_in: Client) -> None:
     assert refused["errors"]["increment_minutes"] == "5 から 720 までの整数を入力してください。"
     hours = client_in.get("/availability/").content.decode()
     assert "日付ごとの変更と休日" in hours and "月曜日" in hours
+
+
+def test_the_hours_preview_follows_what_is_typed_and_saves_nothing(host: User, client_in: Client) -> None:
+    make_link(host, slug="intro", durations=[60], increment_minutes=60)
+    before = Availability.objects.get(user=host).weekly
+    # Every day 9:00-10:00 only: each day of the coming week offers at most the one 9:00 slot.
+    typed = hours_form(**{f"day_{d}": "9:00-10:00" for d in range(7)}, time_zone="Asia/Tokyo")
+    answer = client_in.post("/availability/", {**typed, "preview": "1"}).json()
+    assert answer["errors"] == {}
+    assert "09:00" in answer["preview"] and "10:00" not in answer["preview"]
+    assert Availability.objects.get(user=host).weekly == before
+    host.refresh_from_db()
+    assert host.time_zone == "Asia/Tokyo"  # the fixture's own zone, unchanged
+    refused = client_in.post("/availability/", {**hours_form(day_1="soon"), "preview": "1"}).json()
+    assert "day_1" in refused["errors"] and "preview" not in refused

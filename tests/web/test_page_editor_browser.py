@@ -106,6 +106,10 @@ def test_a_host_creates_a_round_robin_page_sets_hours_and_a_day_off_and_previews
     assert label in preview_days(page)
     page.get_by_label("Monday").fill("9:00-12:00, 13:00-17:00")
     page.locator("#id_o-0-day").fill(day_off.date().isoformat())
+    # The preview follows as the host types, before saving.
+    expect(page.locator("[data-preview-body] .callout")).to_contain_text("Not saved yet")
+    expect(page.locator(".preview-days dt", has_text=label)).to_have_count(0)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "hours-editor-en.png"), full_page=True)
     page.get_by_role("button", name="Save hours").click()
     expect(page.locator(".message.success")).to_have_text("Your hours are saved.")

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -116,6 +117,7 @@ def _editor(request: HttpRequest, link: MeetingLink | None) -> HttpResponse:
         form = PageForm(initial=page_initial(link), co_host_choices=choices, editing=editing)
         questions = QuestionFormSet(initial=questions_initial(link), prefix="q")
     question_error = ""
+    preview_html = ""
     checking = request.POST.get("check") == "1"
     if request.method == "POST" and form.is_valid() & questions.is_valid():
         fields = form.link_fields()
@@ -123,9 +125,20 @@ def _editor(request: HttpRequest, link: MeetingLink | None) -> HttpResponse:
         hosts = _host_usernames(user, form)
         try:
             if checking:
-                check_link(
-                    owner=user, link=link, slug=form.cleaned_data["slug"], host_usernames=hosts, **fields
-                )
+                draft = link
+                slug = form.cleaned_data["slug"]
+
+                def write() -> MeetingLink:
+                    if draft is None:
+                        return create_link(owner=user, slug=slug, host_usernames=hosts, **fields)
+                    return update_link(link=draft, host_usernames=hosts, **fields)
+
+                check_link(owner=user, link=link, slug=slug, host_usernames=hosts, **fields)
+                with in_user_zone(user):
+                    preview = page_selectors.draft_preview(viewer=user, now=timezone.now(), write=write)
+                    preview_html = render_to_string(
+                        "web/preview_slots.html", {"preview": preview, "draft": True}, request=request
+                    )
             elif link is None:
                 link = create_link(owner=user, slug=form.cleaned_data["slug"], host_usernames=hosts, **fields)
             else:
@@ -145,7 +158,7 @@ def _editor(request: HttpRequest, link: MeetingLink | None) -> HttpResponse:
                 errors[f"q-{index}-{name}"] = " ".join(str(e) for e in errs)
         if question_error:
             errors["form_fields"] = question_error
-        return JsonResponse({"errors": errors})
+        return JsonResponse({"errors": errors, "preview": "" if errors else preview_html})
     context: dict[str, Any] = {
         "section": "pages",
         "form": form,

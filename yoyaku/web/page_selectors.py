@@ -3,9 +3,11 @@ the preview of a page's coming week."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.db import transaction
 from django.db.models import QuerySet
 
 from yoyaku.accounts.models import User
@@ -64,3 +66,17 @@ def week_preview(*, link: MeetingLink, viewer: User, now: datetime, duration: in
         calendar_error=result.calendar_error,
         time_zone=viewer.time_zone,
     )
+
+
+def draft_preview(*, viewer: User, now: datetime, write: Callable[[], MeetingLink | None]) -> Preview | None:
+    """The preview of changes not saved yet: ``write`` saves them (a page, or the viewer's hours)
+    inside a transaction that is always rolled back, and the preview is read from that state by
+    the same selector the booking page uses. Nothing is kept, and no mail goes out (notices wait
+    for a commit that never comes). ``write`` returns the page to preview (None: nothing to show).
+    """
+    with transaction.atomic():
+        link = write()
+        preview = None if link is None else week_preview(link=link, viewer=viewer, now=now)
+        transaction.set_rollback(True)
+    viewer.refresh_from_db()
+    return preview

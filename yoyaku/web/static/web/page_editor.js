@@ -3,8 +3,10 @@
 // run while the host types (a POST with check=1 saves nothing) and show by the fields touched.
 (function () {
   "use strict";
-  var form = document.getElementById("page-form");
+  var form = document.querySelector("form[data-check-url]");
   if (!form) return;
+  var param = form.getAttribute("data-check-param") || "check";
+  var previewBody = document.querySelector("[data-preview-body]");
 
   function checked(name) {
     var input = form.querySelector("input[name=" + name + "]:checked");
@@ -48,7 +50,7 @@
 
   function check() {
     var data = new FormData(form);
-    data.append("check", "1");
+    data.append(param, "1");
     var mine = ++sequence;
     fetch(form.getAttribute("data-check-url"), {
       method: "POST",
@@ -61,7 +63,10 @@
       })
       .then(function (body) {
         // Only the answer to the latest state of the form is shown.
-        if (body && mine === sequence) show(body.errors || {});
+        if (!body || mine !== sequence) return;
+        show(body.errors || {});
+        // The preview follows what is typed (the server computes it; nothing is saved).
+        if (previewBody && body.preview) previewBody.innerHTML = body.preview;
       })
       .catch(function () {});
   }
