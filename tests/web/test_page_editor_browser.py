@@ -106,6 +106,10 @@ def test_a_host_creates_a_round_robin_page_sets_hours_and_a_day_off_and_previews
     assert label in preview_days(page)
     page.get_by_label("Monday").fill("9:00-12:00, 13:00-17:00")
     page.locator("#id_o-0-day").fill(day_off.date().isoformat())
+    short_day = (day_off + timedelta(days=14)).date()
+    page.get_by_role("button", name="Add a date").click()
+    page.locator("#id_o-2-day").fill(short_day.isoformat())
+    page.locator("#id_o-2-hours").fill("10:00-11:00")
     # The preview follows as the host types, before saving.
     expect(page.locator("[data-preview-body] .callout")).to_contain_text("Not saved yet")
     expect(page.locator(".preview-days dt", has_text=label)).to_have_count(0)
@@ -116,7 +120,7 @@ def test_a_host_creates_a_round_robin_page_sets_hours_and_a_day_off_and_previews
 
     saved = Availability.objects.get(user__username="hana")
     assert saved.weekly["0"] == [[540, 720], [780, 1020]]
-    assert saved.overrides == {day_off.date().isoformat(): []}
+    assert saved.overrides == {day_off.date().isoformat(): [], short_day.isoformat(): [[600, 660]]}
     # The preview follows: the day off is gone from the coming week.
     assert label not in preview_days(page)
     assert preview_days(page)

@@ -84,38 +84,43 @@
     timer = window.setTimeout(check, 350);
   }
 
-  // "Add a question": a copy of the last (empty) question block with the next formset index.
-  var add = document.getElementById("add-question");
-  var total = form.querySelector("input[name=q-TOTAL_FORMS]");
-  var list = document.getElementById("questions");
-  if (add && total && list) {
+  // "Add a question" / "Add a date": a copy of the list's last row with the next formset index
+  // (<button data-add-row="prefix" data-list="id" data-row="selector">).
+  form.querySelectorAll("[data-add-row]").forEach(function (add) {
+    var prefix = add.getAttribute("data-add-row");
+    var total = form.querySelector("input[name=" + prefix + "-TOTAL_FORMS]");
+    var list = document.getElementById(add.getAttribute("data-list"));
+    var rowSelector = add.getAttribute("data-row");
+    if (!total || !list) return;
     add.hidden = false;
-    form.querySelectorAll("[data-no-script]").forEach(function (note) { note.hidden = true; });
+    form.querySelectorAll("[data-no-script=" + prefix + "]").forEach(function (note) { note.hidden = true; });
+    var pattern = new RegExp(prefix + "-\\d+-");
     add.addEventListener("click", function () {
-      var blocks = list.querySelectorAll("[data-question]");
-      var last = blocks[blocks.length - 1];
+      var rows = list.querySelectorAll(rowSelector);
+      var last = rows[rows.length - 1];
       if (!last) return;
       var index = Number(total.value);
       var copy = last.cloneNode(true);
       copy.querySelectorAll("[name], [id], [for], [data-error-for], [data-field]").forEach(function (el) {
         ["name", "id", "for", "data-error-for", "data-field"].forEach(function (attr) {
           var value = el.getAttribute(attr);
-          if (value) el.setAttribute(attr, value.replace(/q-\d+-/, "q-" + index + "-"));
+          if (value) el.setAttribute(attr, value.replace(pattern, prefix + "-" + index + "-"));
         });
-        if (el.matches("input[type=text], input[type=hidden], textarea")) el.value = "";
+        if (el.matches("input[type=text], input[type=hidden], input[type=date], textarea")) el.value = "";
         if (el.matches("input[type=checkbox]")) el.checked = false;
         if (el.matches("select")) el.selectedIndex = 0;
         if (el.matches("[data-error-for]")) el.textContent = "";
       });
-      // The copy's "Remove" box belongs to saved questions only.
+      // A copy's "Remove" box belongs to saved rows only.
       copy.querySelectorAll("input[name$=-DELETE]").forEach(function (box) { box.closest("label").remove(); });
+      copy.querySelectorAll(".has-error").forEach(function (field) { field.classList.remove("has-error"); });
       list.appendChild(copy);
       total.value = String(index + 1);
       sync();
-      var label = copy.querySelector("input[name$=-label]");
-      if (label) label.focus();
+      var first = copy.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) first.focus();
     });
-  }
+  });
 
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
