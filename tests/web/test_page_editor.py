@@ -230,3 +230,15 @@ def test_the_hours_preview_follows_what_is_typed_and_saves_nothing(host: User, c
     assert host.time_zone == "Asia/Tokyo"  # the fixture's own zone, unchanged
     refused = client_in.post("/availability/", {**hours_form(day_1="soon"), "preview": "1"}).json()
     assert "day_1" in refused["errors"] and "preview" not in refused
+
+
+def test_a_refused_edit_shows_the_saved_page_and_changes_nothing(host: User, client_in: Client) -> None:
+    make_link(host, slug="intro", name="Intro call")
+    response = client_in.post("/pages/intro/edit/", page_form(name="Renamed", increment_minutes="721"))
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "Give a whole number from 5 to 720." in html
+    # The preview beside the form is the stored page's, and the stored page is unchanged.
+    assert "Preview: the coming week" in html
+    link = MeetingLink.objects.get(slug="intro")
+    assert (link.name, link.increment_minutes) == ("Intro call", 30)

@@ -98,6 +98,8 @@ def test_what_is_not_a_reasonable_image_is_refused(
     assert "The photo must be a PNG, JPEG, WebP or GIF image" in response.content.decode()
     host.refresh_from_db()
     assert host.photo == ""
+    # Nothing else of the form was saved either.
+    assert (host.language, host.time_zone) == ("en", "Asia/Tokyo")
     assert not (media / "photos").exists() or not any((media / "photos").iterdir())
 
 

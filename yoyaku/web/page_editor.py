@@ -123,24 +123,26 @@ def _editor(request: HttpRequest, link: MeetingLink | None) -> HttpResponse:
         fields = form.link_fields()
         fields["form_fields"] = questions_from(questions)
         hosts = _host_usernames(user, form)
+        slug = form.cleaned_data["slug"]
         try:
+            # Checked before anything is written: a refused edit leaves ``link`` as stored, so the
+            # page shown again (and its preview) is the saved one.
+            check_link(owner=user, link=link, slug=slug, host_usernames=hosts, **fields)
             if checking:
                 draft = link
-                slug = form.cleaned_data["slug"]
 
                 def write() -> MeetingLink:
                     if draft is None:
                         return create_link(owner=user, slug=slug, host_usernames=hosts, **fields)
                     return update_link(link=draft, host_usernames=hosts, **fields)
 
-                check_link(owner=user, link=link, slug=slug, host_usernames=hosts, **fields)
                 with in_user_zone(user):
                     preview = page_selectors.draft_preview(viewer=user, now=timezone.now(), write=write)
                     preview_html = render_to_string(
                         "web/preview_slots.html", {"preview": preview, "draft": True}, request=request
                     )
             elif link is None:
-                link = create_link(owner=user, slug=form.cleaned_data["slug"], host_usernames=hosts, **fields)
+                link = create_link(owner=user, slug=slug, host_usernames=hosts, **fields)
             else:
                 link = update_link(link=link, host_usernames=hosts, **fields)
         except (BookingInputError, LinkConflict) as error:

@@ -75,6 +75,12 @@ def profile(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     language_before = user.language
     try:
+        # The photo first: a refused upload (the likeliest refusal) leaves everything as it was.
+        upload = data.get("photo")
+        if data.get("remove_photo"):
+            remove_photo(user=user)
+        elif upload is not None:
+            set_photo(user=user, upload=upload, size=upload.size or 0)
         update_profile(
             user=user,
             first_name=data["first_name"],
@@ -82,11 +88,6 @@ def profile(request: HttpRequest) -> HttpResponse:
             time_zone=data["time_zone"],
             language=data["language"],
         )
-        upload = data.get("photo")
-        if data.get("remove_photo"):
-            remove_photo(user=user)
-        elif upload is not None:
-            set_photo(user=user, upload=upload, size=upload.size or 0)
     except ProfileRefused as error:
         for field, message in error.errors.items():
             form.add_error(field if field in form.fields else None, message)
