@@ -103,6 +103,8 @@ def test_round_robin_link_needs_known_hosts(host_client: Client) -> None:
         ({"redirect_url": "http://example.com/thanks"}, "redirect_url"),
         ({"increment_minutes": 721}, "increment_minutes"),
         ({"rolling_days": 0}, "rolling_days"),
+        ({"fixed_start": "0001-01-01", "fixed_end": "0001-01-02"}, "fixed_start"),
+        ({"fixed_start": "9999-12-30", "fixed_end": "9999-12-31"}, "fixed_start"),
         ({"form_fields": [{"key": "team", "label": "Team", "type": "radio"}]}, "form_fields"),
         ({"form_fields": [{"key": "size", "label": "Size", "type": "select"}]}, "form_fields"),
     ],

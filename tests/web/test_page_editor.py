@@ -72,6 +72,7 @@ def test_a_host_creates_a_round_robin_page_with_a_co_host_and_questions(
         ({"kind": "group"}, "co_hosts", "at least two hosts"),
         ({"horizon": "days", "rolling_days": ""}, "rolling_days", "how far ahead"),
         ({"horizon": "range", "fixed_start": "2027-02-01", "fixed_end": "2027-01-01"}, "fixed_end", "before"),
+        ({"horizon": "range", "fixed_start": "9999-12-30", "fixed_end": "9999-12-31"}, "fixed_end", "2200"),
         ({"durations": "15, abc"}, "durations", "numbers"),
         ({"q-0-label": "Size", "q-0-type": "select"}, "form_fields", "options"),
     ],

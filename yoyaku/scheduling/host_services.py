@@ -93,6 +93,7 @@ BUFFER_RANGE = (0, 720)
 ROLLING_WEEKS_RANGE = (1, 104)
 ROLLING_DAYS_RANGE = (1, 730)
 MAX_PER_DAY_RANGE = (1, 100)
+FIXED_YEARS = (2000, 2200)
 FORM_FIELD_TYPES = ("text", "textarea", "select", "checkbox", "radio", "phone")
 FORM_FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MAX_FORM_FIELDS = 30
@@ -183,6 +184,17 @@ def _check_link(link: MeetingLink, hosts: list[User]) -> None:
         value = getattr(link, name)
         if value is not None and _out_of(value, bounds):
             errors[name] = _between(bounds)
+    for name in ("fixed_start", "fixed_end"):
+        day = getattr(link, name)
+        # The engine turns these into instants in the owner's zone: years a zone cannot convert
+        # (year 1, 9999) would fail there, and no booking window is meant to reach them.
+        if day is not None and not FIXED_YEARS[0] <= day.year <= FIXED_YEARS[1]:
+            errors[name] = gettext("Give a date from the year %(low)d to %(high)d.") % {
+                "low": FIXED_YEARS[0],
+                "high": FIXED_YEARS[1],
+            }
+    if errors:
+        raise BookingInputError(errors)
     if (link.fixed_start is None) != (link.fixed_end is None):
         errors["fixed_end"] = gettext("Give both the first and the last day of the range, or neither.")
     elif link.fixed_start and link.fixed_end and link.fixed_end < link.fixed_start:
