@@ -35,6 +35,11 @@ def _private_file(path: Path) -> str:
 
 
 DATA_DIR = _private_dir(Path(os.environ.get("YOYAKU_DATA_DIR", BASE_DIR.parent / "var")).resolve())
+# Uploaded files (profile photos). Never served by the web server as a folder: each photo goes
+# through a view that sends it as an image with its own headers.
+MEDIA_ROOT = Path(os.environ.get("YOYAKU_MEDIA_DIR", DATA_DIR / "media")).resolve()
+# Largest profile photo upload, in bytes (stored re-encoded, much smaller).
+YOYAKU_PHOTO_MAX_BYTES = int(os.environ.get("YOYAKU_PHOTO_MAX_BYTES", str(2 * 1024 * 1024)))
 
 
 def _env_bool(name: str, default: bool = False) -> bool:

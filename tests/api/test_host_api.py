@@ -100,6 +100,12 @@ def test_round_robin_link_needs_known_hosts(host_client: Client) -> None:
         ({"slug": "Bad Slug!"}, "slug"),
         ({"fixed_start": "2027-02-01", "fixed_end": "2027-01-01"}, "fixed_end"),
         ({"redirect_url": "javascript:alert(1)"}, "redirect_url"),
+        ({"redirect_url": "http://example.com/thanks"}, "redirect_url"),
+        ({"increment_minutes": 721}, "increment_minutes"),
+        ({"rolling_days": 0}, "rolling_days"),
+        ({"fixed_start": "0001-01-01", "fixed_end": "0001-01-02"}, "fixed_start"),
+        ({"fixed_start": "9999-12-30", "fixed_end": "9999-12-31"}, "fixed_start"),
+        ({"form_fields": [{"key": "team", "label": "Team", "type": "radio"}]}, "form_fields"),
         ({"form_fields": [{"key": "size", "label": "Size", "type": "select"}]}, "form_fields"),
     ],
 )
@@ -109,6 +115,19 @@ def test_bad_meeting_links_are_refused(host_client: Client, change: dict[str, ob
     assert response.status_code == 422, response.content
     assert any(key.startswith(field) for key in response.json()["errors"]), response.json()
     assert not MeetingLink.objects.exists()
+
+
+def test_long_increments_and_rolling_days_are_kept(host_client: Client) -> None:
+    body = {"slug": "long", "name": "Long", "increment_minutes": 90, "rolling_days": 2}
+    created = host_client.post("/api/v1/meeting-links", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["increment_minutes"], created.json()["rolling_days"]) == (90, 2)
+    # The default rolling_weeks gives way to the days the host asked for.
+    assert created.json()["rolling_weeks"] is None
+    patched = host_client.patch(
+        "/api/v1/meeting-links/long", {"rolling_weeks": 3}, content_type="application/json"
+    )
+    assert (patched.json()["rolling_weeks"], patched.json()["rolling_days"]) == (3, None)
 
 
 def test_openapi_document_and_docs_are_served() -> None:

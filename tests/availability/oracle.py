@@ -85,6 +85,9 @@ def oracle_slots(
                 continue
             if rules.fixed_end is not None and local_day > rules.fixed_end:
                 continue
+        elif rules.rolling_days is not None:
+            if t >= now + rules.rolling_days * 86400:
+                continue
         elif rules.rolling_weeks is not None and t >= now + rules.rolling_weeks * 7 * 86400:
             continue
         if not any(ws <= t and t + d <= we for ws, we in windows):

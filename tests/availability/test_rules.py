@@ -62,6 +62,26 @@ def test_increment_is_counted_from_local_midnight() -> None:
     assert got == [berlin(9, 15), berlin(9, 30), berlin(9, 45), berlin(10)]
 
 
+def test_increments_longer_than_an_hour_restart_at_local_midnight() -> None:
+    hst = host(weekly={0: [(h(0), h(24))]})
+    ninety = slots(hst, LinkRules(duration_minutes=30, increment_minutes=90, rolling_weeks=None))
+    assert ninety[:4] == [berlin(0), berlin(1, 30), berlin(3), berlin(4, 30)]
+    assert ninety[-1] == berlin(22, 30)
+    noon = slots(hst, LinkRules(duration_minutes=60, increment_minutes=720, rolling_weeks=None))
+    assert noon == [berlin(0), berlin(12)]
+
+
+def test_rolling_days_bound_the_window_in_days_from_now() -> None:
+    hst = host(weekly={d: [(h(9), h(10))] for d in range(7)})
+    now = berlin(8)  # Monday 08:00: two days reach to Wednesday 08:00
+    rules = LinkRules(duration_minutes=60, rolling_days=2, rolling_weeks=None)
+    got = slots(hst, rules, end=berlin(0, day=8), now=now)
+    assert got == [berlin(9), berlin(9, day=2)]
+    # Days win over weeks when a caller sets both: the page keeps one of them.
+    both = LinkRules(duration_minutes=60, rolling_days=2, rolling_weeks=1)
+    assert slots(hst, both, end=berlin(0, day=8), now=now) == got
+
+
 def test_busy_time_blocks_overlapping_meetings_only() -> None:
     hst = host(busy=[(berlin(10), berlin(10, 30))])
     got = slots(hst, LinkRules(duration_minutes=60, rolling_weeks=None))
@@ -254,7 +274,8 @@ def test_unknown_time_zone_is_a_clear_error() -> None:
     [
         {"duration_minutes": 0},
         {"duration_minutes": 30, "increment_minutes": 4},
-        {"duration_minutes": 30, "increment_minutes": 61},
+        {"duration_minutes": 30, "increment_minutes": 721},
+        {"duration_minutes": 30, "rolling_days": -1},
         {"duration_minutes": 30, "notice_minutes": -1},
         {"duration_minutes": 30, "max_per_day": 0},
         {"duration_minutes": 30, "fixed_start": date(2027, 2, 1), "fixed_end": date(2027, 1, 1)},

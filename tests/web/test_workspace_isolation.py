@@ -20,14 +20,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.workspace_world import INTRUDERS, World, build_world, shows_victim_data, victim_state
-from yoyaku.web import views
+from yoyaku.web import profile_views, views
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # Walked elsewhere: the API (its own walk) and the Django admin (staff only, tests/accounts).
 ELSEWHERE = ("api/v1/", "admin/")
 # Pages anyone may open: a scheduling page's existence is public by design.
-PUBLIC_VIEWS = {views.booking_page}
+PUBLIC_VIEWS = {views.booking_page, profile_views.page_photo}
 NOT_OBJECTS = {"provider"}
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 

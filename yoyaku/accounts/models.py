@@ -16,6 +16,9 @@ class Workspace(models.Model):
     every user belongs to exactly one, and hosts, contacts and seats are looked up within it."""
 
     name = models.CharField(max_length=200)
+    # Origins ("https://www.example.com") whose pages may show this workspace's booking pages in
+    # an iframe (CSP frame-ancestors); empty: nobody may frame them. Edited by the workspace's admins.
+    embed_origins = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -66,6 +69,9 @@ class User(AbstractUser):
     )
     time_zone = models.CharField(max_length=64, default="UTC")
     language = models.CharField(max_length=8, default="en", choices=[("en", "English"), ("ja", "日本語")])
+    # File name of the profile photo under MEDIA_ROOT/photos (accounts.profile re-encodes every
+    # upload); empty: booking pages show the user's initials.
+    photo = models.CharField(max_length=64, blank=True)
     # Granted by an admin; connecting a calendar (and its inbox) needs it.
     can_use_personal_email = models.BooleanField(default=True)
     # Set once a legacy account gives up one of its two connections (see selectors).

@@ -112,7 +112,7 @@ def _check_durations(value: list[int]) -> list[int]:
 class FormFieldSpec(Schema):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     label: str = Field(min_length=1, max_length=200)
-    type: Literal["text", "textarea", "select", "checkbox"] = "text"
+    type: Literal["text", "textarea", "select", "checkbox", "radio", "phone"] = "text"
     required: bool = False
     options: list[str] = Field(default_factory=list, max_length=50)
 
@@ -123,17 +123,24 @@ MAX_PER_DAY_DESCRIPTION = (
 )
 
 
+ROLLING_DAYS_DESCRIPTION = (
+    "How many days ahead (from now) people can book. Setting it clears rolling_weeks and the other "
+    "way round; a fixed_start..fixed_end range replaces both."
+)
+
+
 class MeetingLinkIn(Schema):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,79}$")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["one_on_one", "group", "round_robin"] = "one_on_one"
     host_usernames: list[str] = Field(default_factory=list, max_length=100)
     durations: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=10)
-    increment_minutes: int = Field(default=30, ge=5, le=60)
+    increment_minutes: int = Field(default=30, ge=5, le=720)
     notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
+    rolling_days: int | None = Field(default=None, ge=1, le=730, description=ROLLING_DAYS_DESCRIPTION)
     fixed_start: SafeDate | None = None
     fixed_end: SafeDate | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
@@ -157,17 +164,19 @@ Unset = SkipJsonSchema[None]
 
 class MeetingLinkPatch(Schema):
     """Only the fields sent change. ``null`` is refused (leave a field out to keep its value), except for
-    the fields that may be empty: ``rolling_weeks``, ``fixed_start``, ``fixed_end`` and ``max_per_day``."""
+    the fields that may be empty: ``rolling_weeks``, ``rolling_days``, ``fixed_start``, ``fixed_end`` and
+    ``max_per_day``."""
 
     name: str | Unset = Field(default=None, min_length=1, max_length=200)
     kind: Literal["one_on_one", "group", "round_robin"] | Unset = None
     host_usernames: list[str] | Unset = Field(default=None, max_length=100)
     durations: list[int] | Unset = Field(default=None, min_length=1, max_length=10)
-    increment_minutes: int | Unset = Field(default=None, ge=5, le=60)
+    increment_minutes: int | Unset = Field(default=None, ge=5, le=720)
     notice_minutes: int | Unset = Field(default=None, ge=0, le=60 * 24 * 60)
     buffer_before_minutes: int | Unset = Field(default=None, ge=0, le=720)
     buffer_after_minutes: int | Unset = Field(default=None, ge=0, le=720)
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
+    rolling_days: int | None = Field(default=None, ge=1, le=730, description=ROLLING_DAYS_DESCRIPTION)
     fixed_start: SafeDate | None = None
     fixed_end: SafeDate | None = None
     max_per_day: int | None = Field(default=None, ge=1, le=100, description=MAX_PER_DAY_DESCRIPTION)
@@ -218,6 +227,7 @@ class MeetingLinkOut(Schema):
     buffer_before_minutes: int
     buffer_after_minutes: int
     rolling_weeks: int | None
+    rolling_days: int | None
     fixed_start: date | None
     fixed_end: date | None
     max_per_day: int | None

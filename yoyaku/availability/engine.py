@@ -55,7 +55,8 @@ _drain = deque[object](maxlen=0).extend  # consume an iterator for its side effe
 def _horizon(*, rules: LinkRules, grid_zone: str, now: int) -> tuple[int | None, int | None]:
     """The booking window's own bounds: its first allowed start and the first start past it (None: open).
 
-    The fixed local dates in the grid zone, inclusive, when either is set; else rolling weeks from now.
+    The fixed local dates in the grid zone, inclusive, when either is set; else rolling days or weeks
+    from now.
     """
     if rules.fixed_start is not None or rules.fixed_end is not None:
         first = after = None
@@ -64,6 +65,8 @@ def _horizon(*, rules: LinkRules, grid_zone: str, now: int) -> tuple[int | None,
         if rules.fixed_end is not None:
             after = day_info(grid_zone, rules.fixed_end.toordinal())[1]
         return first, after
+    if rules.rolling_days is not None:
+        return None, now + rules.rolling_days * DAY
     if rules.rolling_weeks is not None:
         return None, now + rules.rolling_weeks * 7 * DAY
     return None, None

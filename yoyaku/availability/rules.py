@@ -11,6 +11,11 @@ from .zones import get_zone
 Interval = tuple[int, int]
 """Epoch seconds, half-open ``[start, end)``."""
 
+# Start times are k * increment minutes after local midnight, restarting each day: 90 gives
+# 00:00, 01:30, 03:00 ...; 720 gives midnight and noon.
+MIN_INCREMENT = 5
+MAX_INCREMENT = 720
+
 
 def _check_hours(where: str, hours: Sequence[tuple[int, int]]) -> None:
     for start, end in hours:
@@ -53,7 +58,8 @@ class LinkRules:
     """The booking rules of one scheduling link.
 
     The horizon is ``fixed_start``..``fixed_end`` (local dates in the grid zone, inclusive) when either is
-    set; otherwise ``rolling_weeks`` from now; with neither, there is no horizon.
+    set; otherwise ``rolling_days`` from now when set (so "the next 2 days" can be said), else
+    ``rolling_weeks`` from now; with none of them, there is no horizon.
     """
 
     duration_minutes: int
@@ -62,6 +68,7 @@ class LinkRules:
     buffer_before_minutes: int = 0
     buffer_after_minutes: int = 0
     rolling_weeks: int | None = 8
+    rolling_days: int | None = None
     fixed_start: date | None = None
     fixed_end: date | None = None
     max_per_day: int | None = None
@@ -70,13 +77,17 @@ class LinkRules:
     def __post_init__(self) -> None:
         if self.duration_minutes < 1:
             raise ValueError(f"duration_minutes must be at least 1, got {self.duration_minutes}")
-        if not 5 <= self.increment_minutes <= 60:
-            raise ValueError(f"increment_minutes must be 5..60, got {self.increment_minutes}")
+        if not MIN_INCREMENT <= self.increment_minutes <= MAX_INCREMENT:
+            raise ValueError(
+                f"increment_minutes must be {MIN_INCREMENT}..{MAX_INCREMENT}, got {self.increment_minutes}"
+            )
         for name in ("notice_minutes", "buffer_before_minutes", "buffer_after_minutes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.rolling_weeks is not None and self.rolling_weeks < 0:
             raise ValueError(f"rolling_weeks must not be negative, got {self.rolling_weeks}")
+        if self.rolling_days is not None and self.rolling_days < 0:
+            raise ValueError(f"rolling_days must not be negative, got {self.rolling_days}")
         if self.fixed_start and self.fixed_end and self.fixed_end < self.fixed_start:
             raise ValueError("fixed_end is before fixed_start")
         if self.max_per_day is not None and self.max_per_day < 1:

@@ -41,12 +41,15 @@ class MeetingLink(models.Model):
     notice_minutes = models.PositiveIntegerField(default=0)
     buffer_before_minutes = models.PositiveIntegerField(default=0)
     buffer_after_minutes = models.PositiveIntegerField(default=0)
+    # How far ahead bookers may book, counted from now: rolling_days when set, else rolling_weeks
+    # (a page keeps one of the two); a fixed date range replaces both.
     rolling_weeks = models.PositiveSmallIntegerField(null=True, blank=True, default=8)
+    rolling_days = models.PositiveSmallIntegerField(null=True, blank=True)
     fixed_start = models.DateField(null=True, blank=True)
     fixed_end = models.DateField(null=True, blank=True)
     max_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
     prioritize_contact_owner = models.BooleanField(default=False)
-    # [{"key": "company", "label": "Company", "type": "text|textarea|select|checkbox",
+    # [{"key": "company", "label": "Company", "type": "text|textarea|select|checkbox|radio|phone",
     #   "required": true, "options": ["a", "b"]}]
     form_fields = models.JSONField(default=list, blank=True)
     location = models.CharField(max_length=500, blank=True)

@@ -55,6 +55,7 @@ def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
         buffer_before_minutes=link.buffer_before_minutes,
         buffer_after_minutes=link.buffer_after_minutes,
         rolling_weeks=None if link.fixed_start and link.fixed_end else link.rolling_weeks,
+        rolling_days=None if link.fixed_start and link.fixed_end else link.rolling_days,
         fixed_start=link.fixed_start,
         fixed_end=link.fixed_end,
         max_per_day=link.max_per_day,

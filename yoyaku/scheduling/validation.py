@@ -21,6 +21,8 @@ from yoyaku.scheduling.selectors import host_hours, link_hosts, link_rules
 _MARKUP = re.compile(r"[<>]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_ANSWER_LENGTH = 2000
+# A phone number as people type it (E.164 with the usual separators): 4 to 30 characters.
+_PHONE = re.compile(r"\+?[0-9][0-9 ().\-]{2,28}[0-9]")
 
 
 class BookingInputError(ValueError):
@@ -119,7 +121,12 @@ def clean_booker(
                 "limit": f"{MAX_ANSWER_LENGTH:,}"
             }
             continue
-        elif kind == "select" and value not in spec.get("options", []):
+        elif kind == "phone" and not _PHONE.fullmatch(value.strip()):
+            errors[f"answers.{key}"] = gettext(
+                "Enter a phone number: digits, spaces, and + ( ) - . only, such as +81 3-1234-5678."
+            )
+            continue
+        elif kind in ("select", "radio") and value not in spec.get("options", []):
             options = gettext(", ").join(spec.get("options", []))
             errors[f"answers.{key}"] = gettext("Choose one of: %(options)s.") % {"options": options}
             continue

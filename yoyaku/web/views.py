@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext, ngettext
 
+from yoyaku.accounts.embedding import frame_ancestors
+from yoyaku.accounts.models import Workspace
 from yoyaku.formatting import family_name_first
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import link_hosts
@@ -120,7 +122,7 @@ def name_fields() -> list[tuple[str, str, str]]:
 
 
 def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
-    link = MeetingLink.objects.select_related("owner").filter(slug=slug, active=True).first()
+    link = MeetingLink.objects.select_related("owner__workspace").filter(slug=slug, active=True).first()
     if link is None:
         return render(request, "web/link_not_found.html", status=404)
     durations = [int(d) for d in link.durations]
@@ -135,6 +137,8 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
         "language": get_language() or settings.LANGUAGE_CODE,
         "commonTimeZones": list(COMMON_TIME_ZONES),
         "formFields": [spec["key"] for spec in link.form_fields],
+        # Where the page may send its height when framed (static/web/embed.js sizes the iframe).
+        "embedOrigins": list(link.owner.workspace.embed_origins),
     }
     context = {
         "link": link,
@@ -148,4 +152,17 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
         # A request holds its time only this long (scheduling.services.request_hold): the page says so.
         "request_hold_hours": f"{settings.YOYAKU_REQUEST_HOLD_HOURS:g}",
     }
-    return render(request, "web/booking.html", context)
+    response = render(request, "web/booking.html", context)
+    return allow_framing(response, workspace=link.owner.workspace)
+
+
+def allow_framing(response: HttpResponse, *, workspace: Workspace) -> HttpResponse:
+    """Let the sites the workspace allows show this booking page in an iframe, and nobody else.
+
+    CSP ``frame-ancestors`` names them; X-Frame-Options cannot name a site (RFC 7034 leaves
+    ALLOW-FROM unsupported by browsers), so it is left off this page only when a site is allowed.
+    """
+    response["Content-Security-Policy"] = frame_ancestors(workspace=workspace)
+    if workspace.embed_origins:
+        response.xframe_options_exempt = True  # type: ignore[attr-defined]
+    return response

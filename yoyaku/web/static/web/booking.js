@@ -439,8 +439,11 @@
     var answers = {};
     Array.prototype.forEach.call(document.querySelectorAll("[data-answer]"), function (el) {
       var key = el.getAttribute("data-answer");
-      if (el.getAttribute("data-kind") === "checkbox") {
+      var kind = el.getAttribute("data-kind");
+      if (kind === "checkbox") {
         answers[key] = el.checked;
+      } else if (kind === "radio") {
+        if (el.checked) answers[key] = el.value;
       } else if (el.value.trim() !== "") {
         answers[key] = el.value;
       }
