@@ -73,6 +73,9 @@ class World:
             "provider": "google",
             "contact_id": str(self.contact.pk),
             "meeting_id": str(self.meeting.pk),
+            # A manage link's token is its own permission: an intruder knows the booking's id at
+            # most, never its signature.
+            "token": f"{self.booking.pk.hex}:not-the-signature",
         }
 
     @staticmethod
@@ -87,6 +90,7 @@ class World:
             "provider": "google",
             "contact_id": "987654",
             "meeting_id": "987654",
+            "token": f"{uuid.uuid4().hex}:not-the-signature",
         }
 
 

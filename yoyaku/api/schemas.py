@@ -169,6 +169,15 @@ class BookingOut(Schema):
     offline: bool
     confirmation_message: str
     redirect_url: str
+    reschedule_url: str = Field(
+        default="", description="The booker's link to move the meeting; empty if none."
+    )
+    cancel_url: str = Field(default="", description="The booker's link to cancel the meeting; empty if none.")
+    calendar_file_url: str = Field(
+        default="",
+        description="The meeting as an .ics file with the invitation's UID; empty when not offered.",
+    )
+    change_note: str = Field(default="", description="Why no links to change the meeting are offered, if so.")
 
 
 class ContactOut(Schema):

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from yoyaku.accounts.connections import ConnectionRefused
-from yoyaku.api import connections, crm, hosts, public
+from yoyaku.api import connections, crm, hosts, manage, public
 from yoyaku.api.connections import refusal_status
 from yoyaku.scheduling.host_services import LinkConflict
 from yoyaku.scheduling.services import CalendarUnreadable, SlotUnavailable
@@ -26,6 +26,7 @@ api = NinjaAPI(
 )
 api.add_router("/", hosts.router)
 api.add_router("/", public.router)
+api.add_router("/", manage.router)
 api.add_router("/", connections.router)
 api.add_router("/", crm.router)
 

@@ -39,6 +39,8 @@ class MeetingLink(models.Model):
     durations = models.JSONField(default=list)  # minutes, e.g. [15, 30, 60]
     increment_minutes = models.PositiveSmallIntegerField(default=30)
     notice_minutes = models.PositiveIntegerField(default=0)
+    # How long before the meeting the booker may still move or cancel it through the manage links.
+    change_notice_minutes = models.PositiveIntegerField(default=0)
     buffer_before_minutes = models.PositiveIntegerField(default=0)
     buffer_after_minutes = models.PositiveIntegerField(default=0)
     rolling_weeks = models.PositiveSmallIntegerField(null=True, blank=True, default=8)
@@ -90,6 +92,8 @@ class Booking(models.Model):
     email = models.EmailField()
     answers = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # Why the booker cancelled, if they said (through the manage link's cancel form).
+    cancel_reason = models.TextField(blank=True)
     assigned_host = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_bookings"
     )

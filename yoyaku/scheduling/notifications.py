@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
+from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, MeetingLink
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ def _meeting_body(*, booking: Booking, draft: EventDraft, opening: str, closing:
     }
     if draft.location:
         body += "\n\n" + _("Location: %(location)s") % {"location": draft.location}
-    return body + "\n\n" + closing
+    body += "\n\n" + closing
+    manage = manage_text(booking=booking)
+    return body + ("\n\n" + manage if manage else "")
 
 
 def send_invitation(*, booking: Booking, draft: EventDraft) -> None:

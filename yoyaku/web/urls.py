@@ -1,11 +1,15 @@
 from django.urls import path
 
-from yoyaku.web import auth_views, connections, crm_views, dashboard, settings_views, views
+from yoyaku.web import auth_views, connections, crm_views, dashboard, manage_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("m/<slug:slug>", views.booking_page, name="booking-page"),
     path("m/<slug:slug>/", views.booking_page),
+    # The booker's links to move or cancel their meeting (a signed token, no sign-in).
+    path("manage/<str:token>/reschedule/", manage_views.reschedule_page, name="manage-reschedule"),
+    path("manage/<str:token>/cancel/", manage_views.cancel_page, name="manage-cancel"),
+    path("manage/<str:token>/meeting.ics", manage_views.calendar_file, name="manage-ics"),
     # Host pages: sign-in, dashboard, settings.
     path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),

@@ -3,6 +3,10 @@ browser then talks to the public REST API (/api/v1/book/...) for slots and booki
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import zoneinfo
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -14,30 +18,51 @@ from django.utils.translation import get_language, gettext, ngettext
 from yoyaku.scheduling.models import LinkKind, MeetingLink
 from yoyaku.scheduling.selectors import link_hosts
 
-# Offered in the time zone switcher besides the booker's detected zone (IANA names).
-COMMON_TIME_ZONES = (
-    "Pacific/Honolulu",
-    "America/Anchorage",
-    "America/Los_Angeles",
-    "America/Denver",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "UTC",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Helsinki",
-    "Africa/Johannesburg",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Seoul",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Pacific/Auckland",
+
+@functools.cache
+def time_zone_names() -> list[str]:
+    """Every zone the switcher offers: the tz database's zones by country (``zone.tab``) and UTC.
+
+    ``zoneinfo.available_timezones()`` also lists the backward-compatible aliases (US/Eastern,
+    Japan, Australia/ACT, Etc/GMT+5, ...): names kept for old data that would only repeat a zone
+    already listed. zone.tab names each zone people live in once, with its current name.
+    """
+    known = zoneinfo.available_timezones()
+    names = {name for name in _zone_tab_names() if name in known}
+    # Without a zone.tab (a trimmed tz install), fall back to every name of the usual areas.
+    if not names:
+        names = {name for name in known if name.split("/", 1)[0] in _AREAS and "/" in name}
+    return sorted(names | {"UTC"})
+
+
+_AREAS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
 )
+
+
+def _zone_tab_names() -> list[str]:
+    text = ""
+    try:  # the tzdata package, which zoneinfo prefers when the system has no tz database
+        text = importlib.resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        for root in zoneinfo.TZPATH:
+            candidate = Path(root) / "zone.tab"
+            if candidate.is_file():
+                text = candidate.read_text("utf-8")
+                break
+    # Lines are "country<TAB>coordinates<TAB>zone[<TAB>comment]"; "#" starts a comment line.
+    return [line.split("\t")[2] for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -113,8 +138,16 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
     link = MeetingLink.objects.select_related("owner").filter(slug=slug, active=True).first()
     if link is None:
         return render(request, "web/link_not_found.html", status=404)
-    durations = [int(d) for d in link.durations]
+    return render(request, "web/booking.html", booking_page_context(link=link))
+
+
+def booking_page_context(
+    *, link: MeetingLink, durations: list[int] | None = None, **config_changes: Any
+) -> dict[str, Any]:
+    """The booking page's template context; the manage pages change its config (their mode, URLs)."""
+    durations = durations or [int(d) for d in link.durations]
     config: dict[str, Any] = {
+        "mode": "book",
         "slug": link.slug,
         "availabilityUrl": reverse("api-v1:availability", kwargs={"slug": link.slug}),
         "bookUrl": reverse("api-v1:book", kwargs={"slug": link.slug}),
@@ -123,16 +156,17 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
         "host": host_label(link),
         "location": link.location,
         "language": get_language() or settings.LANGUAGE_CODE,
-        "commonTimeZones": list(COMMON_TIME_ZONES),
+        "timeZones": time_zone_names(),
         "formFields": [spec["key"] for spec in link.form_fields],
+        **config_changes,
     }
-    context = {
+    return {
         "link": link,
         "host": config["host"],
+        "mode": config["mode"],
         "durations": [(d, duration_label(d)) for d in durations],
         "location_is_url": link.location.startswith(("https://", "http://")),
         "form_fields": link.form_fields,
         "config": config,
         "strings": page_strings(),
     }
-    return render(request, "web/booking.html", context)

@@ -137,7 +137,7 @@
 
   function fillZones() {
     var select = $("tz-select");
-    var zones = [detectedZone].concat(cfg.commonTimeZones.filter(function (z) { return z !== detectedZone; }));
+    var zones = [detectedZone].concat(cfg.timeZones.filter(function (z) { return z !== detectedZone; }));
     zones.forEach(function (zone) {
       var option = document.createElement("option");
       option.value = zone;
