@@ -6,13 +6,16 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import zoneinfo
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language, gettext, ngettext
 
 from yoyaku.scheduling.models import LinkKind, MeetingLink
@@ -131,6 +134,39 @@ def page_strings() -> dict[str, str]:
         "prevMonth": gettext("Previous month"),
         "nextMonth": gettext("Next month"),
         "available": gettext("times available"),
+        "noZone": gettext("No time zone matches. Try a city or an offset like +9."),
+        "calendarDownMove": gettext(
+            "The host's calendar can't be read right now, so new times can't be offered. "
+            "Please try again later."
+        ),
+        "linkGone": gettext("This link no longer works: the meeting was cancelled, or its time has passed."),
+        "movedTitle": gettext("Your meeting was moved"),
+        "movedBody": gettext("Your meeting with {host} is now at the new time."),
+        "cancelledTitle": gettext("Your meeting was cancelled"),
+        "cancelledBody": gettext("Your meeting with {host} is cancelled, and the time is free again."),
+        "updateSent": gettext("You'll get an email about the change."),
+    }
+
+
+def bookable_range(*, link: MeetingLink, now: datetime) -> dict[str, int | None]:
+    """The first and last instants (epoch ms) the page can offer, for the month navigation.
+
+    The same window as the engine's (``availability.engine._horizon``): the fixed dates in the
+    owner's zone, else rolling weeks from now; None where it is open.
+    """
+    zone = ZoneInfo(link.owner.time_zone)
+    first = now + timedelta(minutes=link.notice_minutes)
+    last: datetime | None = None
+    if link.fixed_start or link.fixed_end:
+        if link.fixed_start:
+            first = max(first, datetime.combine(link.fixed_start, time(0), zone))
+        if link.fixed_end:
+            last = datetime.combine(link.fixed_end, time(23, 59), zone)
+    elif link.rolling_weeks is not None:
+        last = now + timedelta(weeks=link.rolling_weeks)
+    return {
+        "firstInstant": int(first.timestamp() * 1000),
+        "lastInstant": int(last.timestamp() * 1000) if last else None,
     }
 
 
@@ -158,6 +194,7 @@ def booking_page_context(
         "language": get_language() or settings.LANGUAGE_CODE,
         "timeZones": time_zone_names(),
         "formFields": [spec["key"] for spec in link.form_fields],
+        **bookable_range(link=link, now=timezone.now()),
         **config_changes,
     }
     return {
