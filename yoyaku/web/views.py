@@ -54,18 +54,36 @@ _AREAS = frozenset(
 )
 
 
-def _zone_tab_names() -> list[str]:
-    text = ""
-    try:  # the tzdata package, which zoneinfo prefers when the system has no tz database
-        text = importlib.resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text("utf-8")
+def _tz_file(name: str) -> str:
+    """A file of the tz database: from the tzdata package, else the system's (zoneinfo.TZPATH)."""
+    try:
+        return importlib.resources.files("tzdata.zoneinfo").joinpath(name).read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError):
         for root in zoneinfo.TZPATH:
-            candidate = Path(root) / "zone.tab"
+            candidate = Path(root) / name
             if candidate.is_file():
-                text = candidate.read_text("utf-8")
-                break
+                return candidate.read_text("utf-8")
+    return ""
+
+
+def _zone_tab_names() -> list[str]:
     # Lines are "country<TAB>coordinates<TAB>zone[<TAB>comment]"; "#" starts a comment line.
+    text = _tz_file("zone.tab")
     return [line.split("\t")[2] for line in text.splitlines() if line and not line.startswith("#")]
+
+
+@functools.cache
+def time_zone_aliases() -> dict[str, str]:
+    """Old names of listed zones, to the listed name: browsers report some zones by an old name
+    (Chromium's ICU says Asia/Calcutta for Asia/Kolkata, Europe/Kiev for Europe/Kyiv)."""
+    listed = set(time_zone_names())
+    aliases = {}
+    # tzdata.zi's link lines are "L <target> <old name>".
+    for line in _tz_file("tzdata.zi").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "L" and parts[1] in listed and parts[2] not in listed:
+            aliases[parts[2]] = parts[1]
+    return aliases
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -143,6 +161,7 @@ def page_strings() -> dict[str, str]:
         "movedTitle": gettext("Your meeting was moved"),
         "movedBody": gettext("Your meeting with {host} is now at the new time."),
         "cancelledTitle": gettext("Your meeting was cancelled"),
+        "cancelledShort": gettext("Cancelled"),
         "cancelledBody": gettext("Your meeting with {host} is cancelled, and the time is free again."),
         "updateSent": gettext("You'll get an email about the change."),
     }
@@ -193,6 +212,7 @@ def booking_page_context(
         "location": link.location,
         "language": get_language() or settings.LANGUAGE_CODE,
         "timeZones": time_zone_names(),
+        "timeZoneAliases": time_zone_aliases(),
         "formFields": [spec["key"] for spec in link.form_fields],
         **bookable_range(link=link, now=timezone.now()),
         **config_changes,

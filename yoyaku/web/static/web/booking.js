@@ -14,6 +14,8 @@
   try {
     detectedZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   } catch (e) { /* very old browsers: UTC is a safe answer */ }
+  // Chromium names some zones by their old names (Asia/Calcutta): use the name the list has.
+  detectedZone = (cfg.timeZoneAliases || {})[detectedZone] || detectedZone;
 
   var state = {
     zone: detectedZone,
@@ -1033,7 +1035,7 @@
       showManageLinks(booking);
     }
     if ($("summary-current")) {
-      $("summary-current").textContent = cancelled ? S.cancelledTitle : whenLabel(booking.start, booking.duration, state.zone);
+      $("summary-current").textContent = cancelled ? S.cancelledShort : whenLabel(booking.start, booking.duration, state.zone);
     }
     $("summary-time-item").hidden = true;
     setStatus("");
