@@ -53,6 +53,9 @@ class MeetingLinkIn(Schema):
     durations: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=10)
     increment_minutes: int = Field(default=30, ge=5, le=60)
     notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
+    change_notice_minutes: int = Field(
+        default=0, ge=0, le=60 * 24 * 60, description="Minutes before the meeting the booker may still change it."
+    )
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
@@ -81,6 +84,7 @@ class MeetingLinkPatch(Schema):
     durations: list[int] | None = Field(default=None, min_length=1, max_length=10)
     increment_minutes: int | None = Field(default=None, ge=5, le=60)
     notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
+    change_notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=720)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=720)
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
@@ -103,6 +107,7 @@ class MeetingLinkOut(Schema):
     durations: list[int]
     increment_minutes: int
     notice_minutes: int
+    change_notice_minutes: int
     buffer_before_minutes: int
     buffer_after_minutes: int
     rolling_weeks: int | None
