@@ -54,7 +54,10 @@ class MeetingLinkIn(Schema):
     increment_minutes: int = Field(default=30, ge=5, le=60)
     notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
     change_notice_minutes: int = Field(
-        default=0, ge=0, le=60 * 24 * 60, description="Minutes before the meeting the booker may still change it."
+        default=0,
+        ge=0,
+        le=60 * 24 * 60,
+        description="Minutes before the meeting that a booker may still move or cancel it.",
     )
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
