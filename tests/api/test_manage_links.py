@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from django.core import mail, signing
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
@@ -265,3 +265,19 @@ def test_microsoft_hosts_get_no_calendar_file() -> None:
     assert add_to_calendar_ics(booking=booking) is None
     assert booker_links(booking=booking)["calendar_file_url"] == ""
     assert booker_links(booking=booking)["cancel_url"]
+
+
+@override_settings(YOYAKU_BOOKING_RATE_LIMIT="1/h", YOYAKU_PUBLIC_RATE_LIMIT="2/m")
+def test_manage_changes_count_with_bookings_and_reads_with_availability(hana: tuple[User, str]) -> None:
+    host, _ = hana
+    make_link(host)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    book(client, "intro", berlin(10))  # the one booking the limit allows this address
+    token = manage_token(booking=Booking.objects.get())
+
+    refused = client.post(f"/api/v1/manage/{token}/cancel", data={}, content_type="application/json")
+    assert refused.status_code == 429 and refused["Retry-After"]
+    assert Booking.objects.get().status == BookingStatus.CONFIRMED
+    assert [client.get(f"/api/v1/manage/{token}").status_code for _ in range(3)] == [200, 200, 429]
+    # A forged token is counted too: guessing is as limited as booking.
+    assert client.get("/api/v1/manage/forged").status_code == 429
