@@ -20,7 +20,7 @@ from yoyaku.calendars.google import google_event_id
 from yoyaku.scheduling.manage_links import add_to_calendar_ics, booker_links, manage_token
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LINK_RE = re.compile(r"/manage/([^/\s]+)/(reschedule|cancel)/")
