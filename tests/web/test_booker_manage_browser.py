@@ -211,3 +211,28 @@ def test_keyboard_booking_at_phone_width_then_reschedule_and_cancel_from_the_mai
     page.goto(links["reschedule"])
     expect(page.locator("h1")).to_have_text("This link no longer works")
     page.screenshot(path=str(shots / "manage-10-link-gone.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("locale", "hour12"), [("en-US", True), ("en-GB", False), ("ja", False)], ids=["en-US", "en-GB", "ja"]
+)
+def test_the_clock_follows_the_locale_and_the_toggle_is_kept(
+    browser: Any, live_server: Any, shots: Path, locale: str, hour12: bool
+) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("sora", time_zone="Asia/Tokyo", weekly=EVERY_DAY_9_TO_5)
+    make_link(host, slug="soudan", name="ご相談", durations=[30])
+    page = phone_page(browser, zone="Europe/London", locale=locale)
+    page.goto(f"{live_server.url}/m/soudan")
+    slot = page.locator("#slots button.slot").first
+    twelve = re.compile(r"\d{1,2}:\d{2}\s?(AM|PM|午前|午後)|(午前|午後)\d{1,2}:\d{2}")
+    expect(slot).to_have_text(twelve if hour12 else re.compile(r"^\d{1,2}:\d{2}$"))
+    expect(page.locator(f'input[name="clock"][value="{12 if hour12 else 24}"]')).to_be_checked()
+    page.screenshot(path=str(shots / f"clock-{locale}.png"), full_page=True)
+
+    page.locator("label", has=page.locator('input[name="clock"][value="12"]')).click()
+    expect(slot).to_have_text(twelve)
+    page.reload()
+    expect(page.locator('input[name="clock"][value="12"]')).to_be_checked()
+    expect(page.locator("#slots button.slot").first).to_have_text(twelve)
