@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -236,3 +236,37 @@ def test_the_clock_follows_the_locale_and_the_toggle_is_kept(
     page.reload()
     expect(page.locator('input[name="clock"][value="12"]')).to_be_checked()
     expect(page.locator("#slots button.slot").first).to_have_text(twelve)
+
+
+def test_the_months_outside_a_fixed_range_cannot_be_reached(
+    browser: Any, live_server: Any, shots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("sora", time_zone="Asia/Tokyo", weekly=EVERY_DAY_9_TO_5)
+    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    # Days 10 to 20 of the month after next: one month only, whatever today is.
+    month_after_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1) + timedelta(days=32)
+    first, last = month_after_next.replace(day=10), month_after_next.replace(day=20)
+    make_link(
+        host,
+        slug="event",
+        name="Event",
+        durations=[30],
+        fixed_start=first,
+        fixed_end=last,
+        rolling_weeks=None,
+    )
+
+    page = phone_page(browser, zone="Asia/Tokyo")
+    page.goto(f"{live_server.url}/m/event")
+    expect(page.locator("#days .day.open").first).to_have_attribute("data-date", first.isoformat())
+    expect(page.locator("#month-prev")).to_be_disabled()
+    expect(page.locator("#month-next")).to_be_disabled()
+    month = page.locator("#month-title").inner_text()
+    tab_to(page, lambda f: "day" in f["cls"].split(), most=8)
+    assert focused(page)["date"] == first.isoformat()  # the tab stop is the chosen day
+    for key in ("PageDown", "PageUp", "Shift+PageDown"):
+        page.keyboard.press(key)
+        expect(page.locator("#month-title")).to_have_text(month)
+    page.screenshot(path=str(shots / "manage-11-fixed-range.png"), full_page=True)

@@ -493,8 +493,9 @@
     $("month-prev").disabled = index <= firstMonth();
     $("month-next").disabled = index >= lastMonth();
 
+    // Only a day the booker moved to is kept (state.focusDate); otherwise the chosen day, the first
+    // open one, today or the 1st takes the tab stop.
     var roving = rovingDate();
-    state.focusDate = roving;
     grid.textContent = "";
     grid.appendChild(weekdayHeader());
     var lead = new Date(Date.UTC(state.year, state.month, 1)).getUTCDay();
