@@ -281,3 +281,22 @@ def test_manage_changes_count_with_bookings_and_reads_with_availability(hana: tu
     assert [client.get(f"/api/v1/manage/{token}").status_code for _ in range(3)] == [200, 200, 429]
     # A forged token is counted too: guessing is as limited as booking.
     assert client.get("/api/v1/manage/forged").status_code == 429
+
+
+def test_changes_take_json_only(hana: tuple[User, str]) -> None:
+    host, _ = hana
+    make_link(host)
+    client = Client()
+    book(client, "intro", berlin(10))
+    token = manage_token(booking=Booking.objects.get())
+    # What a cross-site form could post: refused before anything changes.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        answer = client.post(
+            f"/api/v1/manage/{token}/cancel", data='{"reason": ""}', content_type=content_type
+        )
+        assert answer.status_code == 415 and "JSON" in answer.json()["detail"], answer.content
+    form = client.post(f"/api/v1/manage/{token}/reschedule", data={"start": berlin(14).isoformat()})
+    assert form.status_code in (400, 415, 422), form.content
+    assert form.json()["detail"]
+    assert Booking.objects.get().status == BookingStatus.CONFIRMED
+    assert Booking.objects.get().start == berlin(10)

@@ -92,6 +92,12 @@ def _booking(token: str) -> Booking:
     return booking
 
 
+def _json_only(request: HttpRequest) -> None:
+    # A form or text/plain body is what a cross-site form posts; the manage page always sends JSON.
+    if request.content_type != "application/json":
+        raise HttpError(415, "Send the body as JSON (Content-Type: application/json).")
+
+
 def _refused(error: Exception) -> HttpError:
     return HttpError(403, str(error))
 
@@ -130,6 +136,7 @@ def managed_availability(request: HttpRequest, token: str, query: Query[Availabi
         403: ErrorOut,
         404: ErrorOut,
         409: ErrorOut,
+        415: ErrorOut,
         422: ErrorOut,
         429: ErrorOut,
         503: ErrorOut,
@@ -141,6 +148,7 @@ def managed_reschedule(request: HttpRequest, token: str, payload: RescheduleIn) 
     """422 with the rule on `start` when the page never offers that time, 409 when it is taken,
     403 when the page's notice for changes has passed or the host's calendar (Exchange) refuses
     changes, 503 when the host's calendar cannot be read."""
+    _json_only(request)
     booking = _booking(token)
     try:
         booking = reschedule_by_booker(booking=booking, start=payload.start, now=timezone.now())
@@ -153,12 +161,20 @@ def managed_reschedule(request: HttpRequest, token: str, payload: RescheduleIn) 
 
 @router.post(
     "/manage/{token}/cancel",
-    response={200: ManagedBookingOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={
+        200: ManagedBookingOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        415: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     summary="Cancel the meeting, with an optional reason for the host",
     throttle=[WRITE_LIMIT],
 )
 def managed_cancel(request: HttpRequest, token: str, payload: CancelIn) -> dict[str, Any]:
     """403 when the page's notice for changes has passed or the host's calendar (Exchange) refuses it."""
+    _json_only(request)
     booking = _booking(token)
     try:
         booking = cancel_by_booker(booking=booking, reason=payload.reason, now=timezone.now())
