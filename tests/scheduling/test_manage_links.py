@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core import mail
 
 from tests.factories import make_host, make_link
+from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.scheduling.calendar_writes import booking_event_draft
 from yoyaku.scheduling.manage_links import manage_token
 from yoyaku.scheduling.models import Booking, BookingStatus, LinkKind
@@ -62,3 +63,26 @@ def test_the_invitation_and_the_event_carry_the_links_in_the_bookers_language() 
     [message] = mail.outbox
     assert "日時の変更:" in message.body and f"/manage/{token}/reschedule/" in message.body
     assert "キャンセル:" in message.body and f"/manage/{token}/cancel/" in message.body
+
+
+def test_an_exchange_event_says_why_it_has_no_links() -> None:
+    host = make_host("ken", time_zone="Asia/Tokyo", email="ken@example.com")
+    connection = CalendarConnection(user=host, provider=Provider.EXCHANGE, account_email=host.email)
+    connection.secret = "not used"
+    connection.save()
+    start = datetime(2030, 3, 1, 1, 0, tzinfo=UTC)
+    booking = Booking.objects.create(
+        link=make_link(host),
+        status=BookingStatus.CONFIRMED,
+        start=start,
+        end=start + timedelta(minutes=30),
+        time_zone="Asia/Tokyo",
+        first_name="Aiko",
+        last_name="Sato",
+        email="aiko@example.com",
+        assigned_host=host,
+    )
+    # Exchange sends its own invitation with this description: it tells the booker what to do.
+    description = booking_event_draft(booking=booking).description
+    assert "/manage/" not in description
+    assert "reply to the invitation or write to the host" in description
