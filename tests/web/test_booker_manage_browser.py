@@ -19,6 +19,7 @@ from django.core import mail
 
 from tests.factories import connect_caldav, make_host, make_link
 from yoyaku.demo.radicale import RadicaleServer
+from yoyaku.scheduling.manage_links import manage_token
 from yoyaku.scheduling.models import Booking, BookingStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -178,7 +179,10 @@ def test_keyboard_booking_at_phone_width_then_reschedule_and_cancel_from_the_mai
     page.screenshot(path=str(shots / "manage-05-reschedule.png"), full_page=True)
     tab_to(page, lambda f: "day" in f["cls"].split(), most=8)
     page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
+    chosen = focused(page)["date"]
+    page.keyboard.press("Enter")  # even while that day's month is still loading
+    expect(page.locator(f'#days [data-date="{chosen}"]')).to_have_attribute("aria-selected", "true")
+    expect(page.locator(f'#days [data-date="{chosen}"]')).to_be_focused()
     page.keyboard.press("Tab")
     new_iso = page.evaluate("document.activeElement.getAttribute('data-start')")
     assert new_iso and new_iso != start_iso
@@ -270,3 +274,44 @@ def test_the_months_outside_a_fixed_range_cannot_be_reached(
         page.keyboard.press(key)
         expect(page.locator("#month-title")).to_have_text(month)
     page.screenshot(path=str(shots / "manage-11-fixed-range.png"), full_page=True)
+
+
+def test_the_manage_pages_in_japanese(browser: Any, live_server: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    host = make_host("sora", time_zone="Asia/Tokyo", weekly=EVERY_DAY_9_TO_5)
+    link = make_link(host, slug="soudan", name="ご相談", durations=[30])
+    start = datetime.now(ZoneInfo("Asia/Tokyo")).replace(hour=10, minute=0, second=0, microsecond=0)
+    start += timedelta(days=2)
+    booking = Booking.objects.create(
+        link=link,
+        status=BookingStatus.CONFIRMED,
+        start=start,
+        end=start + timedelta(minutes=30),
+        time_zone="Asia/Tokyo",
+        first_name="花子",
+        last_name="山田",
+        email="hanako@example.com",
+        assigned_host=host,
+        language="ja",
+    )
+    token = manage_token(booking=booking)
+    page = phone_page(browser, zone="Asia/Tokyo", locale="ja")
+
+    page.goto(f"{live_server.url}/manage/{token}/reschedule/")
+    expect(page.locator("#slots button.slot").first).to_be_visible()
+    # The host has no calendar now, but a booked meeting moves as a booking, not as a request.
+    expect(page.locator("#pick-title")).to_have_text("新しい日時を選択")
+    expect(page.locator("#offline-note")).to_be_hidden()
+    expect(page.locator('input[name="clock"][value="24"]')).to_be_checked()
+    page.screenshot(path=str(shots / "manage-ja-reschedule.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/manage/{token}/cancel/")
+    expect(page.locator("#cancel-title")).to_have_text("このミーティングをキャンセルしますか?")
+    expect(page.locator("#cancel-when")).to_contain_text("Asia/Tokyo")
+    page.fill("#f-reason", "都合が悪くなりました")
+    page.click("#cancel-submit")
+    expect(page.locator("#done-title")).to_have_text("ミーティングをキャンセルしました")
+    page.screenshot(path=str(shots / "manage-ja-cancelled.png"), full_page=True)
+    booking.refresh_from_db()
+    assert (booking.status, booking.cancel_reason) == (BookingStatus.CANCELLED, "都合が悪くなりました")

@@ -405,6 +405,8 @@
           return;
         }
         state.autoAdvance = 0;
+        if (state.pendingDate && state.days[state.pendingDate]) { state.selectedDate = state.pendingDate; }
+        state.pendingDate = null;
         if (!state.selectedDate || !state.days[state.selectedDate]) {
           state.selectedDate = available.length ? available[0] : null;
         }
@@ -435,9 +437,11 @@
   }
 
   function applyMode() {
+    // A meeting being moved stays a booking, even if its host has no calendar connected any more.
+    var requests = state.offline && cfg.mode === "book";
     var title = $("pick-title");
-    title.textContent = state.offline ? title.getAttribute("data-request") : title.getAttribute("data-book");
-    $("offline-note").hidden = !state.offline;
+    title.textContent = requests ? title.getAttribute("data-request") : title.getAttribute("data-book");
+    $("offline-note").hidden = !requests;
   }
 
   // -- the month grid (WAI-ARIA grid, roving tabindex: one day is in the tab order) ----------
@@ -594,6 +598,11 @@
   }
 
   function selectDay(cell) {
+    if (state.loading) {
+      // Enter on a day of a month still loading: pick it once its times are known.
+      state.pendingDate = cell.getAttribute("data-date");
+      return;
+    }
     if (!cell.classList.contains("open")) { return; }
     state.selectedDate = cell.getAttribute("data-date");
     state.focusDate = state.selectedDate;
