@@ -270,6 +270,17 @@ def test_the_months_outside_a_fixed_range_cannot_be_reached(
     month = page.locator("#month-title").inner_text()
     tab_to(page, lambda f: "day" in f["cls"].split(), most=8)
     assert focused(page)["date"] == first.isoformat()  # the tab stop is the chosen day
+    sunday = first - timedelta(days=(first.weekday() + 1) % 7)  # weeks start on Sunday
+    for key, expected in (
+        ("End", sunday + timedelta(days=6)),
+        ("Home", sunday),
+        ("ArrowDown", sunday + timedelta(days=7)),
+        ("ArrowUp", sunday),
+        ("ArrowLeft", sunday - timedelta(days=1)),
+        ("ArrowRight", sunday),
+    ):
+        page.keyboard.press(key)
+        assert focused(page)["date"] == expected.isoformat(), key
     for key in ("PageDown", "PageUp", "Shift+PageDown"):
         page.keyboard.press(key)
         expect(page.locator("#month-title")).to_have_text(month)
