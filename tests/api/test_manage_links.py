@@ -92,8 +92,16 @@ def test_links_in_the_mail_reschedule_then_cancel_with_a_reason(
     assert datetime.fromisoformat(moved.json()["start"]) == berlin(14)
     [event_after] = events_on(radicale, calendar)
     assert event_after.start == berlin(14)
-    update = mail.outbox[-1]
-    assert invitation_token(update) == token  # the update mails the links again
+    # The move retires the old links; the update mails new ones (and the answer has them too).
+    new_token = invitation_token(mail.outbox[-1])
+    assert new_token != token and new_token in moved.json()["cancel_url"]
+    assert client.get(f"/api/v1/manage/{token}").status_code == 404
+    assert (
+        client.post(f"/api/v1/manage/{token}/cancel", data={}, content_type="application/json").status_code
+        == 404
+    )
+    token = new_token
+    assert f"/manage/{token}/cancel/" in (events_on(radicale, calendar)[0].description or "")
 
     cancelled = client.post(
         f"/api/v1/manage/{token}/cancel",

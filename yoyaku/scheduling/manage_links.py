@@ -1,10 +1,10 @@
 """The booker's own links to move or cancel a meeting, and its "add to calendar" file.
 
 A manage link carries a signed token (``django.core.signing`` with a salt of its own, so no other
-signed value of the site can pass for one) bound to the booking's id. No sign-in: holding the link
-is the permission, like holding the invitation. A token stops working once its booking is
-cancelled, is no longer confirmed, or its time has passed; every such token, like a forged one,
-resolves to nothing, and the API answers 404 without saying which.
+signed value of the site can pass for one) bound to the booking's id and start. No sign-in: holding
+the link is the permission, like holding the invitation. A token stops working once its booking is
+cancelled, moved (the newer mails carry new links), no longer confirmed, or its time has passed;
+every such token, like a forged one, resolves to nothing, and the API answers 404 without saying which.
 
 The links are not offered for a meeting on an Exchange calendar: Yoyaku cannot change those
 (``calendars/capabilities.py``), so the page and the mails say to reply to the host instead.
@@ -36,22 +36,30 @@ class ChangeRefused(Exception):
 
 
 def manage_token(*, booking: Booking) -> str:
-    """The token of ``booking``'s manage links (URL-safe: hex id, ``:`` and base64url)."""
-    return signing.Signer(salt=SALT).sign(booking.pk.hex)
+    """The token of ``booking``'s manage links: its id and its start, signed (URL-safe).
+
+    The start is part of what is signed, so moving the meeting retires the links of the older time
+    (the update mail, the updated event and the confirmation carry the new ones): a forwarded or
+    leaked old mail cannot move the meeting again.
+    """
+    assert booking.start is not None
+    return signing.Signer(salt=SALT).sign(f"{booking.pk.hex}.{int(booking.start.timestamp())}")
 
 
 def booking_for_token(*, token: str, now: datetime | None = None) -> Booking | None:
-    """The confirmed, still upcoming booking ``token`` was made for; None for anything else."""
+    """The confirmed, still upcoming booking ``token`` was made for, at the time it was made for;
+    None for anything else."""
     try:
-        booking_hex = signing.Signer(salt=SALT).unsign(token)
+        value = signing.Signer(salt=SALT).unsign(token)
     except signing.BadSignature:
         return None
+    booking_hex, _, start = value.partition(".")
     booking = (
         Booking.objects.select_related("link", "link__owner", "assigned_host").filter(pk=booking_hex).first()
     )
     if booking is None or booking.status != BookingStatus.CONFIRMED or booking.start is None:
         return None
-    if booking.start <= (now or timezone.now()):
+    if str(int(booking.start.timestamp())) != start or booking.start <= (now or timezone.now()):
         return None
     return booking
 
@@ -103,7 +111,7 @@ def absolute(path: str) -> str:
 
 
 def manage_urls(*, booking: Booking) -> dict[str, str]:
-    """The booker's reschedule and cancel pages and the calendar file; empty when links are not offered."""
+    """The booker's reschedule and cancel pages (absolute); empty when links are not offered."""
     if booking.status != BookingStatus.CONFIRMED or links_refusal(booking=booking):
         return {}
     token = manage_token(booking=booking)
@@ -116,7 +124,7 @@ def manage_urls(*, booking: Booking) -> dict[str, str]:
 
 def booker_links(*, booking: Booking) -> dict[str, str]:
     """What the confirmation page offers: the manage links, the calendar file, or why there are none."""
-    if booking.status != BookingStatus.CONFIRMED:
+    if booking.status != BookingStatus.CONFIRMED or booking.start is None:
         return {}
     note = links_refusal(booking=booking)
     urls = manage_urls(booking=booking)

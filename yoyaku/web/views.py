@@ -157,7 +157,9 @@ def page_strings() -> dict[str, str]:
             "The host's calendar can't be read right now, so new times can't be offered. "
             "Please try again later."
         ),
-        "linkGone": gettext("This link no longer works: the meeting was cancelled, or its time has passed."),
+        "linkGone": gettext(
+            "This link no longer works: the meeting was moved or cancelled, or its time has passed."
+        ),
         "movedTitle": gettext("Your meeting was moved"),
         "movedBody": gettext("Your meeting with {host} is now at the new time."),
         "cancelledTitle": gettext("Your meeting was cancelled"),
