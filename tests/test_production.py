@@ -264,7 +264,7 @@ def book_in_the_browser(stack: Stack, browser: Any, radicale: RadicaleServer, ca
     page.on("response", lambda response: answers.__setitem__(response.url, response.status))
     page.goto(f"{url}/m/intro")
     expect(page.locator("#step-pick")).to_be_visible()
-    day = page.locator("#days button.day.open").first
+    day = page.locator("#days .day.open").first
     expect(day).to_be_visible()
     day.click()
     slot = page.locator("#slots button.slot").first

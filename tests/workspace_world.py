@@ -78,9 +78,10 @@ class World:
             "contact_id": str(self.contact.pk),
             "meeting_id": str(self.meeting.pk),
             "user_id": str(self.hana.pk),
-            # An invitation link naming hana, with a token nobody was given.
             "uidb64": urlsafe_base64_encode(force_bytes(self.hana.pk)),
-            "token": "cxyz12-0123456789abcdef0123456789abcdef",
+            # A manage link's token is its own permission: an intruder knows the booking's id at
+            # most, never its signature.
+            "token": f"{self.booking.pk.hex}:not-the-signature",
         }
 
     @staticmethod
@@ -98,7 +99,7 @@ class World:
             "meeting_id": "987654",
             "user_id": "987654",
             "uidb64": urlsafe_base64_encode(force_bytes(987654)),
-            "token": "cxyz12-0123456789abcdef0123456789abcdef",
+            "token": f"{uuid.uuid4().hex}:not-the-signature",
         }
 
 

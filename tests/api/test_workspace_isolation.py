@@ -38,6 +38,11 @@ PUBLIC_OPERATIONS = {
     ("GET", "/api/v1/book/{slug}/availability"),
     ("POST", "/api/v1/book/{slug}"),
     ("POST", "/api/v1/book/{slug}/request"),
+    # The booker's manage links: the signed token is the permission (tests/api/test_manage_links.py).
+    ("GET", "/api/v1/manage/{token}"),
+    ("GET", "/api/v1/manage/{token}/availability"),
+    ("POST", "/api/v1/manage/{token}/reschedule"),
+    ("POST", "/api/v1/manage/{token}/cancel"),
 }
 
 # Path parameters that name nothing of a user's (which provider to connect).

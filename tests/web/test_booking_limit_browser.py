@@ -24,7 +24,7 @@ JAPANESE = "お使いのネットワークからの試行回数が多すぎま�
 
 
 def request_first_open_time(page: Any, *, email: str) -> None:
-    page.locator("#days button.day.open").first.click()
+    page.locator("#days .day.open").first.click()
     page.locator("#slots button.slot").first.click()
     fill_details(page, email=email)
 
@@ -74,7 +74,7 @@ def test_throttled_availability_says_how_long_to_wait_not_that_the_network_faile
     make_link(host, slug="popular", name="Consultation", durations=[30])
 
     first = open_page(browser, f"{live_server.url}/m/popular")
-    expect(first.locator("#days button.day.open").first).to_be_visible()
+    expect(first.locator("#days .day.open").first).to_be_visible()
 
     second = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US"}).new_page()
     with second.expect_response(lambda response: "/availability" in response.url) as refused:

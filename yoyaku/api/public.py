@@ -23,6 +23,7 @@ from yoyaku.api.schemas import (
     errors,
 )
 from yoyaku.api.throttling import ClientRateThrottle
+from yoyaku.scheduling.manage_links import booker_links
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
 from yoyaku.scheduling.selectors import available_slots
 from yoyaku.scheduling.services import book_meeting, request_meeting
@@ -58,7 +59,13 @@ def _active_link(slug: str) -> MeetingLink:
     throttle=[READ_LIMIT],
 )
 def availability(request: HttpRequest, slug: str, query: Query[AvailabilityQuery]) -> dict[str, Any]:
-    link = _active_link(slug)
+    return availability_answer(link=_active_link(slug), query=query)
+
+
+def availability_answer(
+    *, link: MeetingLink, query: AvailabilityQuery, only_host_id: int | None = None
+) -> dict[str, Any]:
+    """The availability endpoints' answer for ``link`` (``only_host_id``: see ``available_slots``)."""
     check_time_zone(query.timezone)
     zone = ZoneInfo(query.timezone)
     today = timezone.now().astimezone(zone).date()
@@ -80,6 +87,7 @@ def availability(request: HttpRequest, slug: str, query: Query[AvailabilityQuery
         time_zone=query.timezone,
         duration=duration,
         now=timezone.now(),
+        only_host_id=only_host_id,
     )
     return {
         "slug": link.slug,
@@ -108,6 +116,7 @@ def booking_out(booking: Booking) -> dict[str, Any]:
         "offline": booking.status == BookingStatus.REQUESTED,
         "confirmation_message": booking.link.confirmation_message,
         "redirect_url": booking.link.redirect_url,
+        **booker_links(booking=booking),
     }
 
 

@@ -137,6 +137,12 @@ class MeetingLinkIn(Schema):
     durations: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=10)
     increment_minutes: int = Field(default=30, ge=5, le=720)
     notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
+    change_notice_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=60 * 24 * 60,
+        description="Minutes before the meeting that a booker may still move or cancel it.",
+    )
     buffer_before_minutes: int = Field(default=0, ge=0, le=720)
     buffer_after_minutes: int = Field(default=0, ge=0, le=720)
     rolling_weeks: int | None = Field(default=8, ge=1, le=104)
@@ -173,6 +179,7 @@ class MeetingLinkPatch(Schema):
     durations: list[int] | Unset = Field(default=None, min_length=1, max_length=10)
     increment_minutes: int | Unset = Field(default=None, ge=5, le=720)
     notice_minutes: int | Unset = Field(default=None, ge=0, le=60 * 24 * 60)
+    change_notice_minutes: int | Unset = Field(default=None, ge=0, le=60 * 24 * 60)
     buffer_before_minutes: int | Unset = Field(default=None, ge=0, le=720)
     buffer_after_minutes: int | Unset = Field(default=None, ge=0, le=720)
     rolling_weeks: int | None = Field(default=None, ge=1, le=104)
@@ -224,6 +231,7 @@ class MeetingLinkOut(Schema):
     durations: list[int]
     increment_minutes: int
     notice_minutes: int
+    change_notice_minutes: int
     buffer_before_minutes: int
     buffer_after_minutes: int
     rolling_weeks: int | None
@@ -293,6 +301,15 @@ class BookingOut(Schema):
     offline: bool
     confirmation_message: str
     redirect_url: str
+    reschedule_url: str = Field(
+        default="", description="The booker's link to move the meeting; empty if none."
+    )
+    cancel_url: str = Field(default="", description="The booker's link to cancel the meeting; empty if none.")
+    calendar_file_url: str = Field(
+        default="",
+        description="The meeting as an .ics file with the invitation's UID; empty when not offered.",
+    )
+    change_note: str = Field(default="", description="Why no links to change the meeting are offered, if so.")
 
 
 class ContactOut(Schema):

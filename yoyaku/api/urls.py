@@ -12,7 +12,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from yoyaku.accounts.connections import ConnectionRefused
-from yoyaku.api import connections, crm, hosts, public
+from yoyaku.api import connections, crm, hosts, manage, public
 from yoyaku.api.connections import refusal_status
 from yoyaku.api.middleware import not_found_detail
 from yoyaku.api.parser import JsonOnlyParser, UnsupportedMediaType
@@ -33,6 +33,7 @@ api = NinjaAPI(
 )
 api.add_router("/", hosts.router)
 api.add_router("/", public.router)
+api.add_router("/", manage.router)
 api.add_router("/", connections.router)
 api.add_router("/", crm.router)
 

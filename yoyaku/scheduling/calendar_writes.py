@@ -45,6 +45,7 @@ from yoyaku.calendars.base import (
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Meeting
 from yoyaku.formatting import full_name
+from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,11 @@ _STATES: dict[Operation, tuple[CalendarWrite, CalendarWrite]] = {
 # The sweep waits about as long as an operation has been failing: soon after a blip, hourly in an outage.
 RETRY_FLOOR = timedelta(minutes=5)
 RETRY_CEILING = timedelta(hours=1)
+
+
+def booking_uid(*, booking: Booking) -> str:
+    """The UID of the booking's event, the same on every write (and in its invitations)."""
+    return f"yoyaku-{booking.pk}"
 
 
 def booking_event_draft(*, booking: Booking) -> EventDraft:
@@ -75,9 +81,14 @@ def booking_event_draft(*, booking: Booking) -> EventDraft:
         ]
     answers = "\n".join(f"{k}: {v}" for k, v in booking.answers.items())
     description = booked_on + (f"\n\n{answers}" if answers else "")
+    # The booker's links to move or cancel it travel with every invitation, in the booker's language.
+    with translation.override(booking.language or settings.LANGUAGE_CODE):
+        manage = manage_text(booking=booking)
+    if manage:
+        description += "\n\n" + manage
     assert booking.start is not None and booking.end is not None
     return EventDraft(
-        uid=f"yoyaku-{booking.pk}",
+        uid=booking_uid(booking=booking),
         title=f"{link.name}: {booker}",
         start=booking.start,
         end=booking.end,

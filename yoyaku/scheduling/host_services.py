@@ -72,6 +72,7 @@ LINK_FIELDS = (
     "durations",
     "increment_minutes",
     "notice_minutes",
+    "change_notice_minutes",
     "buffer_before_minutes",
     "buffer_after_minutes",
     "rolling_weeks",

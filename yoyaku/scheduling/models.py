@@ -39,6 +39,8 @@ class MeetingLink(models.Model):
     durations = models.JSONField(default=list)  # minutes, e.g. [15, 30, 60]
     increment_minutes = models.PositiveSmallIntegerField(default=30)
     notice_minutes = models.PositiveIntegerField(default=0)
+    # How long before the meeting the booker may still move or cancel it through the manage links.
+    change_notice_minutes = models.PositiveIntegerField(default=0)
     buffer_before_minutes = models.PositiveIntegerField(default=0)
     buffer_after_minutes = models.PositiveIntegerField(default=0)
     # How far ahead bookers may book, counted from now: rolling_days when set, else rolling_weeks
@@ -93,8 +95,11 @@ class Booking(models.Model):
     email = models.EmailField()
     answers = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
-    # Why the host cancelled the meeting or declined the request, for the contact (the mail quotes it).
+    # Why the meeting was cancelled (by the host, or by the booker through the manage link's cancel
+    # form) or the request declined; the contact's mail quotes it.
     cancel_reason = models.TextField(blank=True)
+    # Who cancelled: "host" or "booker" (empty before cancelling), so each mail words the reason right.
+    cancelled_by = models.CharField(max_length=8, blank=True)
     assigned_host = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_bookings"
     )

@@ -14,6 +14,7 @@ from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.formatting import format_moment, format_when_zoned, full_name, greeting
+from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, MeetingLink
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ def _meeting_body(*, booking: Booking, draft: EventDraft, sentence: str, closing
     if draft.location:
         parts.append(_("Location: %(location)s") % {"location": draft.location})
     parts.append(closing)
+    manage = manage_text(booking=booking)
+    if manage:
+        parts.append(manage)
     return "\n\n".join(parts)
 
 
@@ -113,7 +117,8 @@ def send_cancellation(
             sentence=_("Your meeting “%(page)s” with %(host)s was cancelled."),
             closing=_("The attached cancellation removes it from your calendar.") if with_ical else "",
         ).rstrip()
-        if booking.cancel_reason:
+        if booking.cancel_reason and booking.cancelled_by != "booker":
+            # The host's words for the contact; a booker's own reason is for the hosts only.
             body += "\n\n" + _("Message from %(host)s:") % {"host": booking.assigned_host.display_name}
             body += "\n" + booking.cancel_reason
         _send(
@@ -229,14 +234,14 @@ def send_host_change_notices(*, booking: Booking, change: str, hosts: list[User]
 
 
 def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> None:
-    booker = f"{booking.first_name} {booking.last_name}".strip()
     names = {
-        "name": booker,
         "email": booking.email,
         "page": booking.link.name,
         "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/",
     }
     with translation.override(host.language or settings.LANGUAGE_CODE):
+        # In the host's language's order (姓 名 in Japanese), as the dashboard shows it.
+        names["name"] = full_name(first_name=booking.first_name, last_name=booking.last_name)
         if booking.start is not None:
             names["when"] = _local_time(booking, host.time_zone)
             names["zone"] = host.time_zone
@@ -257,7 +262,10 @@ def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> No
             )
         body = opening
         if change == "cancelled" and booking.cancel_reason:
-            body += "\n\n" + _("Reason given:") + "\n" + booking.cancel_reason
+            if booking.cancelled_by == "booker":
+                body += "\n\n" + _("%(name)s cancelled it and wrote:") % names + "\n" + booking.cancel_reason
+            else:
+                body += "\n\n" + _("Reason given:") + "\n" + booking.cancel_reason
         body += "\n\n" + _("Your meetings: %(url)s") % names
     EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
 

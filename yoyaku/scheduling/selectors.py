@@ -184,11 +184,23 @@ def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnecti
 
 
 def available_slots(
-    *, link: MeetingLink, start: datetime, end: datetime, time_zone: str, duration: int, now: datetime
+    *,
+    link: MeetingLink,
+    start: datetime,
+    end: datetime,
+    time_zone: str,
+    duration: int,
+    now: datetime,
+    only_host_id: int | None = None,
 ) -> SlotsResult:
     """Slots of a page, from the synced busy index: a fixed number of queries whatever the number of
-    hosts, and no provider is called."""
+    hosts, and no provider is called. ``only_host_id`` keeps one host of a round robin page (a booker
+    moving their meeting keeps its host, so only that host's times are offered)."""
     hosts = link_hosts(link=link)
+    if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
+        hosts = [host for host in hosts if host.pk == only_host_id]
+        if not hosts:  # no longer a host of the page: nothing to offer
+            return SlotsResult(slots={}, offline=False, time_zone=time_zone)
     rules = link_rules(link=link, duration=duration)
     # Busy time is needed a little beyond the window because of buffers.
     margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)

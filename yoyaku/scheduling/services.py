@@ -575,10 +575,13 @@ def _clean_reason(reason: str, *, field: str) -> str:
     return reason
 
 
-def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = None) -> Booking:
+def cancel_booking(
+    *, booking: Booking, reason: str = "", actor: User | None = None, by_booker: bool = False
+) -> Booking:
     """Free the time and take the event off the calendar.
 
-    ``reason`` (optional) is for the contact: the cancellation mail quotes it. ``actor`` is the
+    ``reason`` (optional): the host's is quoted to the contact in the cancellation mail; the
+    booker's (``by_booker``, through the manage link) is passed on to the hosts. ``actor`` is the
     user who cancels, if a host: the meeting's other hosts are told by mail, not the actor.
 
     Raises CalendarOperationNotSupported, changing nothing, when the event is
@@ -602,6 +605,7 @@ def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = N
             setattr(booking, name, getattr(current, name))
         booking.status = BookingStatus.CANCELLED
         booking.cancel_reason = reason
+        booking.cancelled_by = "booker" if by_booker else "host"
         if current.calendar_event_id:
             # Cancelled on the calendar after commit, and retried until it is (durable like the write).
             booking.calendar_write = CalendarWrite.CANCEL_PENDING
@@ -613,7 +617,7 @@ def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = N
             # flight sees the cancellation when it stores its result, and cancels its event.
             booking.calendar_write = CalendarWrite.NONE
             booking.calendar_retry_at = None
-        booking.save(update_fields=["status", "cancel_reason", *_CALENDAR_FIELDS])
+        booking.save(update_fields=["status", "cancel_reason", "cancelled_by", *_CALENDAR_FIELDS])
         Reservation.objects.filter(booking=booking).update(active=False)
         if booking.meeting is not None:
             cancel_meeting(meeting=booking.meeting)
@@ -622,7 +626,7 @@ def cancel_booking(*, booking: Booking, reason: str = "", actor: User | None = N
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
 
         connection = meetings_connection(user=booking.assigned_host)
-        if reason and connection is not None and connection.provider != Provider.CALDAV:
+        if reason and not by_booker and connection is not None and connection.provider != Provider.CALDAV:
             # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
             # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
             _mail_cancellation_after_commit(booking, with_ical=False)

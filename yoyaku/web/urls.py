@@ -7,6 +7,7 @@ from yoyaku.web import (
     dashboard,
     embedding_views,
     hours_views,
+    manage_views,
     meeting_views,
     page_editor,
     profile_views,
@@ -20,6 +21,10 @@ urlpatterns = [
     path("m/<slug:slug>", views.booking_page, name="booking-page"),
     path("m/<slug:slug>/", views.booking_page),
     path("m/<slug:slug>/photo", profile_views.page_photo, name="page-photo"),
+    # The booker's links to move or cancel their meeting (a signed token, no sign-in).
+    path("manage/<str:token>/reschedule/", manage_views.reschedule_page, name="manage-reschedule"),
+    path("manage/<str:token>/cancel/", manage_views.cancel_page, name="manage-cancel"),
+    path("manage/<str:token>/meeting.ics", manage_views.calendar_file, name="manage-ics"),
     # Host pages: sign-in, dashboard, settings.
     path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),
