@@ -60,9 +60,10 @@ def test_a_new_booking_a_move_and_a_cancellation_each_mail_the_host_in_japanese(
     booking = book(link, 10, django_capture_on_commit_callbacks)
 
     [booked] = to_host("ken@example.jp")
-    assert booked.subject.startswith("新しいミーティング: Mia Mori")
+    # Named family name first, as Japanese writes names; the day as the dashboard writes it.
+    assert booked.subject.startswith("新しいミーティング: Mori Mia")
     # 10:00 in Berlin, told in the host's zone (Europe/Berlin) with the zone named.
-    assert "「Consultation」を" in booked.body and "10:00（Europe/Berlin）" in booked.body  # noqa: RUF001
+    assert "「Consultation」を" in booked.body and "10:00〜10:30（Europe/Berlin）" in booked.body  # noqa: RUF001
     assert booked.reply_to == ["mia@example.org"]
 
     mail.outbox.clear()

@@ -18,6 +18,7 @@ from tests.factories import make_host, make_link
 from tests.scheduling.helpers import connect, events_on
 from yoyaku.accounts.models import User
 from yoyaku.crm.models import Meeting
+from yoyaku.formatting import format_moment
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind, MeetingLink, Reservation
 from yoyaku.scheduling.selectors import available_slots
 from yoyaku.scheduling.services import (
@@ -124,7 +125,7 @@ def test_the_receipt_says_the_time_is_not_held(
 
     [receipt] = [m for m in mail.outbox if m.to == ["ada@example.org"]]
     [hold] = Reservation.objects.values_list("expires_at", flat=True)
-    until = hold.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    until = format_moment(hold, "Asia/Tokyo")
     assert f"held for you until {until}" in receipt.body
     assert "another time" in receipt.body
 

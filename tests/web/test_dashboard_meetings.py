@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, sync_now
 from tests.scheduling.helpers import add_event, connect, events_on
 from tests.web.html import element, elements
 from yoyaku.accounts.models import CalendarConnection, Provider, User
@@ -86,6 +86,7 @@ def test_the_picker_offers_the_free_times_of_the_same_host_in_the_hosts_zone(
 ) -> None:
     booking = book(make_link(host, durations=[30, 60]), tokyo(10))
     add_event(radicale, calendar, start=tokyo(14), end=tokyo(15))
+    sync_now(host.calendar_connections.get())  # the picker reads what the sync stored
     day = tokyo(10).date()
 
     data = client_in.get(f"/dashboard/bookings/{booking.pk}/free-times/", {"from": day.isoformat()}).json()

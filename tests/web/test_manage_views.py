@@ -54,7 +54,7 @@ def test_the_manage_pages_speak_japanese_and_are_never_cached() -> None:
 
     assert reschedule.status_code == cancel.status_code == 200
     assert "新しい日時を選択" in reschedule.content.decode()
-    assert "このミーティングをキャンセルしますか?" in cancel.content.decode()
+    assert "このミーティングをキャンセルしますか？" in cancel.content.decode()  # noqa: RUF001
     assert "理由(任意)" in cancel.content.decode()
     for response in (reschedule, cancel):
         assert response["Cache-Control"] == "no-store"

@@ -333,7 +333,7 @@ class CancelIn(Schema):
 
 @router.post(
     "/me/bookings/{booking_id}/cancel",
-    response={200: HostBookingOut, **errors(*AUTH_ERRORS, 403, 404, 409, 422)},
+    response={200: HostBookingOut, **errors(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409)},
     summary="Cancel a meeting",
 )
 def cancel(request: HttpRequest, booking_id: UUID, payload: CancelIn | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from yoyaku.api.public import READ_LIMIT, WRITE_LIMIT, AvailabilityQuery, availability_answer
-from yoyaku.api.schemas import ErrorOut, PublicAvailabilityOut
+from yoyaku.api.schemas import BODY_ERRORS, ErrorOut, PublicAvailabilityOut, SafeInstant, errors
 from yoyaku.calendars.base import CalendarOperationNotSupported
 from yoyaku.scheduling.manage_links import (
     ChangeRefused,
@@ -54,7 +54,9 @@ class ManagedBookingOut(Schema):
 
 
 class RescheduleIn(Schema):
-    start: datetime = Field(description="The new start with its UTC offset: a time the availability offers.")
+    start: SafeInstant = Field(
+        description="The new start with its UTC offset: a time the availability offers."
+    )
 
 
 class CancelIn(Schema):
@@ -131,16 +133,7 @@ def managed_availability(request: HttpRequest, token: str, query: Query[Availabi
 
 @router.post(
     "/manage/{token}/reschedule",
-    response={
-        200: ManagedBookingOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        415: ErrorOut,
-        422: ErrorOut,
-        429: ErrorOut,
-        503: ErrorOut,
-    },
+    response={200: ManagedBookingOut, **errors(*BODY_ERRORS, 403, 404, 409, 429, 503)},
     summary="Move the meeting to another free time",
     throttle=[WRITE_LIMIT],
 )
@@ -161,14 +154,7 @@ def managed_reschedule(request: HttpRequest, token: str, payload: RescheduleIn) 
 
 @router.post(
     "/manage/{token}/cancel",
-    response={
-        200: ManagedBookingOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        415: ErrorOut,
-        422: ErrorOut,
-        429: ErrorOut,
-    },
+    response={200: ManagedBookingOut, **errors(*BODY_ERRORS, 403, 404, 429)},
     summary="Cancel the meeting, with an optional reason for the host",
     throttle=[WRITE_LIMIT],
 )

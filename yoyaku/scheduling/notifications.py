@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
-from yoyaku.formatting import format_moment, format_when_zoned, full_name, greeting
+from yoyaku.formatting import format_moment, format_when, format_when_zoned, full_name, greeting
 from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, MeetingLink
 
@@ -243,7 +243,8 @@ def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> No
         # In the host's language's order (姓 名 in Japanese), as the dashboard shows it.
         names["name"] = full_name(first_name=booking.first_name, last_name=booking.last_name)
         if booking.start is not None:
-            names["when"] = _local_time(booking, host.time_zone)
+            # The sentences name the zone themselves: the day and times alone here.
+            names["when"] = format_when(booking.start, booking.end, host.time_zone)
             names["zone"] = host.time_zone
         if change == "booked":
             subject = _("New meeting: %(name)s, %(when)s") % names
