@@ -70,7 +70,8 @@ def test_a_new_booking_a_move_and_a_cancellation_each_mail_the_host_in_japanese(
     with django_capture_on_commit_callbacks(execute=True):
         reschedule_booking(booking=booking, start=berlin(11), now=NOW)
     [moved] = to_host("ken@example.jp")
-    assert moved.subject.startswith("ミーティングの日時変更") and "11:00〜11:30（Europe/Berlin）" in moved.body  # noqa: RUF001
+    assert moved.subject.startswith("ミーティングの日時変更")
+    assert "11:00〜11:30（Europe/Berlin）" in moved.body  # noqa: RUF001
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
