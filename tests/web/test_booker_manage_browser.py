@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tests.factories import connect_caldav, make_host, make_link
+from tests.factories import connect_caldav, make_host, make_link, sync_now
 from yoyaku.demo.radicale import RadicaleServer
 from yoyaku.scheduling.manage_links import manage_token
 from yoyaku.scheduling.models import Booking, BookingStatus
@@ -92,13 +92,14 @@ def test_keyboard_booking_at_phone_width_then_reschedule_and_cancel_from_the_mai
 
     host = make_host("hana", time_zone=HOST_ZONE, weekly=EVERY_DAY_9_TO_5, email="hana@example.com")
     calendar_url = radicale_server.ensure_calendar("manage-flow")
-    connect_caldav(
+    connection = connect_caldav(
         host,
         server_url=radicale_server.url,
         calendar_url=calendar_url,
         username="hana",
         password="hana-secret",
     )
+    sync_now(connection)  # the pages read what the sync stored
     make_link(host, slug="intro", name="Intro call", durations=[30], rolling_weeks=8)
 
     # The booker is in Los Angeles and meets a Berlin host; they switch the page to Kolkata.
@@ -318,7 +319,7 @@ def test_the_manage_pages_in_japanese(browser: Any, live_server: Any, shots: Pat
     page.screenshot(path=str(shots / "manage-ja-reschedule.png"), full_page=True)
 
     page.goto(f"{live_server.url}/manage/{token}/cancel/")
-    expect(page.locator("#cancel-title")).to_have_text("このミーティングをキャンセルしますか?")
+    expect(page.locator("#cancel-title")).to_have_text("このミーティングをキャンセルしますか？")  # noqa: RUF001
     expect(page.locator("#cancel-when")).to_contain_text("Asia/Tokyo")
     page.fill("#f-reason", "都合が悪くなりました")
     page.click("#cancel-submit")

@@ -19,7 +19,7 @@ from django.core import mail
 from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, sync_now
 from tests.scheduling.helpers import add_event, connect, events_on
 from tests.web.test_host_pages_browser import new_page, sign_in
 from yoyaku.accounts.connections import refresh_calendars
@@ -56,6 +56,7 @@ def test_reschedule_through_the_picker_then_cancel_with_a_reason(
     ).booking
     assert booking.calendar_write == CalendarWrite.WRITTEN
     add_event(host_radicale, calendar, start=tokyo(12), end=tokyo(13))  # the host's own dentist
+    sync_now(connection)  # the picker reads what the sync stored
 
     page = new_page(browser)
     sign_in(page, live_server.url)

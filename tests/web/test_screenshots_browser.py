@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.factories import connect_caldav, make_host, make_link
+from tests.factories import connect_caldav, make_host, make_link, sync_now
 from yoyaku.demo.calendar_data import demo_calendar_events
 from yoyaku.demo.radicale import RadicaleServer
 
@@ -49,7 +49,7 @@ def new_page(browser: Any, *, locale: str, zone: str, viewport: dict[str, int]) 
 def open_times(page: Any) -> None:
     from playwright.sync_api import expect
 
-    day = page.locator("#days button.day.open").first
+    day = page.locator("#days .day.open").first
     expect(day).to_be_visible()
     day.click()
     expect(page.locator("#slots button.slot").first).to_be_visible()
@@ -66,13 +66,14 @@ def test_main_pages_in_english_and_japanese_at_desktop_and_phone_width(
     calendar_url = radicale_server.ensure_calendar("screenshots")
     today = datetime.now(ZoneInfo(ZONE)).date()
     radicale_server.seed(calendar_url, demo_calendar_events(time_zone=ZONE, today=today))
-    connect_caldav(
+    connection = connect_caldav(
         host,
         server_url=radicale_server.url,
         calendar_url=calendar_url,
         username="hana",
         password="hana-secret",
     )
+    sync_now(connection)  # the pages read what the sync stored
     make_link(host, slug="intro", name="Intro call", durations=[15, 30, 60], location="https://meet.example.com/hana")
     url = f"{live_server.url}/m/intro"
 
