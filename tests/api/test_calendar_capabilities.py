@@ -27,8 +27,10 @@ def test_exchange_connections_say_they_are_one_way() -> None:
         "write_events": True,
         "can_cancel": False,
         "can_reschedule": False,
-        "two_way_sync": False,
+        "crm_to_calendar": False,
+        "calendar_to_crm": False,
         "insert_times_in_email": False,
+        "event_sync": False,
     }
 
 
@@ -38,4 +40,13 @@ def test_other_connections_allow_every_change(provider: str) -> None:
 
     [connection] = api.get("/api/v1/me/calendar").json()["connections"]
 
-    assert set(connection["capabilities"].values()) == {True}
+    assert connection["capabilities"] == {
+        "write_events": True,
+        "can_cancel": True,
+        "can_reschedule": True,
+        "crm_to_calendar": True,
+        # Not built yet for any provider, so not claimed.
+        "calendar_to_crm": False,
+        "insert_times_in_email": False,
+        "event_sync": True,
+    }

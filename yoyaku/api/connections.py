@@ -79,8 +79,18 @@ class CapabilitiesOut(Schema):
     write_events: bool = Field(description="Booked meetings are added to the calendar.")
     can_cancel: bool = Field(description="Meetings booked here can be cancelled from Yoyaku.")
     can_reschedule: bool = Field(description="Meetings booked here can be moved from Yoyaku.")
-    two_way_sync: bool = Field(description="Changes made in the calendar flow back into the CRM.")
-    insert_times_in_email: bool = Field(description="Proposed times can be inserted into emails.")
+    crm_to_calendar: bool = Field(
+        description="Meetings made in the CRM are added to the calendar; their edits and cancels follow."
+    )
+    calendar_to_crm: bool = Field(
+        description="Changes made in the calendar flow back into the CRM (not built yet for any provider)."
+    )
+    insert_times_in_email: bool = Field(
+        description="Proposed times can be inserted into emails (not built yet for any provider)."
+    )
+    event_sync: bool = Field(
+        description="The calendar's events are synced into Yoyaku; otherwise only its busy time is polled."
+    )
 
 
 class CalendarConnectionOut(Schema):

@@ -14,9 +14,12 @@ class Capabilities:
     write_events: bool
     can_cancel: bool
     can_reschedule: bool
-    # Changes made in the calendar (moved, cancelled, new meetings) flow back into the CRM.
-    two_way_sync: bool
-    # Proposed times can be read from the calendar and inserted into emails.
+    # Meetings made in the CRM are added to the calendar, and their edits and cancellations follow.
+    crm_to_calendar: bool
+    # Changes made in the calendar (moved, cancelled, new meetings with contacts) flow back into the
+    # CRM. Not built yet for any provider: the event store keeps what it needs, nothing reads it so.
+    calendar_to_crm: bool
+    # Proposed times can be read from the calendar and inserted into emails. Not built yet.
     insert_times_in_email: bool
     # The calendar's events are kept in Yoyaku's event store by incremental sync; without it only
     # busy time is polled (Exchange, whose events never enter the CRM).
@@ -24,14 +27,20 @@ class Capabilities:
 
 
 _FULL = Capabilities(
-    write_events=True, can_cancel=True, can_reschedule=True, two_way_sync=True, insert_times_in_email=True
+    write_events=True,
+    can_cancel=True,
+    can_reschedule=True,
+    crm_to_calendar=True,
+    calendar_to_crm=False,
+    insert_times_in_email=False,
 )
 # Exchange is one-way by design: Yoyaku adds meetings and nothing else (see calendars/exchange.py).
 _EXCHANGE = Capabilities(
     write_events=True,
     can_cancel=False,
     can_reschedule=False,
-    two_way_sync=False,
+    crm_to_calendar=False,
+    calendar_to_crm=False,
     insert_times_in_email=False,
     event_sync=False,
 )
