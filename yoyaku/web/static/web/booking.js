@@ -122,7 +122,9 @@
 
   function dayLabel(dateString, withYear) {
     var p = dateString.split("-").map(Number);
-    var options = { timeZone: "UTC", weekday: "long", month: "long", day: "numeric" };
+    // Japanese writes the weekday short, in brackets: 12月8日(火), 2026年12月8日(火).
+    var weekday = lang.slice(0, 2) === "ja" ? "short" : "long";
+    var options = { timeZone: "UTC", weekday: weekday, month: "long", day: "numeric" };
     if (withYear) { options.year = "numeric"; }
     return new Intl.DateTimeFormat(lang, options).format(new Date(Date.UTC(p[0], p[1] - 1, p[2])));
   }
