@@ -23,6 +23,7 @@ def page_form(**change: Any) -> dict[str, Any]:
         "durations": "30, 60",
         "increment_minutes": "30",
         "notice_minutes": "0",
+        "change_notice_minutes": "0",
         "buffer_before_minutes": "0",
         "buffer_after_minutes": "0",
         "horizon": "weeks",
@@ -47,6 +48,7 @@ def test_a_host_creates_a_round_robin_page_with_a_co_host_and_questions(
         horizon="days",
         rolling_days="2",
         increment_minutes="90",
+        change_notice_minutes="120",
         **{"q-0-label": "Team", "q-0-type": "radio", "q-0-options": "Sales\nSupport", "q-0-required": "on"},
     )
     response = client_in.post("/pages/new/", data)
@@ -55,6 +57,7 @@ def test_a_host_creates_a_round_robin_page_with_a_co_host_and_questions(
     assert link.kind == LinkKind.ROUND_ROBIN
     assert sorted(link.hosts.values_list("username", flat=True)) == ["hana", "ken"]
     assert (link.rolling_days, link.rolling_weeks, link.increment_minutes) == (2, None, 90)
+    assert link.change_notice_minutes == 120  # the booker's links stop two hours before
     assert link.durations == [30, 60]
     assert link.form_fields == [
         {"key": "team", "label": "Team", "type": "radio", "required": True, "options": ["Sales", "Support"]}

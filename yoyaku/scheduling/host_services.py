@@ -178,6 +178,7 @@ def _check_link(link: MeetingLink, hosts: list[User]) -> None:
     for name, bounds in (
         ("increment_minutes", INCREMENT_RANGE),
         ("notice_minutes", NOTICE_RANGE),
+        ("change_notice_minutes", NOTICE_RANGE),
         ("buffer_before_minutes", BUFFER_RANGE),
         ("buffer_after_minutes", BUFFER_RANGE),
     ):

@@ -69,6 +69,11 @@ class PageForm(forms.Form):
     notice_minutes = forms.IntegerField(
         label=_("Minimum notice (minutes)"), widget=_number(rules.NOTICE_RANGE)
     )
+    change_notice_minutes = forms.IntegerField(
+        label=_("Notice for changes (minutes)"),
+        help_text=_("How long before the meeting the booker can still move or cancel it with their links."),
+        widget=_number(rules.NOTICE_RANGE),
+    )
     buffer_before_minutes = forms.IntegerField(
         label=_("Buffer before (minutes)"), widget=_number(rules.BUFFER_RANGE)
     )
@@ -147,6 +152,7 @@ class PageForm(forms.Form):
                 "durations",
                 "increment_minutes",
                 "notice_minutes",
+                "change_notice_minutes",
                 "buffer_before_minutes",
                 "buffer_after_minutes",
                 "max_per_day",
@@ -172,6 +178,7 @@ def page_initial(link: MeetingLink | None) -> dict[str, Any]:
             "durations": "30",
             "increment_minutes": 30,
             "notice_minutes": 240,
+            "change_notice_minutes": 0,
             "buffer_before_minutes": 0,
             "buffer_after_minutes": 0,
             "horizon": "weeks",
