@@ -30,7 +30,14 @@ from yoyaku.calendar_sync.busy import mark_connection, request_sync
 from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.crm.selectors import meeting_host
-from yoyaku.scheduling.calendar_writes import RETRY_CEILING, RETRY_FLOOR, _caldav_sequence, _error_text
+from yoyaku.scheduling.calendar_writes import (
+    RETRY_CEILING,
+    RETRY_FLOOR,
+    _caldav_sequence,
+    _error_text,
+    save_write_state,
+    settled,
+)
 from yoyaku.scheduling.models import CalendarWrite
 
 logger = logging.getLogger(__name__)
@@ -68,22 +75,6 @@ def _locked(meeting_id: int) -> Meeting:
     return Meeting.objects.select_for_update().get(pk=meeting_id)
 
 
-def _save(meeting: Meeting, **fields: object) -> None:
-    for name, value in fields.items():
-        setattr(meeting, name, value)
-    Meeting.objects.filter(pk=meeting.pk).update(**fields)
-
-
-def _settled(state: str, *, error: str = "") -> dict[str, object]:
-    return {
-        "calendar_write": state,
-        "calendar_error": error,
-        "calendar_attempts": 0,
-        "calendar_pending_since": None,
-        "calendar_retry_at": None,
-    }
-
-
 def _host_language(meeting: Meeting) -> str:
     host = meeting_host(meeting=meeting)
     return host.language if host is not None else ""
@@ -106,7 +97,7 @@ def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
         given_up = attempts >= settings.YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS or now - since >= max_age
         failed = CalendarWrite.FAILED if expected == CalendarWrite.PENDING else CalendarWrite.CANCEL_FAILED
         wait = min(max(now - since, RETRY_FLOOR), RETRY_CEILING)
-        _save(
+        save_write_state(
             meeting,
             calendar_write=failed if given_up else expected,
             calendar_error=_error_text(error, language=_host_language(meeting)),
@@ -118,7 +109,7 @@ def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
 
 
 def _wait_for_reconnect(*, meeting: Meeting, connection: CalendarConnection, message: str) -> Result:
-    _save(
+    save_write_state(
         meeting,
         calendar_error=(message or "The calendar connection must be reconnected.")[:500],
         calendar_retry_at=None,
@@ -139,7 +130,7 @@ def send_meeting_event(*, meeting_id: int) -> Result:
     connection = meeting.calendar_connection
     if connection is None:
         # Disconnected since: there is no calendar left to write to or cancel on.
-        _save(meeting, **_settled(CalendarWrite.NONE))
+        save_write_state(meeting, **settled(CalendarWrite.NONE))
         return "nothing"
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         return _wait_for_reconnect(meeting=meeting, connection=connection, message=connection.status_message)
@@ -175,16 +166,17 @@ def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
         current_state = current.calendar_write
         if current_state == CalendarWrite.CANCEL_PENDING or current.outcome == MeetingOutcome.CANCELLED:
             # Cancelled while the event was on its way: take it off again (below).
-            _save(meeting, calendar_event_id=event_id, calendar_write=CalendarWrite.CANCEL_PENDING)
+            save_write_state(meeting, calendar_event_id=event_id, calendar_write=CalendarWrite.CANCEL_PENDING)
             changed_meanwhile = False
             cancelled = True
         else:
             cancelled = False
             changed_meanwhile = current.updated_at != seen
             if changed_meanwhile:
-                _save(meeting, calendar_event_id=event_id)  # still pending: its newer state goes next
+                # Still pending: its newer state goes next.
+                save_write_state(meeting, calendar_event_id=event_id)
             else:
-                _save(meeting, calendar_event_id=event_id, **_settled(CalendarWrite.WRITTEN))
+                save_write_state(meeting, calendar_event_id=event_id, **settled(CalendarWrite.WRITTEN))
     request_sync(connection=connection)
     if connection.provider == Provider.CALDAV and not cancelled:
         from yoyaku.crm.notifications import send_meeting_mail
@@ -206,7 +198,7 @@ def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
 
 def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = True) -> Result:
     if not meeting.calendar_event_id:
-        _save(meeting, **_settled(CalendarWrite.NONE))
+        save_write_state(meeting, **settled(CalendarWrite.NONE))
         return "done"
     sequence = 1
     try:
@@ -224,7 +216,7 @@ def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = 
         return _wait_for_reconnect(meeting=meeting, connection=connection, message=told)
     except Exception as error:
         return _fail(meeting=meeting, expected=CalendarWrite.CANCEL_PENDING, error=error)
-    _save(meeting, **_settled(CalendarWrite.CANCELLED))
+    save_write_state(meeting, **settled(CalendarWrite.CANCELLED))
     request_sync(connection=connection)
     if notify and connection.provider == Provider.CALDAV:
         from yoyaku.crm.notifications import send_meeting_mail

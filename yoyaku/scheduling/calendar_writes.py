@@ -110,14 +110,18 @@ def _locked(booking_id: uuid.UUID) -> Booking:
     return Booking.objects.select_for_update().get(pk=booking_id)
 
 
-def _save_state(booking: Booking, **fields: object) -> None:
+def save_write_state(row: Booking | Meeting, **fields: object) -> None:
+    """Set ``fields`` on ``row`` (a booking or a CRM meeting) and store just those columns."""
     for name, value in fields.items():
-        setattr(booking, name, value)
-    Booking.objects.filter(pk=booking.pk).update(**fields)
+        setattr(row, name, value)
+    if isinstance(row, Booking):
+        Booking.objects.filter(pk=row.pk).update(**fields)
+    else:
+        Meeting.objects.filter(pk=row.pk).update(**fields)
 
 
-def _settled(state: CalendarWrite, *, error: str = "") -> dict[str, object]:
-    """Fields of a booking whose calendar operation is over (done, or nothing left to do)."""
+def settled(state: str, *, error: str = "") -> dict[str, object]:
+    """Fields of a row whose calendar operation is over (done, or nothing left to do)."""
     return {
         "calendar_write": state,
         "calendar_error": error,
@@ -159,7 +163,7 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
         else:
             state = pending
         wait = min(max(now - since, RETRY_FLOOR), RETRY_CEILING)
-        _save_state(
+        save_write_state(
             booking,
             calendar_write=state,
             calendar_error=_error_text(error, language=booking.assigned_host.language),
@@ -190,7 +194,7 @@ def _wait_for_reconnect(*, booking: Booking, operation: Operation, message: str)
             state = CalendarWrite.NONE  # cancelled meanwhile: never to be written now
         else:
             state = pending
-        _save_state(
+        save_write_state(
             booking,
             calendar_write=state,
             calendar_error=(message or "The calendar connection must be reconnected.")[:500],
@@ -225,7 +229,7 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
     """
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
-        _save_state(booking, **_settled(CalendarWrite.NONE))
+        save_write_state(booking, **settled(CalendarWrite.NONE))
         return False
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         _wait_for_reconnect(booking=booking, operation="write", message=connection.status_message)
@@ -318,7 +322,7 @@ def _store_written(
         moved = not cancelled and (raced or (current.start, current.end) != (draft.start, draft.end))
         booking.status = current.status
         if moved:
-            _save_state(
+            save_write_state(
                 booking,
                 calendar_event_id=event_id,
                 calendar_write=CalendarWrite.PENDING,
@@ -326,10 +330,10 @@ def _store_written(
                 calendar_retry_at=None,
             )
         else:
-            fields = _settled(CalendarWrite.CANCEL_PENDING if cancelled else CalendarWrite.WRITTEN)
+            fields = settled(CalendarWrite.CANCEL_PENDING if cancelled else CalendarWrite.WRITTEN)
             if cancelled:
                 fields["calendar_pending_since"] = timezone.now()
-            _save_state(booking, calendar_event_id=event_id, **fields)
+            save_write_state(booking, calendar_event_id=event_id, **fields)
         if booking.meeting_id:
             Meeting.objects.filter(pk=booking.meeting_id).update(calendar_event_id=event_id)
     return "cancelled" if cancelled else "moved" if moved else "written"
@@ -385,7 +389,7 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
         # The host disconnected the calendar: there is nothing left to cancel it on.
-        _save_state(booking, **_settled(CalendarWrite.NONE))
+        save_write_state(booking, **settled(CalendarWrite.NONE))
         return False
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         _wait_for_reconnect(booking=booking, operation="cancel", message=connection.status_message)
@@ -401,7 +405,7 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
                 with suppress(CalendarError):
                     sequence = max(sequence, _caldav_sequence(adapter, booking.calendar_event_id))
     except CalendarOperationNotSupported as error:
-        _save_state(booking, **_settled(CalendarWrite.CANCEL_FAILED, error=str(error)[:500]))
+        save_write_state(booking, **settled(CalendarWrite.CANCEL_FAILED, error=str(error)[:500]))
         raise
     except CalendarAuthError as error:
         _refused_sign_in(booking=booking, operation="cancel", connection=connection, error=error)
@@ -413,7 +417,7 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
 
             transaction.on_commit(lambda: retry_booking_cancel(str(booking.pk)))
         return False
-    _save_state(booking, **_settled(CalendarWrite.CANCELLED))
+    save_write_state(booking, **settled(CalendarWrite.CANCELLED))
     request_sync(connection=connection)
     if notify and connection.provider == Provider.CALDAV:
         from yoyaku.scheduling.notifications import send_cancellation
