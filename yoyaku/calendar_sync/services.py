@@ -31,6 +31,7 @@ from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provide
 from yoyaku.accounts.unreadable import record_unreadable_events
 from yoyaku.calendar_sync import index
 from yoyaku.calendar_sync.busy import mark_connection
+from yoyaku.calendar_sync.changes import StoreChanges, follow_store_changes
 from yoyaku.calendar_sync.models import CalendarSyncState, ConnectionSync, SyncedEvent
 from yoyaku.calendars.base import (
     SYNC_FUTURE,
@@ -177,13 +178,19 @@ def unreadable_in_store(*, connection: CalendarConnection) -> list[UnreadableEve
 
 def apply_sync_result(
     *, connection: CalendarConnection, calendar_id: str, result: SyncResult, now: datetime
-) -> None:
-    """Apply one sync result to the store, in one transaction; applying it twice changes nothing more."""
+) -> StoreChanges:
+    """Apply one sync result to the store, in one transaction; applying it twice changes nothing more.
+
+    Bookings and the CRM follow what changed (``changes.follow_store_changes``) in the same
+    transaction, so the sync position only moves once they have.
+    """
     rows = SyncedEvent.objects.filter(connection=connection, calendar_id=calendar_id)
     changed_ids = {event.id for event in result.changed}
     with transaction.atomic():
+        known = set(rows.values_list("event_id", flat=True).distinct())
+        removed = set(result.removed) & known
         if result.full:
-            known = set(rows.values_list("event_id", flat=True).distinct())
+            removed |= known - changed_ids
             _delete_events(rows, known - changed_ids)
         _delete_events(rows, set(result.removed) | changed_ids)
         SyncedEvent.objects.bulk_create(
@@ -198,6 +205,17 @@ def apply_sync_result(
         if result.full:
             state.full_synced_at = now
         state.save()
+        changes = StoreChanges(
+            connection_id=connection.pk,
+            calendar_id=calendar_id,
+            changed_event_ids=frozenset(changed_ids),
+            removed_event_ids=frozenset(removed - changed_ids),
+            full=result.full,
+            window_start=now - SYNC_PAST,
+            window_end=now + SYNC_FUTURE,
+        )
+        follow_store_changes(connection=connection, changes=changes, now=now)
+    return changes
 
 
 def _delete_events(rows: QuerySet[SyncedEvent], event_ids: Iterable[str]) -> None:
