@@ -1,4 +1,4 @@
-"""Cost of one abuse-limit hit (``yoyaku/web/counters.py``) per store, against process memory.
+"""Cost of one abuse-limit hit (``yoyaku/limits/counters.py``) per store, against process memory.
 
 Run from the repository root: ``python -m bench.limit_counters`` (a scratch SQLite file in a temporary
 folder; PostgreSQL and Redis are measured too when ``YOYAKU_DATABASE_URL`` / ``YOYAKU_REDIS_URL`` are set,
@@ -25,7 +25,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from yoyaku.web import counters
+    from yoyaku.limits import counters
 
     call_command("migrate", verbosity=0)
     rounds, hits = 5, 2000

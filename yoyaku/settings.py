@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "yoyaku.crm",
     "yoyaku.calendar_sync",
     "yoyaku.scheduling",
+    "yoyaku.limits",
     "yoyaku.web",
     "yoyaku.health",
 ]
@@ -212,7 +213,7 @@ else:
 
 # The cache is shared by every process: the database's (table yoyaku_cache, made by the web app's
 # migrations) or, with Redis, Redis under a key prefix of its own. The abuse-limit counters
-# (web/counters.py) count atomically on Redis when it is the cache, else in the table web_limitcounter.
+# (limits/counters.py) count atomically on Redis when it is the cache, else in the table web_limitcounter.
 # Django's cache.clear() flushes its whole Redis database, so YOYAKU_CACHE_URL can give it a database
 # apart from the task queue's (e.g. redis://host:6379/1).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "yoyaku_cache"}}

@@ -34,7 +34,7 @@ from django.test import RequestFactory
 
 from yoyaku.accounts import sign_in_limits
 from yoyaku.api.throttling import ClientRateThrottle
-from yoyaku.web import counters
+from yoyaku.limits import counters
 
 call_command("migrate", verbosity=0)
 mode, scope, address = sys.argv[1:4]

@@ -5,7 +5,7 @@ from contextlib import closing
 
 from django.db.models import Case, Value, When
 
-from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, InboxConnection, User
+from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, InboxConnection, Provider, User
 from yoyaku.calendars.base import CalendarInfo
 
 
@@ -65,6 +65,30 @@ def stored_calendars(*, connection: CalendarConnection) -> list[CalendarInfo] | 
         for item in stored
         if isinstance(item, dict) and item.get("id")
     ]
+
+
+def meetings_calendar_id(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> str:
+    """Of ``calendars``, the one that receives meetings: the stored choice, else the primary (writable)
+    one, else the first writable one; "" when none may be written to."""
+    if connection.write_calendar_id in [c.id for c in calendars]:
+        return connection.write_calendar_id
+    write_id = next((c.id for c in calendars if c.primary and c.writable), "")
+    return write_id or next((c.id for c in calendars if c.writable), "")
+
+
+def busy_calendar_ids(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> list[str]:
+    """Of ``calendars``, the ones busy time is read from.
+
+    A stored choice is passed to the adapter as it is. Without one the adapter decides
+    (``busy()`` with no calendars): CalDAV reads every calendar of the account; Google,
+    Microsoft 365 and Exchange read only the primary (default) calendar.
+    """
+    ids = [c.id for c in calendars]
+    if connection.conflict_calendar_ids:
+        return [i for i in connection.conflict_calendar_ids if i in ids]
+    if connection.provider == Provider.CALDAV:
+        return ids
+    return [c.id for c in calendars if c.primary][:1]
 
 
 def workspace_users(*, workspace_id: int, usernames: Sequence[str]) -> list[User]:

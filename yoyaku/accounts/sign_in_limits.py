@@ -12,7 +12,7 @@ Attempts are counted twice, each in a window that opens at its first attempt and
 Every sign-in path goes through :class:`SignInLimitBackend` (the only entry of
 ``AUTHENTICATION_BACKENDS``): the sign-in page, the admin's login page, ``django.contrib.auth.authenticate``
 anywhere. The attempt is counted *before* the password is checked, in one atomic step per counter
-(``web/counters.py``), so racing attempts cannot all pass a check made before any of them was counted:
+(``limits/counters.py``), so racing attempts cannot all pass a check made before any of them was counted:
 at most the limit's number of passwords is ever checked in a window. Over either limit the attempt is
 refused without checking the password, even a correct one, until the window ends; nothing shortens a
 window that reached its limit. A success below the limit clears its address's count (the user is back)
@@ -37,7 +37,7 @@ from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from yoyaku.accounts.client_address import client_address
-from yoyaku.web import counters
+from yoyaku.limits import counters
 
 # Set on the request when an attempt was refused, so views can answer 429 with Retry-After.
 WAIT_ATTRIBUTE = "yoyaku_sign_in_wait"

@@ -35,7 +35,13 @@ from yoyaku.accounts.connections import (
 )
 from yoyaku.accounts.models import CalendarConnection, InboxConnection, User
 from yoyaku.accounts.providers import default_redirect_uri, provider_configured
-from yoyaku.accounts.selectors import stored_calendars, user_connections, user_inboxes
+from yoyaku.accounts.selectors import (
+    busy_calendar_ids,
+    meetings_calendar_id,
+    stored_calendars,
+    user_connections,
+    user_inboxes,
+)
 from yoyaku.accounts.validators import (
     as_value_error,
     validate_account_email,
@@ -46,7 +52,6 @@ from yoyaku.api.auth import ApiKeyAuth
 from yoyaku.api.schemas import AUTH_ERRORS, BODY_ERRORS, errors
 from yoyaku.calendar_sync.models import ConnectionSync
 from yoyaku.calendars.capabilities import capabilities
-from yoyaku.web.selectors import busy_calendar_ids, meetings_calendar_id
 
 router = Router(auth=ApiKeyAuth(), tags=["calendar connection"])
 

@@ -1,7 +1,7 @@
 """Rate limits for the public endpoints, counted per client address (``accounts/client_address.py``).
 
 Limits are read from settings on every request (so they can be changed without a restart of the
-module, and tests can override them). The counts are shared by every process (``web/counters.py``: on
+module, and tests can override them). The counts are shared by every process (``limits/counters.py``: on
 Redis when it is configured, else in the database).
 """
 
@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 from yoyaku.accounts.client_address import client_address
-from yoyaku.web import counters
+from yoyaku.limits import counters
 
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
@@ -36,7 +36,7 @@ def hit(*, key: str, count: int, period: int) -> float | None:
     """Count one attempt against ``key``; None when allowed, else the seconds until the window ends.
 
     The window opens at the first attempt and lasts ``period``. The count is one atomic step on every
-    store (``web/counters.py``), so racing requests cannot both take the last place.
+    store (``limits/counters.py``), so racing requests cannot both take the last place.
     """
     used = counters.hit(key=key, period=period)
     if used.value <= count:

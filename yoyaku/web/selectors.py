@@ -17,10 +17,16 @@ from yoyaku.accounts.models import (
     CalendarConnection,
     ConnectionStatus,
     InboxConnection,
-    Provider,
     User,
 )
-from yoyaku.accounts.selectors import meetings_connection, stored_calendars, user_connections, user_inboxes
+from yoyaku.accounts.selectors import (
+    busy_calendar_ids,
+    meetings_calendar_id,
+    meetings_connection,
+    stored_calendars,
+    user_connections,
+    user_inboxes,
+)
 from yoyaku.accounts.unreadable import unreadable_events
 from yoyaku.calendars.base import CalendarInfo
 from yoyaku.calendars.capabilities import Capabilities, capabilities
@@ -147,30 +153,6 @@ def calendar_choices(*, connection: CalendarConnection) -> CalendarChoices:
     checked = busy_calendar_ids(connection=connection, calendars=calendars)
     write_id = meetings_calendar_id(connection=connection, calendars=calendars)
     return CalendarChoices(calendars=calendars, checked_ids=checked, write_id=write_id)
-
-
-def meetings_calendar_id(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> str:
-    """Of ``calendars``, the one that receives meetings: the stored choice, else the primary (writable)
-    one, else the first writable one; "" when none may be written to."""
-    if connection.write_calendar_id in [c.id for c in calendars]:
-        return connection.write_calendar_id
-    write_id = next((c.id for c in calendars if c.primary and c.writable), "")
-    return write_id or next((c.id for c in calendars if c.writable), "")
-
-
-def busy_calendar_ids(*, connection: CalendarConnection, calendars: list[CalendarInfo]) -> list[str]:
-    """Of ``calendars``, the ones busy time is read from.
-
-    A stored choice is passed to the adapter as it is. Without one the adapter decides
-    (``busy()`` with no calendars): CalDAV reads every calendar of the account; Google,
-    Microsoft 365 and Exchange read only the primary (default) calendar.
-    """
-    ids = [c.id for c in calendars]
-    if connection.conflict_calendar_ids:
-        return [i for i in connection.conflict_calendar_ids if i in ids]
-    if connection.provider == Provider.CALDAV:
-        return ids
-    return [c.id for c in calendars if c.primary][:1]
 
 
 def upcoming_meetings(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[UpcomingMeeting]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from yoyaku.web import counters
+from yoyaku.limits import counters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ import json, sys
 import django
 
 django.setup()
-from yoyaku.web import counters
+from yoyaku.limits import counters
 
 key, hits = sys.argv[1], int(sys.argv[2])
 print(json.dumps([counters.hit(key=key, period=3600).value for _ in range(hits)]))

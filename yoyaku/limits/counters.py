@@ -26,7 +26,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 
-from yoyaku.web.models import LimitCounter
+from yoyaku.limits.models import LimitCounter
 
 # Expired rows are deleted now and then, by the hits themselves (no periodic task to forget).
 _SWEEP_CHANCE = 0.01
