@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
+from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.formatting import greeting
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,20 @@ def notify_needs_reconnect(*, connection_id: int) -> None:
     Call it only when the status has just changed to needs-reconnect, not on every failed read.
     """
     transaction.on_commit(lambda: send_reconnect_notice(connection_id=connection_id))
+
+
+def _what_waits(connection: CalendarConnection) -> str:
+    """What stops until the connection is reconnected, by what it serves (a legacy account may hold a
+    second connection that serves only the CRM)."""
+    if meetings_connection(user=connection.user) == connection:
+        return _(
+            "Until you reconnect it, your scheduling pages offer no times: visitors can only "
+            "leave meeting requests, and nothing is added to your calendar."
+        )
+    return _(
+        "Until you reconnect it, meetings you create in the CRM are not added to this calendar. Your "
+        "scheduling pages use your other calendar and keep taking bookings."
+    )
 
 
 def send_reconnect_notice(*, connection_id: int) -> None:
@@ -55,10 +70,7 @@ def send_reconnect_notice(*, connection_id: int) -> None:
                         "revoked or its password was not accepted."
                     )
                     % names,
-                    _(
-                        "Until you reconnect it, your scheduling pages offer no times: visitors can only "
-                        "leave meeting requests, and nothing is added to your calendar."
-                    ),
+                    _what_waits(connection),
                     _("Reconnect it in your calendar settings: %(url)s") % names,
                 ]
             )

@@ -1,12 +1,36 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 
 from django.db.models import Case, Value, When
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, InboxConnection, Provider, User
 from yoyaku.calendars.base import CalendarInfo
+
+# The legacy two-connection rule (accounts from before YOYAKU_LEGACY_CONNECTION_CUTOFF may hold one
+# connection per purpose): the "meetings" connection serves the scheduling pages (their busy time, the
+# fresh read at booking, the booked meetings' events); the "calendar settings" one serves calendar sync
+# with the CRM and the meetings made in the CRM. A user with one connection uses it for everything.
+_FOR_PAGES = (ConnectionPurpose.MEETINGS, ConnectionPurpose.CALENDAR_SETTINGS)
+_FOR_CRM = (ConnectionPurpose.CALENDAR_SETTINGS, ConnectionPurpose.MEETINGS)
+
+
+def _first_by_purpose(
+    connections: Iterable[CalendarConnection], order: Sequence[str]
+) -> CalendarConnection | None:
+    by_purpose = {c.purpose: c for c in connections}
+    return next((by_purpose[p] for p in order if p in by_purpose), None)
+
+
+def pages_connection_of(connections: Iterable[CalendarConnection]) -> CalendarConnection | None:
+    """Of one user's connections, the one that serves the scheduling pages."""
+    return _first_by_purpose(connections, _FOR_PAGES)
+
+
+def crm_connection_of(connections: Iterable[CalendarConnection]) -> CalendarConnection | None:
+    """Of one user's connections, the one that serves calendar sync with the CRM and CRM meetings."""
+    return _first_by_purpose(connections, _FOR_CRM)
 
 
 def meetings_connection(*, user: User) -> CalendarConnection | None:
@@ -15,8 +39,13 @@ def meetings_connection(*, user: User) -> CalendarConnection | None:
     Legacy accounts may hold a second connection for calendar settings; the
     meetings tool uses its own when present.
     """
-    connections = {c.purpose: c for c in CalendarConnection.objects.filter(user=user).select_related("user")}
-    return connections.get(ConnectionPurpose.MEETINGS) or connections.get(ConnectionPurpose.CALENDAR_SETTINGS)
+    return pages_connection_of(CalendarConnection.objects.filter(user=user).select_related("user"))
+
+
+def crm_connection(*, user: User) -> CalendarConnection | None:
+    """The connection that receives the user's CRM meetings and syncs calendar events with the CRM: the
+    "calendar settings" one of a legacy account holding two, else the only one."""
+    return crm_connection_of(CalendarConnection.objects.filter(user=user).select_related("user"))
 
 
 def user_connections(*, user: User) -> list[CalendarConnection]:

@@ -13,7 +13,8 @@ from typing import Generic, Literal, TypeVar
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
+from yoyaku.accounts.models import CalendarConnection, User
+from yoyaku.accounts.selectors import crm_connection
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Contact, Meeting
 
@@ -155,10 +156,7 @@ def crm_calendar(*, user: User) -> tuple[CalendarConnection | None, CrmOnlyReaso
     Exchange is one-way: Yoyaku may add a meeting but never change or cancel it, so a CRM meeting,
     which can be edited and cancelled here, stays in the CRM only.
     """
-    connections = {c.purpose: c for c in CalendarConnection.objects.filter(user=user).select_related("user")}
-    connection = connections.get(ConnectionPurpose.CALENDAR_SETTINGS) or connections.get(
-        ConnectionPurpose.MEETINGS
-    )
+    connection = crm_connection(user=user)
     if connection is None:
         return None, "no_calendar"
     allowed = capabilities(connection.provider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
+from yoyaku.accounts.models import CalendarConnection, User
+from yoyaku.accounts.selectors import pages_connection_of
 from yoyaku.availability import (
     HostAvailability,
     LinkRules,
@@ -174,13 +175,11 @@ def hosts_inputs(
 
 def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnection]:
     """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query."""
-    found: dict[int, CalendarConnection] = {}
-    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users])
-    for connection in rows:
-        current = found.get(connection.user_id)
-        if current is None or connection.purpose == ConnectionPurpose.MEETINGS:
-            found[connection.user_id] = connection
-    return found
+    by_user: dict[int, list[CalendarConnection]] = defaultdict(list)
+    for connection in CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]):
+        by_user[connection.user_id].append(connection)
+    found = {user_id: pages_connection_of(connections) for user_id, connections in by_user.items()}
+    return {user_id: connection for user_id, connection in found.items() if connection is not None}
 
 
 def available_slots(

@@ -21,8 +21,10 @@ from yoyaku.accounts.models import (
 )
 from yoyaku.accounts.selectors import (
     busy_calendar_ids,
+    crm_connection_of,
     meetings_calendar_id,
     meetings_connection,
+    pages_connection_of,
     stored_calendars,
     user_connections,
     user_inboxes,
@@ -70,6 +72,9 @@ class ConnectionPanel:
     inboxes: list[InboxConnection]
     capabilities: Capabilities
     unreadable: list[UnreadableNotice] = field(default_factory=list)
+    # What the connection is used for (see accounts.selectors: a legacy account may hold two).
+    serves_pages: bool = True
+    serves_crm: bool = True
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,7 @@ def connection_panels(*, user: User) -> tuple[list[ConnectionPanel], list[InboxC
     """One panel per calendar connection with its calendars and inboxes; and the unattached inboxes."""
     connections = user_connections(user=user)
     inboxes = user_inboxes(user=user)
+    for_pages, for_crm = pages_connection_of(connections), crm_connection_of(connections)
     panels = [
         ConnectionPanel(
             connection=connection,
@@ -195,6 +201,8 @@ def connection_panels(*, user: User) -> tuple[list[ConnectionPanel], list[InboxC
             inboxes=[i for i in inboxes if i.calendar_connection_id == connection.pk],
             capabilities=capabilities(connection.provider),
             unreadable=unreadable_notices(connection=connection),
+            serves_pages=connection == for_pages,
+            serves_crm=connection == for_crm,
         )
         for connection in connections
     ]
