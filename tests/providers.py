@@ -18,15 +18,22 @@ from tests.emulators.google import GoogleEmulator
 from tests.emulators.google import start as start_google
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.factories import sync_now
-from yoyaku.accounts.models import CalendarConnection, User
+from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
 from yoyaku.calendars.oauth import OAuthTokens
 
 GOOGLE_EMAIL = "host@example.com"
 
 
-def store_oauth(*, user: User, provider: str, issued: dict[str, object], email: str) -> CalendarConnection:
+def store_oauth(
+    *,
+    user: User,
+    provider: str,
+    issued: dict[str, object],
+    email: str,
+    purpose: str = ConnectionPurpose.MEETINGS,
+) -> CalendarConnection:
     """A connection as the OAuth callback leaves it (the flow itself is tested in tests/web)."""
-    connection = CalendarConnection(user=user, provider=provider, account_email=email)
+    connection = CalendarConnection(user=user, provider=provider, account_email=email, purpose=purpose)
     connection.secret = OAuthTokens(
         access_token=str(issued["access_token"]),
         refresh_token=str(issued["refresh_token"]),
