@@ -27,8 +27,8 @@ from tests.scheduling.helpers import NOW, add_event, berlin, book, connect, even
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, User
 from yoyaku.accounts.notifications import send_reconnect_notice
 from yoyaku.accounts.selectors import crm_connection, meetings_connection
-from yoyaku.scheduling.models import CalendarWrite, MeetingLink
 from yoyaku.crm.services import create_contact, create_crm_meeting
+from yoyaku.scheduling.models import CalendarWrite, MeetingLink
 from yoyaku.scheduling.selectors import available_slots
 from yoyaku.scheduling.services import SlotUnavailable
 
@@ -150,7 +150,7 @@ def test_a_booking_lands_on_the_meetings_calendar_and_a_crm_meeting_on_the_setti
     ("language", "pages", "crm"),
     [
         ("en", "Scheduling pages: its events block times", "CRM: meetings you create in the CRM"),
-        ("ja", "予約ページ：", "CRM：CRMで作成したミーティング"),
+        ("ja", "予約ページ", "CRMで作成したミーティング"),
     ],
 )
 def test_the_dashboard_shows_both_connections_and_what_each_is_for(
