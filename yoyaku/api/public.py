@@ -6,8 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from ninja import Query, Router, Schema, Status
@@ -25,7 +24,7 @@ from yoyaku.api.schemas import (
 from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.manage_links import booker_links
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
-from yoyaku.scheduling.selectors import available_slots
+from yoyaku.scheduling.selectors import available_slots, public_link
 from yoyaku.scheduling.services import book_meeting, request_meeting
 from yoyaku.scheduling.validation import BookingInputError, check_time_zone, durations_offered
 
@@ -49,7 +48,10 @@ class AvailabilityQuery(Schema):
 
 
 def _active_link(slug: str) -> MeetingLink:
-    return get_object_or_404(MeetingLink.objects.select_related("owner"), slug=slug, active=True)
+    link = public_link(slug=slug)
+    if link is None:
+        raise Http404
+    return link
 
 
 @router.get(

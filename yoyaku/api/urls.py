@@ -17,7 +17,7 @@ from yoyaku.api.connections import refusal_status
 from yoyaku.api.middleware import not_found_detail
 from yoyaku.api.parser import JsonOnlyParser, UnsupportedMediaType
 from yoyaku.scheduling.host_services import LinkConflict
-from yoyaku.scheduling.services import CalendarUnreadable, RequestTimeTaken, SlotUnavailable
+from yoyaku.scheduling.services import CalendarUnreadable, PageClosed, RequestTimeTaken, SlotUnavailable
 from yoyaku.scheduling.validation import BookingInputError
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,12 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, not_found_detail())
+
+
+@api.exception_handler(PageClosed)
+def _page_closed(request: HttpRequest, exc: PageClosed) -> HttpResponse:
+    # As for a page that does not exist: the answer says nothing about the page's people.
     return _error(request, 404, not_found_detail())
 
 

@@ -44,8 +44,26 @@ class SlotsResult:
 
 
 def link_hosts(*, link: MeetingLink) -> list[User]:
-    hosts = list(link.hosts.order_by("id"))
-    return hosts or [link.owner]
+    """The hosts whose times the page offers and books; [] when it takes no bookings because a
+    deactivated user is one it cannot do without: its owner, the host of a one-on-one page, any host of
+    a group page (a group meeting needs them all). Round robin simply leaves deactivated hosts out."""
+    if not link.owner.is_active:
+        return []
+    hosts = list(link.hosts.order_by("id")) or [link.owner]
+    active = [host for host in hosts if host.is_active]
+    if link.kind == LinkKind.ROUND_ROBIN or len(active) == len(hosts):
+        return active
+    return []
+
+
+def public_link(*, slug: str) -> MeetingLink | None:
+    """The page at ``slug`` when it takes bookings and requests: switched on, and with its hosts (see
+    ``link_hosts``). Otherwise None: the public page and API answer as for a page that does not exist,
+    which says nothing about the people behind it."""
+    link = MeetingLink.objects.select_related("owner__workspace").filter(slug=slug, active=True).first()
+    if link is None or not link_hosts(link=link):
+        return None
+    return link
 
 
 def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
@@ -196,6 +214,8 @@ def available_slots(
     hosts, and no provider is called. ``only_host_id`` keeps one host of a round robin page (a booker
     moving their meeting keeps its host, so only that host's times are offered)."""
     hosts = link_hosts(link=link)
+    if not hosts:  # the page takes no bookings (a deactivated owner or host): nothing to offer
+        return SlotsResult(slots={}, offline=False, time_zone=time_zone)
     if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
         hosts = [host for host in hosts if host.pk == only_host_id]
         if not hosts:  # no longer a host of the page: nothing to offer

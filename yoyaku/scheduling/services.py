@@ -69,6 +69,16 @@ class CalendarUnreadable(Exception):
     """A host's calendar cannot be read, so the booking cannot be confirmed safely."""
 
 
+class PageClosed(Exception):
+    """The page takes no bookings or requests: its owner, or a host it cannot do without, was
+    deactivated (``selectors.link_hosts``)."""
+
+
+def _check_open(link: MeetingLink) -> None:
+    if not link_hosts(link=link):
+        raise PageClosed(link.slug)
+
+
 @dataclass(frozen=True)
 class BookingOutcome:
     booking: Booking
@@ -102,6 +112,7 @@ def book_meeting(
     existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
+    _check_open(link)
     errors: dict[str, str] = {}
     if duration not in link.durations:
         errors["duration"] = durations_offered(link=link)
@@ -465,6 +476,7 @@ def request_meeting(
     existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
+    _check_open(link)
     errors: dict[str, str] = {}
     try:
         check_time_zone(time_zone)

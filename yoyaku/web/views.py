@@ -22,7 +22,7 @@ from yoyaku.accounts.embedding import frame_ancestors
 from yoyaku.accounts.models import Workspace
 from yoyaku.formatting import family_name_first
 from yoyaku.scheduling.models import LinkKind, MeetingLink
-from yoyaku.scheduling.selectors import link_hosts
+from yoyaku.scheduling.selectors import link_hosts, public_link
 
 
 @functools.cache
@@ -204,7 +204,7 @@ def name_fields() -> list[tuple[str, str, str]]:
 
 
 def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
-    link = MeetingLink.objects.select_related("owner__workspace").filter(slug=slug, active=True).first()
+    link = public_link(slug=slug)
     if link is None:
         return render(request, "web/link_not_found.html", status=404)
     response = render(request, "web/booking.html", booking_page_context(link=link))
