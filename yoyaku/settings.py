@@ -136,6 +136,15 @@ AUTH_USER_MODEL = "accounts.User"
 # Every password check goes through the sign-in limits (accounts/sign_in_limits.py): the sign-in page,
 # the admin's login page and any other caller of django.contrib.auth.authenticate.
 AUTHENTICATION_BACKENDS = ["yoyaku.accounts.sign_in_limits.SignInLimitBackend"]
+# Checked wherever a person sets a password (Settings > Profile, an invitation's link, createsuperuser's
+# prompt) with Django's own translated messages. Ten characters at least: the sign-in limits slow
+# guessing down, they do not make a short password safe.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 

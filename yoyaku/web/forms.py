@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.utils.translation import gettext_lazy as _
 
 from yoyaku.accounts.models import Seat, WorkspaceRole
 from yoyaku.accounts.validators import validate_calendar_url
 from yoyaku.calendars.base import CalendarInfo
+
+
+def plain_password_help(form: forms.Form, field: str = "new_password1") -> None:
+    """Show the password rules as plain sentences: Django's help text for the field is an HTML list."""
+    form.fields[field].help_text = " ".join(password_validators_help_texts())
 
 
 class ExchangeForm(forms.Form):

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.contrib.auth.password_validation import password_validators_help_texts
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import escape
@@ -29,6 +28,7 @@ from yoyaku.accounts.profile import (
     update_profile,
 )
 from yoyaku.scheduling.models import MeetingLink
+from yoyaku.web.forms import plain_password_help
 from yoyaku.web.host import host_user
 from yoyaku.web.page_forms import ProfileForm
 
@@ -42,8 +42,7 @@ def _render(
     status: int = 200,
 ) -> HttpResponse:
     passwords = password_form or PasswordChangeForm(user)
-    # Django's help text here is an HTML list; the page shows plain sentences.
-    passwords.fields["new_password1"].help_text = " ".join(password_validators_help_texts())
+    plain_password_help(passwords)
     context = {
         "section": "settings",
         "tab": "profile",

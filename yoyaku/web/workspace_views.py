@@ -35,7 +35,7 @@ from yoyaku.accounts.services import (
     set_personal_email_use,
     set_role,
 )
-from yoyaku.web.forms import InviteForm, SeatForm
+from yoyaku.web.forms import InviteForm, SeatForm, plain_password_help
 from yoyaku.web.host import host_user
 
 logger = logging.getLogger(__name__)
@@ -226,6 +226,7 @@ def accept_invitation(request: HttpRequest, uidb64: str, token: str) -> HttpResp
     if user is None:
         return render(request, "web/invitation.html", {"invalid": True}, status=404)
     form = SetPasswordForm(user, request.POST or None)
+    plain_password_help(form)
     if request.method == "POST" and form.is_valid():
         form.save()
         login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
