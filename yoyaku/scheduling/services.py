@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
@@ -439,12 +440,22 @@ def _reserve_spans(
     )
 
 
+def _lapsed_holds(*, now: datetime) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(active=True, expires_at__lte=now)
+
+
 def release_lapsed_holds(*, host_ids: Iterable[int], now: datetime) -> None:
     """Free the requests' holds that have lapsed, so the database's exclusion constraint (which sees
     every active row) lets a booking take their time. Call under the hosts' lock, before inserting."""
-    Reservation.objects.filter(host_id__in=list(host_ids), active=True, expires_at__lte=now).update(
-        active=False
-    )
+    _lapsed_holds(now=now).filter(host_id__in=list(host_ids)).update(active=False)
+
+
+def release_lapsed_holds_everywhere(*, now: datetime) -> int:
+    """Free every lapsed hold of every host; returns how many were freed. For a periodic sweep, so the
+    table does not keep holds of requests nobody books over. No lock is needed: every check already
+    ignores a lapsed hold (``selectors.holding``), so freeing one changes no decision, and a booking
+    freeing the same rows meanwhile only waits for this update's row locks."""
+    return _lapsed_holds(now=now).update(active=False)
 
 
 def request_meeting(
