@@ -35,9 +35,18 @@ class Contact(models.Model):
 
 
 class MeetingSource(models.TextChoices):
-    BOOKING = "booking", "Booking"
-    CRM = "crm", "CRM"
-    CALENDAR = "calendar", "Calendar"
+    BOOKING = "booking", _("Booked on a scheduling page")
+    CRM = "crm", _("Created in the CRM")
+    CALENDAR = "calendar", _("From the calendar")
+
+
+class AttendeeResponse(models.TextChoices):
+    """A contact's answer to a calendar invitation, as the host's calendar shows it."""
+
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TENTATIVE = "tentative", _("Maybe")
+    NEEDS_ACTION = "needs_action", _("No answer yet")
 
 
 class MeetingOutcome(models.TextChoices):

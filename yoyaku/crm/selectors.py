@@ -15,7 +15,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, User
 from yoyaku.calendars.capabilities import capabilities
-from yoyaku.crm.models import Contact, Meeting
+from yoyaku.crm.models import CalendarEventLink, Contact, Meeting, MeetingAssociation
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
@@ -86,9 +86,11 @@ def contact_by_email(*, workspace_id: int, email: str) -> Contact | None:
 
 
 def _with_people(rows: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    return rows.prefetch_related(
+    # The associations carry the contacts' answers, the link the event a calendar meeting follows.
+    return rows.select_related("calendar_link").prefetch_related(
         Prefetch("hosts", queryset=User.objects.order_by("pk")),
         Prefetch("contacts", queryset=Contact.objects.order_by("last_name", "first_name", "pk")),
+        "meetingassociation_set",
     )
 
 
@@ -105,10 +107,14 @@ def meetings_page(
     outcome: str = "",
     host_username: str = "",
     contact_id: int | None = None,
+    source: str = "",
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
 ) -> Page[Meeting]:
-    """The workspace's meetings, filtered: upcoming ones soonest first, past ones latest first."""
+    """The workspace's meetings, filtered: upcoming ones soonest first, past ones latest first.
+
+    ``source`` is where they came from: a booking, the CRM, or the calendar (``MeetingSource``).
+    """
     rows = Meeting.objects.filter(workspace_id=workspace_id)
     if when == "upcoming":
         rows = rows.filter(end__gte=now).order_by("start", "pk")
@@ -122,6 +128,8 @@ def meetings_page(
         rows = rows.filter(hosts__username=host_username, hosts__workspace_id=workspace_id)
     if contact_id is not None:
         rows = rows.filter(meetingassociation__contact_id=contact_id)
+    if source:
+        rows = rows.filter(source=source)
     return _paged(_with_people(rows.distinct()), page=page, per_page=per_page)
 
 
@@ -176,3 +184,38 @@ def crm_calendar(*, user: User) -> tuple[CalendarConnection | None, CrmOnlyReaso
 def workspace_hosts(*, workspace_id: int) -> list[User]:
     """The workspace's active users, for the host filter of the meetings list."""
     return list(User.objects.filter(workspace_id=workspace_id, is_active=True).order_by("username"))
+
+
+def follows_calendar(*, meeting: Meeting) -> bool:
+    """Whether a meeting logged from the calendar still follows its event (``crm.calendar_log``)."""
+    return CalendarEventLink.objects.filter(meeting_id=meeting.pk, unlinked_at=None).exists()
+
+
+def calendar_link_of(*, meeting: Meeting) -> CalendarEventLink | None:
+    """The event a meeting logged from the calendar was made from, linked or unlinked since."""
+    return CalendarEventLink.objects.filter(meeting_id=meeting.pk).first()
+
+
+@dataclass(frozen=True)
+class Attendance:
+    contact: Contact
+    # The contact's answer on the calendar ("accepted", "declined", "tentative", "needs_action", "").
+    response: str
+    organizer: bool
+
+
+def meeting_attendance(*, meeting: Meeting, organizer: str = "") -> list[Attendance]:
+    """The meeting's contacts with their answers to the calendar invitation, for its page."""
+    rows = (
+        MeetingAssociation.objects.filter(meeting_id=meeting.pk)
+        .select_related("contact")
+        .order_by("contact__last_name", "contact__first_name", "contact__email", "pk")
+    )
+    return [
+        Attendance(
+            contact=row.contact,
+            response=row.response,
+            organizer=bool(organizer) and row.contact.email.lower() == organizer.lower(),
+        )
+        for row in rows
+    ]
