@@ -21,7 +21,7 @@ from yoyaku.crm.models import CalendarEventLink, Contact, Meeting, MeetingAssoci
 from yoyaku.crm.services import create_contact, update_crm_meeting
 from yoyaku.emulators.microsoft import graph_time
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from yoyaku.crm.calendar_log import log_calendar_events
 from yoyaku.crm.models import CalendarEventLink, Contact, Meeting
 from yoyaku.crm.services import create_contact, create_crm_meeting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 AIKO = Attendee(email="aiko@example.com", name="Aiko Sato", response="accepted")
 
