@@ -154,19 +154,45 @@ def test_a_google_attendee_copy_of_a_yoyaku_event_is_not_logged(host: User, aiko
     assert logged() == []
 
 
+def test_a_co_hosts_copy_of_a_yoyaku_event_is_not_logged(host: User, aiko: Contact) -> None:
+    """Microsoft 365 gives an attendee's copy its own id and Yoyaku does not choose the iCalUID: the
+    organizer's calendar, synced in the same workspace, tells it is Yoyaku's event."""
+    kenji = make_host("kenji")
+    organizer = caldav(kenji)
+    meeting = create_crm_meeting(host=kenji, contacts=[aiko], title="Demo", start=soon(10), end=soon(11))
+    Meeting.objects.filter(pk=meeting.pk).update(calendar_event_id="kenjis-event")
+    apply(organizer, event("kenjis-event", uid="040000008200E00074C5B7101A82E008"))
+
+    apply(caldav(host), event("hanas-copy", uid="040000008200E00074C5B7101A82E008"))
+
+    assert logged() == []
+
+
+def test_a_finished_meeting_keeps_its_history_when_its_event_is_deleted(host: User, aiko: Contact) -> None:
+    connection = caldav(host)
+    apply(connection, event("last-week", days=-7), event("next-week", days=7))
+
+    apply(connection, removed=["last-week", "next-week"])
+
+    assert [(m.title, m.outcome) for m in logged()] == [
+        ("Event last-week", "scheduled"),
+        ("Event next-week", "cancelled"),
+    ]
+
+
 def test_a_complete_listing_cancels_only_what_it_could_see(host: User, aiko: Contact) -> None:
     connection = caldav(host)
-    apply(connection, event("near"), event("last-week", days=-7))
+    apply(connection, event("near"), event("far", days=300))
     assert len(logged()) == 2
-    # Weeks go by: last week's meeting is now older than what a complete listing covers.
-    Meeting.objects.filter(title="Event last-week").update(
-        start=timezone.now() - SYNC_PAST - timedelta(days=9)
-    )
+    # As if the listing's window had stopped short of the far meeting (Graph's calendar view, CalDAV's
+    # expansion): a listing without it says nothing of it.
+    beyond = timezone.now() + SYNC_FUTURE + timedelta(days=9)
+    Meeting.objects.filter(title="Event far").update(start=beyond, end=beyond + timedelta(hours=1))
 
     apply(connection, full=True)
 
     outcomes = {m.title: m.outcome for m in logged()}
-    assert outcomes == {"Event near": "cancelled", "Event last-week": "scheduled"}
+    assert outcomes == {"Event near": "cancelled", "Event far": "scheduled"}
 
 
 def test_an_old_event_is_not_logged_and_an_instance_bound_applies(host: User, aiko: Contact) -> None:

@@ -23,8 +23,8 @@ here rolls the sync position back, so the change is read again. The rules:
 * The link to the event (``CalendarEventLink``) is by provider ids (connection, calendar, event,
   instance), never a store row, so a full resync keeps it. The calendar owns the title, times,
   location and people (associations and their answers); notes, description and outcome are the CRM's
-  and survive every sync, except that an event cancelled or deleted on the calendar turns a meeting
-  still scheduled into cancelled. An event that no longer involves a contact is unlinked: the meeting
+  and survive every sync, except that an event cancelled or deleted on the calendar before it ends
+  turns a meeting still scheduled into cancelled (deleting a finished series rewrites no history). An event that no longer involves a contact is unlinked: the meeting
   stays with its history and stops following it. A complete listing that no longer holds an event
   only means it was deleted when it lay inside the listing's window.
 
@@ -237,8 +237,20 @@ class _Log:
         candidates = {e.event_id for e in events} | {
             e.ical_uid.removesuffix("@google.com") for e in events if e.ical_uid.endswith("@google.com")
         }
+        known = self._written_by_yoyaku(candidates)
+        return {
+            e.event_id
+            for e in events
+            if e.event_id in known
+            or e.ical_uid.startswith(_YOYAKU_UID)
+            or e.ical_uid.removesuffix("@google.com") in known
+        }
+
+    @staticmethod
+    def _written_by_yoyaku(event_ids: Collection[str]) -> set[str]:
+        """Those of ``event_ids`` a booking or a meeting made in the CRM keeps as its calendar event."""
         known: set[str] = set()
-        for chunk in chunks(candidates):
+        for chunk in chunks(event_ids):
             known.update(
                 Booking.objects.filter(calendar_event_id__in=chunk).values_list(
                     "calendar_event_id", flat=True
@@ -249,13 +261,27 @@ class _Log:
                 .exclude(source=MeetingSource.CALENDAR)
                 .values_list("calendar_event_id", flat=True)
             )
-        return {
-            e.event_id
-            for e in events
-            if e.event_id in known
-            or e.ical_uid.startswith(_YOYAKU_UID)
-            or e.ical_uid.removesuffix("@google.com") in known
-        }
+        return known
+
+    def _copies_of_yoyaku_events(self, events: list[_Event]) -> set[str]:
+        """The iCalUIDs among ``events`` that another calendar of the workspace holds as an event Yoyaku
+        wrote: a co-host's copy of a group booking on Microsoft 365, whose UID Yoyaku does not choose.
+
+        Asked only for events about to be logged, so an unchanged complete listing costs nothing here.
+        """
+        uids = {event.ical_uid for event in events if event.ical_uid}
+        found: set[str] = set()
+        for chunk in chunks(uids):
+            rows = (
+                SyncedEvent.objects.filter(
+                    ical_uid__in=chunk, connection__user__workspace_id=self.workspace.pk
+                )
+                .exclude(connection=self.connection)
+                .values_list("event_id", "ical_uid")
+            )
+            copies = dict(rows)
+            found.update(copies[event_id] for event_id in self._written_by_yoyaku(copies))
+        return found
 
     def _host_addresses(self) -> set[str]:
         addresses = {self.host.email, self.connection.account_email}
@@ -312,6 +338,8 @@ class _Log:
         for key, link in links.items():
             if key not in events and link.event_id not in own and self._deleted(link):
                 plan.cancel.append(link)
+        shared = self._copies_of_yoyaku_events([event for event, _people in plan.new])
+        plan.new = [(event, people) for event, people in plan.new if event.ical_uid not in shared]
         self._write(plan, contacts)
 
     def _within_bound(self, event: _Event) -> bool:
@@ -475,7 +503,13 @@ class _Log:
             MeetingAssociation.objects.filter(pk__in=ids).delete()
 
     def _cancel(self, links: list[CalendarEventLink]) -> None:
-        ids = [link.meeting_id for link in links if link.linked and link.meeting.outcome in _OPEN]
+        # A meeting that has ended took place as far as the CRM knows: deleting a finished series
+        # (the usual way to end one) must not rewrite its history.
+        ids = [
+            link.meeting_id
+            for link in links
+            if link.linked and link.meeting.outcome in _OPEN and link.meeting.end > self.now
+        ]
         for chunk in chunks(ids):
             Meeting.objects.filter(pk__in=chunk, outcome__in=_OPEN).update(
                 outcome=MeetingOutcome.CANCELLED, updated_at=self.now
