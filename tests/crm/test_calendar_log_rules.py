@@ -15,7 +15,7 @@ from django.utils import timezone
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import connect_caldav, make_host, make_link, sync_now
 from tests.scheduling.helpers import berlin, book, connect
-from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, Provider, User
+from yoyaku.accounts.models import CalendarConnection, CalendarLogScope, ConnectionPurpose, Provider, User
 from yoyaku.calendar_sync.changes import StoreChanges
 from yoyaku.calendar_sync.models import SyncedEvent
 from yoyaku.calendar_sync.services import apply_sync_result
@@ -266,3 +266,26 @@ def test_ten_thousand_events_take_a_bounded_number_of_queries(host: User) -> Non
     assert len(reads(again)) <= 6 * 4 + 10
     assert len(again.captured_queries) < len(events) / 10
     assert set(Meeting.objects.values_list("title", flat=True)) == {"Renamed"}
+
+
+def test_the_external_scope_makes_contacts_only_of_events_it_logs(host: User) -> None:
+    connection = caldav(host)
+    workspace = host.workspace
+    workspace.calendar_log_scope = CalendarLogScope.EXTERNAL
+    workspace.save()
+    stranger = (Attendee(email="ren@client.example", name="Ren Ito", response="accepted"),)
+    declined = (*stranger, Attendee(email=host.email, response="declined"))
+
+    apply(
+        connection,
+        event("cancelled", status="cancelled", attendees=stranger),
+        event("declined", attendees=declined),
+        event("room", attendees=(Attendee(email="4f@resource.calendar.google.com"),)),
+        event("too-old", days=-90, attendees=stranger),
+    )
+    assert logged() == [] and not Contact.objects.exists()
+
+    apply(connection, event("lunch", attendees=stranger))
+    [meeting] = logged()
+    assert [c.email for c in meeting.contacts.all()] == ["ren@client.example"]
+    assert Contact.objects.get().first_name == "Ren Ito"

@@ -24,9 +24,10 @@ here rolls the sync position back, so the change is read again. The rules:
   instance), never a store row, so a full resync keeps it. The calendar owns the title, times,
   location and people (associations and their answers); notes, description and outcome are the CRM's
   and survive every sync, except that an event cancelled or deleted on the calendar before it ends
-  turns a meeting still scheduled into cancelled (deleting a finished series rewrites no history). An event that no longer involves a contact is unlinked: the meeting
-  stays with its history and stops following it. A complete listing that no longer holds an event
-  only means it was deleted when it lay inside the listing's window.
+  turns a meeting still scheduled into cancelled (deleting a finished series rewrites no history).
+  An event that no longer involves a contact is unlinked: the meeting stays with its history and
+  stops following it. A complete listing that no longer holds an event only means it was deleted
+  when it lay inside the listing's window.
 
 Everything is read and written in bulk, a fixed number of queries per 500 ids (SQLite's variable
 limit), never one per event: an initial sync hands over thousands at once.
@@ -315,22 +316,24 @@ class _Log:
         }
         emails = set().union(*(event.emails for event in candidates.values())) - mine
         contacts = self._contacts(emails)
-        if self.workspace.calendar_log_scope == CalendarLogScope.EXTERNAL:
-            outsiders = emails - set(contacts) - self._workspace_addresses()
-            contacts.update(self._create_contacts(outsiders, candidates.values()))
+        external = self.workspace.calendar_log_scope == CalendarLogScope.EXTERNAL
+        # The "external" scope: anyone but the workspace's users (and the host) counts, contact or not yet.
+        outside = {e for e in emails - self._workspace_addresses() if _is_address(e)} if external else set()
 
         plan = _Plan()
         for key, event in candidates.items():
             link = links.get(key)
-            people = sorted(email for email in event.emails - mine if email in contacts)
-            gone = event.status == "cancelled" or self._declined_by_host(event, mine)
-            if link is None:
-                if people and not gone:
+            everyone = event.emails - mine
+            people = sorted(everyone & (set(contacts) | outside))
+            if event.status == "cancelled" or self._declined_by_host(event, mine):
+                # Not a meeting (any more): a logged one is cancelled, nobody new becomes a contact.
+                if link is not None:
+                    plan.cancel.append(link)
+                    if link.linked:
+                        plan.follow.append((link, event, [e for e in people if e in contacts]))
+            elif link is None:
+                if people:
                     plan.new.append((event, people))
-            elif gone:
-                plan.cancel.append(link)
-                if link.linked:
-                    plan.follow.append((link, event, people))
             elif people:
                 plan.follow.append((link, event, people))
             elif link.linked:
@@ -340,6 +343,10 @@ class _Log:
                 plan.cancel.append(link)
         shared = self._copies_of_yoyaku_events([event for event, _people in plan.new])
         plan.new = [(event, people) for event, people in plan.new if event.ical_uid not in shared]
+        if external:
+            wanted = {e for _event, people in plan.new for e in people}
+            wanted |= {e for _link, _event, people in plan.follow for e in people}
+            contacts.update(self._create_contacts(wanted - set(contacts), candidates.values()))
         self._write(plan, contacts)
 
     def _within_bound(self, event: _Event) -> bool:
@@ -370,7 +377,7 @@ class _Log:
 
         An address some contact already has is left to that contact exactly as the CRM holds it.
         """
-        valid = sorted(email for email in outsiders if _is_address(email))
+        valid = sorted(outsiders)
         if not valid:
             return {}
         names: dict[str, str] = {}
