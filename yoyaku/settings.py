@@ -312,6 +312,10 @@ YOYAKU_SYNC_POLL_SECONDS = {
 YOYAKU_SYNC_POLL_JITTER = float(os.environ.get("YOYAKU_SYNC_POLL_JITTER", "0.2"))
 # A complete listing this often moves the expanded recurrence horizon forward with time.
 YOYAKU_SYNC_FULL_EVERY_HOURS = float(os.environ.get("YOYAKU_SYNC_FULL_EVERY_HOURS", "24"))
+# The CRM logs the instances of a recurring calendar event up to this many days ahead (crm.calendar_log):
+# a weekly series then makes a few meetings, not a year of them; later ones come as the complete listing
+# (above) moves the bound forward.
+YOYAKU_CRM_SERIES_DAYS_AHEAD = int(os.environ.get("YOYAKU_CRM_SERIES_DAYS_AHEAD", "30"))
 # Push (Google channels, Graph subscriptions) to YOYAKU_BASE_URL/calendar/push/...: "auto" turns it on when
 # the public address is https (the providers only call https addresses), "1" always, "0" never.
 YOYAKU_SYNC_PUSH = os.environ.get("YOYAKU_SYNC_PUSH", "auto")

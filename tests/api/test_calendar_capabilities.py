@@ -45,8 +45,8 @@ def test_other_connections_allow_every_change(provider: str) -> None:
         "can_cancel": True,
         "can_reschedule": True,
         "crm_to_calendar": True,
+        "calendar_to_crm": True,
         # Not built yet for any provider, so not claimed.
-        "calendar_to_crm": False,
         "insert_times_in_email": False,
         "event_sync": True,
     }

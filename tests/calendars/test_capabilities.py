@@ -11,9 +11,9 @@ from yoyaku.calendars.capabilities import capabilities
 def test_two_way_providers_allow_everything(provider: str) -> None:
     allowed = capabilities(provider)
     assert allowed.write_events and allowed.can_cancel and allowed.can_reschedule
-    assert allowed.crm_to_calendar and allowed.event_sync
+    assert allowed.crm_to_calendar and allowed.calendar_to_crm and allowed.event_sync
     # Not built for any provider yet, so not claimed.
-    assert not (allowed.calendar_to_crm or allowed.insert_times_in_email)
+    assert not allowed.insert_times_in_email
 
 
 def test_exchange_only_takes_new_meetings() -> None:

@@ -11,6 +11,11 @@ from yoyaku.accounts import crypto
 from yoyaku.formatting import full_name
 
 
+class CalendarLogScope(models.TextChoices):
+    CONTACTS = "contacts", _("Events with a contact of the workspace")
+    EXTERNAL = "external", _("Events with anyone from outside the workspace")
+
+
 class Workspace(models.Model):
     """A team on the instance (HubSpot's "account"). No data crosses from one workspace to another:
     every user belongs to exactly one, and hosts, contacts and seats are looked up within it."""
@@ -19,6 +24,11 @@ class Workspace(models.Model):
     # Origins ("https://www.example.com") whose pages may show this workspace's booking pages in
     # an iframe (CSP frame-ancestors); empty: nobody may frame them. Edited by the workspace's admins.
     embed_origins = models.JSONField(default=list, blank=True)
+    # Which calendar events the CRM logs as meetings (crm.calendar_log): only those with a contact of
+    # the workspace, or any with someone from outside it (who then becomes a contact).
+    calendar_log_scope = models.CharField(
+        max_length=16, choices=CalendarLogScope.choices, default=CalendarLogScope.CONTACTS
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -7,7 +7,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from yoyaku.accounts.models import ApiKey, InboxConnection, Seat, User, Workspace, WorkspaceRole
+from yoyaku.accounts.models import (
+    ApiKey,
+    CalendarLogScope,
+    InboxConnection,
+    Seat,
+    User,
+    Workspace,
+    WorkspaceRole,
+)
 
 KEY_PREFIX = "yk_"
 
@@ -245,3 +253,14 @@ def set_active(*, workspace: Workspace, user: User, active: bool) -> User:
     User.objects.filter(pk=user.pk).update(is_active=active)
     user.is_active = active
     return user
+
+
+def set_calendar_log_scope(*, workspace: Workspace, scope: str) -> Workspace:
+    """Which calendar events the CRM logs as meetings (``crm.calendar_log``): those with a contact of the
+    workspace, or those with anyone from outside it, who then becomes a contact. Applies to events the
+    sync hands over from now on; meetings already logged stay."""
+    if scope not in CalendarLogScope.values:
+        raise _refused(gettext_noop("Choose which calendar events are logged: contacts or external."))
+    Workspace.objects.filter(pk=workspace.pk).update(calendar_log_scope=scope)
+    workspace.calendar_log_scope = scope
+    return workspace

@@ -88,7 +88,8 @@ class CapabilitiesOut(Schema):
         description="Meetings made in the CRM are added to the calendar; their edits and cancels follow."
     )
     calendar_to_crm: bool = Field(
-        description="Changes made in the calendar flow back into the CRM (not built yet for any provider)."
+        description="Calendar events with the workspace's contacts are logged in the CRM as meetings "
+        "and follow the calendar (times, title, place, people and their answers, cancellations)."
     )
     insert_times_in_email: bool = Field(
         description="Proposed times can be inserted into emails (not built yet for any provider)."

@@ -67,6 +67,19 @@ class PersonOut(Schema):
     id: int
     email: str
     name: str
+    response: Literal["accepted", "declined", "tentative", "needs_action", ""] = Field(
+        default="",
+        description="A meeting from the calendar: the contact's answer to the invitation there; "
+        "empty when unknown or for other meetings.",
+    )
+
+
+class CalendarEventOut(Schema):
+    event_id: str = Field(description="The provider's id of the calendar event the meeting was logged from.")
+    following: bool = Field(
+        description="The meeting follows the event (times, title, place, people); false once the event "
+        "no longer involves a contact: the meeting stays with its history and no longer changes with it."
+    )
 
 
 class MeetingOut(Schema):
@@ -85,6 +98,10 @@ class MeetingOut(Schema):
     calendar_error: str
     crm_only_reason: str = Field(
         description="Why a meeting made in the CRM is not on a calendar: no_calendar, exchange, or empty."
+    )
+    calendar_event: CalendarEventOut | None = Field(
+        default=None,
+        description="For a meeting from the calendar (`source: calendar`), the event it follows.",
     )
 
 
@@ -115,6 +132,9 @@ class ContactQuery(Schema):
 class MeetingQuery(Schema):
     when: Literal["upcoming", "past", ""] = ""
     outcome: Outcome | Literal[""] = ""
+    source: Literal["booking", "crm", "calendar", ""] = Field(
+        default="", description="Booked on a page, created in the CRM, or logged from the calendar."
+    )
     host: str = Field(default="", max_length=150, description="A host's username.")
     contact_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     page: int = Field(default=1, ge=1, le=100_000)
@@ -197,6 +217,8 @@ def contact_out(contact: Contact) -> dict[str, Any]:
 
 
 def meeting_out(meeting: Meeting) -> dict[str, Any]:
+    answers = {row.contact_id: row.response for row in meeting.meetingassociation_set.all()}
+    link = getattr(meeting, "calendar_link", None)
     return {
         "id": meeting.pk,
         "title": meeting.title,
@@ -209,12 +231,18 @@ def meeting_out(meeting: Meeting) -> dict[str, Any]:
         "source": meeting.source,
         "host_usernames": [h.username for h in meeting.hosts.all()],
         "contacts": [
-            {"id": c.pk, "email": c.email, "name": f"{c.first_name} {c.last_name}".strip()}
+            {
+                "id": c.pk,
+                "email": c.email,
+                "name": f"{c.first_name} {c.last_name}".strip(),
+                "response": answers.get(c.pk, ""),
+            }
             for c in meeting.contacts.all()
         ],
         "calendar": meeting.calendar_write,
         "calendar_error": meeting.calendar_error,
         "crm_only_reason": meeting.crm_only_reason,
+        "calendar_event": None if link is None else {"event_id": link.event_id, "following": link.linked},
     }
 
 
@@ -322,6 +350,7 @@ def list_meetings(request: HttpRequest, query: Query[MeetingQuery]) -> dict[str,
         outcome=query.outcome,
         host_username=query.host,
         contact_id=query.contact_id,
+        source=query.source,
         page=query.page,
         per_page=query.per_page,
     )
@@ -349,7 +378,8 @@ def get_meeting(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
 )
 def patch_meeting(request: HttpRequest, meeting_id: int, payload: MeetingPatch) -> dict[str, Any]:
     """Changes to a meeting on a calendar are made there too; `outcome: cancelled` cancels its event.
-    A booked meeting's time, title and place are changed with its booking (`/me/bookings`)."""
+    A booked meeting's time, title and place are changed with its booking (`/me/bookings`); those of
+    a meeting from the calendar, while it follows its event, in the calendar (422 here)."""
     meeting = _meeting(request, meeting_id)
     data = payload.model_dump(exclude_unset=True)
     contact_ids = data.pop("contact_ids", None)

@@ -16,8 +16,8 @@ class Capabilities:
     can_reschedule: bool
     # Meetings made in the CRM are added to the calendar, and their edits and cancellations follow.
     crm_to_calendar: bool
-    # Changes made in the calendar (moved, cancelled, new meetings with contacts) flow back into the
-    # CRM. Not built yet for any provider: the event store keeps what it needs, nothing reads it so.
+    # Events on the calendar with the workspace's contacts are logged in the CRM as meetings and follow
+    # the calendar (moved, cancelled, people and their answers): crm.calendar_log, fed by the sync.
     calendar_to_crm: bool
     # Proposed times can be read from the calendar and inserted into emails. Not built yet.
     insert_times_in_email: bool
@@ -31,7 +31,7 @@ _FULL = Capabilities(
     can_cancel=True,
     can_reschedule=True,
     crm_to_calendar=True,
-    calendar_to_crm=False,
+    calendar_to_crm=True,
     insert_times_in_email=False,
 )
 # Exchange is one-way by design: Yoyaku adds meetings and nothing else (see calendars/exchange.py).

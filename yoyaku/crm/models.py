@@ -35,9 +35,18 @@ class Contact(models.Model):
 
 
 class MeetingSource(models.TextChoices):
-    BOOKING = "booking", "Booking"
-    CRM = "crm", "CRM"
-    CALENDAR = "calendar", "Calendar"
+    BOOKING = "booking", _("Booked on a scheduling page")
+    CRM = "crm", _("Created in the CRM")
+    CALENDAR = "calendar", _("From the calendar")
+
+
+class AttendeeResponse(models.TextChoices):
+    """A contact's answer to a calendar invitation, as the host's calendar shows it."""
+
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TENTATIVE = "tentative", _("Maybe")
+    NEEDS_ACTION = "needs_action", _("No answer yet")
 
 
 class MeetingOutcome(models.TextChoices):
@@ -95,7 +104,47 @@ class Meeting(models.Model):
 class MeetingAssociation(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    # The contact's answer to the calendar invitation, as the host's calendar last showed it
+    # ("accepted", "declined", "tentative", "needs_action"; "" when unknown or not from a calendar).
+    response = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["meeting", "contact"], name="meeting_contact_once")]
+
+
+class CalendarEventLink(models.Model):
+    """A meeting logged from a calendar event (``source=calendar``) and the event it follows.
+
+    The event is named by the provider's ids, never by a row of the event store, so a full
+    resync, which replaces every row, keeps the link. An event that no longer involves a
+    contact is unlinked (``unlinked_at``): the meeting stays with its history and stops
+    following the event.
+    """
+
+    meeting = models.OneToOneField(Meeting, on_delete=models.CASCADE, related_name="calendar_link")
+    connection = models.ForeignKey("accounts.CalendarConnection", on_delete=models.CASCADE, related_name="+")
+    calendar_id = models.CharField(max_length=1000)
+    event_id = models.CharField(max_length=1000)
+    # The instance's original start for one instance of a series (SyncedEvent.recurrence_id), else "".
+    recurrence_id = models.CharField(max_length=64, blank=True, default="")
+    ical_uid = models.CharField(max_length=1000, blank=True, default="")
+    organizer = models.CharField(max_length=320, blank=True, default="")
+    unlinked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "calendar_id", "event_id", "recurrence_id"],
+                name="calendar_event_link_once",
+            )
+        ]
+
+    @property
+    def linked(self) -> bool:
+        return self.unlinked_at is None
+
+    def __str__(self) -> str:
+        return f"meeting {self.meeting_id} <- event {self.event_id}"

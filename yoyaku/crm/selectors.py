@@ -16,7 +16,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.accounts.selectors import crm_connection
 from yoyaku.calendars.capabilities import capabilities
-from yoyaku.crm.models import Contact, Meeting
+from yoyaku.crm.models import CalendarEventLink, Contact, Meeting, MeetingAssociation
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
@@ -87,9 +87,11 @@ def contact_by_email(*, workspace_id: int, email: str) -> Contact | None:
 
 
 def _with_people(rows: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    return rows.prefetch_related(
+    # The associations carry the contacts' answers, the link the event a calendar meeting follows.
+    return rows.select_related("calendar_link").prefetch_related(
         Prefetch("hosts", queryset=User.objects.order_by("pk")),
         Prefetch("contacts", queryset=Contact.objects.order_by("last_name", "first_name", "pk")),
+        "meetingassociation_set",
     )
 
 
@@ -106,10 +108,14 @@ def meetings_page(
     outcome: str = "",
     host_username: str = "",
     contact_id: int | None = None,
+    source: str = "",
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
 ) -> Page[Meeting]:
-    """The workspace's meetings, filtered: upcoming ones soonest first, past ones latest first."""
+    """The workspace's meetings, filtered: upcoming ones soonest first, past ones latest first.
+
+    ``source`` is where they came from: a booking, the CRM, or the calendar (``MeetingSource``).
+    """
     rows = Meeting.objects.filter(workspace_id=workspace_id)
     if when == "upcoming":
         rows = rows.filter(end__gte=now).order_by("start", "pk")
@@ -123,6 +129,8 @@ def meetings_page(
         rows = rows.filter(hosts__username=host_username, hosts__workspace_id=workspace_id)
     if contact_id is not None:
         rows = rows.filter(meetingassociation__contact_id=contact_id)
+    if source:
+        rows = rows.filter(source=source)
     return _paged(_with_people(rows.distinct()), page=page, per_page=per_page)
 
 
@@ -148,11 +156,20 @@ def meeting_host(*, meeting: Meeting) -> User | None:
 CrmOnlyReason = Literal["", "no_calendar", "exchange"]
 
 
-def crm_calendar(*, user: User) -> tuple[CalendarConnection | None, CrmOnlyReason]:
-    """The calendar that receives the user's CRM meetings, or why there is none.
+def crm_connection(*, user: User) -> CalendarConnection | None:
+    """The user's connection that the CRM works with, both ways: it receives CRM meetings and its
+    events are logged in the CRM (``crm.calendar_log``).
 
-    An account from before the single-connection cutoff may hold two connections: CRM meetings go to the
+    An account from before the single-connection cutoff may hold two connections: the CRM's is the
     "calendar settings" one, scheduling pages use the "meetings" one (as the product defines them).
+    """
+    connections = {c.purpose: c for c in CalendarConnection.objects.filter(user=user).select_related("user")}
+    return connections.get(ConnectionPurpose.CALENDAR_SETTINGS) or connections.get(ConnectionPurpose.MEETINGS)
+
+
+def crm_calendar(*, user: User) -> tuple[CalendarConnection | None, CrmOnlyReason]:
+    """The calendar that receives the user's CRM meetings (``crm_connection``), or why there is none.
+
     Exchange is one-way: Yoyaku may add a meeting but never change or cancel it, so a CRM meeting,
     which can be edited and cancelled here, stays in the CRM only.
     """
@@ -168,3 +185,38 @@ def crm_calendar(*, user: User) -> tuple[CalendarConnection | None, CrmOnlyReaso
 def workspace_hosts(*, workspace_id: int) -> list[User]:
     """The workspace's active users, for the host filter of the meetings list."""
     return list(User.objects.filter(workspace_id=workspace_id, is_active=True).order_by("username"))
+
+
+def follows_calendar(*, meeting: Meeting) -> bool:
+    """Whether a meeting logged from the calendar still follows its event (``crm.calendar_log``)."""
+    return CalendarEventLink.objects.filter(meeting_id=meeting.pk, unlinked_at=None).exists()
+
+
+def calendar_link_of(*, meeting: Meeting) -> CalendarEventLink | None:
+    """The event a meeting logged from the calendar was made from, linked or unlinked since."""
+    return CalendarEventLink.objects.filter(meeting_id=meeting.pk).first()
+
+
+@dataclass(frozen=True)
+class Attendance:
+    contact: Contact
+    # The contact's answer on the calendar ("accepted", "declined", "tentative", "needs_action", "").
+    response: str
+    organizer: bool
+
+
+def meeting_attendance(*, meeting: Meeting, organizer: str = "") -> list[Attendance]:
+    """The meeting's contacts with their answers to the calendar invitation, for its page."""
+    rows = (
+        MeetingAssociation.objects.filter(meeting_id=meeting.pk)
+        .select_related("contact")
+        .order_by("contact__last_name", "contact__first_name", "contact__email", "pk")
+    )
+    return [
+        Attendance(
+            contact=row.contact,
+            response=row.response,
+            organizer=bool(organizer) and row.contact.email.lower() == organizer.lower(),
+        )
+        for row in rows
+    ]

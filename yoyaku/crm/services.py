@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from yoyaku.accounts.models import User, Workspace
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation, MeetingOutcome, MeetingSource
-from yoyaku.crm.selectors import contact_by_email, crm_calendar
+from yoyaku.crm.selectors import contact_by_email, crm_calendar, follows_calendar
 from yoyaku.scheduling.models import Booking, CalendarWrite
 from yoyaku.scheduling.validation import BookingInputError
 
@@ -413,7 +413,8 @@ def update_crm_meeting(
     """Change a meeting; a meeting on a calendar is updated there (or cancelled there when cancelled).
 
     A booked meeting's time, title, place and people belong to its booking (moved or cancelled from
-    the dashboard), so here only its notes, description and outcome change. A cancelled meeting stays
+    the dashboard), and those of a meeting logged from the calendar to its event while it follows
+    one, so here only their notes, description and outcome change. A cancelled meeting stays
     cancelled: its event and invitations are gone, so a new meeting is made instead.
     """
     changes: dict[str, Any] = {
@@ -433,7 +434,7 @@ def update_crm_meeting(
     errors = _text_errors(description=(description, True), internal_notes=(internal_notes, True))
     if outcome is not None and outcome not in MeetingOutcome.values:
         errors["outcome"] = _("Choose one of: scheduled, completed, rescheduled, no show, cancelled.")
-    if meeting.source != MeetingSource.CRM:
+    if meeting.source == MeetingSource.BOOKING:
         for name in ("title", "start", "end", "location"):
             if name in changes:
                 errors[name] = _(
@@ -445,6 +446,15 @@ def update_crm_meeting(
             )
         if new_contacts is not None:
             errors["contacts"] = _("The contacts of a booked meeting are the booker's.")
+    elif meeting.source == MeetingSource.CALENDAR and follows_calendar(meeting=meeting):
+        # The calendar owns what the event shows; the next sync would undo a change made here.
+        for name in ("title", "start", "end", "location"):
+            if name in changes:
+                errors[name] = _("This meeting follows its calendar event: change it in your calendar.")
+        if changes.get("outcome") == MeetingOutcome.CANCELLED:
+            errors["outcome"] = _("This meeting follows its calendar event: cancel it in your calendar.")
+        if new_contacts is not None:
+            errors["contacts"] = _("This meeting follows its calendar event: invite people in your calendar.")
     if meeting.outcome == MeetingOutcome.CANCELLED and changes and set(changes) != {"internal_notes"}:
         errors["outcome"] = _("This meeting is cancelled: create a new meeting instead.")
     if new_contacts is not None:

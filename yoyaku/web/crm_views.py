@@ -250,6 +250,8 @@ def meetings(request: HttpRequest) -> HttpResponse:
     outcome = outcome if outcome in MeetingOutcome.values else ""
     host = request.GET.get("host", "")[:150]
     contact_id = _id(request.GET.get("contact"))
+    source = request.GET.get("source", "")
+    source = source if source in MeetingSource.values else ""
     page = selectors.meetings_page(
         workspace_id=user.workspace_id,
         now=timezone.now(),
@@ -257,9 +259,10 @@ def meetings(request: HttpRequest) -> HttpResponse:
         outcome=outcome,
         host_username=host,
         contact_id=contact_id,
+        source=source,
         page=_page_number(request.GET.get("page")),
     )
-    filters = {"when": when, "outcome": outcome, "host": host, "contact": contact_id or ""}
+    filters = {"when": when, "outcome": outcome, "host": host, "source": source, "contact": contact_id or ""}
     contact = None
     if contact_id:
         contact = selectors.contact_of_or_none(workspace_id=user.workspace_id, contact_id=contact_id)
@@ -274,17 +277,18 @@ def meetings(request: HttpRequest) -> HttpResponse:
             "filter_contact": contact,
             "query_string": urlencode({k: v for k, v in filters.items() if v}),
             "outcomes": MeetingOutcome.choices,
+            "sources": MeetingSource.choices,
             "hosts": selectors.workspace_hosts(workspace_id=user.workspace_id),
             "problems": selectors.calendar_problems(user=user),
         },
     )
 
 
-def _edit_form(meeting: Meeting, data: Any = None) -> MeetingEditForm:
+def _edit_form(meeting: Meeting, *, locked: bool, data: Any = None) -> MeetingEditForm:
     return MeetingEditForm(
         data,
         outcomes=_OUTCOMES if meeting.outcome != MeetingOutcome.REQUESTED else MeetingOutcome.choices,
-        booked=meeting.source != MeetingSource.CRM,
+        locked=locked,
         initial={
             "title": meeting.title,
             "start": timezone.localtime(meeting.start),
@@ -302,8 +306,12 @@ def _edit_form(meeting: Meeting, data: Any = None) -> MeetingEditForm:
 def meeting_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
     user = host_user(request)
     meeting = _meeting(user, meeting_id)
+    link = selectors.calendar_link_of(meeting=meeting) if meeting.source == MeetingSource.CALENDAR else None
+    following = link is not None and link.linked
+    # A booked meeting's time, title and place are its booking's; a calendar one's, its event's.
+    locked = meeting.source == MeetingSource.BOOKING or following
     with in_user_zone(user):
-        form = _edit_form(meeting, request.POST if request.method == "POST" else None)
+        form = _edit_form(meeting, locked=locked, data=request.POST if request.method == "POST" else None)
         valid = form.is_valid()
     if valid:
         try:
@@ -322,7 +330,13 @@ def meeting_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
             "meeting": meeting,
             "form": form,
             "crm_only": crm_only_message(meeting.crm_only_reason),
-            "booked": meeting.source != MeetingSource.CRM,
+            "booked": meeting.source == MeetingSource.BOOKING,
+            "from_calendar": meeting.source == MeetingSource.CALENDAR,
+            "following": following,
+            "calendar_link": link,
+            "attendance": selectors.meeting_attendance(
+                meeting=meeting, organizer=link.organizer if link is not None else ""
+            ),
         },
     )
 

@@ -237,12 +237,13 @@ class MeetingForm(forms.Form):
 class MeetingEditForm(MeetingForm):
     outcome = forms.ChoiceField(label=_("Outcome"))
 
-    def __init__(self, *args: Any, outcomes: list[tuple[str, Any]], booked: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, outcomes: list[tuple[str, Any]], locked: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         outcome = self.fields["outcome"]
         assert isinstance(outcome, forms.ChoiceField)
         outcome.choices = outcomes
-        if booked:
-            # A booked meeting's time, title and place are its booking's: changed from the dashboard.
+        if locked:
+            # A booked meeting's time, title and place are its booking's (changed from the dashboard),
+            # those of a meeting that follows a calendar event the event's (changed in the calendar).
             for name in ("title", "start", "end", "location"):
                 self.fields[name].disabled = True

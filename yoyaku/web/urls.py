@@ -115,6 +115,11 @@ urlpatterns = [
     path("settings/workspace/invite/", workspace_views.invite, name="workspace-invite"),
     path("settings/workspace/inboxes/share/", workspace_views.share_inbox, name="workspace-share-inbox"),
     path(
+        "settings/workspace/calendar-log/",
+        workspace_views.change_calendar_log_scope,
+        name="workspace-calendar-log",
+    ),
+    path(
         "settings/workspace/users/<int:user_id>/invitation/",
         workspace_views.resend_invitation,
         name="workspace-resend-invitation",

@@ -1,5 +1,6 @@
 """Settings > Workspace, for the workspace's admins: users (invite by email, roles, deactivate), the
-"personal email use" permission, seats and shared inboxes. Members get 404, as if the page did not exist.
+"personal email use" permission, seats, shared inboxes and which calendar events the CRM logs.
+Members get 404, as if the page did not exist.
 
 Thin views over the services the `workspace` command uses (``yoyaku.accounts.services``); every user
 named in an address is looked up within the admin's own workspace.
@@ -20,7 +21,7 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from yoyaku.accounts.models import Seat, User, WorkspaceRole
+from yoyaku.accounts.models import CalendarLogScope, Seat, User, WorkspaceRole
 from yoyaku.accounts.notifications import send_invitation
 from yoyaku.accounts.selectors import workspace_inboxes, workspace_members
 from yoyaku.accounts.services import (
@@ -32,6 +33,7 @@ from yoyaku.accounts.services import (
     mark_inbox_shared,
     release_seat,
     set_active,
+    set_calendar_log_scope,
     set_personal_email_use,
     set_role,
 )
@@ -69,6 +71,7 @@ def workspace_page(request: HttpRequest) -> HttpResponse:
         "seat_form": SeatForm(),
         "roles": WorkspaceRole.choices,
         "hubs": Seat.Hub.choices,
+        "calendar_log_scopes": CalendarLogScope.choices,
     }
     return render(request, "web/settings_workspace.html", context)
 
@@ -215,6 +218,17 @@ def share_inbox(request: HttpRequest) -> HttpResponse:
         gettext("%(email)s is a shared inbox.") if shared else gettext("%(email)s is a personal inbox again.")
     )
     return _done(request, text % {"email": email.strip()})
+
+
+@login_required
+@require_POST
+def change_calendar_log_scope(request: HttpRequest) -> HttpResponse:
+    admin = _admin(request)
+    try:
+        set_calendar_log_scope(workspace=admin.workspace, scope=request.POST.get("scope", ""))
+    except WorkspaceRefusal as error:
+        return _refused(request, error)
+    return _done(request, gettext("Saved: which calendar events the CRM logs."))
 
 
 @never_cache
