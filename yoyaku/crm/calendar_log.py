@@ -5,7 +5,7 @@ The sync calls ``log_calendar_events`` inside the transaction that applied a res
 here rolls the sync position back, so the change is read again. The rules:
 
 * Only the connection the CRM works with is logged: the "calendar settings" connection of a legacy
-  account holding two, else the only one (``selectors.crm_connection``), and only on providers whose
+  account holding two, else the only one (``accounts.selectors.crm_connection``), and only on providers whose
   ``capabilities`` say ``calendar_to_crm`` (never Exchange, which the sync does not store).
 * Events Yoyaku wrote itself (a booking's, a meeting made in the CRM) follow their own booking or
   meeting: they are never logged a second time.
@@ -61,7 +61,7 @@ from yoyaku.crm.models import (
     MeetingOutcome,
     MeetingSource,
 )
-from yoyaku.crm.selectors import crm_connection
+from yoyaku.accounts.selectors import crm_connection
 from yoyaku.scheduling.models import Booking
 
 # Ids per ``__in`` lookup: SQLite limits the variables of one statement.

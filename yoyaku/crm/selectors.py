@@ -156,17 +156,6 @@ def meeting_host(*, meeting: Meeting) -> User | None:
 CrmOnlyReason = Literal["", "no_calendar", "exchange"]
 
 
-def crm_connection(*, user: User) -> CalendarConnection | None:
-    """The user's connection that the CRM works with, both ways: it receives CRM meetings and its
-    events are logged in the CRM (``crm.calendar_log``).
-
-    An account from before the single-connection cutoff may hold two connections: the CRM's is the
-    "calendar settings" one, scheduling pages use the "meetings" one (as the product defines them).
-    """
-    connections = {c.purpose: c for c in CalendarConnection.objects.filter(user=user).select_related("user")}
-    return connections.get(ConnectionPurpose.CALENDAR_SETTINGS) or connections.get(ConnectionPurpose.MEETINGS)
-
-
 def crm_calendar(*, user: User) -> tuple[CalendarConnection | None, CrmOnlyReason]:
     """The calendar that receives the user's CRM meetings (``crm_connection``), or why there is none.
 
