@@ -50,6 +50,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from yoyaku.accounts.models import CalendarConnection, CalendarLogScope, User, Workspace
+from yoyaku.accounts.selectors import crm_connection
 from yoyaku.calendar_sync.changes import StoreChanges
 from yoyaku.calendar_sync.models import SyncedEvent
 from yoyaku.calendars.capabilities import capabilities
@@ -61,7 +62,6 @@ from yoyaku.crm.models import (
     MeetingOutcome,
     MeetingSource,
 )
-from yoyaku.accounts.selectors import crm_connection
 from yoyaku.scheduling.models import Booking
 
 # Ids per ``__in`` lookup: SQLite limits the variables of one statement.
