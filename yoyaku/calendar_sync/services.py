@@ -247,6 +247,7 @@ def _rows(
                 {"email": a.email, "name": a.name, "response": a.response} for a in event.attendees
             ],
             "location": event.location[:1000],
+            "description": event.description,
             "etag": event.etag[:255],
             "changed_at": event.changed_at,
             "synced_at": now,
