@@ -57,12 +57,11 @@ from yoyaku.crm.calendar_follow import follow_crm_meetings
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.scheduling.calendar_writes import settled
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
-from yoyaku.scheduling.services import lock_hosts
+from yoyaku.scheduling.services import CONFLICT_FIELDS, lock_hosts
 
 logger = logging.getLogger(__name__)
 
 _ANSWER_FIELDS = ["attendee_responses"]
-_CONFLICT_FIELDS = ["calendar_conflict_start", "calendar_conflict_end", "calendar_conflict_with"]
 
 
 def follow_booked_events(*, connection: CalendarConnection, changes: StoreChanges, now: datetime) -> None:
@@ -132,7 +131,7 @@ def _follow_bookings(
             _touch(plan.touched, booking)
     _cancel(connection=connection, bookings=plan.cancelled, deleted=_deleted_ids(changes), now=now)
     _move(connection=connection, moves=plan.moved, plan=plan, now=now)
-    Booking.objects.bulk_update(plan.touched, [*_ANSWER_FIELDS, *_CONFLICT_FIELDS], batch_size=500)
+    Booking.objects.bulk_update(plan.touched, [*_ANSWER_FIELDS, *CONFLICT_FIELDS], batch_size=500)
     Meeting.objects.bulk_update(plan.meetings, _ANSWER_FIELDS, batch_size=500)
 
 
