@@ -158,6 +158,7 @@ def test_google_a_declined_invitation_shows_but_keeps_the_booking(host: User, go
     assert Meeting.objects.get(pk=booking.meeting_id).attendee_responses["aiko@example.com"] == "declined"
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("connected_google")
 def test_google_a_move_onto_another_booking_is_recorded_not_double_booked(
     host: User, google: GoogleEmulator
