@@ -67,6 +67,11 @@ class PersonOut(Schema):
     id: int
     email: str
     name: str
+    response: Literal["", "accepted", "declined", "tentative", "needs_action"] = Field(
+        default="",
+        description="The contact's answer to the invitation on the host's calendar event (meetings only); "
+        "empty when the calendar has given none.",
+    )
 
 
 class MeetingOut(Schema):
@@ -209,7 +214,12 @@ def meeting_out(meeting: Meeting) -> dict[str, Any]:
         "source": meeting.source,
         "host_usernames": [h.username for h in meeting.hosts.all()],
         "contacts": [
-            {"id": c.pk, "email": c.email, "name": f"{c.first_name} {c.last_name}".strip()}
+            {
+                "id": c.pk,
+                "email": c.email,
+                "name": f"{c.first_name} {c.last_name}".strip(),
+                "response": meeting.attendee_responses.get(c.email.lower(), ""),
+            }
             for c in meeting.contacts.all()
         ],
         "calendar": meeting.calendar_write,

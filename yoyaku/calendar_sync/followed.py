@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 # SQLite allows 999 variables in one statement in older builds; stay well below it.
 ID_CHUNK = 500
+# The answers the adapters give (``AttendeeResponse`` in scheduling.models names them for people).
 ANSWERS = ("accepted", "declined", "tentative", "needs_action")
 
 

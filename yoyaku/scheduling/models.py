@@ -81,6 +81,15 @@ class CalendarWrite(models.TextChoices):
     CANCEL_FAILED = "cancel_failed", _("Cancellation failed")
 
 
+class AttendeeResponse(models.TextChoices):
+    """An attendee's answer to the calendar event, as every adapter names it (RFC 5545 PARTSTAT)."""
+
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TENTATIVE = "tentative", _("Maybe")
+    NEEDS_ACTION = "needs_action", _("Not answered yet")
+
+
 class Booking(models.Model):
     """A booked meeting, or a meeting request when the page is offline or its calendar unreadable."""
 
