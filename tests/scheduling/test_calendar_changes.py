@@ -16,12 +16,13 @@ import httpx
 import icalendar
 import pytest
 from django.core import mail
+from django.test import Client
 
 from tests.connection_helpers import berlin, future_day, slots
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import api_key_for, make_host, make_link, sync_now
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, invitations
 from yoyaku.accounts.models import CalendarConnection, User
@@ -377,3 +378,59 @@ def test_caldav_status_cancelled_cancels_and_a_declined_booker_shows(
     declined.refresh_from_db()
     assert declined.status == BookingStatus.CONFIRMED
     assert declined.attendee_responses["ken@example.com"] == "declined"
+
+
+# -- what the host sees ----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("connected_google")
+def test_a_conflict_a_decline_and_a_cancellation_show_in_the_api_the_dashboard_and_the_crm(
+    host: User, google: GoogleEmulator
+) -> None:
+    day = future_day()
+    moved = book(host, berlin(day, 11))
+    other = book(host, berlin(day, 14), email="ken@example.com", first_name="Ken")
+    gone = book(host, berlin(day, 16), email="mio@example.com", first_name="Mio")
+    google.update_event(
+        GOOGLE_EMAIL,
+        moved.calendar_event_id,
+        {"start": google_time(berlin(day, 14)), "end": google_time(berlin(day, 14, 30))},
+    )
+    google.update_event(
+        GOOGLE_EMAIL,
+        other.calendar_event_id,
+        {"attendees": [{"email": "ken@example.com", "responseStatus": "declined"}]},
+    )
+    google.delete_event(GOOGLE_EMAIL, gone.calendar_event_id)
+    sync_now(connection_of(host))
+
+    api = Client(headers={"Authorization": f"Bearer {api_key_for(host)}"})
+    listed = api.get("/api/v1/me/bookings", {"include_cancelled": "true"})
+    assert listed.status_code == 200, listed.content
+    by_id = {row["id"]: row for row in listed.json()}
+    conflict = by_id[str(moved.pk)]["calendar_conflict"]
+    assert conflict["with_booking_id"] == str(other.pk)
+    assert datetime.fromisoformat(conflict["start"]) == berlin(day, 14)
+    assert "collides with your meeting with Ken Sato" in conflict["message"]
+    assert by_id[str(other.pk)]["booker_response"] == "declined"
+    assert by_id[str(other.pk)]["calendar_conflict"] is None
+    assert by_id[str(gone.pk)]["cancelled_by"] == "calendar"
+    schema = api.get("/api/v1/openapi.json").json()["components"]["schemas"]["HostBookingOut"]
+    assert {"calendar_conflict", "booker_response", "attendee_responses", "cancelled_by"} <= set(
+        schema["properties"]
+    )
+
+    crm = api.get(f"/api/v1/crm/meetings/{other.meeting_id}").json()
+    assert [(c["email"], c["response"]) for c in crm["contacts"]] == [("ken@example.com", "declined")]
+
+    web = Client()
+    web.force_login(host)
+    page = web.get("/dashboard/").content.decode()
+    assert "collides with your meeting with Ken Sato" in page
+    assert "Ken Sato declined the invitation in their calendar" in page
+    assert f'id="calendar-cancelled-{gone.pk}"' in page
+    japanese = web.get("/dashboard/", headers={"accept-language": "ja"}).content.decode()
+    assert "二重予約を防ぐため" in japanese
+    assert "さんがカレンダーで招待を辞退しました" in japanese
+    detail = web.get(f"/crm/meetings/{other.meeting_id}/").content.decode()
+    assert 'data-answer="declined"' in detail
