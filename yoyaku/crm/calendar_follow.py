@@ -19,8 +19,15 @@ from django.utils import timezone
 
 from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.calendar_sync.changes import StoreChanges
-from yoyaku.calendar_sync.followed import answers_of, chunked, fate_of, mail_after_commit, stored_events
-from yoyaku.calendar_sync.models import SyncedEvent
+from yoyaku.calendar_sync.followed import (
+    StoredEvent,
+    answers_of,
+    chunked,
+    fate_of,
+    mail_after_commit,
+    stored_events,
+    write_fields,
+)
 from yoyaku.crm.models import Meeting, MeetingOutcome, MeetingSource
 from yoyaku.scheduling.calendar_writes import settled
 from yoyaku.scheduling.models import CalendarWrite
@@ -83,10 +90,10 @@ def follow_crm_meetings(
         Meeting.objects.filter(pk__in=pks).update(updated_at=timezone.now(), **fields)
     for meeting in cancelled:
         logger.info("CRM meeting %s follows its event: cancelled on the calendar", meeting.pk)
-    Meeting.objects.bulk_update(changed, _FOLLOWED, batch_size=500)
+    write_fields(rows=changed, fields=_FOLLOWED)
 
 
-def _take_event(*, meeting: Meeting, row: SyncedEvent, provider: str) -> bool | None:
+def _take_event(*, meeting: Meeting, row: StoredEvent, provider: str) -> bool | None:
     """Copy the event onto ``meeting``: None if nothing changed, True if what contacts see changed
     (time, title, place, description), False if only their answers did."""
     seen = {

@@ -43,20 +43,21 @@ from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.calendar_sync.changes import StoreChanges
 from yoyaku.calendar_sync.followed import (
+    StoredEvent,
     answers_of,
     chunked,
     fate_of,
     mail_after_commit,
     stored_events,
     touched_ids,
+    write_fields,
     writes_to,
 )
-from yoyaku.calendar_sync.models import SyncedEvent
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.calendar_follow import follow_crm_meetings
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.scheduling.calendar_writes import settled
-from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
+from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
 from yoyaku.scheduling.services import CONFLICT_FIELDS, lock_hosts
 
 logger = logging.getLogger(__name__)
@@ -76,24 +77,44 @@ def follow_booked_events(*, connection: CalendarConnection, changes: StoreChange
     follow_crm_meetings(connection=connection, changes=changes, event_ids=ids, now=now)
 
 
+# What following reads of a booking: model rows cost most of the time at 10,000 bookings, so only
+# these columns (a mail about a booking reads it whole again, after commit).
+_READ = (
+    "id",
+    "start",
+    "end",
+    "email",
+    "link",
+    "calendar_event_id",
+    "attendee_responses",
+    *CONFLICT_FIELDS,
+    "meeting__id",
+    "meeting__attendee_responses",
+)
+
+
 def _linked_bookings(*, host_id: int, event_ids: list[str]) -> list[Booking]:
     found: list[Booking] = []
     for batch in chunked(event_ids):
-        found += Booking.objects.filter(
-            assigned_host_id=host_id,
-            status=BookingStatus.CONFIRMED,
-            calendar_write=CalendarWrite.WRITTEN,
-            calendar_event_id__in=batch,
-        ).select_related("link", "assigned_host", "meeting")
+        found += (
+            Booking.objects.filter(
+                assigned_host_id=host_id,
+                status=BookingStatus.CONFIRMED,
+                calendar_write=CalendarWrite.WRITTEN,
+                calendar_event_id__in=batch,
+            )
+            .select_related("meeting")
+            .only(*_READ)
+        )
     return found
 
 
 @dataclass
 class _Plan:
     cancelled: list[Booking] = field(default_factory=list)
-    moved: list[tuple[Booking, SyncedEvent]] = field(default_factory=list)
-    # Bookings whose answers or conflict changed without a move.
-    touched: list[Booking] = field(default_factory=list)
+    moved: list[tuple[Booking, StoredEvent]] = field(default_factory=list)
+    # Bookings whose answers or conflict changed, by id.
+    touched: dict[uuid.UUID, Booking] = field(default_factory=dict)
     meetings: list[Meeting] = field(default_factory=list)
 
 
@@ -131,20 +152,19 @@ def _follow_bookings(
             _touch(plan.touched, booking)
     _cancel(connection=connection, bookings=plan.cancelled, deleted=_deleted_ids(changes), now=now)
     _move(connection=connection, moves=plan.moved, plan=plan, now=now)
-    Booking.objects.bulk_update(plan.touched, [*_ANSWER_FIELDS, *CONFLICT_FIELDS], batch_size=500)
-    Meeting.objects.bulk_update(plan.meetings, _ANSWER_FIELDS, batch_size=500)
+    write_fields(rows=plan.touched.values(), fields=[*_ANSWER_FIELDS, *CONFLICT_FIELDS])
+    write_fields(rows=plan.meetings, fields=_ANSWER_FIELDS)
 
 
 def _deleted_ids(changes: StoreChanges) -> frozenset[str]:
     return changes.removed_event_ids - changes.changed_event_ids
 
 
-def _touch(rows: list[Booking], booking: Booking) -> None:
-    if not any(row is booking for row in rows):
-        rows.append(booking)
+def _touch(rows: dict[uuid.UUID, Booking], booking: Booking) -> None:
+    rows[booking.pk] = booking
 
 
-def _take_answers(*, booking: Booking, row: SyncedEvent, plan: _Plan) -> None:
+def _take_answers(*, booking: Booking, row: StoredEvent, plan: _Plan) -> None:
     answers = answers_of(row)
     if answers != booking.attendee_responses:
         booking.attendee_responses = answers
@@ -196,6 +216,11 @@ def _cancel(
             )
 
 
+def _whole(booking: Booking) -> Booking:
+    """The booking as committed, every column and its page and host: what a mail about it reads."""
+    return Booking.objects.select_related("link", "assigned_host").get(pk=booking.pk)
+
+
 def _mail_cancellation(
     *, connection: CalendarConnection, booking: Booking, gone: bool, now: datetime
 ) -> None:
@@ -208,7 +233,7 @@ def _mail_cancellation(
         gone=gone,
         now=now,
         send=lambda sequence: send_cancellation(
-            booking=booking, draft=booking_event_draft(booking=booking), sequence=sequence
+            booking=(whole := _whole(booking)), draft=booking_event_draft(booking=whole), sequence=sequence
         ),
     )
 
@@ -223,37 +248,46 @@ def _mail_update(*, connection: CalendarConnection, booking: Booking, now: datet
         gone=False,
         now=now,
         send=lambda sequence: send_update(
-            booking=booking, draft=booking_event_draft(booking=booking), sequence=sequence
+            booking=(whole := _whole(booking)), draft=booking_event_draft(booking=whole), sequence=sequence
         ),
     )
 
 
-Span = tuple[datetime, datetime, uuid.UUID]
+# Per host: each booking's reserved span (start, end), by booking id.
+Spans = dict[int, dict[uuid.UUID, tuple[datetime, datetime]]]
 
 
 def _move(
-    *, connection: CalendarConnection, moves: list[tuple[Booking, SyncedEvent]], plan: _Plan, now: datetime
+    *, connection: CalendarConnection, moves: list[tuple[Booking, StoredEvent]], plan: _Plan, now: datetime
 ) -> None:
     if not moves:
         return
-    moved_ids = [b.pk for b, _row in moves]
-    own: dict[uuid.UUID, list[Reservation]] = defaultdict(list)
-    for batch in chunked(moved_ids):
-        for reservation in Reservation.objects.filter(booking_id__in=batch, active=True):
-            own[reservation.booking_id].append(reservation)
-    host_ids = sorted({r.host_id for rows in own.values() for r in rows})
+    own: dict[uuid.UUID, set[int]] = defaultdict(set)
+    for batch in chunked([b.pk for b, _row in moves]):
+        for booking_id, host_id in Reservation.objects.filter(booking_id__in=batch, active=True).values_list(
+            "booking_id", "host_id"
+        ):
+            own[booking_id].add(host_id)
+    links = MeetingLink.objects.in_bulk({b.link_id for b, _row in moves})
+    # The buffered spans the moved bookings ask for.
+    wanted = {
+        booking.pk: (
+            row.start - timedelta(minutes=links[booking.link_id].buffer_before_minutes),
+            row.end + timedelta(minutes=links[booking.link_id].buffer_after_minutes),
+        )
+        for booking, row in moves
+    }
+    host_ids = sorted({host for hosts in own.values() for host in hosts})
     # Under the hosts' lock, like a move made in Yoyaku: a booking racing for the new time waits.
     lock_hosts(host_ids=host_ids)
-    spans = _spans_around(moves=moves, host_ids=host_ids, now=now)
+    spans = _spans_around(wanted=list(wanted.values()), host_ids=host_ids, now=now)
     for booking, row in moves:
-        link = booking.link
-        start = row.start - timedelta(minutes=link.buffer_before_minutes)
-        end = row.end + timedelta(minutes=link.buffer_after_minutes)
-        hosts = {r.host_id for r in own[booking.pk]}
+        start, end = wanted[booking.pk]
+        hosts = own[booking.pk]
         collides = _first_collision(spans=spans, hosts=hosts, start=start, end=end, booking_id=booking.pk)
         if collides is None and _take_time(booking=booking, row=row, start=start, end=end):
             for host in hosts:
-                spans[host] = [s for s in spans[host] if s[2] != booking.pk] + [(start, end, booking.pk)]
+                spans[host][booking.pk] = (start, end)
             logger.info(
                 "Booking %s follows its event %s to %s", booking.pk, booking.calendar_event_id, row.start
             )
@@ -266,35 +300,32 @@ def _move(
         _record_conflict(booking=booking, row=row, collides=collides, plan=plan)
 
 
-def _spans_around(
-    *, moves: list[tuple[Booking, SyncedEvent]], host_ids: list[int], now: datetime
-) -> dict[int, list[Span]]:
-    """The hosts' active reservations around the new times, in one query: what a move must not overlap."""
-    margin = timedelta(days=1)  # wider than any buffer
-    low = min(row.start for _b, row in moves) - margin
-    high = max(row.end for _b, row in moves) + margin
-    spans: dict[int, list[Span]] = defaultdict(list)
+def _spans_around(*, wanted: list[tuple[datetime, datetime]], host_ids: list[int], now: datetime) -> Spans:
+    """The hosts' active reservations over the wanted spans, in one query: what a move must not overlap."""
+    low = min(start for start, _end in wanted)
+    high = max(end for _start, end in wanted)
+    spans: Spans = defaultdict(dict)
     reservations = (
         Reservation.objects.filter(host_id__in=host_ids, active=True, start__lt=high, end__gt=low)
         .exclude(expires_at__lte=now)  # a request's lapsed hold blocks nothing
         .values_list("host_id", "start", "end", "booking_id")
     )
     for host_id, start, end, booking_id in reservations:
-        spans[host_id].append((start, end, booking_id))
+        spans[host_id][booking_id] = (start, end)
     return spans
 
 
 def _first_collision(
-    *, spans: dict[int, list[Span]], hosts: set[int], start: datetime, end: datetime, booking_id: uuid.UUID
+    *, spans: Spans, hosts: set[int], start: datetime, end: datetime, booking_id: uuid.UUID
 ) -> uuid.UUID | None:
     for host in sorted(hosts):
-        for other_start, other_end, other in spans.get(host, []):
+        for other, (other_start, other_end) in spans.get(host, {}).items():
             if other != booking_id and other_start < end and start < other_end:
                 return other
     return None
 
 
-def _take_time(*, booking: Booking, row: SyncedEvent, start: datetime, end: datetime) -> bool:
+def _take_time(*, booking: Booking, row: StoredEvent, start: datetime, end: datetime) -> bool:
     """Move the booking, its reservations and its CRM meeting; False when the database refuses the span."""
     try:
         with transaction.atomic():
@@ -330,7 +361,7 @@ def _colliding_booking(
     )
 
 
-def _record_conflict(*, booking: Booking, row: SyncedEvent, collides: uuid.UUID | None, plan: _Plan) -> None:
+def _record_conflict(*, booking: Booking, row: StoredEvent, collides: uuid.UUID | None, plan: _Plan) -> None:
     booking.calendar_conflict_start = row.start
     booking.calendar_conflict_end = row.end
     booking.calendar_conflict_with_id = collides
