@@ -22,6 +22,7 @@ from tests.connection_helpers import berlin, future_day, slots
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.emulators.radicale_server import RadicaleServer
+from tests.emulators.xandikos_server import XandikosServer
 from tests.factories import api_key_for, make_host, make_link, sync_now
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, invitations
@@ -194,6 +195,32 @@ def test_google_a_move_onto_another_booking_is_recorded_not_double_booked(
 
 
 @pytest.mark.usefixtures("connected_google")
+def test_google_moving_a_conflicted_meeting_in_yoyaku_settles_the_conflict(
+    host: User, google: GoogleEmulator
+) -> None:
+    day = future_day()
+    first = book(host, berlin(day, 11))
+    book(host, berlin(day, 14), email="ken@example.com", first_name="Ken")
+    google.update_event(
+        GOOGLE_EMAIL,
+        first.calendar_event_id,
+        {"start": google_time(berlin(day, 14)), "end": google_time(berlin(day, 14, 30))},
+    )
+    sync_now(connection_of(host))
+    first.refresh_from_db()
+    assert first.calendar_conflict_start is not None
+
+    reschedule_booking(booking=first, start=berlin(day, 16))
+    sync_now(connection_of(host))
+
+    assert_moved(first, berlin(day, 16))
+    assert first.calendar_conflict_start is None
+    written = google.event(GOOGLE_EMAIL, first.calendar_event_id)
+    assert written is not None
+    assert datetime.fromisoformat(written["start"]["dateTime"].replace("Z", "+00:00")) == berlin(day, 16)
+
+
+@pytest.mark.usefixtures("connected_google")
 def test_google_our_pending_move_is_not_undone_by_a_sync_that_sees_the_old_time(
     host: User, google: GoogleEmulator
 ) -> None:
@@ -283,25 +310,38 @@ def test_microsoft_a_cancelled_event_cancels_the_booking(host: User, microsoft: 
     assert_cancelled_by_calendar(booking)
 
 
-# -- CalDAV (Radicale) -----------------------------------------------------------------------
+# -- CalDAV (Radicale and Xandikos) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xandikos() -> Iterator[XandikosServer]:
+    with XandikosServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def dav(request: pytest.FixtureRequest) -> RadicaleServer:
+    """Each of two independent CalDAV servers (the same surface; typed as the first)."""
+    server: RadicaleServer = request.getfixturevalue(request.param)
+    return server
 
 
 @pytest.fixture
-def caldav_host(radicale: RadicaleServer) -> Iterator[tuple[User, str]]:
+def caldav_host(dav: RadicaleServer) -> Iterator[tuple[User, str]]:
     user = make_host("kaito")
     make_link(user, slug="kaito", buffer_before_minutes=10, buffer_after_minutes=5)
-    _connection, url = connect(user, radicale)
+    _connection, url = connect(user, dav)
     yield user, url
 
 
-def dav(radicale: RadicaleServer) -> httpx.Client:
-    return httpx.Client(auth=(radicale.username, radicale.password), timeout=10.0)
+def dav_client(server: RadicaleServer) -> httpx.Client:
+    return httpx.Client(auth=(server.username, server.password), timeout=10.0)
 
 
-def put_event(radicale: RadicaleServer, booking: Booking, url: str, **changes: Any) -> None:
+def put_event(server: RadicaleServer, booking: Booking, url: str, **changes: Any) -> None:
     """Change the booking's event on the server, as the host's own client would (a PUT of the object)."""
     target = urljoin(url, booking.calendar_event_id)
-    with dav(radicale) as client:
+    with dav_client(server) as client:
         response = client.get(target)
     assert response.status_code == 200, response.text
     calendar = icalendar.Calendar.from_ical(response.text)
@@ -311,20 +351,20 @@ def put_event(radicale: RadicaleServer, booking: Booking, url: str, **changes: A
         event.add(name, value)
     event.pop("SEQUENCE", None)
     event.add("SEQUENCE", 5)
-    with dav(radicale) as client:
+    with dav_client(server) as client:
         put = client.put(target, content=calendar.to_ical(), headers={"Content-Type": "text/calendar"})
     assert put.status_code in (201, 204), put.text
 
 
 def test_caldav_a_moved_event_moves_the_booking_and_mails_the_booker(
-    caldav_host: tuple[User, str], radicale: RadicaleServer, django_capture_on_commit_callbacks: Any
+    caldav_host: tuple[User, str], dav: RadicaleServer, django_capture_on_commit_callbacks: Any
 ) -> None:
     host, url = caldav_host
     day = future_day()
     booking = book(host, berlin(day, 11))
     mail.outbox.clear()
 
-    put_event(radicale, booking, url, DTSTART=berlin(day, 15), DTEND=berlin(day, 15, 30))
+    put_event(dav, booking, url, DTSTART=berlin(day, 15), DTEND=berlin(day, 15, 30))
     with django_capture_on_commit_callbacks(execute=True):
         sync_now(connection_of(host))
 
@@ -338,14 +378,14 @@ def test_caldav_a_moved_event_moves_the_booking_and_mails_the_booker(
 
 
 def test_caldav_a_deleted_event_cancels_the_booking_and_mails_the_booker(
-    caldav_host: tuple[User, str], radicale: RadicaleServer, django_capture_on_commit_callbacks: Any
+    caldav_host: tuple[User, str], dav: RadicaleServer, django_capture_on_commit_callbacks: Any
 ) -> None:
     host, url = caldav_host
     day = future_day()
     booking = book(host, berlin(day, 11))
     mail.outbox.clear()
 
-    with dav(radicale) as client:
+    with dav_client(dav) as client:
         deleted = client.delete(urljoin(url, booking.calendar_event_id))
     assert deleted.status_code in (200, 204)
     with django_capture_on_commit_callbacks(execute=True):
@@ -360,17 +400,17 @@ def test_caldav_a_deleted_event_cancels_the_booking_and_mails_the_booker(
 
 
 def test_caldav_status_cancelled_cancels_and_a_declined_booker_shows(
-    caldav_host: tuple[User, str], radicale: RadicaleServer, django_capture_on_commit_callbacks: Any
+    caldav_host: tuple[User, str], dav: RadicaleServer, django_capture_on_commit_callbacks: Any
 ) -> None:
     host, url = caldav_host
     day = future_day()
     cancelled = book(host, berlin(day, 11))
     declined = book(host, berlin(day, 14), email="ken@example.com", first_name="Ken")
 
-    put_event(radicale, cancelled, url, STATUS="CANCELLED")
+    put_event(dav, cancelled, url, STATUS="CANCELLED")
     attendee = icalendar.vCalAddress("mailto:ken@example.com")
     attendee.params["PARTSTAT"] = icalendar.vText("DECLINED")
-    put_event(radicale, declined, url, ATTENDEE=attendee)
+    put_event(dav, declined, url, ATTENDEE=attendee)
     with django_capture_on_commit_callbacks(execute=True):
         sync_now(connection_of(host))
 

@@ -95,5 +95,7 @@ def test_the_dashboard_shows_a_conflict_a_decline_and_a_cancellation_from_the_ca
     page.get_by_role("button", name="日本語").click()
     expect(page.locator("html")).to_have_attribute("lang", "ja")
     expect(page.locator(f"#meeting-{moved.pk} .calendar-conflict")).to_contain_text("二重予約を防ぐため")
-    expect(page.locator(f"#meeting-{declined.pk} .booker-declined")).to_contain_text("Tanaka Ken さんがカレンダーで招待を辞退しました")
+    expect(page.locator(f"#meeting-{declined.pk} .booker-declined")).to_contain_text(
+        "Tanaka Ken さんがカレンダーで招待を辞退しました"
+    )
     page.screenshot(path=str(shots / "dashboard-calendar-changes-ja.png"), full_page=True)
