@@ -83,7 +83,9 @@ class CapabilitiesOut(Schema):
         description="Meetings made in the CRM are added to the calendar; their edits and cancels follow."
     )
     calendar_to_crm: bool = Field(
-        description="Changes made in the calendar flow back into the CRM (not built yet for any provider)."
+        description="Events made in the calendar with the workspace's contacts are logged in the CRM (not "
+        "built yet for any provider). Moves, cancellations and answers of the meetings Yoyaku put on the "
+        "calendar follow into bookings and the CRM wherever event_sync is true."
     )
     insert_times_in_email: bool = Field(
         description="Proposed times can be inserted into emails (not built yet for any provider)."

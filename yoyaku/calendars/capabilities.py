@@ -16,8 +16,9 @@ class Capabilities:
     can_reschedule: bool
     # Meetings made in the CRM are added to the calendar, and their edits and cancellations follow.
     crm_to_calendar: bool
-    # Changes made in the calendar (moved, cancelled, new meetings with contacts) flow back into the
-    # CRM. Not built yet for any provider: the event store keeps what it needs, nothing reads it so.
+    # Events made in the calendar with the workspace's contacts are logged in the CRM. Not built yet for
+    # any provider. (The meetings Yoyaku itself put on the calendar follow their moves, cancellations
+    # and answers wherever ``event_sync`` is true: scheduling/calendar_changes.py.)
     calendar_to_crm: bool
     # Proposed times can be read from the calendar and inserted into emails. Not built yet.
     insert_times_in_email: bool
