@@ -43,16 +43,12 @@ def follow_crm_meetings(
     """Make the CRM's own meetings written on ``connection`` follow what the sync changed."""
     meetings: list[Meeting] = []
     for batch in chunked(event_ids):
-        meetings += (
-            Meeting.objects.filter(
-                source=MeetingSource.CRM,
-                calendar_connection=connection,
-                calendar_write=CalendarWrite.WRITTEN,
-                calendar_event_id__in=batch,
-            )
-            .exclude(outcome=MeetingOutcome.CANCELLED)
-            .prefetch_related("hosts", "contacts")
-        )
+        meetings += Meeting.objects.filter(
+            source=MeetingSource.CRM,
+            calendar_connection=connection,
+            calendar_write=CalendarWrite.WRITTEN,
+            calendar_event_id__in=batch,
+        ).exclude(outcome=MeetingOutcome.CANCELLED)
     if not meetings:
         return
     rows = stored_events(
