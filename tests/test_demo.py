@@ -73,8 +73,16 @@ def start_demo(data_dir: Path) -> DemoProcess:
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "yoyaku.demo", "--port", str(free_port()), "--no-browser",
-            "--data-dir", str(data_dir), "--time-zone", ZONE,
+            sys.executable,
+            "-m",
+            "yoyaku.demo",
+            "--port",
+            str(free_port()),
+            "--no-browser",
+            "--data-dir",
+            str(data_dir),
+            "--time-zone",
+            ZONE,
         ],
         cwd=ROOT,
         env=env,

@@ -17,7 +17,6 @@ OTHER = "198.51.100.7"
 PROXY = "10.0.0.2"
 
 
-
 def book(client: Client, hour: int, *, address: str, **headers: str) -> tuple[int, dict[str, object], str]:
     start = next_weekday().replace(hour=hour)
     response = client.post(

@@ -22,7 +22,6 @@ ENGLISH = "Too many attempts from your network. Try again in {minutes} {unit}."
 JAPANESE = "お使いのネットワークからの試行回数が多すぎます。{minutes}分後にもう一度お試しください。"
 
 
-
 def request_first_open_time(page: Any, *, email: str) -> None:
     page.locator("#days .day.open").first.click()
     page.locator("#slots button.slot").first.click()

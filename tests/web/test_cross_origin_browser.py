@@ -80,10 +80,18 @@ def elsewhere() -> Iterator[dict[str, Any]]:
 
 def a_free_slot() -> str:
     tomorrow = (datetime.now(tz=UTC) + timedelta(days=2)).date()
-    answer = Client().get(
-        "/api/v1/book/intro/availability",
-        {"start": tomorrow.isoformat(), "end": (tomorrow + timedelta(days=6)).isoformat(), "timezone": "UTC"},
-    ).json()
+    answer = (
+        Client()
+        .get(
+            "/api/v1/book/intro/availability",
+            {
+                "start": tomorrow.isoformat(),
+                "end": (tomorrow + timedelta(days=6)).isoformat(),
+                "timezone": "UTC",
+            },
+        )
+        .json()
+    )
     return next(slot for day in answer["days"] for slot in day["slots"])
 
 

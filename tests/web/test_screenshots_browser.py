@@ -74,7 +74,13 @@ def test_main_pages_in_english_and_japanese_at_desktop_and_phone_width(
         password="hana-secret",
     )
     sync_now(connection)  # the pages read what the sync stored
-    make_link(host, slug="intro", name="Intro call", durations=[15, 30, 60], location="https://meet.example.com/hana")
+    make_link(
+        host,
+        slug="intro",
+        name="Intro call",
+        durations=[15, 30, 60],
+        location="https://meet.example.com/hana",
+    )
     url = f"{live_server.url}/m/intro"
 
     # The booking page in English, then the confirmation.

@@ -89,7 +89,9 @@ class CapabilitiesOut(Schema):
     )
     calendar_to_crm: bool = Field(
         description="Calendar events with the workspace's contacts are logged in the CRM as meetings "
-        "and follow the calendar (times, title, place, people and their answers, cancellations)."
+        "and follow the calendar (times, title, place, people and their answers, cancellations); the "
+        "bookings and CRM meetings Yoyaku put on the calendar follow their events' moves, cancellations "
+        "and answers the same way."
     )
     insert_times_in_email: bool = Field(
         description="Proposed times can be inserted into emails (not built yet for any provider)."

@@ -235,7 +235,7 @@ def meeting_out(meeting: Meeting) -> dict[str, Any]:
                 "id": c.pk,
                 "email": c.email,
                 "name": f"{c.first_name} {c.last_name}".strip(),
-                "response": answers.get(c.pk, ""),
+                "response": answers.get(c.pk) or meeting.attendee_responses.get(c.email.lower(), ""),
             }
             for c in meeting.contacts.all()
         ],

@@ -41,8 +41,10 @@ from yoyaku.scheduling.host_services import (
 from yoyaku.scheduling.models import Availability, Booking, MeetingLink, default_weekly_hours
 from yoyaku.scheduling.selectors import (
     HOST_LIST_LIMIT,
+    booker_response,
     booking_outcome,
     bookings_of_host,
+    calendar_conflict_notice,
     co_hosted_link,
     co_hosted_links,
     host_bookings,
@@ -219,7 +221,22 @@ def host_booking_out(booking: Booking) -> dict[str, Any]:
         "calendar_error": booking.calendar_error,
         "outcome": booking_outcome(booking),
         "cancel_reason": booking.cancel_reason,
+        "cancelled_by": booking.cancelled_by,
+        "booker_response": booker_response(booking),
+        "attendee_responses": booking.attendee_responses,
+        "calendar_conflict": _calendar_conflict(booking),
         "created_at": booking.created_at,
+    }
+
+
+def _calendar_conflict(booking: Booking) -> dict[str, Any] | None:
+    if booking.calendar_conflict_start is None:
+        return None
+    return {
+        "start": booking.calendar_conflict_start,
+        "end": booking.calendar_conflict_end,
+        "with_booking_id": booking.calendar_conflict_with_id,
+        "message": calendar_conflict_notice(booking=booking, zone=booking.assigned_host.time_zone),
     }
 
 

@@ -74,7 +74,7 @@ class JsonOnlyParser(Parser):
         if not isinstance(data, dict):
             # Every body of this API is an object; ninja's schemas would read the fields of anything
             # else as absent, so ``[null]`` would pass for an empty PATCH.
-            raise BookingInputError({"body": _("Send a JSON object, like {\"name\": \"...\"}.")})
+            raise BookingInputError({"body": _('Send a JSON object, like {"name": "..."}.')})
         errors: dict[str, str] = {}
         _walk(data, "", errors)
         if errors:

@@ -319,6 +319,15 @@ class ContactOut(Schema):
     last_name: str
 
 
+class CalendarConflictOut(Schema):
+    """A move on the host's calendar that Yoyaku could not take."""
+
+    start: datetime = Field(description="Where the event now is on the calendar.")
+    end: datetime
+    with_booking_id: UUID | None = Field(description="The meeting it collides with, if still known.")
+    message: str = Field(description="What the host reads on the dashboard, in the API's language.")
+
+
 class HostBookingOut(Schema):
     """A booking or a meeting request as its host sees it."""
 
@@ -352,5 +361,21 @@ class HostBookingOut(Schema):
     )
     cancel_reason: str = Field(
         description="The host's message to the contact when cancelling the meeting or declining the request."
+    )
+    cancelled_by: Literal["", "host", "booker", "calendar"] = Field(
+        description="Who cancelled it: a host, the booker (manage link), or the calendar (the event was "
+        "deleted or cancelled on the host's calendar, and the booking followed). Empty if not cancelled."
+    )
+    booker_response: Literal["", "accepted", "declined", "tentative", "needs_action"] = Field(
+        description="The booker's answer to the invitation on the host's calendar; empty when the calendar "
+        "has given none. A decline does not cancel the meeting: the host decides."
+    )
+    attendee_responses: dict[str, Literal["accepted", "declined", "tentative", "needs_action"]] = Field(
+        description="Every attendee's answer on the calendar event, by lower-cased email address."
+    )
+    calendar_conflict: CalendarConflictOut | None = Field(
+        description="Set when the event was moved on the calendar to a time that collides with another of "
+        "the hosts' meetings: the booking keeps its own time (start, end) until the host moves or cancels "
+        "one of the two."
     )
     created_at: datetime

@@ -188,7 +188,9 @@ def apply_sync_result(
     changed_ids = {event.id for event in result.changed}
     with transaction.atomic():
         known = set(rows.values_list("event_id", flat=True).distinct())
-        removed = set(result.removed) & known
+        # Every deletion the provider reports, known to the store or not: an event Yoyaku wrote and
+        # the host deleted before any sync read it is still a deletion its booking must follow.
+        removed = set(result.removed)
         if result.full:
             removed |= known - changed_ids
             _delete_events(rows, known - changed_ids)
@@ -247,6 +249,7 @@ def _rows(
                 {"email": a.email, "name": a.name, "response": a.response} for a in event.attendees
             ],
             "location": event.location[:1000],
+            "description": event.description,
             "etag": event.etag[:255],
             "changed_at": event.changed_at,
             "synced_at": now,

@@ -17,7 +17,9 @@ class Capabilities:
     # Meetings made in the CRM are added to the calendar, and their edits and cancellations follow.
     crm_to_calendar: bool
     # Events on the calendar with the workspace's contacts are logged in the CRM as meetings and follow
-    # the calendar (moved, cancelled, people and their answers): crm.calendar_log, fed by the sync.
+    # the calendar (moved, cancelled, people and their answers): crm.calendar_log, fed by the sync. The
+    # bookings and CRM meetings Yoyaku put there follow their events too (scheduling.calendar_changes,
+    # crm.calendar_follow).
     calendar_to_crm: bool
     # Proposed times can be read from the calendar and inserted into emails. Not built yet.
     insert_times_in_email: bool

@@ -86,6 +86,9 @@ class Meeting(models.Model):
     calendar_attempts = models.PositiveIntegerField(default=0)
     calendar_pending_since = models.DateTimeField(null=True, blank=True)
     calendar_retry_at = models.DateTimeField(null=True, blank=True)
+    # The contacts' answers on the calendar event, by lower-cased address: accepted, declined,
+    # tentative or needs_action (kept current from the synced event).
+    attendee_responses = models.JSONField(default=dict, blank=True)
     # Why a meeting made in the CRM is not on a calendar ("no_calendar", "exchange"), for the pages to say.
     crm_only_reason = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

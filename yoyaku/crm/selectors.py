@@ -204,7 +204,9 @@ def meeting_attendance(*, meeting: Meeting, organizer: str = "") -> list[Attenda
     return [
         Attendance(
             contact=row.contact,
-            response=row.response,
+            # Calendar meetings keep each contact's answer on the association; the ones Yoyaku put on
+            # the calendar (bookings, CRM meetings) on the meeting (``crm.calendar_follow``).
+            response=row.response or str(meeting.attendee_responses.get(row.contact.email.lower(), "")),
             organizer=bool(organizer) and row.contact.email.lower() == organizer.lower(),
         )
         for row in rows

@@ -81,6 +81,15 @@ class CalendarWrite(models.TextChoices):
     CANCEL_FAILED = "cancel_failed", _("Cancellation failed")
 
 
+class AttendeeResponse(models.TextChoices):
+    """An attendee's answer to the calendar event, as every adapter names it (RFC 5545 PARTSTAT)."""
+
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TENTATIVE = "tentative", _("Maybe")
+    NEEDS_ACTION = "needs_action", _("Not answered yet")
+
+
 class Booking(models.Model):
     """A booked meeting, or a meeting request when the page is offline or its calendar unreadable."""
 
@@ -98,7 +107,8 @@ class Booking(models.Model):
     # Why the meeting was cancelled (by the host, or by the booker through the manage link's cancel
     # form) or the request declined; the contact's mail quotes it.
     cancel_reason = models.TextField(blank=True)
-    # Who cancelled: "host" or "booker" (empty before cancelling), so each mail words the reason right.
+    # Who cancelled: "host", "booker" or "calendar" (the event was deleted or cancelled on the host's
+    # calendar; empty before cancelling), so each mail words the reason right.
     cancelled_by = models.CharField(max_length=8, blank=True)
     assigned_host = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assigned_bookings"
@@ -113,6 +123,17 @@ class Booking(models.Model):
     calendar_attempts = models.PositiveIntegerField(default=0)
     calendar_pending_since = models.DateTimeField(null=True, blank=True)
     calendar_retry_at = models.DateTimeField(null=True, blank=True)
+    # The attendees' answers on the host's calendar event, by lower-cased address: accepted, declined,
+    # tentative or needs_action (``calendar_changes.follow_booked_events`` keeps them current).
+    attendee_responses = models.JSONField(default=dict, blank=True)
+    # The time the event was moved to on the calendar when Yoyaku could not take it, because it
+    # collides with another of the hosts' meetings (``conflict_with``): the booking and its
+    # reservations keep their time until the host moves one of the two. Null when there is none.
+    calendar_conflict_start = models.DateTimeField(null=True, blank=True)
+    calendar_conflict_end = models.DateTimeField(null=True, blank=True)
+    calendar_conflict_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The language of the page the booker used (empty: the site default); mails to the booker speak it.
     language = models.CharField(max_length=16, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)

@@ -7,11 +7,12 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.accounts.selectors import pages_connection_of
@@ -25,6 +26,7 @@ from yoyaku.availability import (
 )
 from yoyaku.calendar_sync.busy import busy_of_connections
 from yoyaku.calendars.base import CalendarError
+from yoyaku.formatting import format_when, full_name
 from yoyaku.scheduling.models import Availability, Booking, BookingStatus, LinkKind, MeetingLink, Reservation
 
 logger = logging.getLogger(__name__)
@@ -310,7 +312,9 @@ def bookings_of_host(*, user: User) -> QuerySet[Booking]:
         .values("pk")
         .distinct()
     )
-    return Booking.objects.filter(pk__in=ids).select_related("link", "contact", "assigned_host")
+    return Booking.objects.filter(pk__in=ids).select_related(
+        "link", "contact", "assigned_host", "calendar_conflict_with__link"
+    )
 
 
 def host_bookings(
@@ -333,6 +337,17 @@ def host_bookings(
         .order_by("start", "created_at", "pk")
     )
     return list(rows[offset : offset + min(limit, HOST_LIST_LIMIT)])
+
+
+def cancelled_on_calendar(*, user: User, now: datetime, limit: int = 50) -> list[Booking]:
+    """Meetings not yet over that the host deleted or cancelled on the calendar, soonest first:
+    Yoyaku cancelled them to follow, and the dashboard says so."""
+    rows = (
+        bookings_of_host(user=user)
+        .filter(status=BookingStatus.CANCELLED, cancelled_by="calendar", end__gt=now)
+        .order_by("start", "created_at", "pk")
+    )
+    return list(rows[: min(limit, HOST_LIST_LIMIT)])
 
 
 def meeting_requests(
@@ -483,4 +498,39 @@ def reschedule_slots(
         starts = [s for s in starts if s != own[0]]  # where it is already
     return SlotsResult(
         slots=slots_by_local_date(slots=starts, time_zone=time_zone), offline=False, time_zone=time_zone
+    )
+
+
+def booker_response(booking: Booking) -> str:
+    """The booker's answer on the host's calendar event ("" when the calendar has given none)."""
+    return str(booking.attendee_responses.get(booking.email.lower(), ""))
+
+
+def calendar_conflict_notice(*, booking: Booking, zone: str | tzinfo) -> str:
+    """What the host reads about a move on the calendar Yoyaku could not take ("" when there is none).
+
+    Times are told in ``zone`` (the host's), in the active language.
+    """
+    if booking.calendar_conflict_start is None:
+        return ""
+    names = {"when": format_when(booking.calendar_conflict_start, booking.calendar_conflict_end, zone)}
+    other = booking.calendar_conflict_with
+    if other is not None and other.start is not None:
+        names["name"] = full_name(first_name=other.first_name, last_name=other.last_name)
+        names["page"] = other.link.name
+        names["other"] = format_when(other.start, other.end, zone)
+        return (
+            gettext(
+                "Moved on your calendar to %(when)s, which collides with your meeting with %(name)s "
+                "(%(page)s, %(other)s). Yoyaku keeps this meeting at its booked time so nobody is booked "
+                "twice: move or cancel one of the two."
+            )
+            % names
+        )
+    return (
+        gettext(
+            "Moved on your calendar to %(when)s, which collides with another of your meetings. Yoyaku keeps "
+            "this meeting at its booked time so nobody is booked twice: move or cancel one of the two."
+        )
+        % names
     )

@@ -586,6 +586,10 @@ _CALENDAR_FIELDS = (
 )
 
 
+# What the sync records when a move on the calendar collides with another meeting (calendar_changes).
+CONFLICT_FIELDS = ("calendar_conflict_start", "calendar_conflict_end", "calendar_conflict_with")
+
+
 MAX_REASON_CHARS = 2000
 
 
@@ -787,7 +791,10 @@ def _move(
         for name in _CALENDAR_FIELDS:
             setattr(booking, name, getattr(current, name))
         booking.start, booking.end = start, end
-        fields = ["start", "end"]
+        # A time the calendar moved it to and Yoyaku could not take (calendar_changes) is settled now.
+        booking.calendar_conflict_start = booking.calendar_conflict_end = None
+        booking.calendar_conflict_with = None
+        fields = ["start", "end", *CONFLICT_FIELDS]
         if current.calendar_write != CalendarWrite.NONE or current.calendar_event_id:
             # The event moves like a first write: retried until it is, failed for the host if never.
             booking.calendar_write = CalendarWrite.PENDING

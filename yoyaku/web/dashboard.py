@@ -89,6 +89,7 @@ def _render(
         "panels": panels,
         "other_inboxes": data.other_inboxes,
         "calendar_problems": data.calendar_problems,
+        "cancelled_on_calendar": data.cancelled_on_calendar,
         "user_zone": user.time_zone,
     }
     with in_user_zone(user):

@@ -34,7 +34,13 @@ from yoyaku.calendars.base import CalendarInfo
 from yoyaku.calendars.capabilities import Capabilities, capabilities
 from yoyaku.scheduling.calendar_writes import change_refusal
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink
-from yoyaku.scheduling.selectors import bookings_of_host, host_bookings, meeting_requests, past_host_bookings
+from yoyaku.scheduling.selectors import (
+    bookings_of_host,
+    cancelled_on_calendar,
+    host_bookings,
+    meeting_requests,
+    past_host_bookings,
+)
 
 # The dashboard lists at most this many rows per section; older or later ones are not dropped
 # from the data, only from the page.
@@ -104,6 +110,8 @@ class Dashboard:
     other_inboxes: list[InboxConnection]
     # Meetings whose calendar write or cancellation was given up: the host retries or fixes them.
     calendar_problems: list[CalendarProblem] = field(default_factory=list)
+    # Meetings not yet over that were deleted or cancelled on the host's calendar (and so here).
+    cancelled_on_calendar: list[Booking] = field(default_factory=list)
 
 
 def host_links(*, user: User) -> list[MeetingLink]:
@@ -220,6 +228,7 @@ def dashboard(*, user: User, now: datetime) -> Dashboard:
         panels=panels,
         other_inboxes=other_inboxes,
         calendar_problems=calendar_problems(user=user, now=now),
+        cancelled_on_calendar=cancelled_on_calendar(user=user, now=now, limit=DASHBOARD_ROWS),
     )
 
 

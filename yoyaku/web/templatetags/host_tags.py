@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from yoyaku.crm.models import MeetingOutcome
 from yoyaku.formatting import family_name_first, format_date, format_when, full_name
-from yoyaku.scheduling.models import Booking
-from yoyaku.scheduling.selectors import booking_outcome
+from yoyaku.scheduling.models import AttendeeResponse, Booking
+from yoyaku.scheduling.selectors import booking_outcome, calendar_conflict_notice
 
 register = template.Library()
 
@@ -49,3 +49,19 @@ def outcome_label(booking: Booking) -> tuple[str, str]:
     key = booking_outcome(booking)
     labels = dict(MeetingOutcome.choices)
     return key, str(labels.get(key, key))
+
+
+@register.simple_tag
+def answer_of(row: Any, email: str) -> tuple[str, str]:
+    """An attendee's answer on the calendar event of a booking or CRM meeting: its key and its label
+    in the active language; ("", "") when the calendar has given none."""
+    key = str(row.attendee_responses.get(email.lower(), ""))
+    if key not in AttendeeResponse.values:
+        return "", ""
+    return key, str(AttendeeResponse(key).label)
+
+
+@register.simple_tag
+def conflict_notice(booking: Booking) -> str:
+    """The calendar move Yoyaku could not take, in the active zone and language ("" if none)."""
+    return calendar_conflict_notice(booking=booking, zone=timezone.get_current_timezone())
