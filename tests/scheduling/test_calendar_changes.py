@@ -473,4 +473,4 @@ def test_a_conflict_a_decline_and_a_cancellation_show_in_the_api_the_dashboard_a
     assert "二重予約を防ぐため" in japanese
     assert "さんがカレンダーで招待を辞退しました" in japanese
     detail = web.get(f"/crm/meetings/{other.meeting_id}/").content.decode()
-    assert 'data-answer="declined"' in detail
+    assert 'data-response="declined"' in detail
