@@ -43,8 +43,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.functions import Lower
 from django.utils import translation
 from django.utils.translation import gettext
@@ -52,6 +51,7 @@ from django.utils.translation import gettext
 from yoyaku.accounts.models import CalendarConnection, CalendarLogScope, User, Workspace
 from yoyaku.accounts.selectors import crm_connection
 from yoyaku.calendar_sync.changes import StoreChanges
+from yoyaku.calendar_sync.followed import ID_CHUNK, chunked, write_fields
 from yoyaku.calendar_sync.models import SyncedEvent
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import (
@@ -65,7 +65,7 @@ from yoyaku.crm.models import (
 from yoyaku.scheduling.models import Booking
 
 # Ids per ``__in`` lookup: SQLite limits the variables of one statement.
-CHUNK = 500
+CHUNK = ID_CHUNK
 # Outcomes a calendar cancellation may change; completed, no show and the like are the CRM's to keep.
 _OPEN = (MeetingOutcome.SCHEDULED, MeetingOutcome.RESCHEDULED)
 # Calendars' own addresses among attendees (rooms, resources, group calendars), never people.
@@ -100,14 +100,8 @@ def _among(rows: QuerySet[M], ids: Collection[str]) -> Iterator[QuerySet[M]]:
     if len(ids) > CHUNK:
         yield rows
         return
-    for chunk in chunks(ids):
+    for chunk in chunked(ids):
         yield rows.filter(event_id__in=chunk)
-
-
-def chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
-    items = list(values)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -251,7 +245,7 @@ class _Log:
     def _written_by_yoyaku(event_ids: Collection[str]) -> set[str]:
         """Those of ``event_ids`` a booking or a meeting made in the CRM keeps as its calendar event."""
         known: set[str] = set()
-        for chunk in chunks(event_ids):
+        for chunk in chunked(event_ids):
             known.update(
                 Booking.objects.filter(calendar_event_id__in=chunk).values_list(
                     "calendar_event_id", flat=True
@@ -272,7 +266,7 @@ class _Log:
         """
         uids = {event.ical_uid for event in events if event.ical_uid}
         found: set[str] = set()
-        for chunk in chunks(uids):
+        for chunk in chunked(uids):
             rows = (
                 SyncedEvent.objects.filter(
                     ical_uid__in=chunk, connection__user__workspace_id=self.workspace.pk
@@ -299,7 +293,7 @@ class _Log:
         rows = Contact.objects.filter(workspace_id=self.workspace.pk).annotate(lower_email=Lower("email"))
         return {
             contact.lower_email: contact  # type: ignore[attr-defined]
-            for chunk in chunks(emails)
+            for chunk in chunked(emails)
             for contact in rows.filter(lower_email__in=chunk)
         }
 
@@ -474,8 +468,8 @@ class _Log:
                 link.ical_uid, link.organizer, link.unlinked_at = event.ical_uid, event.organizer, None
                 link.updated_at = self.now
                 links.append(link)
-        update_rows(meetings, ["title", "start", "end", "location", "updated_at"])
-        update_rows(links, ["ical_uid", "organizer", "unlinked_at", "updated_at"])
+        write_fields(rows=meetings, fields=["title", "start", "end", "location", "updated_at"])
+        write_fields(rows=links, fields=["ical_uid", "organizer", "unlinked_at", "updated_at"])
         # A meeting whose event lost every contact is unlinked, not emptied: only events with people here.
         self._follow_people(
             [(link.meeting_id, event, people) for link, event, people in follow if people], contacts
@@ -485,7 +479,7 @@ class _Log:
         self, follow: list[tuple[int, _Event, list[str]]], contacts: dict[str, Contact]
     ) -> None:
         have: dict[int, dict[int, MeetingAssociation]] = {}
-        for chunk in chunks([meeting_id for meeting_id, _event, _people in follow]):
+        for chunk in chunked([meeting_id for meeting_id, _event, _people in follow]):
             for row in MeetingAssociation.objects.filter(meeting_id__in=chunk):
                 have.setdefault(row.meeting_id, {})[row.contact_id] = row
         added: list[MeetingAssociation] = []
@@ -505,8 +499,8 @@ class _Log:
                     answered.append(association)
             dropped.extend(a.pk for contact_id, a in current.items() if contact_id not in wanted)
         MeetingAssociation.objects.bulk_create(added, batch_size=CHUNK)
-        update_rows(answered, ["response"])
-        for ids in chunks(dropped):
+        write_fields(rows=answered, fields=["response"])
+        for ids in chunked(dropped):
             MeetingAssociation.objects.filter(pk__in=ids).delete()
 
     def _cancel(self, links: list[CalendarEventLink]) -> None:
@@ -517,38 +511,14 @@ class _Log:
             for link in links
             if link.linked and link.meeting.outcome in _OPEN and link.meeting.end > self.now
         ]
-        for chunk in chunks(ids):
+        for chunk in chunked(ids):
             Meeting.objects.filter(pk__in=chunk, outcome__in=_OPEN).update(
                 outcome=MeetingOutcome.CANCELLED, updated_at=self.now
             )
 
     def _unlink(self, links: list[CalendarEventLink]) -> None:
-        for chunk in chunks([link.pk for link in links]):
+        for chunk in chunked([link.pk for link in links]):
             CalendarEventLink.objects.filter(pk__in=chunk).update(unlinked_at=self.now, updated_at=self.now)
-
-
-def update_rows(rows: Collection[Model], fields: list[str]) -> None:
-    """Save ``fields`` of ``rows`` (one model) with one prepared UPDATE the driver runs for them all.
-
-    ``bulk_update`` builds a CASE expression per row and field: for 4,000 moved meetings that took
-    seconds of Python, against milliseconds here (bench/RESULTS.md).
-    """
-    if not rows:
-        return
-    meta = next(iter(rows))._meta
-    quote = connection.ops.quote_name
-    columns = [column for name in fields if isinstance(column := meta.get_field(name), Field)]
-    assert meta.pk is not None and len(columns) == len(fields)
-    assignments = ", ".join(f"{quote(str(column.column))} = %s" for column in columns)
-    # Only names of the model's own table and columns go into the text; every value is a parameter.
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"  # noqa: S608
-    params = [
-        [column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns] + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        for batch in chunks(params):
-            cursor.executemany(sql, batch)
 
 
 def _is_address(email: str) -> bool:
