@@ -181,6 +181,10 @@ def remove_inbox(request: HttpRequest, inbox_id: int) -> HttpResponse:
     return redirect("dashboard")
 
 
+# "Retry now" queues the write for the worker: the page that follows may come before its result.
+RETRYING = gettext_noop("Trying again now: this page shows the result in a moment.")
+
+
 @login_required
 @require_POST
 def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
@@ -195,6 +199,9 @@ def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
     state = booking.calendar_write
     if state in (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING) and awaits_reconnect(booking=booking):
         messages.error(request, gettext(_AWAITS_RECONNECT))
+    elif state in (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING) and booking.calendar_attempts == 0:
+        # Queued for the worker and not tried yet.
+        messages.info(request, gettext(RETRYING))
     elif state == CalendarWrite.WRITTEN:
         messages.success(request, gettext("The meeting is on your calendar now."))
     elif state == CalendarWrite.CANCELLED:
