@@ -4,10 +4,12 @@ and a booking once accepted is never lost."""
 from __future__ import annotations
 
 import pytest
+from yoyaku.tasks.calendar import retry_booking_event
 
 from tests.connection_helpers import (
     berlin,
     book,
+    calendar_write_of,
     future_day,
     slots,
 )
@@ -21,7 +23,6 @@ from yoyaku.accounts.connections import connect_exchange_calendar
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
-from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def test_throttled_event_insert_is_retried_and_written_once(google: GoogleEmulat
     google.add_fault(status=429, retry_after=1, path_contains="/events", method="POST", count=1)
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     assert len(google.events(GOOGLE_EMAIL)) == 1
     inserts = [r for r in google.requests if r.startswith("POST /calendar/v3/calendars/")]
     assert len(inserts) == 2  # the throttled one and its retry

@@ -20,6 +20,7 @@ from tests.connection_helpers import (
     MICROSOFT_DENY,
     berlin,
     book,
+    calendar_write_of,
     connect_in_browser,
     flash_messages,
     follow_to_callback,
@@ -131,7 +132,7 @@ def test_google_end_to_end(google: GoogleEmulator, host: User, browser: Client) 
 
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     events = [e for e in google.events(GOOGLE_EMAIL) if e["summary"] != "Dentist"]
     assert len(events) == 1
     assert "aiko@example.com" in [a["email"] for a in events[0].get("attendees", [])]
@@ -165,7 +166,7 @@ def test_microsoft_end_to_end(microsoft: MicrosoftEmulator, host: User, browser:
 
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     created = [e for e in microsoft.events() if e["subject"] != "Dentist"]
     assert len(created) == 1
     assert "aiko@example.com" in [a["emailAddress"]["address"] for a in created[0]["attendees"]]
