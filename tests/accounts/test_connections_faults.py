@@ -4,7 +4,6 @@ and a booking once accepted is never lost."""
 from __future__ import annotations
 
 import pytest
-from yoyaku.tasks.calendar import retry_booking_event
 
 from tests.connection_helpers import (
     berlin,
@@ -17,7 +16,7 @@ from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import make_host, make_link, run_calendar_writes, sync_now
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.connections import connect_exchange_calendar
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
@@ -62,7 +61,7 @@ def test_a_failing_calendar_write_keeps_the_booking_and_is_retried(microsoft: Mi
     assert "11:00" not in offered[day.isoformat()]
 
     microsoft.faults.clear()
-    retry_booking_event(str(booking.pk))
+    assert run_calendar_writes(at=booking.calendar_retry_at) == 1
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
     events = microsoft.events()
