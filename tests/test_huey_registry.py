@@ -1,4 +1,4 @@
-"""What ``manage.py run_huey`` consumes: the tasks of every app's ``tasks.py``, found the way it finds them."""
+"""What ``manage.py run_huey`` consumes: the tasks of every app's ``tasks.py``, found as it finds them."""
 
 from __future__ import annotations
 
