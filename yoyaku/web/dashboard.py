@@ -324,9 +324,10 @@ def reschedule_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpRespo
         with in_user_zone(user):
             when = meeting_when(moved.start, moved.end)
         messages.success(request, gettext("The meeting was moved to %(when)s.") % {"when": when})
+        moved.refresh_from_db()  # the worker may have tried the calendar already
         if moved.calendar_write == CalendarWrite.PENDING and awaits_reconnect(booking=moved):
             messages.warning(request, gettext(_AWAITS_RECONNECT))
-        elif moved.calendar_write == CalendarWrite.PENDING:
+        elif moved.calendar_write == CalendarWrite.PENDING and moved.calendar_attempts:
             messages.warning(
                 request, gettext("Your calendar does not show the new time yet; Yoyaku keeps trying.")
             )
