@@ -511,7 +511,7 @@ def test_control_characters_and_impossible_dates_are_refused_not_stored(host: Us
 def test_a_calendar_to_reconnect_holds_the_write_until_it_is_reconnected(
     host: User, client: Client, radicale: RadicaleServer, run_after_commit: Callable[[], Any]
 ) -> None:
-    from yoyaku.crm.calendar_writes import meetings_due
+    from yoyaku.calendar_sync.tasks import resume_calendar_writes
 
     connection, calendar = connect(host, radicale)
     CalendarConnection.objects.filter(pk=connection.pk).update(
@@ -523,8 +523,12 @@ def test_a_calendar_to_reconnect_holds_the_write_until_it_is_reconnected(
     meeting = Meeting.objects.get(pk=made.json()["id"])
     assert (meeting.calendar_write, meeting.calendar_attempts) == (CalendarWrite.PENDING, 0)
     assert meeting.calendar_error == "Reconnect your calendar."
-    assert meetings_due(now=timezone.now() + timedelta(days=1)) == []  # nothing to try until then
+    assert run_calendar_writes(at=timezone.now() + timedelta(days=1)) == 0  # nothing to try until then
     assert events_on(radicale, calendar) == []
 
     CalendarConnection.objects.filter(pk=connection.pk).update(status=ConnectionStatus.OK, status_message="")
-    assert meetings_due(now=timezone.now()) == [meeting.pk]
+    resume_calendar_writes.call_local(host.pk)  # what reconnecting runs
+
+    meeting.refresh_from_db()
+    assert meeting.calendar_write == CalendarWrite.WRITTEN
+    assert [e.title for e in events_on(radicale, calendar)] == [meeting.title]
