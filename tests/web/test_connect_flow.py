@@ -39,6 +39,7 @@ from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.calendars.google_oauth import GOOGLE_SCOPES
 from yoyaku.calendars.microsoft_oauth import MICROSOFT_CONSENT_SCOPES
 from yoyaku.calendars.oauth import OAuthTokens
+from yoyaku.scheduling.models import Booking
 
 pytestmark = pytest.mark.django_db
 
@@ -136,7 +137,7 @@ def test_google_end_to_end(google: GoogleEmulator, host: User, browser: Client) 
     events = [e for e in google.events(GOOGLE_EMAIL) if e["summary"] != "Dentist"]
     assert len(events) == 1
     assert "aiko@example.com" in [a["email"] for a in events[0].get("attendees", [])]
-    assert events[0]["id"] == booked.json()["calendar_event_id"]
+    assert events[0]["id"] == Booking.objects.get(pk=booked.json()["id"]).calendar_event_id
 
 
 def test_microsoft_end_to_end(microsoft: MicrosoftEmulator, host: User, browser: Client) -> None:
