@@ -13,7 +13,7 @@ A refused sign-in (a revoked grant, a rejected password) is not a failure to
 retry: nothing will work until the host reconnects. It turns the connection to
 "needs reconnect" (the same transition a read makes, so the host is mailed once),
 and the operation waits, pending, without using up its attempts; reconnecting
-sends what waited (``resume_after_reconnect``).
+sends what waited (``calendar_sync/tasks.resume_calendar_writes``).
 """
 
 from __future__ import annotations
