@@ -346,6 +346,26 @@ def test_caldav_changes_reach_radicale_once_through_a_restart_and_lost_answers(
     assert len(invitations("CANCEL")) == 1
 
 
+def test_a_caldav_server_asking_to_wait_is_not_tried_again_sooner(
+    radicale: RadicaleServer, host: User
+) -> None:
+    with DavProxy(target=radicale.url) as proxy:
+        _connection, calendar = connect(host, radicale, base_url=proxy.url + "/")
+        proxy.answer(lambda seen: seen.method == "PUT", status=503, extra_headers={"Retry-After": "300"})
+        booking = Booking.objects.get(pk=post_booking(make_link(host), berlin(future_day(), 11)).json()["id"])
+        tried_at = timezone.now()
+        run_calendar_writes()
+
+        booking.refresh_from_db()
+        assert booking.calendar_write == CalendarWrite.PENDING
+        assert booking.calendar_retry_at is not None
+        assert booking.calendar_retry_at >= tried_at + timedelta(seconds=300)
+        proxy.clear()
+        assert run_calendar_writes(at=tried_at + timedelta(seconds=299)) == 0
+        assert run_calendar_writes(at=booking.calendar_retry_at) == 1
+        assert [e.uid for e in events_on(radicale, calendar)] == [f"yoyaku-{booking.pk}"]
+
+
 # -- two workers -------------------------------------------------------------------------------
 
 

@@ -62,10 +62,17 @@ class DavProxy:
         return self._server.url
 
     def answer(
-        self, matches: Callable[[Seen], bool], *, status: int, body: bytes = b"", times: int | None = None
+        self,
+        matches: Callable[[Seen], bool],
+        *,
+        status: int,
+        body: bytes = b"",
+        times: int | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> None:
         """Answer requests for which ``matches`` is true with ``status`` (``times`` times, or always)."""
         headers = {"Content-Type": "application/xml; charset=utf-8"} if body else {}
+        headers.update(extra_headers or {})
         self._rules.append(_Rule(matches=matches, status=status, body=body, times=times, headers=headers))
 
     def lose_answer(
