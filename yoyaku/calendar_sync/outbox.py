@@ -129,8 +129,11 @@ def claim(*, entry_id: int, now: datetime) -> CalendarOutboxEntry | None:
 
 
 def _finish(*, entry: CalendarOutboxEntry, outcome: Outcome, now: datetime) -> bool:
-    """Store what became of the row and give up its lease; True when it must be performed again now."""
-    rows = CalendarOutboxEntry.objects.filter(pk=entry.pk)
+    """Store what became of the row and give up its lease; True when it must be performed again now.
+
+    Only while the lease is still this worker's: one that outlived it leaves the row to its new holder.
+    """
+    rows = CalendarOutboxEntry.objects.filter(pk=entry.pk, lease_until=entry.lease_until)
     if outcome.kind == "done":
         # Only the change that was performed is done: one recorded meanwhile keeps the row.
         if rows.filter(changes=entry.changes).delete()[0]:
