@@ -16,6 +16,7 @@ from django.test import Client, TestCase, override_settings
 
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import PUBLIC_AUTHORITY, MicrosoftEmulator
+from tests.factories import run_calendar_writes
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BASE_URL = "http://testserver"
@@ -142,6 +143,13 @@ def slots(slug: str, first: date, last: date | None = None) -> tuple[dict[str, l
     return by_day, data
 
 
+def calendar_write_of(response: Any) -> str:
+    """The calendar write state of the booking a booking answer made, as it is now (after the worker)."""
+    from yoyaku.scheduling.models import Booking
+
+    return Booking.objects.get(pk=response.json()["id"]).calendar_write
+
+
 def book(slug: str, start: datetime, *, email: str = "aiko@example.com", key: str | None = None) -> Any:
     body: dict[str, Any] = {
         "start": start.isoformat(),
@@ -153,4 +161,7 @@ def book(slug: str, start: datetime, *, email: str = "aiko@example.com", key: st
     }
     if key:
         body["idempotency_key"] = key
-    return Client().post(f"/api/v1/book/{slug}", body, content_type="application/json")
+    response = Client().post(f"/api/v1/book/{slug}", body, content_type="application/json")
+    # The answer comes before the event is written (pending); then the worker writes it.
+    run_calendar_writes()
+    return response

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from yoyaku.accounts.models import (
     DEFAULT_WORKSPACE_NAME,
@@ -87,3 +90,19 @@ def sync_now(connection: CalendarConnection) -> None:
 
     assert sync_connection_now(connection_id=connection.pk), "the sync failed"
     connection.refresh_from_db()
+
+
+def run_calendar_writes(*, at: datetime | None = None) -> int:
+    """Let the calendar worker perform every outbox row that is due (``at``: as if it were then), as
+    the consumer does once the change commits; returns how many rows it took up.
+
+    The suite's tests run inside a transaction that never commits, so the worker queued on commit
+    does not run there by itself.
+    """
+    from yoyaku.calendar_sync import outbox
+
+    now = at or timezone.now()
+    due = outbox.due(now=now)
+    for entry_id in due:
+        outbox.perform(entry_id=entry_id, now=now)
+    return len(due)

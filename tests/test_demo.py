@@ -206,7 +206,11 @@ def test_demo_serves_the_calendar_books_into_radicale_and_stops_cleanly(
     }
     booked = httpx.post(f"{base}/api/v1/book/demo", json=body, timeout=30)
     assert booked.status_code == 201, booked.text
-    booking = booked.json()
+    assert booked.json()["calendar_write"] == "pending", "answered before the event is written"
+    # The same request again (its idempotency key) answers with the booking as it is now.
+    again = httpx.post(f"{base}/api/v1/book/demo", json=body, timeout=30)
+    assert again.status_code == 200, again.text
+    booking = again.json()
     assert booking["status"] == "confirmed" and booking["calendar_write"] == "written"
     event_url = booking["calendar_event_id"]
     assert event_url.startswith(calendar_url)

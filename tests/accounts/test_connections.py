@@ -12,7 +12,7 @@ from tests.connection_helpers import berlin, future_day, google_settings
 from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import start as start_google
-from tests.factories import make_host, make_link, make_workspace
+from tests.factories import make_host, make_link, make_workspace, run_calendar_writes
 from yoyaku.accounts.connections import (
     ConnectionRefused,
     connect_blockers,
@@ -232,6 +232,8 @@ def test_bookings_on_exchange_cannot_be_cancelled_from_yoyaku(
         last_name="Sato",
         email="aiko@example.com",
     )
+    run_calendar_writes()
+    outcome.booking.refresh_from_db()
     assert outcome.booking.calendar_event_id
     with pytest.raises(CalendarOperationNotSupported, match="cancel it in Outlook"):
         cancel_booking(booking=outcome.booking)

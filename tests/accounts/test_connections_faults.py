@@ -8,6 +8,7 @@ import pytest
 from tests.connection_helpers import (
     berlin,
     book,
+    calendar_write_of,
     future_day,
     slots,
 )
@@ -15,13 +16,12 @@ from tests.emulators.exchange import ExchangeEmulator
 from tests.emulators.exchange import start as start_exchange
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import make_host, make_link, run_calendar_writes, sync_now
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.connections import connect_exchange_calendar
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
-from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_throttled_event_insert_is_retried_and_written_once(google: GoogleEmulat
     google.add_fault(status=429, retry_after=1, path_contains="/events", method="POST", count=1)
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     assert len(google.events(GOOGLE_EMAIL)) == 1
     inserts = [r for r in google.requests if r.startswith("POST /calendar/v3/calendars/")]
     assert len(inserts) == 2  # the throttled one and its retry
@@ -61,7 +61,7 @@ def test_a_failing_calendar_write_keeps_the_booking_and_is_retried(microsoft: Mi
     assert "11:00" not in offered[day.isoformat()]
 
     microsoft.faults.clear()
-    retry_booking_event(str(booking.pk))
+    assert run_calendar_writes(at=booking.calendar_retry_at) == 1
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
     events = microsoft.events()

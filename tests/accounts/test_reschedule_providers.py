@@ -15,7 +15,7 @@ from tests.connection_helpers import (
 )
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, run_calendar_writes
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import User
 from yoyaku.scheduling.models import Booking, CalendarWrite
@@ -32,7 +32,7 @@ def host() -> User:
 
 
 def book(host: User, start: datetime) -> Booking:
-    return book_meeting(
+    booking = book_meeting(
         link=host.owned_links.get(),
         start=start,
         duration=30,
@@ -41,6 +41,9 @@ def book(host: User, start: datetime) -> Booking:
         last_name="Sato",
         email="aiko@example.com",
     ).booking
+    run_calendar_writes()  # the worker puts it on the calendar
+    booking.refresh_from_db()
+    return booking
 
 
 def start_of(value: dict[str, Any]) -> datetime:
@@ -57,7 +60,9 @@ def test_google_moves_the_same_event_and_its_own_time_does_not_block(
 
     # Longer, from the same start: it overlaps only the meeting's own event.
     reschedule_booking(booking=booking, start=berlin(day, 11), duration=60)
+    run_calendar_writes()
     reschedule_booking(booking=booking, start=berlin(day, 14), duration=60)
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
@@ -73,6 +78,7 @@ def test_microsoft_moves_the_same_event(host: User, microsoft: MicrosoftEmulator
     booking = book(host, berlin(day, 11))
 
     reschedule_booking(booking=booking, start=berlin(day, 14))
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
@@ -96,6 +102,7 @@ def test_a_reason_reaches_the_contact_when_google_mails_the_cancellation(
 
     with django_capture_on_commit_callbacks(execute=True):
         cancel_booking(booking=booking, reason="The office is closed that day.")
+        run_calendar_writes()
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.CANCELLED, "Google cancels the entry and tells the contact"
@@ -115,5 +122,6 @@ def test_without_a_reason_google_alone_tells_the_contact(
 
     with django_capture_on_commit_callbacks(execute=True):
         cancel_booking(booking=booking)
+        run_calendar_writes()
 
     assert [m for m in mail.outbox if m.to == ["aiko@example.com"]] == []

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import api_key_for, make_host, make_link
+from tests.factories import api_key_for, make_host, make_link, run_calendar_writes
 from tests.scheduling.helpers import add_event, connect, events_on
 from yoyaku.accounts.models import CalendarConnection, Provider, User
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
@@ -28,7 +28,8 @@ def berlin(hour: int, minute: int = 0) -> datetime:
 
 
 def book(link: MeetingLink, start: datetime, email: str = "aiko@example.com") -> Booking:
-    return book_meeting(
+    """A booking, its event written by the worker."""
+    booking = book_meeting(
         link=link,
         start=start,
         duration=30,
@@ -37,6 +38,9 @@ def book(link: MeetingLink, start: datetime, email: str = "aiko@example.com") ->
         last_name="Sato",
         email=email,
     ).booking
+    run_calendar_writes()
+    booking.refresh_from_db()
+    return booking
 
 
 def client_for(user: User) -> Client:
@@ -44,9 +48,12 @@ def client_for(user: User) -> Client:
 
 
 def post(client: Client, booking: Booking, action: str, body: dict[str, Any] | None = None) -> Any:
-    return client.post(
+    """The answer, which comes before the calendar changes; then the worker changes it."""
+    response = client.post(
         f"/api/v1/me/bookings/{booking.pk}/{action}", data=body or {}, content_type="application/json"
     )
+    run_calendar_writes()
+    return response
 
 
 @pytest.fixture
@@ -67,7 +74,7 @@ def test_reschedule_moves_the_meeting_and_answers_with_it(
 
     assert response.status_code == 200, response.content
     data = response.json()
-    assert (data["id"], data["status"], data["calendar_write"]) == (str(booking.pk), "confirmed", "written")
+    assert (data["id"], data["status"], data["calendar_write"]) == (str(booking.pk), "confirmed", "pending")
     assert datetime.fromisoformat(data["start"]) == berlin(14)
     assert datetime.fromisoformat(data["end"]) == berlin(15)
     [event] = events_on(radicale, calendar)
@@ -137,7 +144,8 @@ def test_cancel_frees_the_time_and_is_idempotent(hana: tuple[User, str], radical
 
     assert [first.status_code, again.status_code] == [200, 200]
     assert first.json()["status"] == "cancelled"
-    assert first.json()["calendar_write"] == CalendarWrite.CANCELLED
+    assert first.json()["calendar_write"] == CalendarWrite.CANCEL_PENDING  # answered before the calendar
+    assert Booking.objects.get(pk=booking.pk).calendar_write == CalendarWrite.CANCELLED
     assert not Reservation.objects.filter(booking=booking, active=True).exists()
     [event] = events_on(radicale, calendar)
     assert event.cancelled

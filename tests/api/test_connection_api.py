@@ -16,6 +16,7 @@ from tests.connection_helpers import (
     GOOGLE_ALLOW,
     berlin,
     book,
+    calendar_write_of,
     future_day,
     slots,
     submit_consent,
@@ -90,7 +91,7 @@ def test_exchange_end_to_end(api: Client, host: User, exchange: ExchangeEmulator
 
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     created = [e for e in exchange.events() if e.subject != "Board meeting"]
     assert len(created) == 1
     assert "aiko@example.com" in created[0].required_attendees
@@ -177,7 +178,7 @@ def test_caldav_end_to_end(api: Client, host: User, carol_radicale: RadicaleServ
 
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     stored = httpx.get(calendar_url, auth=("carol", "carol-secret"), timeout=10)
     calendar = icalendar.Calendar.from_ical(stored.content)
     created = [e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) != "Dentist"]

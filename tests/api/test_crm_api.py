@@ -19,7 +19,7 @@ from tests.connection_helpers import berlin, future_day
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import api_key_for, make_host, make_link, make_workspace
+from tests.factories import api_key_for, make_host, make_link, make_workspace, run_calendar_writes
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, events_on, invitations
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider, User
@@ -424,8 +424,7 @@ def test_caldav_gets_the_event_and_the_contacts_get_imip_mail(
 def test_a_failing_calendar_write_stays_pending_and_reaches_the_calendar_once_when_it_clears(
     host: User, client: Client, microsoft: MicrosoftEmulator, run_after_commit: Callable[[], Any]
 ) -> None:
-    from yoyaku.crm.calendar_writes import meetings_due
-    from yoyaku.crm.tasks import sweep_pending_meeting_writes
+    from yoyaku.calendar_sync.models import CalendarOutboxEntry
 
     microsoft.faults.add(status=503, path_contains="/events", method="POST", count=100)
     aiko = contact(host)
@@ -437,13 +436,13 @@ def test_a_failing_calendar_write_stays_pending_and_reaches_the_calendar_once_wh
     assert meeting.calendar_write == CalendarWrite.PENDING
     assert meeting.calendar_error and meeting.calendar_attempts >= 1
     assert microsoft.events() == []
-    assert meetings_due(now=timezone.now()) == []  # it waits for its retry time
-    assert meetings_due(now=meeting.calendar_retry_at) == [meeting.pk]
+    entry = CalendarOutboxEntry.objects.get(target="meeting", target_id=str(meeting.pk))
+    assert entry.run_after == meeting.calendar_retry_at
+    assert run_calendar_writes() == 0  # it waits for its retry time
 
     microsoft.faults.clear()
-    Meeting.objects.filter(pk=meeting.pk).update(calendar_retry_at=timezone.now())
-    sweep_pending_meeting_writes.call_local()
-    sweep_pending_meeting_writes.call_local()  # a second sweep finds nothing left to do
+    assert run_calendar_writes(at=meeting.calendar_retry_at) == 1
+    assert run_calendar_writes(at=meeting.calendar_retry_at) == 0  # nothing left to do
 
     meeting.refresh_from_db()
     assert (meeting.calendar_write, meeting.calendar_error) == (CalendarWrite.WRITTEN, "")
@@ -477,8 +476,10 @@ def test_a_given_up_write_is_retried_now_from_the_meeting_page(host: User, radic
 
     assert "Calendar problems" in log and "Retry me" in log
     assert "503 from the server" in shown and "Retry now" in shown
-    assert "Your calendar shows the meeting as it is now." in retried
+    assert "Trying again now: this page shows the result in a moment." in retried
+    assert run_calendar_writes() == 1  # the worker
     assert [e.title for e in events_on(radicale, calendar)] == ["Retry me"]
+    assert Meeting.objects.get(pk=meeting.pk).calendar_write == CalendarWrite.WRITTEN
 
 
 def test_control_characters_and_impossible_dates_are_refused_not_stored(host: User, client: Client) -> None:
@@ -510,7 +511,7 @@ def test_control_characters_and_impossible_dates_are_refused_not_stored(host: Us
 def test_a_calendar_to_reconnect_holds_the_write_until_it_is_reconnected(
     host: User, client: Client, radicale: RadicaleServer, run_after_commit: Callable[[], Any]
 ) -> None:
-    from yoyaku.crm.calendar_writes import meetings_due
+    from yoyaku.calendar_sync.tasks import resume_calendar_writes
 
     connection, calendar = connect(host, radicale)
     CalendarConnection.objects.filter(pk=connection.pk).update(
@@ -522,8 +523,12 @@ def test_a_calendar_to_reconnect_holds_the_write_until_it_is_reconnected(
     meeting = Meeting.objects.get(pk=made.json()["id"])
     assert (meeting.calendar_write, meeting.calendar_attempts) == (CalendarWrite.PENDING, 0)
     assert meeting.calendar_error == "Reconnect your calendar."
-    assert meetings_due(now=timezone.now() + timedelta(days=1)) == []  # nothing to try until then
+    assert run_calendar_writes(at=timezone.now() + timedelta(days=1)) == 0  # nothing to try until then
     assert events_on(radicale, calendar) == []
 
     CalendarConnection.objects.filter(pk=connection.pk).update(status=ConnectionStatus.OK, status_message="")
-    assert meetings_due(now=timezone.now()) == [meeting.pk]
+    resume_calendar_writes.call_local(host.pk)  # what reconnecting runs
+
+    meeting.refresh_from_db()
+    assert meeting.calendar_write == CalendarWrite.WRITTEN
+    assert [e.title for e in events_on(radicale, calendar)] == [meeting.title]

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import api_key_for, connect_caldav, make_host, make_link
+from tests.factories import api_key_for, connect_caldav, make_host, make_link, run_calendar_writes
 from yoyaku.accounts.models import User
 from yoyaku.scheduling.models import Booking, MeetingLink
 from yoyaku.scheduling.services import book_meeting, cancel_booking, request_meeting
@@ -33,7 +33,7 @@ def book(
     now: datetime | None = None,
     answers: dict[str, str | bool] | None = None,
 ) -> Booking:
-    return book_meeting(
+    booking = book_meeting(
         link=link,
         start=start,
         duration=30,
@@ -44,6 +44,9 @@ def book(
         answers=answers,
         now=now,
     ).booking
+    run_calendar_writes()  # the worker puts it on the calendar
+    booking.refresh_from_db()
+    return booking
 
 
 def client_for(user: User) -> Client:

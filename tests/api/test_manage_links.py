@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, run_calendar_writes
 from tests.scheduling.helpers import connect, events_on
 from yoyaku.accounts.models import CalendarConnection, Provider, User
 from yoyaku.calendars.google import google_event_id
@@ -45,6 +45,7 @@ def book(client: Client, slug: str, start: datetime) -> dict[str, object]:
         content_type="application/json",
     )
     assert response.status_code == 201, response.content
+    run_calendar_writes()  # the worker writes the event and sends the invitation
     data: dict[str, object] = response.json()
     return data
 
@@ -90,6 +91,7 @@ def test_links_in_the_mail_reschedule_then_cancel_with_a_reason(
     )
     assert moved.status_code == 200, moved.content
     assert datetime.fromisoformat(moved.json()["start"]) == berlin(14)
+    run_calendar_writes()
     [event_after] = events_on(radicale, calendar)
     assert event_after.start == berlin(14)
     # The move retires the old links; the update mails new ones (and the answer has them too).
@@ -109,6 +111,7 @@ def test_links_in_the_mail_reschedule_then_cancel_with_a_reason(
         content_type="application/json",
     )
     assert cancelled.status_code == 200, cancelled.content
+    run_calendar_writes()
     booking = Booking.objects.get()
     assert (booking.status, booking.cancel_reason) == (BookingStatus.CANCELLED, "Found a better time")
     # Once cancelled, the links are dead: the same answer as for a made-up token.

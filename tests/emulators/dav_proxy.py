@@ -42,6 +42,8 @@ class _Rule:
     body: bytes
     times: int | None
     headers: dict[str, str] = field(default_factory=dict)
+    # Forward the request first: the server makes the change, the client gets ``status`` instead.
+    after: bool = False
 
 
 class DavProxy:
@@ -60,11 +62,28 @@ class DavProxy:
         return self._server.url
 
     def answer(
-        self, matches: Callable[[Seen], bool], *, status: int, body: bytes = b"", times: int | None = None
+        self,
+        matches: Callable[[Seen], bool],
+        *,
+        status: int,
+        body: bytes = b"",
+        times: int | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> None:
         """Answer requests for which ``matches`` is true with ``status`` (``times`` times, or always)."""
         headers = {"Content-Type": "application/xml; charset=utf-8"} if body else {}
+        headers.update(extra_headers or {})
         self._rules.append(_Rule(matches=matches, status=status, body=body, times=times, headers=headers))
+
+    def lose_answer(
+        self, matches: Callable[[Seen], bool], *, status: int = 502, times: int | None = None
+    ) -> None:
+        """Forward requests for which ``matches`` is true, then answer ``status`` instead of the server's
+        answer: the change is made, its answer lost (a server or network dying mid-write)."""
+        self._rules.append(_Rule(matches=matches, status=status, body=b"", times=times, after=True))
+
+    def clear(self) -> None:
+        self._rules.clear()
 
     def __enter__(self) -> DavProxy:
         self._server.start()
@@ -88,15 +107,23 @@ class DavProxy:
             body=request.get_data(),
         )
         self.seen.append(seen)
+        headers = {k: v for k, v in seen.headers.items() if k.lower() not in _HOP_BY_HOP}
         for rule in self._rules:
             if rule.times != 0 and rule.matches(seen):
                 if rule.times is not None:
                     rule.times -= 1
+                if rule.after:
+                    self._client.request(
+                        seen.method, urljoin(self.target, seen.path), content=seen.body, headers=headers
+                    )
                 return Response(rule.body, status=rule.status, headers=rule.headers)(environ, start_response)
-        headers = {k: v for k, v in seen.headers.items() if k.lower() not in _HOP_BY_HOP}
-        upstream = self._client.request(
-            seen.method, urljoin(self.target, seen.path), content=seen.body, headers=headers
-        )
+        try:
+            upstream = self._client.request(
+                seen.method, urljoin(self.target, seen.path), content=seen.body, headers=headers
+            )
+        except httpx.TransportError:
+            # The server behind is down: a gateway's answer.
+            return Response(b"", status=502)(environ, start_response)
         if self.auto_schedule and seen.method == "PUT" and upstream.status_code in (200, 201, 204):
             self._schedule(seen.body)
         answer_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP]

@@ -9,13 +9,16 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 from django.core import mail
+from django.db import transaction
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import connect_caldav, sync_now
+from tests.factories import connect_caldav, run_calendar_writes, sync_now
 from yoyaku.accounts.models import CalendarConnection, User
+from yoyaku.calendar_sync.models import CalendarOutboxEntry, OutboxOperation, OutboxTarget
+from yoyaku.calendar_sync.outbox import record_calendar_write
 from yoyaku.calendars.base import RemoteEvent
 from yoyaku.calendars.caldav import CalDAVAdapter
-from yoyaku.scheduling.models import MeetingLink
+from yoyaku.scheduling.models import Booking, MeetingLink
 from yoyaku.scheduling.services import BookingOutcome, book_meeting
 
 LOOPBACK = ["127.0.0.0/8"]
@@ -88,12 +91,16 @@ def events_on(radicale: RadicaleServer, calendar_url: str) -> list[RemoteEvent]:
 def book(
     link: MeetingLink, start: datetime, *, email: str = "aiko@example.com", **kwargs: Any
 ) -> BookingOutcome:
+    """Book, then let the calendar worker write the event (``book_meeting`` itself only records it)."""
     kwargs.setdefault("duration", 30)
     kwargs.setdefault("time_zone", "Asia/Tokyo")
     kwargs.setdefault("first_name", "Aiko")
     kwargs.setdefault("last_name", "Sato")
     kwargs.setdefault("now", NOW)
-    return book_meeting(link=link, start=start, email=email, **kwargs)
+    outcome = book_meeting(link=link, start=start, email=email, **kwargs)
+    run_calendar_writes()  # the worker, as it runs once the booking commits
+    outcome.booking.refresh_from_db()
+    return outcome
 
 
 def invitations(method: str) -> list[tuple[mail.EmailMultiAlternatives, icalendar.Calendar]]:
@@ -113,3 +120,19 @@ def calendar_mails() -> list[mail.EmailMessage]:
         if any(t.startswith("text/calendar") for _c, t in getattr(m, "alternatives", []))
         or any("ics" in str(a) for a in m.attachments)
     ]
+
+
+def outbox_entry(booking: Booking) -> CalendarOutboxEntry:
+    """The booking's row in the calendar outbox (there is one while its calendar write is owed)."""
+    return CalendarOutboxEntry.objects.get(target=OutboxTarget.BOOKING, target_id=str(booking.pk))
+
+
+def queue_again(booking: Booking, operation: OutboxOperation = OutboxOperation.CREATE) -> int:
+    """An outbox row for a booking a test put back to pending, as the change would have recorded it."""
+    with transaction.atomic():
+        return record_calendar_write(
+            target=OutboxTarget.BOOKING,
+            target_id=str(booking.pk),
+            host_id=booking.assigned_host_id,
+            operation=operation,
+        )

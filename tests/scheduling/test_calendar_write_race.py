@@ -1,4 +1,4 @@
-"""A cancel and a retried write racing on PostgreSQL, each in its own connection: the row lock decides.
+"""A cancel and a worker's write racing on PostgreSQL, each in its own connection: the row lock decides.
 
 The write's event reaches the calendar while the cancel holds the booking's row. Storing the write waits
 for the cancel to commit, sees it, and takes the event off again; without the lock it would read the
@@ -16,12 +16,12 @@ from django.db import connection, connections
 
 from tests.emulators.radicale_server import RadicaleServer
 from tests.factories import make_host, make_link
-from tests.scheduling.helpers import berlin, book, connect, events_on
+from tests.scheduling.helpers import berlin, book, connect, events_on, queue_again
+from yoyaku.calendar_sync.tasks import perform_calendar_write
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.caldav import CalDAVAdapter
 from yoyaku.scheduling import services
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
-from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -49,6 +49,7 @@ def test_a_write_stored_while_a_cancel_holds_the_row_sees_the_cancel(
     [event] = events_on(radicale, calendar)
     radicale.delete(radicale.url + event.id.split("/", 3)[3])
     Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.PENDING, calendar_event_id="")
+    entry_id = queue_again(Booking.objects.get(pk=booking.pk))
 
     written, go_on, write_done = threading.Event(), threading.Event(), threading.Event()
     real_create = CalDAVAdapter.create_event
@@ -64,7 +65,7 @@ def test_a_write_stored_while_a_cancel_holds_the_row_sees_the_cancel(
 
     def retry() -> None:
         try:
-            retry_booking_event.call_local(str(booking.pk))
+            perform_calendar_write.call_local(entry_id)
         except BaseException as error:  # reported by the main thread
             failures.append(error)
         finally:

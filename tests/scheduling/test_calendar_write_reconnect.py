@@ -1,8 +1,8 @@
 """A sign-in refused while writing, moving or cancelling an event (the Google emulator's revoked grant).
 
 The connection turns to "needs reconnect" as it does when a read is refused (one mail to the host),
-the booking stays pending without using up its attempts, the sweep passes it by, and reconnecting
-sends what waited.
+the booking stays pending without using up its attempts, its outbox row waits (the sweep passes it
+by), and reconnecting sends what waited.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tests.connection_helpers import (
     GOOGLE_ALLOW,
     berlin,
     book,
+    calendar_write_of,
     connect_in_browser,
     future_day,
     google_settings,
@@ -27,14 +28,14 @@ from tests.connection_helpers import (
 )
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.google import start as start_google
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, run_calendar_writes
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
+from yoyaku.calendar_sync.models import CalendarOutboxEntry
+from yoyaku.calendar_sync.tasks import perform_calendar_write
 from yoyaku.calendars.base import CalendarAdapter
 from yoyaku.scheduling import calendar_writes
-from yoyaku.scheduling.calendar_writes import due_for_retry
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 from yoyaku.scheduling.services import cancel_booking, reschedule_booking
-from yoyaku.tasks.calendar import retry_booking_cancel, retry_booking_event, sweep_pending_calendar_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -108,16 +109,13 @@ def assert_waits_for_reconnect(booking: Booking, state: str) -> None:
 
 
 def retry_while_broken(booking: Booking, django_capture_on_commit_callbacks: Any) -> None:
-    """The sweep passes the booking by; a retry already queued ends quietly without using an attempt."""
+    """The sweep passes the booking by; a worker already queued ends quietly without using an attempt."""
+    entry = CalendarOutboxEntry.objects.get(target="booking", target_id=str(booking.pk))
+    assert entry.run_after is None, "waits for the reconnect, not for a time"
     # A day on: whatever waits for its time would be due by then.
-    due = due_for_retry(now=timezone.now() + timedelta(days=1))
-    assert booking.pk not in [pk for pk, _state in due]
+    assert run_calendar_writes(at=timezone.now() + timedelta(days=1)) == 0
     with django_capture_on_commit_callbacks(execute=True):
-        sweep_pending_calendar_writes.call_local()
-        if booking.calendar_write == CalendarWrite.PENDING:
-            retry_booking_event.call_local(str(booking.pk))
-        else:
-            retry_booking_cancel.call_local(str(booking.pk))
+        perform_calendar_write.call_local(entry.pk)
 
 
 def reconnect(user: User, django_capture_on_commit_callbacks: Any) -> None:
@@ -165,7 +163,7 @@ def test_a_refused_move_waits_and_moves_the_event_after_reconnecting(
 ) -> None:
     day = future_day()
     booked = book("intro", berlin(day, 11))
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     booking = Booking.objects.get(pk=booked.json()["id"])
 
     revoke_before_writing(monkeypatch, google)

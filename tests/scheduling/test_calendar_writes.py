@@ -16,16 +16,26 @@ from tests.connection_helpers import future_day
 from tests.emulators.dav_proxy import DavProxy
 from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.tcp_switch import TcpSwitch
-from tests.factories import make_host, make_link
-from tests.scheduling.helpers import NOW, berlin, book, calendar_mails, connect, events_on, invitations
+from tests.factories import make_host, make_link, run_calendar_writes
+from tests.scheduling.helpers import (
+    NOW,
+    berlin,
+    book,
+    calendar_mails,
+    connect,
+    events_on,
+    invitations,
+    outbox_entry,
+    queue_again,
+)
 from yoyaku.accounts.models import CalendarConnection
+from yoyaku.calendar_sync.outbox import DONE
 from yoyaku.calendars.base import CalendarAdapter, EventDraft
 from yoyaku.calendars.caldav import CalDAVAdapter
 from yoyaku.scheduling import calendar_writes, notifications
 from yoyaku.scheduling.calendar_writes import cancel_booking_event, write_booking_event
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
 from yoyaku.scheduling.services import cancel_booking, reschedule_booking
-from yoyaku.tasks.calendar import retry_booking_event
 
 pytestmark = pytest.mark.django_db
 
@@ -55,27 +65,19 @@ def down_before_writing(monkeypatch: pytest.MonkeyPatch, switch: TcpSwitch) -> N
     monkeypatch.setattr(calendar_writes, "adapter_for", adapter_for)
 
 
-def retries_in(callbacks: list[Callable[[], Any]]) -> list[Callable[[], Any]]:
-    return [c for c in callbacks if "_retry_write_after_commit" in c.__qualname__]
-
-
 def test_a_failed_write_keeps_the_booking_confirmed_and_pending(
     page: tuple[MeetingLink, str],
     radicale: RadicaleServer,
     switch: TcpSwitch,
     monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     link, calendar = page
     down_before_writing(monkeypatch, switch)
 
-    # The retry it schedules runs at once (tasks are immediate here) and fails too.
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        outcome = book(link, berlin(10))
+    outcome = book(link, berlin(10))  # the worker's write fails
 
-    # The other callback after commit mails the host of the new meeting.
-    assert len(retries_in(callbacks)) == 1
     booking = Booking.objects.get(pk=outcome.booking.pk)
+    assert outbox_entry(booking).run_after == booking.calendar_retry_at, "the row waits for its retry"
     assert outcome.created
     assert (booking.status, booking.calendar_write, booking.calendar_event_id) == (
         BookingStatus.CONFIRMED,
@@ -102,7 +104,7 @@ def test_the_event_uid_comes_from_the_booking_and_a_second_write_finds_it(
     # As if the first answer had been lost: the same booking is written again.
     Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.PENDING, calendar_event_id="")
     booking.refresh_from_db()
-    assert write_booking_event(booking=booking)
+    assert write_booking_event(booking=booking) == DONE
 
     booking.refresh_from_db()
     assert [e.uid for e in events_on(radicale, calendar)] == [event.uid]
@@ -115,7 +117,7 @@ def test_a_booking_without_a_calendar_is_not_written() -> None:
     Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.PENDING)
     booking.refresh_from_db()
 
-    assert not write_booking_event(booking=booking)
+    assert write_booking_event(booking=booking) == DONE
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.NONE
@@ -154,7 +156,6 @@ def test_an_unexpected_failure_while_writing_still_answers_201_and_is_retried(
     radicale: RadicaleServer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-    django_capture_on_commit_callbacks: Callable[..., Any],
     failure: Exception,
 ) -> None:
     link, calendar = page
@@ -165,11 +166,8 @@ def test_an_unexpected_failure_while_writing_still_answers_201_and_is_retried(
 
     monkeypatch.setattr(CalDAVAdapter, "create_event", create_event)
 
-    with (
-        caplog.at_level(logging.WARNING, logger="yoyaku.scheduling.calendar_writes"),
-        django_capture_on_commit_callbacks() as callbacks,
-    ):
-        response = api_book(link.slug, api_berlin(future_day(), 11))
+    with caplog.at_level(logging.WARNING, logger="yoyaku.scheduling.calendar_writes"):
+        response = api_book(link.slug, api_berlin(future_day(), 11))  # and the worker's first try
 
     assert response.status_code == 201, response.content
     assert response.json()["calendar_write"] == "pending"
@@ -178,11 +176,10 @@ def test_an_unexpected_failure_while_writing_still_answers_201_and_is_retried(
     assert type(failure).__name__ in booking.calendar_error
     [record] = [r for r in caplog.records if r.exc_info]
     assert record.exc_info is not None and record.exc_info[1] is failure, "logged with its traceback"
-    retries = retries_in(callbacks)
-    assert len(retries) == 1, "a retry is scheduled"
+    assert outbox_entry(booking).run_after == booking.calendar_retry_at, "a retry is scheduled"
 
     monkeypatch.setattr(CalDAVAdapter, "create_event", real_create)
-    retries[0]()
+    assert run_calendar_writes(at=booking.calendar_retry_at) == 1
 
     booking.refresh_from_db()
     assert (booking.calendar_write, booking.calendar_error) == (CalendarWrite.WRITTEN, "")
@@ -228,6 +225,8 @@ def test_the_adapters_used_to_write_and_cancel_are_closed(
     second = book(link, berlin(12)).booking
     switch.up()
     cancel_booking(booking=booking)
+    run_calendar_writes()
+    booking.refresh_from_db()
 
     assert (booking.calendar_write, second.calendar_write) == (CalendarWrite.CANCELLED, CalendarWrite.PENDING)
     assert len(made) == 3
@@ -244,7 +243,9 @@ def pending_write(link: MeetingLink, radicale: RadicaleServer, calendar: str) ->
     radicale.delete(radicale.url + event.id.split("/", 3)[3])
     Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.PENDING, calendar_event_id="")
     mail.outbox.clear()
-    return Booking.objects.get(pk=booking.pk)
+    booking.refresh_from_db()
+    queue_again(booking)
+    return booking
 
 
 @pytest.mark.postgres
@@ -266,7 +267,7 @@ def test_a_cancel_landing_while_the_write_is_in_flight_takes_the_event_off_again
 
     monkeypatch.setattr(CalDAVAdapter, "create_event", create_then_cancelled)
 
-    retry_booking_event.call_local(str(booking.pk))
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert (booking.status, booking.calendar_write) == (BookingStatus.CANCELLED, CalendarWrite.CANCELLED)
@@ -283,8 +284,9 @@ def test_a_cancel_from_a_copy_loaded_before_the_write_landed_still_cancels_the_e
     booking = pending_write(link, radicale, calendar)
     loaded_earlier = Booking.objects.get(pk=booking.pk)
 
-    retry_booking_event.call_local(str(booking.pk))  # the write lands
+    run_calendar_writes()  # the write lands
     cancel_booking(booking=loaded_earlier)
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert (booking.status, booking.calendar_write) == (BookingStatus.CANCELLED, CalendarWrite.CANCELLED)
@@ -304,7 +306,9 @@ def test_a_server_that_schedules_itself_never_mails_the_guest_a_second_time(radi
         connect(host, radicale, base_url=proxy.url + "/")
         booking = book(make_link(host), berlin(10)).booking
         reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+        run_calendar_writes()
         cancel_booking(booking=booking)
+        run_calendar_writes()
 
         assert [r.method for r in proxy.seen].count("PUT") == 3
         assert proxy.scheduled == []
@@ -325,6 +329,7 @@ def test_moving_a_meeting_whose_event_was_deleted_on_the_server_fails_at_once(
 
     with caplog.at_level(logging.WARNING, logger="yoyaku.scheduling.calendar_writes"):
         reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+        run_calendar_writes()
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.FAILED

@@ -14,7 +14,7 @@ from django.core import mail
 from django.test import override_settings
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, run_calendar_writes
 from tests.scheduling.helpers import connect, events_on
 from yoyaku.accounts.models import User
 from yoyaku.crm.models import Meeting
@@ -138,6 +138,8 @@ def test_confirming_an_offline_request_books_it_and_mails_the_invitation(
 
     with django_capture_on_commit_callbacks(execute=True):
         confirmed = confirm_request(booking=request)
+        run_calendar_writes()
+        confirmed.refresh_from_db()
 
     confirmed.refresh_from_db()
     assert (confirmed.status, confirmed.start, confirmed.calendar_write) == (
@@ -166,6 +168,7 @@ def test_confirming_a_request_whose_time_was_taken_offers_free_times(offline_lin
     lapse_holds()
     first = book(offline_link, at(10), "ada@example.org")
     confirm_request(booking=first)
+    run_calendar_writes()
 
     with pytest.raises(RequestTimeTaken) as taken:
         confirm_request(booking=second)
@@ -177,6 +180,8 @@ def test_confirming_a_request_whose_time_was_taken_offers_free_times(offline_lin
     assert all(a >= at(10) for a in taken.value.alternatives)
     # One of them confirms it.
     confirmed = confirm_request(booking=second, start=taken.value.alternatives[0])
+    run_calendar_writes()
+    confirmed.refresh_from_db()
     assert confirmed.status == BookingStatus.CONFIRMED
 
 
@@ -198,6 +203,8 @@ def test_a_request_without_a_time_needs_one(offline_link: MeetingLink) -> None:
     assert "start" in off_grid.value.errors
 
     confirmed = confirm_request(booking=request, start=at(11))
+    run_calendar_writes()
+    confirmed.refresh_from_db()
     assert (confirmed.status, confirmed.start, confirmed.end) == (BookingStatus.CONFIRMED, at(11), at(11, 30))
     assert confirmed.meeting is not None, "the CRM logs the meeting"
 
@@ -241,6 +248,8 @@ def test_confirming_writes_the_event_when_the_host_has_a_calendar_now(
     _, calendar_url = connect(host, radicale)
 
     confirmed = confirm_request(booking=request)
+    run_calendar_writes()
+    confirmed.refresh_from_db()
 
     assert confirmed.calendar_write == CalendarWrite.WRITTEN
     [event] = events_on(radicale, calendar_url)
@@ -272,6 +281,8 @@ def test_confirming_after_the_hold_lapsed_checks_the_time_again(offline_link: Me
     lapse_holds()
 
     confirmed = confirm_request(booking=request)
+    run_calendar_writes()
+    confirmed.refresh_from_db()
 
     assert confirmed.status == BookingStatus.CONFIRMED
     assert Reservation.objects.filter(booking=confirmed, active=True, expires_at__isnull=True).count() == 1

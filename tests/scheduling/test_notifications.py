@@ -13,7 +13,7 @@ from django.utils import translation
 
 from tests.connection_helpers import berlin, future_day
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, run_calendar_writes
 from tests.scheduling.helpers import connect, invitations
 from yoyaku.scheduling.calendar_writes import booking_event_draft
 from yoyaku.scheduling.models import Booking, MeetingLink
@@ -34,7 +34,7 @@ def book_on_page(link: MeetingLink, *, language: str, hour: int = 11) -> Any:
     client = Client()
     # The page's language switcher leaves its choice in this cookie, which the booking request carries.
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    return client.post(
+    response = client.post(
         f"/api/v1/book/{link.slug}",
         {
             "start": berlin(future_day(), hour).isoformat(),
@@ -46,6 +46,10 @@ def book_on_page(link: MeetingLink, *, language: str, hour: int = 11) -> Any:
         },
         content_type="application/json",
     )
+    # The worker writes the event and mails the invitation, in whatever language its own thread is in.
+    with translation.override("en" if language == "ja" else "ja"):
+        run_calendar_writes()
+    return response
 
 
 def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellation(
@@ -64,6 +68,7 @@ def test_a_booking_on_the_japanese_page_gets_a_japanese_invitation_and_cancellat
 
     with translation.override("en"):  # e.g. the host cancels from an English dashboard
         cancel_booking(booking=booking)
+        run_calendar_writes()
 
     [(cancelled, _itip)] = invitations("CANCEL")
     assert cancelled.subject == "キャンセル: Intro call: Sato Aiko"
@@ -140,6 +145,7 @@ def test_mails_read_as_text_name_the_day_start_end_and_zone_and_what_was_cancell
     assert told in invitation.body and host in invitation.body
 
     cancel_booking(booking=booking)
+    run_calendar_writes()
 
     [(cancellation, _itip)] = invitations("CANCEL")
     # Which meeting: its title, when it was and with whom, so it cannot be taken for another one.

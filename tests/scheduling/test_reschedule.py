@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, run_calendar_writes
 from tests.scheduling.helpers import NOW, add_event, berlin, book, connect, events_on, invitations
 from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.calendars.base import CalendarOperationNotSupported
@@ -38,6 +38,8 @@ def test_moving_a_meeting_moves_its_time_its_event_and_its_crm_meeting(radicale:
     mail.outbox.clear()
 
     moved = reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+    run_calendar_writes()
+    moved.refresh_from_db()
 
     booking.refresh_from_db()
     assert (booking.start, booking.end) == (berlin(14), berlin(14, 30))
@@ -68,8 +70,11 @@ def test_a_second_move_and_a_cancel_keep_raising_the_sequence(radicale: Radicale
     connect(host, radicale)
     booking = book(make_link(host), berlin(10)).booking
     reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+    run_calendar_writes()
     reschedule_booking(booking=booking, start=berlin(12), now=NOW)
+    run_calendar_writes()
     cancel_booking(booking=booking)
+    run_calendar_writes()
 
     sequences = [int(i.walk("VEVENT")[0]["SEQUENCE"]) for _m, i in invitations("REQUEST")]
     [(_message, cancel)] = invitations("CANCEL")
@@ -86,6 +91,7 @@ def test_the_meetings_own_event_and_reservation_do_not_block_an_overlapping_new_
     booking = book(link, berlin(10)).booking
 
     reschedule_booking(booking=booking, start=berlin(10), duration=60, now=NOW)
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert (booking.start, booking.end) == (berlin(10), berlin(11))
@@ -146,6 +152,7 @@ def test_bad_input_and_meetings_that_cannot_move(radicale: RadicaleServer) -> No
     assert set(error.value.errors) == {"start"}
 
     cancel_booking(booking=booking)
+    run_calendar_writes()
     with pytest.raises(BookingNotChangeable):
         reschedule_booking(booking=booking, start=berlin(14), now=NOW)
     request = request_meeting(
@@ -191,6 +198,7 @@ def test_a_group_meeting_moves_for_every_host_and_needs_them_all_free(radicale: 
     with pytest.raises(SlotUnavailable):
         reschedule_booking(booking=booking, start=berlin(14), now=NOW)
     reschedule_booking(booking=booking, start=berlin(15), now=NOW)
+    run_calendar_writes()
 
     rows = Reservation.objects.filter(booking=booking, active=True)
     assert {(r.host_id, r.start, r.end) for r in rows} == {
@@ -203,7 +211,6 @@ def test_a_failed_update_is_retried_until_the_event_shows_the_new_time(
     radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from yoyaku.calendars.caldav import CalDAVAdapter
-    from yoyaku.tasks.calendar import retry_booking_event
 
     host = make_host("hana")
     _, calendar = connect(host, radicale)
@@ -217,6 +224,7 @@ def test_a_failed_update_is_retried_until_the_event_shows_the_new_time(
 
     monkeypatch.setattr(CalDAVAdapter, "update_event", broken)
     reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert (booking.start, booking.calendar_write) == (berlin(14), CalendarWrite.PENDING)
@@ -225,7 +233,8 @@ def test_a_failed_update_is_retried_until_the_event_shows_the_new_time(
     assert event.start == berlin(10), "not moved on the calendar yet"
 
     monkeypatch.setattr(CalDAVAdapter, "update_event", real_update)
-    retry_booking_event.call_local(str(booking.pk))
+    assert run_calendar_writes() == 0, "waits for its retry time"
+    assert run_calendar_writes(at=booking.calendar_retry_at) == 1
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
@@ -241,6 +250,7 @@ def test_after_the_calendar_was_disconnected_only_the_time_moves(radicale: Radic
     mail.outbox.clear()
 
     reschedule_booking(booking=booking, start=berlin(11), now=NOW)
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert (booking.start, booking.calendar_write) == (berlin(11), CalendarWrite.NONE)
@@ -257,6 +267,7 @@ def test_the_update_mail_speaks_the_bookers_page_language(radicale: RadicaleServ
     mail.outbox.clear()
 
     reschedule_booking(booking=booking, start=berlin(14), now=NOW)
+    run_calendar_writes()
 
     [(message, _itip)] = invitations("REQUEST")
     assert message.subject.startswith("招待の更新")
@@ -265,8 +276,8 @@ def test_the_update_mail_speaks_the_bookers_page_language(radicale: RadicaleServ
 
 
 def test_a_create_racing_a_stored_write_is_done_again_as_an_update(radicale: RadicaleServer) -> None:
-    from yoyaku.scheduling.calendar_writes import write_booking_event
-    from yoyaku.tasks.calendar import retry_booking_event
+    from yoyaku.calendar_sync.outbox import AGAIN
+    from yoyaku.scheduling.calendar_writes import perform_booking_write, write_booking_event
 
     host = make_host("hana")
     _, calendar = connect(host, radicale)
@@ -277,11 +288,11 @@ def test_a_create_racing_a_stored_write_is_done_again_as_an_update(radicale: Rad
     racing = Booking.objects.get(pk=booking.pk)
     racing.calendar_event_id = ""
 
-    assert write_booking_event(booking=racing, retry_on_failure=False) is False
+    assert write_booking_event(booking=racing) == AGAIN
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.PENDING
-    retry_booking_event.call_local(str(booking.pk))
+    perform_booking_write(str(booking.pk))  # the worker performs the row again
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
     [event] = events_on(radicale, calendar)

@@ -20,6 +20,7 @@ from tests.connection_helpers import (
     MICROSOFT_DENY,
     berlin,
     book,
+    calendar_write_of,
     connect_in_browser,
     flash_messages,
     follow_to_callback,
@@ -38,6 +39,7 @@ from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.calendars.google_oauth import GOOGLE_SCOPES
 from yoyaku.calendars.microsoft_oauth import MICROSOFT_CONSENT_SCOPES
 from yoyaku.calendars.oauth import OAuthTokens
+from yoyaku.scheduling.models import Booking
 
 pytestmark = pytest.mark.django_db
 
@@ -131,11 +133,11 @@ def test_google_end_to_end(google: GoogleEmulator, host: User, browser: Client) 
 
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     events = [e for e in google.events(GOOGLE_EMAIL) if e["summary"] != "Dentist"]
     assert len(events) == 1
     assert "aiko@example.com" in [a["email"] for a in events[0].get("attendees", [])]
-    assert events[0]["id"] == booked.json()["calendar_event_id"]
+    assert events[0]["id"] == Booking.objects.get(pk=booked.json()["id"]).calendar_event_id
 
 
 def test_microsoft_end_to_end(microsoft: MicrosoftEmulator, host: User, browser: Client) -> None:
@@ -165,7 +167,7 @@ def test_microsoft_end_to_end(microsoft: MicrosoftEmulator, host: User, browser:
 
     booked = book("intro", berlin(day, 11))
     assert booked.status_code == 201, booked.content
-    assert booked.json()["calendar_write"] == "written"
+    assert calendar_write_of(booked) == "written"
     created = [e for e in microsoft.events() if e["subject"] != "Dentist"]
     assert len(created) == 1
     assert "aiko@example.com" in [a["emailAddress"]["address"] for a in created[0]["attendees"]]

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import make_host, make_link, run_calendar_writes, sync_now
 from tests.scheduling.helpers import add_event, connect, events_on
 from tests.web.html import element, elements
 from yoyaku.accounts.models import CalendarConnection, Provider, User
@@ -33,7 +33,7 @@ def tokyo(hour: int) -> datetime:
 
 
 def book(link: MeetingLink, start: datetime, email: str = "aiko@example.com") -> Booking:
-    return book_meeting(
+    booking = book_meeting(
         link=link,
         start=start,
         duration=30,
@@ -42,6 +42,9 @@ def book(link: MeetingLink, start: datetime, email: str = "aiko@example.com") ->
         last_name="Sato",
         email=email,
     ).booking
+    run_calendar_writes()  # the worker puts it on the calendar
+    booking.refresh_from_db()
+    return booking
 
 
 def messages_of(client: Client) -> str:
@@ -120,6 +123,7 @@ def test_moving_from_the_dashboard_reads_the_picker_in_the_hosts_zone(
     )
 
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    run_calendar_writes()
     booking.refresh_from_db()
     assert booking.start == tokyo(14)
     [event] = events_on(radicale, calendar)
@@ -169,6 +173,7 @@ def test_cancelling_from_the_dashboard_frees_the_time_and_tells_the_contact_why(
     mail.outbox.clear()
 
     client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/", {"reason": "A clash came up, sorry."})
+    run_calendar_writes()
 
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_reason) == (BookingStatus.CANCELLED, "A clash came up, sorry.")

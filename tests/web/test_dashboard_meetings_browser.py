@@ -54,6 +54,7 @@ def test_reschedule_through_the_picker_then_cancel_with_a_reason(
         last_name="Sato",
         email="aiko@example.com",
     ).booking
+    booking.refresh_from_db()  # written by the worker once the booking committed
     assert booking.calendar_write == CalendarWrite.WRITTEN
     add_event(host_radicale, calendar, start=tokyo(12), end=tokyo(13))  # the host's own dentist
     sync_now(connection)  # the picker reads what the sync stored

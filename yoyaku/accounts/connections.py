@@ -308,8 +308,9 @@ def _request_sync(*, connection: CalendarConnection) -> None:
 
 
 def _resume_calendar_writes(*, user_id: int) -> None:
-    # Imported here: the scheduling side builds on accounts, not the other way round.
-    from yoyaku.tasks.calendar import resume_calendar_writes
+    # Imported here: the calendar data app (which holds the calendar outbox) builds on accounts,
+    # not the other way round.
+    from yoyaku.calendar_sync.tasks import resume_calendar_writes
 
     resume_calendar_writes(user_id)
 

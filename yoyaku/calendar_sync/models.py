@@ -1,4 +1,5 @@
-"""What the sync keeps of each connected calendar: its events, the busy index, and the bookkeeping.
+"""What the sync keeps of each connected calendar: its events, the busy index, and the bookkeeping;
+and the outbox of what Yoyaku still owes the calendars (``CalendarOutboxEntry``).
 
 Links from bookings and CRM meetings to calendar events are by provider event id
 (``Booking.calendar_event_id``), never by a row of this store, so a full resync that
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from yoyaku.accounts.models import CalendarConnection
+from yoyaku.accounts.models import CalendarConnection, User
 
 
 class SyncedEvent(models.Model):
@@ -127,3 +128,49 @@ class PushChannel(models.Model):
 
     def __str__(self) -> str:
         return f"push channel {self.channel_id} of connection {self.connection_id}"
+
+
+class OutboxTarget(models.TextChoices):
+    BOOKING = "booking", "booking"
+    MEETING = "meeting", "CRM meeting"
+
+
+class OutboxOperation(models.TextChoices):
+    CREATE = "create", "create"
+    UPDATE = "update", "update"
+    CANCEL = "cancel", "cancel"
+
+
+class CalendarOutboxEntry(models.Model):
+    """A calendar write Yoyaku owes: written in the transaction of the change, performed by a worker.
+
+    One row per booking or CRM meeting at most: a change recorded while one waits coalesces into it
+    (two moves write once; a cancel before the create was performed writes nothing), because the
+    worker writes what the booking or meeting is now (its ``calendar_write`` state says whether that
+    is an event or a cancellation). ``changes`` counts what was recorded, so a worker that performed
+    an older change leaves the row for the newer one. The row goes once the calendar matches, or
+    once the write is given up (the booking or meeting then shows it failed).
+    """
+
+    target = models.CharField(max_length=16, choices=OutboxTarget.choices)
+    # The booking's UUID or the meeting's id, as text (one column for both kinds).
+    target_id = models.CharField(max_length=64)
+    # The host whose calendar it goes to, for "resume after reconnect".
+    host = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # The latest change recorded (for logs and the admin; the worker reads the target's state).
+    operation = models.CharField(max_length=16, choices=OutboxOperation.choices)
+    changes = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker may next perform it; null while it waits for the calendar to be reconnected.
+    run_after = models.DateTimeField(null=True, blank=True)
+    # Held by the worker performing it; it lapses by itself, so a worker that died blocks nothing.
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["target", "target_id"], name="calendar_outbox_one_per_target")
+        ]
+        indexes = [models.Index(fields=["run_after"], name="calendar_outbox_due")]
+
+    def __str__(self) -> str:
+        return f"calendar {self.operation} of {self.target} {self.target_id}"

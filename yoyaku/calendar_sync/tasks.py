@@ -1,4 +1,5 @@
-"""Background sync on huey: one connection at a time, and the fallback poll of every connection.
+"""Background calendar work on huey: the sync of each connection (one at a time) with the fallback poll
+of every connection, push channels, and the calendar outbox (writes of bookings and CRM meetings).
 
 ``sync_connection`` takes a lease on the connection's ``ConnectionSync`` row (a conditional
 UPDATE in the database every consumer shares), so several consumers never sync one
@@ -6,6 +7,10 @@ connection at once; the lease lapses after SYNC_LEASE, so a consumer that died m
 blocks nothing for good. A sync asked for while another runs is scheduled again shortly,
 so a change notified meanwhile is still read. Every task is idempotent: syncing twice
 leaves the same store.
+
+``perform_calendar_write`` performs one outbox row (``outbox.py``) after the change that
+recorded it commits, and schedules itself again for the row's retry time; the sweep queues
+what is due and was lost (no consumer ran, or one died holding the row's lease).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 from huey.exceptions import TaskLockedException
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
-from yoyaku.calendar_sync.models import ConnectionSync
+from yoyaku.calendar_sync import outbox
+from yoyaku.calendar_sync.models import ConnectionSync, OutboxOperation, OutboxTarget
 from yoyaku.calendar_sync.push import PUSH_PROVIDERS, ensure_push, push_enabled
 from yoyaku.calendar_sync.services import poll_interval, sync_connection_now
 
@@ -106,3 +112,41 @@ def renew_push_channels() -> None:
     )
     for connection_id in ids.values_list("pk", flat=True):
         ensure_push_channels(connection_id)
+
+
+# -- the calendar outbox -------------------------------------------------------------------------
+
+
+def queue_calendar_write(
+    *, target: OutboxTarget, target_id: str, host_id: int, operation: OutboxOperation
+) -> None:
+    """Record the write in the caller's transaction and have a worker perform it once that commits.
+
+    Robust: a queue that cannot be reached never undoes the change; the sweep performs the row.
+    """
+    entry_id = outbox.record_calendar_write(
+        target=target, target_id=target_id, host_id=host_id, operation=operation
+    )
+    transaction.on_commit(lambda: perform_calendar_write(entry_id), robust=True)
+
+
+@db_task()
+def perform_calendar_write(entry_id: int) -> None:
+    outcome = outbox.perform(entry_id=entry_id)
+    if outcome is not None and outcome.kind == "retry" and outcome.retry_at is not None:
+        # At the row's own time (the provider's Retry-After, or the back-off); the sweep is the net.
+        perform_calendar_write.schedule(args=(entry_id,), eta=outcome.retry_at)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_calendar_outbox() -> None:
+    """Queue every outbox row that is due and held by no live worker."""
+    for entry_id in outbox.due(now=timezone.now()):
+        perform_calendar_write(entry_id)
+
+
+@db_task()
+def resume_calendar_writes(user_id: int) -> None:
+    """Send a host's writes that waited while the calendar had to be reconnected."""
+    for entry_id in outbox.resume_host(host_id=user_id, now=timezone.now()):
+        perform_calendar_write(entry_id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Literal, Protocol
 
 BusyStatus = Literal["busy", "tentative", "oof"]
@@ -132,7 +133,33 @@ class CalendarError(Exception):
 
 
 class CalendarUnavailable(CalendarError):
-    """The server could not be reached or kept failing (timeouts, 5xx, 429 after retries)."""
+    """The server could not be reached or kept failing (timeouts, 5xx, 429 after retries).
+
+    ``retry_after`` is the wait in seconds the server asked for (its Retry-After header, RFC 9110
+    §10.2.3) when it asked for one: whoever tries again later must not come back sooner.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(tz=UTC)).total_seconds())
 
 
 class CalendarAuthError(CalendarError):

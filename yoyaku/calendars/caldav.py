@@ -61,6 +61,7 @@ from yoyaku.calendars.base import (
     SyncResult,
     SyncTokenExpired,
     UnreadableEvent,
+    retry_after_seconds,
 )
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.calendars.ical_busy import busy_from_calendar
@@ -914,7 +915,8 @@ class CalDAVAdapter:
                 raise _forbidden(_error_conditions(response.content), method=method, url=url)
             if status == 429 or status >= 500:
                 raise CalendarUnavailable(
-                    f"The CalDAV server at {_host(url)} is not available right now ({status})."
+                    f"The CalDAV server at {_host(url)} is not available right now ({status}).",
+                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                 )
             if status in (404, 410):
                 raise CalendarError(f"No CalDAV calendar was found at {url}.")

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,6 +56,7 @@ from yoyaku.calendars.base import (
     RemoteEvent,
     SyncResult,
     UnreadableEvent,
+    retry_after_seconds,
 )
 from yoyaku.calendars.busy_rules import GOOGLE_KIND, GOOGLE_RESPONSE, EventFacts, Response, response_of
 from yoyaku.calendars.busy_rules import busy_status as rules_busy_status
@@ -222,22 +222,6 @@ def _error_details(error: HttpError) -> tuple[int, str, str]:
     except (UnicodeDecodeError, ValueError, AttributeError):
         pass
     return status, reason, message
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(tz=UTC)).total_seconds())
 
 
 def _refresh_error(error: Exception) -> CalendarError:
@@ -408,13 +392,14 @@ class GoogleCalendarAdapter:
     # -- request execution ----------------------------------------------------
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
-        wait = _retry_after_seconds(retry_after)
+        wait = retry_after_seconds(retry_after)
         if wait is None:
             wait = min(self._max_retry_after, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
         elif wait > self._max_retry_after:
             raise CalendarUnavailable(
                 f"Google asked Yoyaku to wait {int(wait)} seconds before trying again. "
-                "Yoyaku will retry later."
+                "Yoyaku will retry later.",
+                retry_after=wait,
             )
         self._sleep(wait)
 
@@ -435,7 +420,11 @@ class GoogleCalendarAdapter:
                     continue
                 if status in passthrough and not retryable and reason not in _SCOPE_REASONS:
                     raise _Passthrough(status, reason, message) from error
-                raise self._http_error(status, reason, message, what=what) from error
+                error_out = self._http_error(status, reason, message, what=what)
+                if isinstance(error_out, CalendarUnavailable):
+                    # The wait Google asked for travels with the error, so a later retry honours it.
+                    error_out.retry_after = retry_after_seconds(error.resp.get("retry-after"))
+                raise error_out from error
             except google.auth.exceptions.GoogleAuthError as error:
                 raise _refresh_error(error) from error
             except (TimeoutError, ConnectionError, httplib2.HttpLib2Error, OSError) as error:

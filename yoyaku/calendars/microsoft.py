@@ -39,6 +39,7 @@ from yoyaku.calendars.base import (
     RemoteEvent,
     SyncResult,
     UnreadableEvent,
+    retry_after_seconds,
 )
 from yoyaku.calendars.busy_rules import GRAPH_RESPONSE, GRAPH_SHOW_AS, EventFacts, lookup, response_of
 from yoyaku.calendars.busy_rules import busy_status as rules_busy_status
@@ -48,7 +49,6 @@ from yoyaku.calendars.microsoft_oauth import (
     MicrosoftApp,
     MicrosoftEndpoints,
     finish_authorization,
-    parse_retry_after,
     refresh_tokens,
     start_authorization,
 )
@@ -342,6 +342,7 @@ class MicrosoftCalendar:
         refreshed = False
         attempts = self.max_attempts if retry else 1
         failure = "Microsoft 365 did not answer"
+        asked_wait: float | None = None
         attempt = 0
         while attempt < attempts:
             token = self._access_token()
@@ -359,11 +360,13 @@ class MicrosoftCalendar:
                 )
             except httpx.TimeoutException:
                 failure = "Microsoft 365 took too long to answer"
+                asked_wait = None
                 attempt += 1
                 self._pause(attempt, attempts, None)
                 continue
             except httpx.TransportError as error:
                 failure = f"Microsoft 365 could not be reached ({type(error).__name__})"
+                asked_wait = None
                 attempt += 1
                 self._pause(attempt, attempts, None)
                 continue
@@ -377,7 +380,8 @@ class MicrosoftCalendar:
                 failure = (
                     "Microsoft 365 is busy" if status in (429, 503) else f"Microsoft 365 failed ({status})"
                 )
-                delay = parse_retry_after(response.headers.get("Retry-After"))
+                delay = retry_after_seconds(response.headers.get("Retry-After"))
+                asked_wait = delay
                 if delay is not None and delay > self.retry_after_cap:
                     # Told to wait longer than we block a worker: give up now, the caller retries later.
                     break
@@ -385,7 +389,8 @@ class MicrosoftCalendar:
                 self._pause(attempt, attempts, delay)
                 continue
             return response
-        raise CalendarUnavailable(f"{failure}; please try again in a few minutes.")
+        # The wait Graph asked for travels with the error, so the caller's later retry honours it.
+        raise CalendarUnavailable(f"{failure}; please try again in a few minutes.", retry_after=asked_wait)
 
     def _pause(self, attempt: int, attempts: int, retry_after: float | None) -> None:
         """Sleep before attempt number ``attempt`` (1-based count of failures so far)."""

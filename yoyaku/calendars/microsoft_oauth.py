@@ -23,14 +23,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import msal
 import requests
 from msal.exceptions import MsalServiceError
 
-from yoyaku.calendars.base import CalendarUnavailable
+from yoyaku.calendars.base import CalendarUnavailable, retry_after_seconds
 from yoyaku.calendars.oauth import GrantRevoked, OAuthError, OAuthTokens
 
 logger = logging.getLogger(__name__)
@@ -150,23 +149,6 @@ def _status(http: _AuthorityHttpClient) -> int | None:
     return http.last_response.status_code if http.last_response is not None else None
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date, RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(tz=UTC)).total_seconds())
-
-
 def _with_retries(
     app: MicrosoftApp, call: Callable[[msal.ConfidentialClientApplication], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -201,7 +183,7 @@ def _with_retries(
         status = response.status_code if response is not None else None
         if "error" in result and status is not None and (status == 429 or status >= 500):
             retry_after = (
-                parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+                retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
             )
             last = _Transient(
                 str(result.get("error_description") or result["error"]),

@@ -1,10 +1,12 @@
 """Put meetings made in the CRM on the host's calendar, keep them current there, and take them off.
 
-The same rules as a booking's write (``scheduling/calendar_writes.py``): the change is committed
-first with the meeting marked pending, then a task performs it; the event's UID comes from the
-meeting, so a retried create finds the event it already made; failures are retried with bounded
-attempts and age and then marked failed for the host; a refused sign-in turns the connection to
-"needs reconnect" and the write waits, its attempts untouched.
+The meetings' side of the calendar outbox (``calendar_sync/outbox.py``), with the same rules as a
+booking's write (``scheduling/calendar_writes.py``): the change is committed with the meeting marked
+pending and its outbox row (``record_meeting_write``), then a worker performs it
+(``perform_meeting_write``); the event's UID comes from the meeting, so a retried create finds the
+event it already made; failures are retried at the provider's Retry-After or after a back-off, with
+bounded attempts and age, and then marked failed for the host; a refused sign-in turns the
+connection to "needs reconnect" and the write waits, its attempts untouched.
 
 Google and Microsoft 365 invite the contacts themselves (``sendUpdates=all``, Graph's attendees);
 a plain CalDAV server does no RFC 6638 scheduling, so the invitation, its updates and its
@@ -16,25 +18,25 @@ from __future__ import annotations
 import logging
 from contextlib import closing, suppress
 from datetime import datetime, timedelta
-from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider
 from yoyaku.calendar_sync.busy import mark_connection, request_sync
+from yoyaku.calendar_sync.models import OutboxOperation, OutboxTarget
+from yoyaku.calendar_sync.outbox import AGAIN, DONE, WAITING, Outcome, retry_at
+from yoyaku.calendar_sync.tasks import queue_calendar_write
 from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.crm.selectors import meeting_host
 from yoyaku.scheduling.calendar_writes import (
-    RETRY_CEILING,
-    RETRY_FLOOR,
     _caldav_sequence,
     _error_text,
+    next_try,
     save_write_state,
     settled,
 )
@@ -42,8 +44,21 @@ from yoyaku.scheduling.models import CalendarWrite
 
 logger = logging.getLogger(__name__)
 
-Result = Literal["done", "pending", "waiting", "failed", "nothing"]
 _PENDING = (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING)
+
+
+def record_meeting_write(*, meeting: Meeting, operation: OutboxOperation) -> None:
+    """Record, in the caller's transaction, that the meeting's calendar must follow it (the outbox)."""
+    # The calendar's owner; a meeting whose calendar was disconnected since goes under its host (the
+    # worker then finds no calendar and settles it).
+    connection = meeting.calendar_connection
+    host = connection.user if connection is not None else meeting_host(meeting=meeting)
+    if host is None:
+        save_write_state(meeting, **settled(CalendarWrite.NONE))
+        return
+    queue_calendar_write(
+        target=OutboxTarget.MEETING, target_id=str(meeting.pk), host_id=host.pk, operation=operation
+    )
 
 
 def meeting_uid(meeting_id: int) -> str:
@@ -80,7 +95,7 @@ def _host_language(meeting: Meeting) -> str:
     return host.language if host is not None else ""
 
 
-def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
+def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Outcome:
     """Count the failure; still pending (retried later) or, past the bounds, failed for the host."""
     if isinstance(error, CalendarError):
         logger.warning("Calendar write for CRM meeting %s failed: %s", meeting.pk, error)
@@ -90,48 +105,47 @@ def _fail(*, meeting: Meeting, expected: str, error: Exception) -> Result:
     with transaction.atomic():
         current = _locked(meeting.pk)
         if current.calendar_write != expected:
-            return "pending"  # changed meanwhile: the new change has its own run
+            return AGAIN  # changed meanwhile: the new change goes next
         since = current.calendar_pending_since or now
         attempts = current.calendar_attempts + 1
         max_age = timedelta(hours=settings.YOYAKU_CALENDAR_RETRY_MAX_HOURS)
         given_up = attempts >= settings.YOYAKU_CALENDAR_RETRY_MAX_ATTEMPTS or now - since >= max_age
         failed = CalendarWrite.FAILED if expected == CalendarWrite.PENDING else CalendarWrite.CANCEL_FAILED
-        wait = min(max(now - since, RETRY_FLOOR), RETRY_CEILING)
+        retry = next_try(error=error, attempts=attempts, now=now)
         save_write_state(
             meeting,
             calendar_write=failed if given_up else expected,
             calendar_error=_error_text(error, language=_host_language(meeting)),
             calendar_attempts=attempts,
             calendar_pending_since=since,
-            calendar_retry_at=None if given_up else now + wait,
+            calendar_retry_at=None if given_up else retry,
         )
-    return "failed" if given_up else "pending"
+    return DONE if given_up else retry_at(retry)
 
 
-def _wait_for_reconnect(*, meeting: Meeting, connection: CalendarConnection, message: str) -> Result:
+def _wait_for_reconnect(*, meeting: Meeting, connection: CalendarConnection, message: str) -> Outcome:
     save_write_state(
         meeting,
         calendar_error=(message or "The calendar connection must be reconnected.")[:500],
         calendar_retry_at=None,
     )
     logger.info("Calendar write for CRM meeting %s waits for connection %s", meeting.pk, connection.pk)
-    return "waiting"
+    return WAITING
 
 
-def send_meeting_event(*, meeting_id: int) -> Result:
-    """Perform the meeting's pending calendar operation (write or cancel); never raises for a failure.
+def perform_meeting_write(meeting_id: str) -> Outcome:
+    """The outbox's performer for CRM meetings: the pending write or cancellation, as the meeting is now.
 
-    Returns "done", "pending" (failed, to be retried), "waiting" (for a reconnect), "failed" (given
-    up) or "nothing" (no operation pending).
+    Never raises for a failure: it is recorded on the meeting and the outcome says what comes next.
     """
-    meeting = Meeting.objects.select_related("calendar_connection__user").filter(pk=meeting_id).first()
+    meeting = Meeting.objects.select_related("calendar_connection__user").filter(pk=int(meeting_id)).first()
     if meeting is None or meeting.calendar_write not in _PENDING:
-        return "nothing"
+        return DONE
     connection = meeting.calendar_connection
     if connection is None:
         # Disconnected since: there is no calendar left to write to or cancel on.
         save_write_state(meeting, **settled(CalendarWrite.NONE))
-        return "nothing"
+        return DONE
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         return _wait_for_reconnect(meeting=meeting, connection=connection, message=connection.status_message)
     if meeting.calendar_write == CalendarWrite.CANCEL_PENDING:
@@ -139,7 +153,7 @@ def send_meeting_event(*, meeting_id: int) -> Result:
     return _write(meeting=meeting, connection=connection)
 
 
-def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
+def _write(*, meeting: Meeting, connection: CalendarConnection) -> Outcome:
     # What is written is remembered, to tell afterwards whether the meeting changed meanwhile.
     seen = meeting.updated_at
     existing = meeting.calendar_event_id
@@ -188,18 +202,16 @@ def _write(*, meeting: Meeting, connection: CalendarConnection) -> Result:
         except Exception:  # the event is written: a broken mail must not make it look unwritten
             logger.exception("Invitation mail for CRM meeting %s failed", meeting.pk)
     if cancelled:
+        # No invitation went out for it, so no cancellation mail either.
         meeting.refresh_from_db()
         return _cancel(meeting=meeting, connection=connection, notify=False)
-    if changed_meanwhile:
-        meeting.refresh_from_db()
-        return _write(meeting=meeting, connection=connection)
-    return "done"
+    return AGAIN if changed_meanwhile else DONE
 
 
-def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = True) -> Result:
+def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = True) -> Outcome:
     if not meeting.calendar_event_id:
         save_write_state(meeting, **settled(CalendarWrite.NONE))
-        return "done"
+        return DONE
     sequence = 1
     try:
         with closing(adapter_for(connection)) as adapter:
@@ -230,26 +242,19 @@ def _cancel(*, meeting: Meeting, connection: CalendarConnection, notify: bool = 
             )
         except Exception:
             logger.exception("Cancellation mail for CRM meeting %s failed", meeting.pk)
-    return "done"
+    return DONE
 
 
-def meetings_due(*, now: datetime) -> list[int]:
-    """CRM meetings whose pending write or cancellation is due (for the sweep), oldest first.
-
-    Those whose calendar must be reconnected are left out until it is.
-    """
-    rows = (
-        Meeting.objects.filter(calendar_write__in=_PENDING)
-        .filter(Q(calendar_retry_at__isnull=True) | Q(calendar_retry_at__lte=now))
-        .exclude(calendar_connection__status=ConnectionStatus.NEEDS_RECONNECT)
-        .order_by("calendar_pending_since", "pk")
-        .values_list("pk", flat=True)[:100]
+def restart_waiting_writes(host_id: int, now: datetime) -> None:
+    """The host's pending meeting writes start their age again now that the calendar is reconnected."""
+    Meeting.objects.filter(calendar_connection__user_id=host_id, calendar_write__in=_PENDING).update(
+        calendar_pending_since=now
     )
-    return list(rows)
 
 
 def retry_meeting_now(*, meeting: Meeting) -> Meeting:
-    """The host's "Retry now" for a given-up write or cancellation: pending again, with fresh bounds."""
+    """The host's "Retry now" for a given-up write or cancellation: pending again with fresh bounds,
+    in the outbox for a worker to perform at once."""
     retry: dict[str, str] = {
         CalendarWrite.FAILED: CalendarWrite.PENDING,
         CalendarWrite.CANCEL_FAILED: CalendarWrite.CANCEL_PENDING,
@@ -257,11 +262,13 @@ def retry_meeting_now(*, meeting: Meeting) -> Meeting:
     with transaction.atomic():
         current = _locked(meeting.pk)
         state = retry.get(current.calendar_write)
-        if state is not None:
+        if state is not None and current.calendar_connection is not None:
             Meeting.objects.filter(pk=meeting.pk).update(
                 calendar_write=state, calendar_attempts=0, calendar_pending_since=timezone.now()
             )
-    if state is not None:
-        send_meeting_event(meeting_id=meeting.pk)
+            cancel = state == CalendarWrite.CANCEL_PENDING
+            record_meeting_write(
+                meeting=current, operation=OutboxOperation.CANCEL if cancel else OutboxOperation.UPDATE
+            )
     meeting.refresh_from_db()
     return meeting

@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts.models import User, Workspace
+from yoyaku.calendar_sync.models import OutboxOperation
+from yoyaku.crm.calendar_writes import record_meeting_write
 from yoyaku.crm.models import Contact, Meeting, MeetingAssociation, MeetingOutcome, MeetingSource
 from yoyaku.crm.selectors import contact_by_email, crm_calendar, follows_calendar
 from yoyaku.scheduling.models import Booking, CalendarWrite
@@ -390,7 +392,7 @@ def create_crm_meeting(
             fields += ["calendar_connection", "calendar_write", "calendar_pending_since"]
         meeting.save(update_fields=fields)
         if connection is not None:
-            _send_to_calendar_after_commit(meeting)
+            record_meeting_write(meeting=meeting, operation=OutboxOperation.CREATE)
     return meeting
 
 
@@ -509,19 +511,14 @@ def update_crm_meeting(
                     "calendar_pending_since",
                     "calendar_retry_at",
                 ]
-                if state != CalendarWrite.NONE:
-                    _send_to_calendar_after_commit(meeting)
+                if state == CalendarWrite.CANCEL_PENDING:
+                    record_meeting_write(meeting=current, operation=OutboxOperation.CANCEL)
+                elif state == CalendarWrite.PENDING:
+                    created = bool(current.calendar_event_id)
+                    operation = OutboxOperation.UPDATE if created else OutboxOperation.CREATE
+                    record_meeting_write(meeting=current, operation=operation)
         meeting.save(update_fields=fields)
     return meeting
-
-
-def _send_to_calendar_after_commit(meeting: Meeting) -> None:
-    # After commit, so the worker reads what was committed; robust, so a queue hiccup never undoes the
-    # meeting (the periodic sweep picks up what was not sent).
-    from yoyaku.crm.tasks import send_meeting_to_calendar
-
-    meeting_id = meeting.pk
-    transaction.on_commit(lambda: send_meeting_to_calendar(meeting_id), robust=True)
 
 
 __all__ = [

@@ -55,6 +55,9 @@ class Fault:
     ``status`` answers with that HTTP status (``retry_after`` adds the header);
     ``delay`` sleeps that many seconds before answering normally (use it to go
     past a client's timeout); ``count`` is how many requests it hits.
+    ``after`` lets the request do its work first and then loses the answer: the
+    change is made (an event created) but the client gets ``status`` instead,
+    or the answer only after ``delay`` (a provider that dies mid-write).
     """
 
     status: int | None = None
@@ -65,6 +68,7 @@ class Fault:
     method: str = ""
     body: bytes | None = None
     content_type: str = "application/json"
+    after: bool = False
 
 
 @dataclass
@@ -98,12 +102,33 @@ class FaultInjector:
         return None
 
     def apply(self, request: Request) -> Response | None:
-        """Sleep or build an error response for the request, or return None to answer normally."""
+        """Sleep or build an error response for the request, or return None to answer normally.
+
+        For faults that strike before the request is served; ``respond`` serves ``after`` faults too.
+        """
         fault = self.take(request)
         if fault is None:
             return None
         if fault.delay:
             time.sleep(fault.delay)
+        return self._error(fault)
+
+    def respond(self, request: Request, serve: Callable[[], Response]) -> Response:
+        """The answer to ``request``: ``serve()``'s, unless a fault strikes before or after it serves."""
+        fault = self.take(request)
+        if fault is None:
+            return serve()
+        if not fault.after:
+            if fault.delay:
+                time.sleep(fault.delay)
+            return self._error(fault) or serve()
+        served = serve()
+        if fault.delay:
+            time.sleep(fault.delay)
+        return self._error(fault) or served
+
+    @staticmethod
+    def _error(fault: Fault) -> Response | None:
         if fault.status is None:
             return None
         headers = {}

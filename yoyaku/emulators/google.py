@@ -459,8 +459,9 @@ class GoogleEmulator:
         count: int = 1,
         path_contains: str = "",
         method: str = "",
+        after: bool = False,
     ) -> None:
-        """A planned failure with a Google-shaped error body."""
+        """A planned failure with a Google-shaped error body (``after``: once the request did its work)."""
         body = None
         if status is not None:
             default_reason = {429: "rateLimitExceeded", 403: "rateLimitExceeded"}.get(status, "backendError")
@@ -475,6 +476,7 @@ class GoogleEmulator:
             path_contains=path_contains,
             method=method,
             body=body,
+            after=after,
         )
 
     # -- event storage -------------------------------------------------------
@@ -765,25 +767,26 @@ class GoogleEmulator:
             if error.code == 404:
                 return _json_response(json.loads(google_error_body(404, "notFound", "Not Found")), 404)
             return error.get_response()  # type: ignore[return-value]
-        if not str(endpoint).startswith("ctl_"):
-            self.requests.append(f"{request.method} {request.full_path}")
-            fault = self.faults.apply(request)
-            if fault is not None:
-                return fault
-        try:
-            return getattr(self, f"on_{endpoint}")(request, **args)  # type: ignore[no-any-return]
-        except ApiError as error:
-            body = google_error_body(
-                error.code, error.reason, error.message, status=error.status, domain=error.domain
-            )
-            headers = {}
-            if error.code == 401:
-                headers["WWW-Authenticate"] = (
-                    'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+        def serve() -> Response:
+            try:
+                return getattr(self, f"on_{endpoint}")(request, **args)  # type: ignore[no-any-return]
+            except ApiError as error:
+                body = google_error_body(
+                    error.code, error.reason, error.message, status=error.status, domain=error.domain
                 )
-            return Response(
-                body, status=error.code, headers=headers, content_type="application/json; charset=UTF-8"
-            )
+                headers = {}
+                if error.code == 401:
+                    headers["WWW-Authenticate"] = (
+                        'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+                    )
+                return Response(
+                    body, status=error.code, headers=headers, content_type="application/json; charset=UTF-8"
+                )
+
+        if str(endpoint).startswith("ctl_"):
+            return serve()
+        self.requests.append(f"{request.method} {request.full_path}")
+        return self.faults.respond(request, serve)
 
     # -- OAuth endpoints -------------------------------------------------------
 
@@ -1251,7 +1254,7 @@ class GoogleEmulator:
             self.faults.clear()
             return _json_response({"ok": True})
         spec = request.get_json(silent=True) or {}
-        allowed = {"status", "reason", "retry_after", "delay", "count", "path_contains", "method"}
+        allowed = {"status", "reason", "retry_after", "delay", "count", "path_contains", "method", "after"}
         self.add_fault(**{k: v for k, v in spec.items() if k in allowed})
         return _json_response({"ok": True})
 

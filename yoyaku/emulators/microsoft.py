@@ -675,13 +675,16 @@ class MicrosoftEmulator:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        try:
-            response = self.faults.apply(request) or self.dispatch(request)
-        except GraphError as error:
-            response = _graph_error(error.status, error.code, error.message)
-        except HTTPException as error:
-            response = error.get_response()
-        return response(environ, start_response)
+
+        def serve() -> Response:
+            try:
+                return self.dispatch(request)
+            except GraphError as error:
+                return _graph_error(error.status, error.code, error.message)
+            except HTTPException as error:
+                return error.get_response()  # type: ignore[return-value]
+
+        return self.faults.respond(request, serve)(environ, start_response)
 
     _AUTH_PATH = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/(?P<what>authorize|token)$")
     _OIDC_PATH = re.compile(r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration$")

@@ -1,18 +1,19 @@
-"""Put bookings on the host's calendar, and take them off again.
+"""Put bookings on the host's calendar, and take them off again: the bookings' side of the outbox.
 
-The event's UID comes from the booking, so a retried write finds the event it
-already made. The booking is committed before its event is written, so nothing
-that goes wrong here may reach the booker: a failed write (a provider error, a
-bug in an adapter, a lost connection surfacing as some other exception) marks
-the booking pending and a background task retries it. A cancellation is made
-durable the same way. Retries are bounded by attempts and age (settings); what
+A booking, move, confirmation or cancellation records its outbox row in its own transaction
+(``record_booking_write``, see ``calendar_sync/outbox.py``) and answers; a worker then performs
+the row (``perform_booking_write``), so nothing that goes wrong here may reach the booker. The
+event's UID comes from the booking, so a retried write finds the event it already made. A failed
+write (a provider error, a bug in an adapter, a lost connection surfacing as some other exception)
+leaves the booking pending and the row is tried again at the time the provider asked for
+(Retry-After) or after a growing back-off. Retries are bounded by attempts and age (settings); what
 is given up is marked failed, with its last error, for the host to see and retry.
 
 A refused sign-in (a revoked grant, a rejected password) is not a failure to
 retry: nothing will work until the host reconnects. It turns the connection to
 "needs reconnect" (the same transition a read makes, so the host is mailed once),
 and the operation waits, pending, without using up its attempts; reconnecting
-sends what waited (``resume_after_reconnect``).
+sends what waited (``calendar_sync/tasks.resume_calendar_writes``).
 """
 
 from __future__ import annotations
@@ -25,20 +26,24 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
-from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, Provider, User
+from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.calendar_sync.busy import mark_connection, request_sync
+from yoyaku.calendar_sync.models import OutboxOperation, OutboxTarget
+from yoyaku.calendar_sync.outbox import AGAIN, DONE, WAITING, Outcome, retry_at
+from yoyaku.calendar_sync.tasks import queue_calendar_write
 from yoyaku.calendars.base import (
     Attendee,
     CalendarAuthError,
     CalendarError,
     CalendarOperationNotSupported,
+    CalendarUnavailable,
     EventDraft,
     EventGone,
 )
@@ -56,9 +61,29 @@ _STATES: dict[Operation, tuple[CalendarWrite, CalendarWrite]] = {
     "write": (CalendarWrite.PENDING, CalendarWrite.FAILED),
     "cancel": (CalendarWrite.CANCEL_PENDING, CalendarWrite.CANCEL_FAILED),
 }
-# The sweep waits about as long as an operation has been failing: soon after a blip, hourly in an outage.
-RETRY_FLOOR = timedelta(minutes=5)
+# Without a Retry-After, the wait doubles from the first to the ceiling: soon after a blip, hourly in
+# an outage.
+RETRY_FIRST = timedelta(seconds=30)
 RETRY_CEILING = timedelta(hours=1)
+
+
+def next_try(*, error: BaseException, attempts: int, now: datetime) -> datetime:
+    """When a failed calendar write is tried again: never sooner than the provider asked (Retry-After,
+    RFC 9110 §10.2.3), else after a back-off that doubles with each attempt."""
+    asked = error.retry_after if isinstance(error, CalendarUnavailable) else None
+    if asked is not None:
+        return now + timedelta(seconds=asked)
+    return now + min(RETRY_FIRST * 2 ** min(attempts - 1, 16), RETRY_CEILING)
+
+
+def record_booking_write(*, booking: Booking, operation: OutboxOperation) -> None:
+    """Record, in the caller's transaction, that the booking's calendar must follow it (the outbox)."""
+    queue_calendar_write(
+        target=OutboxTarget.BOOKING,
+        target_id=str(booking.pk),
+        host_id=booking.assigned_host_id,
+        operation=operation,
+    )
 
 
 def booking_uid(*, booking: Booking) -> str:
@@ -136,8 +161,8 @@ def _error_text(error: BaseException, *, language: str) -> str:
     return calendar_problem_in(error, language=language)
 
 
-def _record_failure(*, booking: Booking, operation: Operation, error: Exception) -> CalendarWrite:
-    """Mark the operation pending again, or failed once its attempts or age run out; returns the state."""
+def _record_failure(*, booking: Booking, operation: Operation, error: Exception) -> Outcome:
+    """Mark the operation pending again (retried at its time), or failed once its attempts or age run out."""
     if isinstance(error, CalendarError):
         logger.warning("Calendar %s for booking %s failed: %s", operation, booking.pk, error)
     else:
@@ -162,14 +187,14 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
             state = failed
         else:
             state = pending
-        wait = min(max(now - since, RETRY_FLOOR), RETRY_CEILING)
+        retry = next_try(error=error, attempts=attempts, now=now)
         save_write_state(
             booking,
             calendar_write=state,
             calendar_error=_error_text(error, language=booking.assigned_host.language),
             calendar_attempts=attempts,
             calendar_pending_since=since,
-            calendar_retry_at=now + wait if state == pending else None,
+            calendar_retry_at=retry if state == pending else None,
         )
     if state == failed:
         logger.error(
@@ -179,7 +204,7 @@ def _record_failure(*, booking: Booking, operation: Operation, error: Exception)
             attempts,
             booking.calendar_error,
         )
-    return state
+    return retry_at(retry) if state == pending else DONE
 
 
 def _wait_for_reconnect(*, booking: Booking, operation: Operation, message: str) -> None:
@@ -219,21 +244,41 @@ def awaits_reconnect(*, booking: Booking) -> bool:
     return connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT
 
 
-def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> bool:
-    """Make the calendar show the booking; returns True when it does and the booking still stands.
+def perform_booking_write(booking_id: str) -> Outcome:
+    """The outbox's performer for bookings: make the calendar show what the booking is now."""
+    booking = Booking.objects.filter(pk=booking_id).select_related("link", "assigned_host").first()
+    if booking is None:
+        return DONE
+    if booking.calendar_write == CalendarWrite.PENDING:
+        if booking.status != BookingStatus.CONFIRMED:
+            # Cancelled while the write was pending: it must never be written now.
+            Booking.objects.filter(pk=booking.pk, calendar_write=CalendarWrite.PENDING).update(
+                calendar_write=CalendarWrite.NONE, calendar_retry_at=None
+            )
+            return DONE
+        return write_booking_event(booking=booking)
+    if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
+        try:
+            return cancel_booking_event(booking=booking)
+        except CalendarOperationNotSupported:
+            return DONE  # refused by design (Exchange): recorded as failed on the booking, never retried
+    return DONE  # written, given up, or nothing to do
+
+
+def write_booking_event(*, booking: Booking) -> Outcome:
+    """Make the calendar show the booking (a worker's part: the request path records the outbox row).
 
     Creates the event, or updates it when the booking already has one (the
-    meeting was moved). Never raises for a failed write. ``retry_on_failure``
-    schedules the retry task; the task itself passes False (huey re-runs it
-    while it raises).
+    meeting was moved). Never raises for a failed write: it is recorded on the
+    booking and the outcome says when to try again.
     """
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
         save_write_state(booking, **settled(CalendarWrite.NONE))
-        return False
+        return DONE
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         _wait_for_reconnect(booking=booking, operation="write", message=connection.status_message)
-        return False
+        return WAITING
     existing = booking.calendar_event_id
     sequence = 0
     try:
@@ -249,25 +294,20 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
                 event_id = adapter.create_event(draft=draft, calendar_id=calendar_id)
     except CalendarAuthError as error:
         _refused_sign_in(booking=booking, operation="write", connection=connection, error=error)
-        return False
+        return WAITING
     except Exception as error:
-        state = _record_failure(booking=booking, operation="write", error=error)
-        if retry_on_failure and state == CalendarWrite.PENDING:
-            _retry_write_after_commit(booking)
-        return False
+        return _record_failure(booking=booking, operation="write", error=error)
     stored = _store_written(booking=booking, event_id=event_id, draft=draft, created=not existing)
     if stored == "cancelled":
         # Cancelled while the event was being written: take it off again. No invitation went out,
         # so no cancellation mail either.
-        # A refusal (Exchange) is recorded on the booking for the host, who cancels it in Outlook.
-        with suppress(CalendarOperationNotSupported):
-            cancel_booking_event(booking=booking, notify=False)
-        return False
+        try:
+            return cancel_booking_event(booking=booking, notify=False)
+        except CalendarOperationNotSupported:
+            return DONE  # recorded on the booking for the host, who cancels it in Outlook
     if stored == "moved":
         # Moved again while this write was on its way: the calendar may now hold the older time.
-        if retry_on_failure:
-            _retry_write_after_commit(booking)
-        return False
+        return AGAIN
     request_sync(connection=connection)
     if connection.provider == Provider.CALDAV:
         # Yoyaku sends CalDAV invitations (and updates) itself as iMIP mail (RFC 6047):
@@ -282,13 +322,7 @@ def write_booking_event(*, booking: Booking, retry_on_failure: bool = True) -> b
                 send_invitation(booking=booking, draft=draft)
         except Exception:  # the event is written: a broken mail must not make it look unwritten
             logger.exception("Invitation mail for booking %s failed", booking.pk)
-    return True
-
-
-def _retry_write_after_commit(booking: Booking) -> None:
-    from yoyaku.tasks.calendar import retry_booking_event
-
-    transaction.on_commit(lambda: retry_booking_event(str(booking.pk)))
+    return DONE
 
 
 def _caldav_sequence(adapter: object, event_id: str) -> int:
@@ -377,23 +411,24 @@ def change_refusal(
     )
 
 
-def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, notify: bool = True) -> bool:
-    """Cancel the booking's event on the calendar; returns True when it is cancelled there.
+def cancel_booking_event(*, booking: Booking, notify: bool = True) -> Outcome:
+    """Cancel the booking's event on the calendar (a worker's part, like ``write_booking_event``).
 
     A failure leaves the cancellation pending and it is retried like a write.
     Exchange refuses cancellations by design (CalendarOperationNotSupported):
     that is recorded as failed, never retried, and raised.
     """
     if not booking.calendar_event_id:
-        return False
+        save_write_state(booking, **settled(CalendarWrite.NONE))  # never reached the calendar
+        return DONE
     connection = meetings_connection(user=booking.assigned_host)
     if connection is None:
         # The host disconnected the calendar: there is nothing left to cancel it on.
         save_write_state(booking, **settled(CalendarWrite.NONE))
-        return False
+        return DONE
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         _wait_for_reconnect(booking=booking, operation="cancel", message=connection.status_message)
-        return False
+        return WAITING
     sequence = 1
     try:
         with closing(adapter_for(connection)) as adapter:
@@ -409,14 +444,9 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
         raise
     except CalendarAuthError as error:
         _refused_sign_in(booking=booking, operation="cancel", connection=connection, error=error)
-        return False
+        return WAITING
     except Exception as error:
-        state = _record_failure(booking=booking, operation="cancel", error=error)
-        if retry_on_failure and state == CalendarWrite.CANCEL_PENDING:
-            from yoyaku.tasks.calendar import retry_booking_cancel
-
-            transaction.on_commit(lambda: retry_booking_cancel(str(booking.pk)))
-        return False
+        return _record_failure(booking=booking, operation="cancel", error=error)
     save_write_state(booking, **settled(CalendarWrite.CANCELLED))
     request_sync(connection=connection)
     if notify and connection.provider == Provider.CALDAV:
@@ -426,7 +456,7 @@ def cancel_booking_event(*, booking: Booking, retry_on_failure: bool = True, not
             send_cancellation(booking=booking, draft=booking_event_draft(booking=booking), sequence=sequence)
         except Exception:
             logger.exception("Cancellation mail for booking %s failed", booking.pk)
-    return True
+    return DONE
 
 
 class NothingToRetry(Exception):
@@ -436,9 +466,9 @@ class NothingToRetry(Exception):
 def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
     """The host's "Retry now" for a write or cancellation that was given up.
 
-    Tries once more at once and, if it still fails, keeps retrying in the
-    background with fresh bounds. Raises Booking.DoesNotExist for a booking
-    that is not the user's, NothingToRetry for one whose calendar is not failed.
+    Pending again with fresh bounds, in the outbox for a worker to perform at once. Raises
+    Booking.DoesNotExist for a booking that is not the user's, NothingToRetry for one whose
+    calendar is not failed.
     """
     booking = (
         Booking.objects.filter(
@@ -461,13 +491,10 @@ def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
         Booking.objects.filter(pk=booking.pk).update(
             calendar_write=pending, calendar_attempts=0, calendar_pending_since=timezone.now()
         )
-    booking.refresh_from_db()
-    if operation == "write":
-        write_booking_event(booking=booking)
-    else:
-        # A refusal (Exchange) is recorded on the booking: such meetings are cancelled in Outlook.
-        with suppress(CalendarOperationNotSupported):
-            cancel_booking_event(booking=booking)
+        record_booking_write(
+            booking=current,
+            operation=OutboxOperation.CANCEL if operation == "cancel" else OutboxOperation.UPDATE,
+        )
     booking.refresh_from_db()
     return booking
 
@@ -475,41 +502,10 @@ def retry_calendar_now(*, user: User, booking_id: uuid.UUID) -> Booking:
 _PENDING_STATES = (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING)
 
 
-def _needs_reconnect() -> Q:
-    """Bookings whose host's meetings connection (see ``meetings_connection``) must be reconnected."""
-    connections = CalendarConnection.objects.filter(user=OuterRef("assigned_host"))
-    broken = connections.filter(status=ConnectionStatus.NEEDS_RECONNECT)
-    meetings = connections.filter(purpose=ConnectionPurpose.MEETINGS)
-    return Q(Exists(broken.filter(purpose=ConnectionPurpose.MEETINGS))) | (
-        ~Q(Exists(meetings)) & Q(Exists(broken.filter(purpose=ConnectionPurpose.CALENDAR_SETTINGS)))
+def restart_waiting_writes(host_id: int, now: datetime) -> None:
+    """The host's pending writes and cancellations start their age again now that the calendar is
+    reconnected: the time spent waiting for the host is not the provider failing, and must not make
+    the first try after reconnecting the last one."""
+    Booking.objects.filter(assigned_host_id=host_id, calendar_write__in=_PENDING_STATES).update(
+        calendar_pending_since=now
     )
-
-
-def due_for_retry(*, now: datetime) -> list[tuple[uuid.UUID, str]]:
-    """Pending writes and cancellations whose next retry is due, oldest first (for the sweep).
-
-    Those waiting for their calendar to be reconnected are left out: reconnecting sends them.
-    """
-    rows = (
-        Booking.objects.filter(calendar_write__in=_PENDING_STATES)
-        .filter(Q(calendar_retry_at__isnull=True) | Q(calendar_retry_at__lte=now))
-        .exclude(_needs_reconnect())
-        .order_by("calendar_pending_since", "created_at")
-        .values_list("pk", "calendar_write")[:100]
-    )
-    return list(rows)
-
-
-def resume_after_reconnect(*, user: User, now: datetime) -> list[tuple[uuid.UUID, str]]:
-    """The host's pending writes and cancellations, made due at once now that the calendar is reconnected.
-
-    Their age starts again: the time spent waiting for the host is not the provider failing,
-    and must not make the first try after reconnecting the last one.
-    """
-    with transaction.atomic():
-        rows = Booking.objects.filter(assigned_host=user, calendar_write__in=_PENDING_STATES)
-        due = list(rows.order_by("calendar_pending_since", "created_at").values_list("pk", "calendar_write"))
-        rows.filter(pk__in=[pk for pk, _state in due]).update(
-            calendar_retry_at=None, calendar_pending_since=now
-        )
-    return due

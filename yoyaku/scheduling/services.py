@@ -30,10 +30,12 @@ from yoyaku.accounts.models import Provider, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.availability import choose_round_robin_host, is_slot_available
 from yoyaku.calendar_sync.busy import read_busy, request_sync
+from yoyaku.calendar_sync.models import OutboxOperation
 from yoyaku.calendars.base import CalendarError
 from yoyaku.crm.models import Contact, Meeting, MeetingSource
 from yoyaku.crm.services import cancel_meeting, contact_for_booker, log_meeting
 from yoyaku.formatting import full_name
+from yoyaku.scheduling.calendar_writes import booking_event_draft, check_change_allowed, record_booking_write
 from yoyaku.scheduling.models import (
     Booking,
     BookingStatus,
@@ -182,12 +184,11 @@ def book_meeting(
     if not created:
         return BookingOutcome(booking=booking, created=False)
     if status == BookingStatus.CONFIRMED:
-        from yoyaku.scheduling.calendar_writes import write_booking_event
-
+        # The event is written by a worker from the outbox row recorded with the booking: the booker
+        # does not wait for the calendar.
         _notify_hosts_after_commit(
             booking, change="booked", hosts=reserved_hosts(booking=booking), actor=None
         )
-        write_booking_event(booking=booking)
     else:
         _notify_request_after_commit(booking)
     return BookingOutcome(booking=booking, created=True)
@@ -414,6 +415,8 @@ def _reserve(
         # checks it again (``confirm_request``).
         hold = None if status == BookingStatus.CONFIRMED else now + request_hold()
         _reserve_spans(booking=booking, hosts=reserved, start=start, end=end, expires_at=hold)
+        if status == BookingStatus.CONFIRMED:
+            record_booking_write(booking=booking, operation=OutboxOperation.CREATE)
     return booking, True
 
 
@@ -565,7 +568,6 @@ def _notify_hosts_after_commit(
 
 
 def _mail_cancellation_after_commit(booking: Booking, *, with_ical: bool = True) -> None:
-    from yoyaku.scheduling.calendar_writes import booking_event_draft
     from yoyaku.scheduling.notifications import send_cancellation
 
     transaction.on_commit(
@@ -614,8 +616,6 @@ def cancel_booking(
     Raises CalendarOperationNotSupported, changing nothing, when the event is
     on a calendar Yoyaku may not cancel on (Exchange); BookingInputError for a reason too long.
     """
-    from yoyaku.scheduling.calendar_writes import check_change_allowed
-
     if booking.status == BookingStatus.CANCELLED:
         return booking  # a repeated cancel must not mail the booker again
     reason = _clean_reason(reason, field="reason")
@@ -634,11 +634,12 @@ def cancel_booking(
         booking.cancel_reason = reason
         booking.cancelled_by = "booker" if by_booker else "host"
         if current.calendar_event_id:
-            # Cancelled on the calendar after commit, and retried until it is (durable like the write).
+            # Cancelled on the calendar by a worker from the outbox, retried until it is (like the write).
             booking.calendar_write = CalendarWrite.CANCEL_PENDING
             booking.calendar_pending_since = timezone.now()
             booking.calendar_attempts = 0
             booking.calendar_retry_at = None
+            record_booking_write(booking=booking, operation=OutboxOperation.CANCEL)
         elif current.calendar_write in (CalendarWrite.PENDING, CalendarWrite.FAILED):
             # Not on the calendar yet, and now it never should be: stop the retries. A write in
             # flight sees the cancellation when it stores its result, and cancels its event.
@@ -650,14 +651,11 @@ def cancel_booking(
             cancel_meeting(meeting=booking.meeting)
         _notify_hosts_after_commit(booking, change="cancelled", hosts=hosts, actor=actor)
     if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
-        from yoyaku.scheduling.calendar_writes import cancel_booking_event
-
         connection = meetings_connection(user=booking.assigned_host)
         if reason and not by_booker and connection is not None and connection.provider != Provider.CALDAV:
             # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
             # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
             _mail_cancellation_after_commit(booking, with_ical=False)
-        cancel_booking_event(booking=booking)
     elif current.status == BookingStatus.CONFIRMED and not current.calendar_event_id:
         # No event to cancel, so no calendar tells the contact: Yoyaku does (a meeting confirmed
         # without a calendar was announced by Yoyaku's own invitation).
@@ -701,8 +699,6 @@ def reschedule_booking(
     grid, working hours); SlotUnavailable when the time is offered but not free;
     CalendarUnreadable when a host's calendar cannot be read.
     """
-    from yoyaku.scheduling.calendar_writes import check_change_allowed, write_booking_event
-
     if booking.status != BookingStatus.CONFIRMED or booking.start is None or booking.end is None:
         raise BookingNotChangeable(gettext(_NOT_CHANGEABLE))
     check_change_allowed(booking=booking, change="reschedule")
@@ -743,8 +739,6 @@ def reschedule_booking(
         # PostgreSQL refused the move: a booking for that time committed first.
         raise SlotUnavailable(gettext(_NOT_FREE)) from error
     _notify_hosts_after_commit(moved, change="moved", hosts=hosts, actor=actor)
-    if moved.calendar_write == CalendarWrite.PENDING:
-        write_booking_event(booking=moved)
     for host in hosts:
         connection = meetings_connection(user=host)
         if connection is not None:
@@ -803,6 +797,7 @@ def _move(
             booking.calendar_pending_since = timezone.now()
             booking.calendar_retry_at = None
             fields += list(_CALENDAR_FIELDS)
+            record_booking_write(booking=booking, operation=OutboxOperation.UPDATE)
         booking.save(update_fields=fields)
         if booking.meeting_id is not None:
             Meeting.objects.filter(pk=booking.meeting_id).update(start=start, end=end)
@@ -846,8 +841,6 @@ def confirm_request(
 
     Raises BookingNotChangeable when ``booking`` is not an open request.
     """
-    from yoyaku.scheduling.calendar_writes import booking_event_draft, write_booking_event
-
     if booking.status != BookingStatus.REQUESTED:
         raise BookingNotChangeable(gettext(_NOT_A_REQUEST))
     link = booking.link
@@ -939,6 +932,8 @@ def confirm_request(
                     "calendar_pending_since",
                 ]
             )
+            if writes:
+                record_booking_write(booking=booking, operation=OutboxOperation.CREATE)
             # The hold (if any) becomes the booking's reservation: rows replaced in this transaction.
             Reservation.objects.filter(booking=booking).delete()
             _reserve_spans(booking=booking, hosts=reserved, start=start, end=end)
@@ -982,8 +977,6 @@ def confirm_request(
         raise RequestTimeTaken(
             str(error), alternatives=_alternatives(booking, duration=duration, near=start, now=now)
         ) from error
-    if booking.calendar_write == CalendarWrite.PENDING:
-        write_booking_event(booking=booking)
     for host in reserved:
         connection = meetings_connection(user=host)
         if connection is not None:

@@ -32,6 +32,7 @@ from yoyaku.crm.services import (
     update_contact,
     update_crm_meeting,
 )
+from yoyaku.web.dashboard import RETRYING
 from yoyaku.web.forms import ContactForm, MeetingEditForm, MeetingForm, MergeForm
 from yoyaku.web.host import host_user, in_user_zone
 
@@ -362,6 +363,9 @@ def meeting_calendar_retry(request: HttpRequest, meeting_id: int) -> HttpRespons
     meeting = retry_meeting_now(meeting=_meeting(host_user(request), meeting_id))
     if meeting.calendar_write in ("written", "cancelled"):
         messages.success(request, gettext("Your calendar shows the meeting as it is now."))
+    elif meeting.calendar_write in ("pending", "cancel_pending") and meeting.calendar_attempts == 0:
+        # Queued for the worker and not tried yet.
+        messages.info(request, gettext(RETRYING))
     elif meeting.calendar_write in ("failed", "cancel_failed", "pending", "cancel_pending"):
         messages.error(
             request,

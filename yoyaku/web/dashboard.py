@@ -182,6 +182,10 @@ def remove_inbox(request: HttpRequest, inbox_id: int) -> HttpResponse:
     return redirect("dashboard")
 
 
+# "Retry now" queues the write for the worker: the page that follows may come before its result.
+RETRYING = gettext_noop("Trying again now: this page shows the result in a moment.")
+
+
 @login_required
 @require_POST
 def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
@@ -196,6 +200,9 @@ def retry_calendar(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
     state = booking.calendar_write
     if state in (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING) and awaits_reconnect(booking=booking):
         messages.error(request, gettext(_AWAITS_RECONNECT))
+    elif state in (CalendarWrite.PENDING, CalendarWrite.CANCEL_PENDING) and booking.calendar_attempts == 0:
+        # Queued for the worker and not tried yet.
+        messages.info(request, gettext(RETRYING))
     elif state == CalendarWrite.WRITTEN:
         messages.success(request, gettext("The meeting is on your calendar now."))
     elif state == CalendarWrite.CANCELLED:
@@ -318,9 +325,10 @@ def reschedule_meeting(request: HttpRequest, booking_id: uuid.UUID) -> HttpRespo
         with in_user_zone(user):
             when = meeting_when(moved.start, moved.end)
         messages.success(request, gettext("The meeting was moved to %(when)s.") % {"when": when})
+        moved.refresh_from_db()  # the worker may have tried the calendar already
         if moved.calendar_write == CalendarWrite.PENDING and awaits_reconnect(booking=moved):
             messages.warning(request, gettext(_AWAITS_RECONNECT))
-        elif moved.calendar_write == CalendarWrite.PENDING:
+        elif moved.calendar_write == CalendarWrite.PENDING and moved.calendar_attempts:
             messages.warning(
                 request, gettext("Your calendar does not show the new time yet; Yoyaku keeps trying.")
             )
