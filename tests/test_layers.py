@@ -165,5 +165,5 @@ def test_the_rules_catch_what_they_forbid(tmp_path: Path) -> None:
     found = list(_imports_of(source, root=tmp_path / "yoyaku"))
     assert [f.target for f in found] == ["django.db", "yoyaku.web", "yoyaku.availability.zones"]
     assert _is_django(found[0].target) and _in(found[1].target, "web")
-    assert _tasks_module("yoyaku.crm.tasks") and _tasks_module("yoyaku.tasks.calendar")
+    assert _tasks_module("yoyaku.crm.tasks") and _tasks_module("yoyaku.calendar_sync.tasks")
     assert not _is_task("yoyaku.calendar_sync.tasks", "queue_due_syncs")

@@ -13,11 +13,10 @@ from tests.connection_helpers import berlin, future_day
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, sync_now
+from tests.factories import make_host, run_calendar_writes, sync_now
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, invitations
 from yoyaku.accounts.models import CalendarConnection, User
-from yoyaku.crm.calendar_writes import send_meeting_event
 from yoyaku.crm.models import Contact, Meeting, MeetingOutcome
 from yoyaku.crm.services import create_crm_meeting, update_crm_meeting
 from yoyaku.scheduling.models import CalendarWrite
@@ -45,7 +44,7 @@ def on_calendar(host: User, *, start: datetime) -> Meeting:
         location="Room 1",
         description="Numbers first.",
     )
-    assert send_meeting_event(meeting_id=meeting.pk) == "done"
+    assert run_calendar_writes() == 1
     sync_now(CalendarConnection.objects.get(user=host))
     meeting.refresh_from_db()
     assert meeting.calendar_write == CalendarWrite.WRITTEN

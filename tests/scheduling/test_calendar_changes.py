@@ -23,7 +23,7 @@ from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.xandikos_server import XandikosServer
-from tests.factories import api_key_for, make_host, make_link, sync_now
+from tests.factories import api_key_for, make_host, make_link, run_calendar_writes, sync_now
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, invitations
 from yoyaku.accounts.models import CalendarConnection, User
@@ -59,6 +59,7 @@ def book(
         last_name="Sato",
         email=email,
     ).booking
+    run_calendar_writes()
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN, booking.calendar_error
     if synced:

@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 
 from tests.emulators.google import GoogleEmulator
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import make_host, make_link, run_calendar_writes, sync_now
 from tests.providers import GOOGLE_EMAIL, store_oauth
 from tests.web.test_host_pages_browser import new_page, sign_in
 from yoyaku.accounts.models import User
@@ -47,6 +47,8 @@ def book(host: User, start: datetime, first_name: str, last_name: str, email: st
         last_name=last_name,
         email=email,
     ).booking
+    run_calendar_writes()
+    booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.WRITTEN
     return booking
 

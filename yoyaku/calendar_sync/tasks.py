@@ -27,7 +27,7 @@ from huey.exceptions import TaskLockedException
 
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
 from yoyaku.calendar_sync import outbox
-from yoyaku.calendar_sync.models import ConnectionSync, OutboxOperation, OutboxTarget
+from yoyaku.calendar_sync.models import ConnectionSync
 from yoyaku.calendar_sync.push import PUSH_PROVIDERS, ensure_push, push_enabled
 from yoyaku.calendar_sync.services import poll_interval, sync_connection_now
 
@@ -115,19 +115,6 @@ def renew_push_channels() -> None:
 
 
 # -- the calendar outbox -------------------------------------------------------------------------
-
-
-def queue_calendar_write(
-    *, target: OutboxTarget, target_id: str, host_id: int, operation: OutboxOperation
-) -> None:
-    """Record the write in the caller's transaction and have a worker perform it once that commits.
-
-    Robust: a queue that cannot be reached never undoes the change; the sweep performs the row.
-    """
-    entry_id = outbox.record_calendar_write(
-        target=target, target_id=target_id, host_id=host_id, operation=operation
-    )
-    transaction.on_commit(lambda: perform_calendar_write(entry_id), robust=True)
 
 
 @db_task()

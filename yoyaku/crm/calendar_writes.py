@@ -29,7 +29,7 @@ from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provide
 from yoyaku.calendar_sync.busy import mark_connection, request_sync
 from yoyaku.calendar_sync.models import OutboxOperation, OutboxTarget
 from yoyaku.calendar_sync.outbox import AGAIN, DONE, WAITING, Outcome, retry_at
-from yoyaku.calendar_sync.tasks import queue_calendar_write
+from yoyaku.calendar_sync.writes import queue_calendar_write
 from yoyaku.calendars.base import Attendee, CalendarAuthError, CalendarError, EventDraft
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.crm.selectors import meeting_host
