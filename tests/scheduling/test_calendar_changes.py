@@ -212,6 +212,7 @@ def test_google_moving_a_conflicted_meeting_in_yoyaku_settles_the_conflict(
     assert first.calendar_conflict_start is not None
 
     reschedule_booking(booking=first, start=berlin(day, 16))
+    run_calendar_writes()
     sync_now(connection_of(host))
 
     assert_moved(first, berlin(day, 16))
