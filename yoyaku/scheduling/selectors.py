@@ -19,7 +19,7 @@ from yoyaku.availability import (
     LinkRules,
     group_slots,
     host_slots,
-    round_robin_slots,
+    round_robin_starts,
     slots_by_local_date,
 )
 from yoyaku.calendar_sync.busy import busy_of_connections
@@ -164,7 +164,7 @@ def hosts_inputs(
                 time_zone=user.time_zone,
                 weekly=weekly,
                 overrides=overrides,
-                busy=sorted(busy.get(user.pk, ())),
+                busy=busy.get(user.pk, ()),
                 booked=booked,
                 bookings_per_day=dict(per_day),
             )
@@ -248,10 +248,8 @@ def available_slots(
             hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
     elif link.kind == LinkKind.ROUND_ROBIN:
-        starts = list(
-            round_robin_slots(
-                hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
-            )
+        starts = round_robin_starts(
+            hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
     else:
         starts = host_slots(
