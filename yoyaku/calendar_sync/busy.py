@@ -131,7 +131,7 @@ def index_busy(
     end: datetime,
     now: datetime,
 ) -> Spans:
-    """The connection's busy time in ``[start, end)`` from its index, merged; raises when it cannot be trusted."""
+    """The connection's busy time in ``[start, end)`` from its index; raises when it cannot be trusted."""
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         raise CalendarNeedsReconnect(
             connection.status_message or _("The calendar connection must be reconnected.")
