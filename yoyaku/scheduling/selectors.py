@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q, QuerySet
@@ -33,13 +34,20 @@ Interval = tuple[int, int]
 
 @dataclass(frozen=True)
 class SlotsResult:
-    slots: dict[date, list[datetime]]
     # True when no host has a calendar: bookings become meeting requests.
     offline: bool
+    # Slot starts, epoch seconds ascending.
+    starts: Sequence[int] = ()
     # Set when a connected calendar could not be read: no slots are offered.
     calendar_error: str = ""
     time_zone: str = "UTC"
     durations: list[int] = field(default_factory=list)
+
+    @cached_property
+    def slots(self) -> dict[date, list[datetime]]:
+        """The starts as aware datetimes in ``time_zone``, by local date; made when first asked for (the
+        API writes its answer from ``starts`` without them, see ``api/slot_times.py``)."""
+        return slots_by_local_date(slots=self.starts, time_zone=self.time_zone)
 
 
 def link_hosts(*, link: MeetingLink) -> list[User]:
@@ -200,7 +208,7 @@ def available_slots(
     if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
         hosts = [host for host in hosts if host.pk == only_host_id]
         if not hosts:  # no longer a host of the page: nothing to offer
-            return SlotsResult(slots={}, offline=False, time_zone=time_zone)
+            return SlotsResult(offline=False, time_zone=time_zone)
     rules = link_rules(link=link, duration=duration)
     # Busy time is needed a little beyond the window because of buffers.
     margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
@@ -232,14 +240,12 @@ def available_slots(
                 )
                 if link.kind != LinkKind.ROUND_ROBIN:
                     # Fail closed: never offer a time computed without a host's calendar.
-                    return SlotsResult(
-                        slots={}, offline=True, calendar_error=str(host_busy), time_zone=time_zone
-                    )
+                    return SlotsResult(offline=True, calendar_error=str(host_busy), time_zone=time_zone)
                 continue  # round robin: this host is simply not offered
             busy[host.pk] = host_busy
         taking_part.append(host)
     if not taking_part:
-        return SlotsResult(slots={}, offline=True, calendar_error=errors[0], time_zone=time_zone)
+        return SlotsResult(offline=True, calendar_error=errors[0], time_zone=time_zone)
     inputs = hosts_inputs(users=taking_part, link=link, busy=busy, window_start=start, window_end=end)
     window_start, window_end, now_ts = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
     starts: list[int]
@@ -255,11 +261,7 @@ def available_slots(
         starts = host_slots(
             host=inputs[0], rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
-    return SlotsResult(
-        slots=slots_by_local_date(slots=starts, time_zone=time_zone),
-        offline=not connections,
-        time_zone=time_zone,
-    )
+    return SlotsResult(offline=not connections, starts=starts, time_zone=time_zone)
 
 
 def last_booked_at(*, link: MeetingLink, host_ids: Sequence[int]) -> dict[str, int | None]:
@@ -435,9 +437,7 @@ def reschedule_slots(
         if connection is not None:
             host_busy = read[connection.pk]
             if isinstance(host_busy, CalendarError):
-                return SlotsResult(
-                    slots={}, offline=False, calendar_error=str(host_busy), time_zone=time_zone
-                )
+                return SlotsResult(offline=False, calendar_error=str(host_busy), time_zone=time_zone)
             busy = without_own_event(list(host_busy), own=own, written=bool(booking.calendar_event_id))
         inputs.append(
             host_inputs(
@@ -460,6 +460,4 @@ def reschedule_slots(
         )
     if duration == own_minutes:
         starts = [s for s in starts if s != own[0]]  # where it is already
-    return SlotsResult(
-        slots=slots_by_local_date(slots=starts, time_zone=time_zone), offline=False, time_zone=time_zone
-    )
+    return SlotsResult(offline=False, starts=starts, time_zone=time_zone)
