@@ -108,9 +108,8 @@ def busy_of_connections(
 
     A connection whose index cannot be trusted maps to the CalendarError saying why.
     """
-    rows = {
-        s.connection_id: s for s in ConnectionSync.objects.filter(connection__in=[c.pk for c in connections])
-    }
+    syncs = ConnectionSync.objects.filter(connection__in=[c.pk for c in connections]).only(*_INDEX_FIELDS)
+    rows = {s.connection_id: s for s in syncs}
     now = timezone.now()
     result: dict[int, Spans | CalendarError] = {}
     for connection in connections:
@@ -121,6 +120,17 @@ def busy_of_connections(
         except CalendarError as error:
             result[connection.pk] = error
     return result
+
+
+# What ``index_busy`` reads of a ConnectionSync row.
+_INDEX_FIELDS = (
+    "busy_index",
+    "tentative_index",
+    "last_success_at",
+    "consecutive_failures",
+    "last_error",
+    "covered_until",
+)
 
 
 def index_busy(

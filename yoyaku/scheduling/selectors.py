@@ -132,7 +132,8 @@ def hosts_inputs(
 ) -> list[HostAvailability]:
     """What the engine needs about each host, in ``users``' order: two queries whatever their number."""
     ids = [u.pk for u in users]
-    availabilities = {a.user_id: a for a in Availability.objects.filter(user_id__in=ids)}
+    rows = Availability.objects.filter(user_id__in=ids).only("user_id", "weekly", "overrides")
+    availabilities = {a.user_id: a for a in rows}
     # Reservations one day either side: buffers and per-day limits reach past the window.
     reservations = Reservation.objects.filter(
         host_id__in=ids,
@@ -183,7 +184,10 @@ def hosts_inputs(
 def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnection]:
     """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query."""
     found: dict[int, CalendarConnection] = {}
-    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users])
+    # Only what reading the index and logging its failure use: a page of many hosts reads as many rows.
+    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]).only(
+        "user_id", "provider", "purpose", "status", "status_message", "tentative_blocks"
+    )
     for connection in rows:
         current = found.get(connection.user_id)
         if current is None or connection.purpose == ConnectionPurpose.MEETINGS:
@@ -204,7 +208,8 @@ def available_slots(
     """Slots of a page, from the synced busy index: a fixed number of queries whatever the number of
     hosts, and no provider is called. ``only_host_id`` keeps one host of a round robin page (a booker
     moving their meeting keeps its host, so only that host's times are offered)."""
-    hosts = link_hosts(link=link)
+    # Only what the slots need of each host (a page of many hosts reads as many rows).
+    hosts = list(link.hosts.order_by("id").only("username", "time_zone")) or [link.owner]
     if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
         hosts = [host for host in hosts if host.pk == only_host_id]
         if not hosts:  # no longer a host of the page: nothing to offer
