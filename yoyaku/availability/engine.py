@@ -22,13 +22,16 @@ Grid wall times that do not exist are skipped; an ambiguous grid wall time yield
 (each is offered only if it passes the rules above, which are all measured in real elapsed time).
 
 How it is fast: the working windows become ranges of allowed *start* instants; every busy or booked
-interval, widened by the meeting and the buffers, becomes a range of forbidden starts; after one sort,
-``bisect`` finds the intervals that start inside each window (the others only matter through their
-farthest end, which ``max`` finds in C), and picks the grid points inside what remains. Conversions between
-wall clock and epoch are cached per (zone, local day) in :mod:`.zones`, and working windows per (zone,
-weekly hours, dates), which hosts of one team usually share; no ``datetime`` objects are made in the
-inner loops. Busy time may come in any order, but sorted by start (as a database returns it with
-``ORDER BY``) the sort costs almost nothing.
+interval, widened by the meeting and the buffers, becomes a range of forbidden starts; ``bisect`` finds
+the intervals that matter to each window, and picks the grid points inside what remains. Busy time may
+come in any order: after one sort, the intervals in between windows only matter through their farthest
+end, which ``max`` finds in C. Busy time as the busy index gives it (``Spans``: merged, starts and ends
+in two sorted int lists) needs no sort and no tuple per interval, and bisection finds each window's
+first and last span directly (``_free_within_spans``; bookings are then taken out of what is left).
+Conversions between wall clock and epoch are cached per (zone, local day) in :mod:`.zones`, and working
+windows per (zone, weekly hours, dates), which hosts of one team usually share; no ``datetime`` objects
+are made in the inner loops. A page needs only the union of a round robin team's free starts
+(``round_robin_starts``), not who is free at each of them (``round_robin_slots``).
 """
 
 from __future__ import annotations
