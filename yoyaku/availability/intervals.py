@@ -87,8 +87,3 @@ class Spans(Sequence[Interval]):
 
     def __repr__(self) -> str:
         return f"Spans({list(self)!r})"
-
-
-def as_spans(intervals: Sequence[Interval]) -> Spans:
-    """``intervals`` as Spans: as they are when they already are, else merged."""
-    return intervals if isinstance(intervals, Spans) else Spans.of(intervals)
