@@ -14,6 +14,7 @@ def test_spans_merge_any_intervals_and_read_as_tuples() -> None:
     assert spans[1] == (40, 50) and spans[-1] == (40, 50)
     assert (40, 50) in spans and (10, 20) not in spans
     assert len(Spans.of([])) == 0
+    assert spans == Spans([10, 40], [35, 50]) and spans != Spans([10], [35])
 
 
 def test_starts_and_ends_of_different_lengths_are_refused() -> None:

@@ -85,5 +85,12 @@ class Spans(Sequence[Interval]):
     def __iter__(self) -> Iterator[Interval]:
         return zip(self.starts, self.ends, strict=True)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Spans):
+            return NotImplemented
+        return self.starts == other.starts and self.ends == other.ends
+
+    __hash__ = None  # type: ignore[assignment]  # mutable lists inside, like a list
+
     def __repr__(self) -> str:
         return f"Spans({list(self)!r})"

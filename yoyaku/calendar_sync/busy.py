@@ -108,8 +108,9 @@ def busy_of_connections(
 
     A connection whose index cannot be trusted maps to the CalendarError saying why.
     """
-    syncs = ConnectionSync.objects.filter(connection__in=[c.pk for c in connections]).only(*_INDEX_FIELDS)
-    rows = {s.connection_id: s for s in syncs}
+    rows = {
+        s.connection_id: s for s in ConnectionSync.objects.filter(connection__in=[c.pk for c in connections])
+    }
     now = timezone.now()
     result: dict[int, Spans | CalendarError] = {}
     for connection in connections:
@@ -120,17 +121,6 @@ def busy_of_connections(
         except CalendarError as error:
             result[connection.pk] = error
     return result
-
-
-# What ``index_busy`` reads of a ConnectionSync row.
-_INDEX_FIELDS = (
-    "busy_index",
-    "tentative_index",
-    "last_success_at",
-    "consecutive_failures",
-    "last_error",
-    "covered_until",
-)
 
 
 def index_busy(
