@@ -50,9 +50,12 @@ class SlotsResult:
         return slots_by_local_date(slots=self.starts, time_zone=self.time_zone)
 
 
-def link_hosts(*, link: MeetingLink) -> list[User]:
-    hosts = list(link.hosts.order_by("id"))
-    return hosts or [link.owner]
+def link_hosts(*, link: MeetingLink, only: Sequence[str] = ()) -> list[User]:
+    """The page's hosts by id, else its owner; ``only``: the columns to read of each host."""
+    rows = link.hosts.order_by("id")
+    if only:
+        rows = rows.only(*only)
+    return list(rows) or [link.owner]
 
 
 def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
@@ -209,7 +212,7 @@ def available_slots(
     hosts, and no provider is called. ``only_host_id`` keeps one host of a round robin page (a booker
     moving their meeting keeps its host, so only that host's times are offered)."""
     # Only what the slots need of each host (a page of many hosts reads as many rows).
-    hosts = list(link.hosts.order_by("id").only("username", "time_zone")) or [link.owner]
+    hosts = link_hosts(link=link, only=("username", "time_zone"))
     if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
         hosts = [host for host in hosts if host.pk == only_host_id]
         if not hosts:  # no longer a host of the page: nothing to offer
