@@ -7,24 +7,32 @@ so that generating and parsing the workload cancel out::
     valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.callgrind_r 5
 
 (the difference of the two "Collected" totals, divided by 5, is one warm run of case R).
+
+With ``--page`` it runs what an availability request runs instead: each host's busy time as the busy
+index gives it (``Spans``, merged) and ``round_robin_starts`` (the slots without their hosts).
 """
 
 from __future__ import annotations
 
 import sys
 
-from yoyaku.availability import HostAvailability, LinkRules, round_robin_slots
+from yoyaku.availability import HostAvailability, LinkRules, Spans, round_robin_slots, round_robin_starts
 
 from .run import EXPECTED, parse_case, parse_utc, weekly_of
 from .workload import generate
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    page = "--page" in sys.argv
+    numbers = [arg for arg in sys.argv[1:] if arg != "--page"]
+    runs = int(numbers[0]) if numbers else 5
     data = generate()
     case = data["R"]
     now = parse_utc(data["nowFixed"])
     parsed = parse_case(case)
+    if page:
+        parsed = [(h, zone, Spans.of(busy)) for h, zone, busy in parsed]
+    slots = round_robin_starts if page else round_robin_slots
     rules = LinkRules(
         duration_minutes=case["eventLength"],
         increment_minutes=case["frequency"],
@@ -39,7 +47,7 @@ def main() -> int:
             HostAvailability(host_id=str(h["id"]), time_zone=zone, weekly=weekly_of(h), busy=busy)
             for h, zone, busy in parsed
         ]
-        return len(round_robin_slots(hosts=hosts, rules=rules, window_start=start, window_end=end, now=now))
+        return len(slots(hosts=hosts, rules=rules, window_start=start, window_end=end, now=now))
 
     count = run()  # fills the conversion caches: the counted runs are warm
     for _ in range(runs):

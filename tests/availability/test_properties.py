@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,12 +13,15 @@ from tests.availability.oracle import at, grid_candidates, oracle_slots, working
 from yoyaku.availability import (
     HostAvailability,
     LinkRules,
+    Spans,
     group_slots,
     host_slots,
     is_slot_available,
     round_robin_slots,
+    round_robin_starts,
     slots_by_local_date,
 )
+from yoyaku.availability.intervals import merge
 
 ZONES = [
     "Europe/Berlin",
@@ -80,12 +84,15 @@ def hosts(
     tz = zone or draw(st.sampled_from(ZONES))
     first = datetime.fromtimestamp(start, ZoneInfo(tz)).date() - timedelta(days=1)
     near_dates = st.integers(0, 5).map(lambda n: first + timedelta(days=n))
+    busy: list[tuple[int, int]] | Spans = draw(intervals(start, end, 12))
+    if draw(st.booleans()):
+        busy = Spans.of(busy)  # as the busy index gives it: the engine takes its own path then
     return HostAvailability(
         host_id=host_id,
         time_zone=tz,
         weekly={d: draw(day_hours()) for d in range(7) if draw(st.integers(0, 4))},
         overrides=draw(st.dictionaries(near_dates, day_hours(), max_size=2)),
-        busy=draw(intervals(start, end, 12)),
+        busy=busy,
         booked=draw(intervals(start, end, 4)),
         bookings_per_day=draw(st.dictionaries(near_dates, st.integers(0, 3), max_size=3)),
     )
@@ -219,3 +226,57 @@ def test_slots_by_local_date_preserves_all_slots(
         for t in times:
             assert t.date() == day
             assert t.tzinfo == ZoneInfo(booker_zone)
+
+
+def other_form(host: HostAvailability) -> HostAvailability:
+    """The same host with its busy time in the other form: Spans for a list, a shuffled list for Spans."""
+    if isinstance(host.busy, Spans):
+        pieces = [(s, e) for s, e in host.busy]
+        # Split each span in two overlapping halves and reverse the order: the same time, unmerged.
+        unmerged = [half for s, e in pieces for half in ((s, (s + e) // 2 + 1), ((s + e) // 2, e))]
+        return replace(host, busy=unmerged[::-1])
+    return replace(host, busy=Spans.of(host.busy))
+
+
+@PROPS
+@given(single_cases())
+def test_busy_as_spans_or_as_any_list_gives_the_same_slots(
+    case: tuple[HostAvailability, LinkRules, int, int, int],
+) -> None:
+    host, rules, start, end, now = case
+    assert host_slots(host=other_form(host), rules=rules, window_start=start, window_end=end, now=now) == (
+        host_slots(host=host, rules=rules, window_start=start, window_end=end, now=now)
+    )
+
+
+@PROPS
+@given(team_cases())
+def test_round_robin_starts_are_the_round_robin_slots_without_their_hosts(
+    case: tuple[list[HostAvailability], LinkRules, int, int, int],
+) -> None:
+    team, rules, start, end, now = case
+    others = [other_form(h) for h in team]
+
+    def starts(hosts: list[HostAvailability]) -> list[int]:
+        return round_robin_starts(hosts=hosts, rules=rules, window_start=start, window_end=end, now=now)
+
+    def group(hosts: list[HostAvailability]) -> list[int]:
+        return group_slots(hosts=hosts, rules=rules, window_start=start, window_end=end, now=now)
+
+    slots = list(round_robin_slots(hosts=team, rules=rules, window_start=start, window_end=end, now=now))
+    assert starts(team) == slots
+    assert starts(others) == slots
+    assert group(others) == group(team)
+
+
+@PROPS
+@given(intervals(0, 86400, 30))
+def test_spans_read_as_the_merged_list(pairs: list[tuple[int, int]]) -> None:
+    spans = Spans.of(pairs)
+    merged = merge(pairs)
+    assert list(spans) == merged
+    assert len(spans) == len(merged)
+    assert [spans[i] for i in range(len(spans))] == merged
+    assert spans[1:-1] == merged[1:-1]
+    assert all(a < b for a, b in spans)
+    assert all(e < s for e, s in zip(spans.ends, spans.starts[1:], strict=False))

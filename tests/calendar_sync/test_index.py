@@ -10,7 +10,7 @@ from django.utils import translation
 
 from tests.factories import connect_caldav, make_host
 from yoyaku.calendar_sync.busy import index_busy
-from yoyaku.calendar_sync.index import cut, merge, pack
+from yoyaku.calendar_sync.index import cut, cut_spans, merge, pack
 from yoyaku.calendars.base import CalendarUnavailable
 
 
@@ -38,6 +38,7 @@ def test_cutting_agrees_with_filtering_every_span() -> None:
         lo = rng.randrange(-1_000, 101_000)
         hi = lo + rng.randrange(1, 20_000)
         assert cut(blob, start=lo, end=hi) == [(a, b) for a, b in merged if b > lo and a < hi]
+        assert list(cut_spans(blob, start=lo, end=hi)) == cut(blob, start=lo, end=hi)
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ from yoyaku.api.schemas import (
     SafeDate,
     errors,
 )
+from yoyaku.api.slot_times import slot_days
 from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.manage_links import booker_links
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
@@ -99,7 +100,7 @@ def availability_answer(
         "durations": link.durations,
         "offline": result.offline,
         "calendar_error": result.calendar_error,
-        "days": [{"date": day, "slots": slots} for day, slots in result.slots.items()],
+        "days": slot_days(starts=result.starts, time_zone=query.timezone),
     }
 
 

@@ -11,8 +11,10 @@ from .engine import (
     is_slot_available,
     not_offered,
     round_robin_slots,
+    round_robin_starts,
     slots_by_local_date,
 )
+from .intervals import Spans
 from .rules import HostAvailability, Interval, LinkRules
 from .zones import UnknownTimeZone
 
@@ -21,6 +23,7 @@ __all__ = [
     "Interval",
     "LinkRules",
     "NotOffered",
+    "Spans",
     "UnknownTimeZone",
     "choose_round_robin_host",
     "group_slots",
@@ -28,5 +31,6 @@ __all__ = [
     "is_slot_available",
     "not_offered",
     "round_robin_slots",
+    "round_robin_starts",
     "slots_by_local_date",
 ]

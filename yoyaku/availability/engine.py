@@ -22,13 +22,16 @@ Grid wall times that do not exist are skipped; an ambiguous grid wall time yield
 (each is offered only if it passes the rules above, which are all measured in real elapsed time).
 
 How it is fast: the working windows become ranges of allowed *start* instants; every busy or booked
-interval, widened by the meeting and the buffers, becomes a range of forbidden starts; after one sort,
-``bisect`` finds the intervals that start inside each window (the others only matter through their
-farthest end, which ``max`` finds in C), and picks the grid points inside what remains. Conversions between
-wall clock and epoch are cached per (zone, local day) in :mod:`.zones`, and working windows per (zone,
-weekly hours, dates), which hosts of one team usually share; no ``datetime`` objects are made in the
-inner loops. Busy time may come in any order, but sorted by start (as a database returns it with
-``ORDER BY``) the sort costs almost nothing.
+interval, widened by the meeting and the buffers, becomes a range of forbidden starts; ``bisect`` finds
+the intervals that matter to each window, and picks the grid points inside what remains. Busy time may
+come in any order: after one sort, the intervals in between windows only matter through their farthest
+end, which ``max`` finds in C. Busy time as the busy index gives it (``Spans``: merged, starts and ends
+in two sorted int lists) needs no sort and no tuple per interval, and bisection finds each window's
+first and last span directly (``_free_within_spans``; bookings are then taken out of what is left).
+Conversions between wall clock and epoch are cached per (zone, local day) in :mod:`.zones`, and working
+windows per (zone, weekly hours, dates), which hosts of one team usually share; no ``datetime`` objects
+are made in the inner loops. A page needs only the union of a round robin team's free starts
+(``round_robin_starts``), not who is free at each of them (``round_robin_slots``).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from itertools import chain, compress, repeat
 from operator import itemgetter
 
 from . import zones
-from .intervals import intersect, merge
+from .intervals import Spans, intersect, merge
 from .rules import HostAvailability, Interval, LinkRules
 from .zones import DAY, day_info, get_zone, grid_between, local_ordinal, wall_to_epoch
 
@@ -188,6 +191,32 @@ def _free_within(
     return out
 
 
+def _free_within_spans(windows: list[Interval], busy: Spans, lead: int, before: int) -> list[Interval]:
+    """``_free_within`` for merged busy time, as the busy index gives it: nothing to sort or skip.
+
+    The spans' starts and ends both increase, and so do the ends of the ranges they forbid. Bisection
+    finds, for each window, the first span whose forbidden range ends after the window's start and the
+    first whose forbidden range begins at or after its end; only the spans in between are looked at.
+    """
+    starts, ends = busy.starts, busy.ends
+    out: list[Interval] = []
+    append = out.append
+    i = 0
+    for a, b in windows:
+        # The windows come in order, so the first span that matters never moves back.
+        i = bisect_right(ends, a - before, i)
+        j = bisect_left(starts, b + lead, i)
+        cur = a
+        for s, e in zip(starts[i:j], ends[i:j], strict=True):
+            fs = s - lead
+            if fs > cur:
+                append((cur, fs))
+            cur = e + before
+        if cur < b:
+            append((cur, b))
+    return out
+
+
 def _subtract_ranges(keep: list[Interval], cut_starts: list[int], cut_ends: list[int]) -> list[Interval]:
     """``keep`` minus the merged ranges ``[cut_starts[k], cut_ends[k])``; ``bisect`` skips to each window."""
     out: list[Interval] = []
@@ -243,12 +272,17 @@ def _host_free_starts(host: HostAvailability, rules: LinkRules, lo: int, hi: int
         )
         if full_days:
             starts = _subtract_ranges(starts, [c[0] for c in full_days], [c[1] for c in full_days])
-    items: Sequence[Interval] = host.busy
+    lead = duration + rules.buffer_after_minutes * 60 - 1
+    before = rules.buffer_before_minutes * 60
+    if not isinstance(host.busy, Spans):
+        items: Sequence[Interval] = [*host.busy, *host.booked] if host.booked else host.busy
+        return _free_within(starts, items, lead, before)
+    free = _free_within_spans(starts, host.busy, lead, before)
     if host.booked:
-        items = [*items, *host.booked]
-    return _free_within(
-        starts, items, duration + rules.buffer_after_minutes * 60 - 1, rules.buffer_before_minutes * 60
-    )
+        # A few bookings: take the starts they forbid out of what the calendar left free.
+        forbidden = merge((s - lead, e + before) for s, e in host.booked if s < e)
+        free = _subtract_ranges(free, [s for s, _ in forbidden], [e for _, e in forbidden])
+    return free
 
 
 def _grid_index_ranges(grid: list[int], ranges: list[Interval]) -> list[tuple[int, int]]:
@@ -330,6 +364,28 @@ def round_robin_slots(
         slots = chain.from_iterable(map(sublist, map(slice, bounds[0::2], bounds[1::2])))
         _drain(map(list.append, slots, repeat(host.host_id)))
     return dict(compress(zip(grid, free_at, strict=True), free_at))
+
+
+def round_robin_starts(
+    *, hosts: Sequence[HostAvailability], rules: LinkRules, window_start: int, window_end: int, now: int
+) -> list[int]:
+    """The starts of ``round_robin_slots`` alone, for pages, which do not ask who is free when.
+
+    The hosts' free ranges are merged into one list first, so each slot is picked once, however many
+    hosts are free then.
+    """
+    if not hosts:
+        return []
+    grid_zone = rules.grid_time_zone or hosts[0].time_zone
+    lo, hi = _bounds(
+        rules=rules, grid_zone=grid_zone, window_start=window_start, window_end=window_end, now=now
+    )
+    if hi <= lo:
+        return []
+    anyone = merge(chain.from_iterable(_host_free_starts(host, rules, lo, hi) for host in hosts))
+    if not anyone:
+        return []
+    return _pick(grid_between(grid_zone, rules.increment_minutes, anyone[0][0], anyone[-1][1]), anyone)
 
 
 def choose_round_robin_host(

@@ -24,6 +24,7 @@ from yoyaku.accounts.calendar_problems import calendar_problem_in
 from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus
 from yoyaku.accounts.notifications import notify_needs_reconnect
+from yoyaku.availability import Spans
 from yoyaku.calendar_sync import index
 from yoyaku.calendar_sync.models import ConnectionSync
 from yoyaku.calendars.base import (
@@ -57,7 +58,7 @@ def read_busy(
         )
     if not fresh:
         sync = ConnectionSync.objects.filter(connection_id=connection.pk).first()
-        return index_busy(connection=connection, sync=sync, start=start, end=end, now=timezone.now())
+        return list(index_busy(connection=connection, sync=sync, start=start, end=end, now=timezone.now()))
     try:
         # Closed at once: the adapter holds an HTTP client (or an EWS session) of its own.
         with closing(adapter_for(connection)) as adapter:
@@ -102,7 +103,7 @@ def read_busy(
 
 def busy_of_connections(
     *, connections: Sequence[CalendarConnection], start: datetime, end: datetime
-) -> dict[int, list[Interval] | CalendarError]:
+) -> dict[int, Spans | CalendarError]:
     """The indexed busy time of several connections in ONE query, by connection id.
 
     A connection whose index cannot be trusted maps to the CalendarError saying why.
@@ -111,7 +112,7 @@ def busy_of_connections(
         s.connection_id: s for s in ConnectionSync.objects.filter(connection__in=[c.pk for c in connections])
     }
     now = timezone.now()
-    result: dict[int, list[Interval] | CalendarError] = {}
+    result: dict[int, Spans | CalendarError] = {}
     for connection in connections:
         try:
             result[connection.pk] = index_busy(
@@ -129,7 +130,8 @@ def index_busy(
     start: datetime,
     end: datetime,
     now: datetime,
-) -> list[Interval]:
+) -> Spans:
+    """The connection's busy time in ``[start, end)`` from its index; raises when it cannot be trusted."""
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         raise CalendarNeedsReconnect(
             connection.status_message or _("The calendar connection must be reconnected.")
@@ -146,11 +148,11 @@ def index_busy(
     if sync.covered_until is None or end > sync.covered_until:
         raise CalendarUnavailable(_("Times this far ahead cannot be offered yet."))
     lo, hi = int(start.timestamp()), int(end.timestamp())
-    busy = index.cut(bytes(sync.busy_index), start=lo, end=hi)
+    busy = index.cut_spans(sync.busy_index, start=lo, end=hi)
     if connection.tentative_blocks:
-        tentative = index.cut(bytes(sync.tentative_index), start=lo, end=hi)
+        tentative = index.cut_spans(sync.tentative_index, start=lo, end=hi)
         if tentative:
-            busy = sorted(busy + tentative)
+            busy = Spans.of([*busy, *tentative])
     return busy
 
 

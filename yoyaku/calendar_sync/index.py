@@ -13,6 +13,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
+from yoyaku.availability import Spans
+
 Interval = tuple[int, int]
 
 
@@ -39,12 +41,17 @@ def pack(spans: Iterable[Interval]) -> bytes:
 
 def cut(blob: bytes | memoryview, *, start: int, end: int) -> list[Interval]:
     """The packed spans that overlap ``[start, end)``, unclipped."""
+    return list(cut_spans(blob, start=start, end=end))
+
+
+def cut_spans(blob: bytes | memoryview, *, start: int, end: int) -> Spans:
+    """``cut`` as the engine reads it: the starts and the ends as two lists, no tuple per span."""
     if not blob:
-        return []
+        return Spans([], [])
     view = memoryview(blob).cast("q")
     n = len(view) // 2
     first = bisect_right(view, start, n, 2 * n) - n  # first span whose end is after start
     last = bisect_left(view, end, 0, n)  # first span starting at or after end
     if last <= first:
-        return []
-    return list(zip(view[first:last].tolist(), view[n + first : n + last].tolist(), strict=True))
+        return Spans([], [])
+    return Spans(view[first:last].tolist(), view[n + first : n + last].tolist())

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q, QuerySet
@@ -21,7 +22,7 @@ from yoyaku.availability import (
     LinkRules,
     group_slots,
     host_slots,
-    round_robin_slots,
+    round_robin_starts,
     slots_by_local_date,
 )
 from yoyaku.calendar_sync.busy import busy_of_connections
@@ -36,22 +37,35 @@ Interval = tuple[int, int]
 
 @dataclass(frozen=True)
 class SlotsResult:
-    slots: dict[date, list[datetime]]
     # True when no host has a calendar: bookings become meeting requests.
     offline: bool
+    # Slot starts, epoch seconds ascending.
+    starts: Sequence[int] = ()
     # Set when a connected calendar could not be read: no slots are offered.
     calendar_error: str = ""
     time_zone: str = "UTC"
     durations: list[int] = field(default_factory=list)
 
+    @cached_property
+    def slots(self) -> dict[date, list[datetime]]:
+        """The starts as aware datetimes in ``time_zone``, by local date; made when first asked for (the
+        API writes its answer from ``starts`` without them, see ``api/slot_times.py``)."""
+        return slots_by_local_date(slots=self.starts, time_zone=self.time_zone)
 
-def link_hosts(*, link: MeetingLink) -> list[User]:
-    """The hosts whose times the page offers and books; [] when it takes no bookings because a
+
+def link_hosts(*, link: MeetingLink, only: Sequence[str] = ()) -> list[User]:
+    """The hosts whose times the page offers and books, by id; [] when it takes no bookings because a
     deactivated user is one it cannot do without: its owner, the host of a one-on-one page, any host of
-    a group page (a group meeting needs them all). Round robin simply leaves deactivated hosts out."""
+    a group page (a group meeting needs them all). Round robin simply leaves deactivated hosts out.
+
+    ``only``: the columns to read of each host (a page of many hosts reads as many rows).
+    """
     if not link.owner.is_active:
         return []
-    hosts = list(link.hosts.order_by("id")) or [link.owner]
+    rows = link.hosts.order_by("id")
+    if only:
+        rows = rows.only(*only, "is_active")
+    hosts = list(rows) or [link.owner]
     active = [host for host in hosts if host.is_active]
     if link.kind == LinkKind.ROUND_ROBIN or len(active) == len(hosts):
         return active
@@ -145,7 +159,8 @@ def hosts_inputs(
 ) -> list[HostAvailability]:
     """What the engine needs about each host, in ``users``' order: two queries whatever their number."""
     ids = [u.pk for u in users]
-    availabilities = {a.user_id: a for a in Availability.objects.filter(user_id__in=ids)}
+    rows = Availability.objects.filter(user_id__in=ids).only("user_id", "weekly", "overrides")
+    availabilities = {a.user_id: a for a in rows}
     # Reservations one day either side: buffers and per-day limits reach past the window.
     reservations = Reservation.objects.filter(
         host_id__in=ids,
@@ -185,7 +200,7 @@ def hosts_inputs(
                 time_zone=user.time_zone,
                 weekly=weekly,
                 overrides=overrides,
-                busy=sorted(busy.get(user.pk, ())),
+                busy=busy.get(user.pk, ()),
                 booked=booked,
                 bookings_per_day=dict(per_day),
             )
@@ -196,7 +211,11 @@ def hosts_inputs(
 def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnection]:
     """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query."""
     by_user: dict[int, list[CalendarConnection]] = defaultdict(list)
-    for connection in CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]):
+    # Only what reading the index and logging its failure use: a page of many hosts reads as many rows.
+    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]).only(
+        "user_id", "provider", "purpose", "status", "status_message", "tentative_blocks"
+    )
+    for connection in rows:
         by_user[connection.user_id].append(connection)
     found = {user_id: pages_connection_of(connections) for user_id, connections in by_user.items()}
     return {user_id: connection for user_id, connection in found.items() if connection is not None}
@@ -215,13 +234,14 @@ def available_slots(
     """Slots of a page, from the synced busy index: a fixed number of queries whatever the number of
     hosts, and no provider is called. ``only_host_id`` keeps one host of a round robin page (a booker
     moving their meeting keeps its host, so only that host's times are offered)."""
-    hosts = link_hosts(link=link)
+    # Only what the slots need of each host (a page of many hosts reads as many rows).
+    hosts = link_hosts(link=link, only=("username", "time_zone"))
     if not hosts:  # the page takes no bookings (a deactivated owner or host): nothing to offer
-        return SlotsResult(slots={}, offline=False, time_zone=time_zone)
+        return SlotsResult(offline=False, time_zone=time_zone)
     if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
         hosts = [host for host in hosts if host.pk == only_host_id]
         if not hosts:  # no longer a host of the page: nothing to offer
-            return SlotsResult(slots={}, offline=False, time_zone=time_zone)
+            return SlotsResult(offline=False, time_zone=time_zone)
     rules = link_rules(link=link, duration=duration)
     # Busy time is needed a little beyond the window because of buffers.
     margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
@@ -253,14 +273,12 @@ def available_slots(
                 )
                 if link.kind != LinkKind.ROUND_ROBIN:
                     # Fail closed: never offer a time computed without a host's calendar.
-                    return SlotsResult(
-                        slots={}, offline=True, calendar_error=str(host_busy), time_zone=time_zone
-                    )
+                    return SlotsResult(offline=True, calendar_error=str(host_busy), time_zone=time_zone)
                 continue  # round robin: this host is simply not offered
             busy[host.pk] = host_busy
         taking_part.append(host)
     if not taking_part:
-        return SlotsResult(slots={}, offline=True, calendar_error=errors[0], time_zone=time_zone)
+        return SlotsResult(offline=True, calendar_error=errors[0], time_zone=time_zone)
     inputs = hosts_inputs(users=taking_part, link=link, busy=busy, window_start=start, window_end=end)
     window_start, window_end, now_ts = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
     starts: list[int]
@@ -269,20 +287,14 @@ def available_slots(
             hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
     elif link.kind == LinkKind.ROUND_ROBIN:
-        starts = list(
-            round_robin_slots(
-                hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
-            )
+        starts = round_robin_starts(
+            hosts=inputs, rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
     else:
         starts = host_slots(
             host=inputs[0], rules=rules, window_start=window_start, window_end=window_end, now=now_ts
         )
-    return SlotsResult(
-        slots=slots_by_local_date(slots=starts, time_zone=time_zone),
-        offline=not connections,
-        time_zone=time_zone,
-    )
+    return SlotsResult(offline=not connections, starts=starts, time_zone=time_zone)
 
 
 def last_booked_at(*, link: MeetingLink, host_ids: Sequence[int]) -> dict[str, int | None]:
@@ -471,9 +483,7 @@ def reschedule_slots(
         if connection is not None:
             host_busy = read[connection.pk]
             if isinstance(host_busy, CalendarError):
-                return SlotsResult(
-                    slots={}, offline=False, calendar_error=str(host_busy), time_zone=time_zone
-                )
+                return SlotsResult(offline=False, calendar_error=str(host_busy), time_zone=time_zone)
             busy = without_own_event(list(host_busy), own=own, written=bool(booking.calendar_event_id))
         inputs.append(
             host_inputs(
@@ -496,9 +506,7 @@ def reschedule_slots(
         )
     if duration == own_minutes:
         starts = [s for s in starts if s != own[0]]  # where it is already
-    return SlotsResult(
-        slots=slots_by_local_date(slots=starts, time_zone=time_zone), offline=False, time_zone=time_zone
-    )
+    return SlotsResult(offline=False, starts=starts, time_zone=time_zone)
 
 
 def booker_response(booking: Booking) -> str:
