@@ -748,9 +748,14 @@ class CalDAVAdapter:
         # window) and says so: such an event is stored with those spans, never dropped.
         now = datetime.now(UTC)
         unreadable: list[UnreadableEvent] = []
+        # Parsed once for both the expansion and the fields: parsing is most of a sync's work.
+        try:
+            parsed: icalendar.Calendar | None = icalendar.Calendar.from_ical(data)
+        except Exception:
+            parsed = None  # the expansion and the fields below say what is wrong with it
         try:
             occurrences = busy_from_calendar(
-                calendar=data,
+                calendar=data if parsed is None else parsed,
                 start=now - SYNC_PAST,
                 end=now + SYNC_FUTURE,
                 time_zone=self.time_zone,
@@ -763,7 +768,7 @@ class CalDAVAdapter:
             unreadable.append(UnreadableEvent(event=name, reason="data", detail=str(error)))
             occurrences = [BusyInterval(start=now - SYNC_PAST, end=now + SYNC_FUTURE)]
         try:
-            calendar = icalendar.Calendar.from_ical(data)
+            calendar = icalendar.Calendar.from_ical(data) if parsed is None else parsed
             events = list(calendar.walk("VEVENT"))
             if not events:
                 return None
