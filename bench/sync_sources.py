@@ -208,8 +208,14 @@ def warm_radicale(*, calendar_url: str, username: str, password: str) -> None:
 def prepared_radicale_folder(*, events: int, calendars: int = 1) -> Path:
     """A Radicale data folder with ``calendars`` calendars (``bench-0`` ...) of ``events`` events each,
     read once (``warm_radicale``); made on first use and kept in the temporary folder for later runs,
-    since the first reading costs minutes at 10,000 events."""
+    since the first reading costs minutes at 10,000 events.
+
+    The first calendar is made by MKCALENDAR; the others are copies of its folder's properties (what
+    Radicale keeps of a calendar), which is much faster for a thousand.
+    """
+    import json
     import tempfile
+    from concurrent.futures import ThreadPoolExecutor
 
     from yoyaku.demo.radicale import RadicaleServer
 
@@ -218,15 +224,26 @@ def prepared_radicale_folder(*, events: int, calendars: int = 1) -> Path:
         return folder
     origin = origin_now()
     with RadicaleServer(data_dir=folder) as radicale:
+        first = radicale.ensure_calendar("bench-0")
+        home = folder / "collections" / "collection-root" / radicale.username
+        properties = json.loads((home / "bench-0" / ".Radicale.props").read_text())
         for number in range(calendars):
-            url = radicale.ensure_calendar(f"bench-{number}")
+            name = f"bench-{number}"
+            (home / name).mkdir(exist_ok=True)
+            (home / name / ".Radicale.props").write_text(json.dumps({**properties, "D:displayname": name}))
             write_radicale_objects(
                 storage=folder / "collections",
                 user=radicale.username,
-                calendar=f"bench-{number}",
+                calendar=name,
                 events=events,
                 origin=origin,
             )
+
+        def warm(number: int) -> None:
+            url = first.replace("bench-0/", f"bench-{number}/")
             warm_radicale(calendar_url=url, username=radicale.username, password=radicale.password)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(warm, range(calendars)))
     (folder / "ready").write_text(origin.isoformat())
     return folder

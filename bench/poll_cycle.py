@@ -1,0 +1,184 @@
+"""The fallback poll of many connections, drained by two real huey consumers.
+
+Command: ``python -m bench.poll_cycle [CONNECTIONS] [EVENTS]`` (default 1,000 connections with 10
+events each). Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is made and dropped) and
+Redis on 127.0.0.1:6379 (database 13, which must be empty; the huey queue lives there).
+
+Every connection is a CalDAV calendar of its own on one Radicale (CalDAV has no push, so the poll
+is its only way to see changes; one server process also makes a fair bottleneck). Two consumers
+(``bench.poll_consumer``: ``run_huey`` with one worker each, every sync recorded) drain:
+
+1. the first poll: every connection due and never synced (a complete listing each), and each
+   connection asked for a second time at once, as a push arriving during the poll would: the
+   lease must keep two consumers from syncing one connection at the same time;
+2. a steady poll: every connection due again, nothing changed (an incremental sync each).
+
+It prints the cycle's time (from queueing to the end of the last sync), the syncs' own times
+(p50, p95) and whether any two syncs of one connection overlapped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench.poll_consumer import SYNCS_KEY
+from bench.sync_sources import prepared_radicale_folder
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+CONSUMERS = 2
+
+
+def main() -> int:
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    connections = numbers[0] if numbers else 1000
+    events = numbers[1] if len(numbers) > 1 else 10
+    import psycopg
+    import redis
+
+    queue = redis.Redis.from_url(REDIS_URL)
+    if queue.dbsize():
+        print(f"Redis database {REDIS_URL} is not empty; not touching it.")
+        return 1
+    started = time.perf_counter()
+    folder = prepared_radicale_folder(events=events, calendars=connections)
+    took = time.perf_counter() - started
+    print(f"Radicale with {connections:,} calendars of {events} events ready in {took:.0f} s")
+    database = f"yoyaku_bench_poll_{os.getpid()}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "yoyaku.settings",
+            "YOYAKU_DATA_DIR": tempfile.mkdtemp(prefix="yoyaku-bench-poll-"),
+            "YOYAKU_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+            "YOYAKU_REDIS_URL": REDIS_URL,
+            "YOYAKU_ALLOWED_CALENDAR_NETWORKS": "127.0.0.0/8",
+            "YOYAKU_SYNC_PUSH": "0",
+        }
+    )
+    consumers: list[subprocess.Popen[bytes]] = []
+    try:
+        from yoyaku.demo.radicale import RadicaleServer
+
+        with RadicaleServer(data_dir=folder) as radicale:
+            ids = set_up(radicale=radicale, connections=connections)
+            repository = Path(__file__).resolve().parent.parent
+            for _ in range(CONSUMERS):
+                consumer = [sys.executable, "-m", "bench.poll_consumer"]
+                consumers.append(subprocess.Popen(consumer, cwd=repository))
+            time.sleep(3)  # the consumers load Django
+            report("first poll (complete listings), each connection asked twice", run_cycle(ids, twice=True))
+            report("steady poll (incremental, nothing changed)", run_cycle(ids, twice=False))
+    finally:
+        for consumer in consumers:
+            consumer.terminate()
+        for consumer in consumers:
+            consumer.wait(timeout=30)
+        from django.db import connections as django_connections
+
+        django_connections.close_all()
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        queue.flushdb()  # checked empty before the run: only this run's keys are there
+    return 0
+
+
+def set_up(*, radicale: Any, connections: int) -> list[int]:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    from yoyaku.accounts.models import CalendarConnection, Provider, Workspace
+    from yoyaku.accounts.services import create_user
+
+    workspace = Workspace.objects.create(name="bench")
+    made = []
+    for number in range(connections):
+        user = create_user(username=f"host{number}", workspace=workspace, email=f"host{number}@example.com")
+        calendar_url = f"{radicale.url}{radicale.username}/bench-{number}/"
+        connection = CalendarConnection(
+            user=user,
+            provider=Provider.CALDAV,
+            account_email=user.email,
+            server_url=radicale.url,
+            username=radicale.username,
+            conflict_calendar_ids=[calendar_url],
+            write_calendar_id=calendar_url,
+        )
+        connection.secret = radicale.password
+        made.append(connection)
+    CalendarConnection.objects.bulk_create(made)
+    return list(CalendarConnection.objects.values_list("pk", flat=True))
+
+
+def run_cycle(ids: list[int], *, twice: bool) -> dict[str, Any]:
+    import redis
+    from django.utils import timezone
+    from huey.contrib.djhuey import HUEY
+
+    from yoyaku.calendar_sync.models import ConnectionSync
+    from yoyaku.calendar_sync.tasks import queue_due_syncs, sync_connection
+
+    queue = redis.Redis.from_url(REDIS_URL)
+    queue.delete(SYNCS_KEY)
+    ConnectionSync.objects.filter(connection_id__in=ids).update(next_poll_at=timezone.now())
+    begun = time.time()
+    queued = queue_due_syncs()
+    if twice:
+        for connection_id in ids:
+            sync_connection(connection_id)
+    enqueued = time.time() - begun
+    quiet = 0
+    while quiet < 3:  # the queue and the schedule empty, and no sync recorded, for 1.5 s
+        time.sleep(0.5)
+        before = queue.llen(SYNCS_KEY)
+        idle = HUEY.pending_count() == 0 and HUEY.scheduled_count() == 0
+        done = {json.loads(r)[0] for r in queue.lrange(SYNCS_KEY, 0, -1)} >= set(ids)
+        quiet = quiet + 1 if idle and done and queue.llen(SYNCS_KEY) == before else 0
+    syncs = [json.loads(r) for r in queue.lrange(SYNCS_KEY, 0, -1)]
+    return {"begun": begun, "queued": queued, "enqueued": enqueued, "syncs": syncs, "ids": ids}
+
+
+def report(title: str, cycle: dict[str, Any]) -> None:
+    syncs = cycle["syncs"]
+    durations = sorted(end - start for _id, _pid, start, end, _ok in syncs)
+    first_done: dict[int, float] = {}
+    by_connection: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for connection_id, _pid, start, end, _ok in syncs:
+        first_done[connection_id] = min(first_done.get(connection_id, end), end)
+        by_connection[connection_id].append((start, end))
+    overlaps = 0
+    for spans in by_connection.values():
+        spans.sort()
+        overlaps += sum(1 for (_s, e), (s2, _e2) in itertools.pairwise(spans) if s2 < e)
+    failed = sum(1 for *_rest, ok in syncs if not ok)
+    every_once = max(first_done.values()) - cycle["begun"]
+    drained = max(end for *_rest, end, _ok in syncs) - cycle["begun"]
+    per_consumer = defaultdict(int)
+    for _id, pid, *_rest in syncs:
+        per_consumer[pid] += 1
+    print(f"\n{title}")
+    queued = f"{cycle['queued']:,} ({cycle['enqueued']:.1f} s)"
+    print(f"  connections: {len(cycle['ids']):,}; queued by the poll: {queued}")
+    print(f"  every connection synced once after {every_once:.1f} s; last sync ended after {drained:.1f} s")
+    print(f"  syncs run: {len(syncs):,} (per consumer: {sorted(per_consumer.values())}); failed: {failed}")
+    print(
+        f"  one sync: p50 {statistics.median(durations) * 1000:.0f} ms, "
+        f"p95 {durations[int(len(durations) * 0.95) - 1] * 1000:.0f} ms, max {durations[-1] * 1000:.0f} ms"
+    )
+    print(f"  two syncs of one connection at the same time: {overlaps}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
