@@ -8,10 +8,10 @@ Every connection is a CalDAV calendar of its own on one Radicale (CalDAV has no 
 is its only way to see changes; one server process also makes a fair bottleneck). Two consumers
 (``bench.poll_consumer``: ``run_huey`` with one worker each, every sync recorded) drain:
 
-1. the first poll: every connection due and never synced (a complete listing each), and each
-   connection asked for a second time at once, as a push arriving during the poll would: the
-   lease must keep two consumers from syncing one connection at the same time;
-2. a steady poll: every connection due again, nothing changed (an incremental sync each).
+1. the first poll: every connection due and never synced (a complete listing each);
+2. a steady poll: every connection due again, nothing changed (an incremental sync each);
+3. every connection queued twice back to back, as a push arriving while the poll's sync waits:
+   the lease must keep the two consumers from syncing one connection at the same time.
 
 It prints the cycle's time (from queueing to the end of the last sync), the syncs' own times
 (p50, p95) and whether any two syncs of one connection overlapped.
@@ -31,7 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.poll_consumer import SYNCS_KEY
+from bench.poll_consumer import REFUSED_KEY, SYNCS_KEY
 from bench.sync_sources import prepared_radicale_folder
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -77,8 +77,9 @@ def main() -> int:
                 consumer = [sys.executable, "-m", "bench.poll_consumer"]
                 consumers.append(subprocess.Popen(consumer, cwd=repository))
             time.sleep(3)  # the consumers load Django
-            report("first poll (complete listings), each connection asked twice", run_cycle(ids, twice=True))
+            report("first poll (complete listings)", run_cycle(ids, twice=False))
             report("steady poll (incremental, nothing changed)", run_cycle(ids, twice=False))
+            report("lease: every connection queued twice back to back", run_cycle(ids, twice=True))
     finally:
         for consumer in consumers:
             consumer.terminate()
@@ -132,12 +133,18 @@ def run_cycle(ids: list[int], *, twice: bool) -> dict[str, Any]:
 
     queue = redis.Redis.from_url(REDIS_URL)
     queue.delete(SYNCS_KEY)
-    ConnectionSync.objects.filter(connection_id__in=ids).update(next_poll_at=timezone.now())
+    queue.delete(REFUSED_KEY)
     begun = time.time()
-    queued = queue_due_syncs()
     if twice:
+        # As a push notification arriving while the poll's sync of the connection waits in the queue.
         for connection_id in ids:
             sync_connection(connection_id)
+            sync_connection(connection_id)
+        queued = 2 * len(ids)
+    else:
+        ConnectionSync.objects.filter(connection_id__in=ids).update(next_poll_at=timezone.now())
+        begun = time.time()
+        queued = queue_due_syncs()
     enqueued = time.time() - begun
     quiet = 0
     while quiet < 3:  # the queue and the schedule empty, and no sync recorded, for 1.5 s
@@ -147,10 +154,20 @@ def run_cycle(ids: list[int], *, twice: bool) -> dict[str, Any]:
         done = {json.loads(r)[0] for r in queue.lrange(SYNCS_KEY, 0, -1)} >= set(ids)
         quiet = quiet + 1 if idle and done and queue.llen(SYNCS_KEY) == before else 0
     syncs = [json.loads(r) for r in queue.lrange(SYNCS_KEY, 0, -1)]
-    return {"begun": begun, "queued": queued, "enqueued": enqueued, "syncs": syncs, "ids": ids}
+    refused = int(queue.get(REFUSED_KEY) or 0)
+    return {
+        "begun": begun,
+        "queued": queued,
+        "enqueued": enqueued,
+        "syncs": syncs,
+        "ids": ids,
+        "refused": refused,
+    }
 
 
 def report(title: str, cycle: dict[str, Any]) -> None:
+    from yoyaku.calendar_sync.tasks import LOCKED_RETRY_SECONDS
+
     syncs = cycle["syncs"]
     durations = sorted(end - start for _id, _pid, start, end, _ok in syncs)
     first_done: dict[int, float] = {}
@@ -170,13 +187,14 @@ def report(title: str, cycle: dict[str, Any]) -> None:
         per_consumer[pid] += 1
     print(f"\n{title}")
     queued = f"{cycle['queued']:,} ({cycle['enqueued']:.1f} s)"
-    print(f"  connections: {len(cycle['ids']):,}; queued by the poll: {queued}")
+    print(f"  connections: {len(cycle['ids']):,}; syncs queued: {queued}")
     print(f"  every connection synced once after {every_once:.1f} s; last sync ended after {drained:.1f} s")
     print(f"  syncs run: {len(syncs):,} (per consumer: {sorted(per_consumer.values())}); failed: {failed}")
     print(
         f"  one sync: p50 {statistics.median(durations) * 1000:.0f} ms, "
         f"p95 {durations[int(len(durations) * 0.95) - 1] * 1000:.0f} ms, max {durations[-1] * 1000:.0f} ms"
     )
+    print(f"  leases refused (the sync queued again {LOCKED_RETRY_SECONDS} s later): {cycle['refused']:,}")
     print(f"  two syncs of one connection at the same time: {overlaps}")
 
 

@@ -27,6 +27,7 @@ they expand and an override can move an instance into or out of the window.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -1298,8 +1299,10 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
+@functools.cache
 def tls_context() -> ssl.SSLContext:
-    """The trust store for CalDAV servers (the system's default, through httpx)."""
+    """The trust store for CalDAV servers (the system's default, through httpx), loaded once per
+    process: loading it costs about 20 ms, which every sync of every connection paid before."""
     return httpx.create_ssl_context(trust_env=False)
 
 

@@ -11,9 +11,11 @@ empty because it could not be read: those paths raise (fail closed).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -290,6 +292,7 @@ class MicrosoftCalendar:
         self._mailbox_zone: str | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            verify=_tls_context(),
             transport=transport,
             headers={"Prefer": PREFER_UTC, "Accept": "application/json"},
         )
@@ -860,6 +863,13 @@ class MicrosoftCalendar:
         response = self._request("DELETE", f"/subscriptions/{quote(subscription_id, safe='')}")
         if response.status_code not in (200, 204, 404):
             raise self._error(response)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default trust store, loaded once per process: each adapter (one per sync, per push
+    notification) loading its own cost about 20 ms."""
+    return httpx.create_ssl_context()
 
 
 def graph_busy_status(event: Mapping[str, Any]) -> BusyStatus | None:
