@@ -1,8 +1,9 @@
 """The fallback poll of many connections, drained by two real huey consumers.
 
 Command: ``python -m bench.poll_cycle [CONNECTIONS] [EVENTS]`` (default 1,000 connections with 10
-events each). Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is made and dropped) and
-Redis on 127.0.0.1:6379 (database 13, which must be empty; the huey queue lives there).
+events each). Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is made and dropped). The
+queue is huey's SQLite one, in the run's own data folder: a Redis queue is shared by whatever else
+uses that Redis database under the same queue name.
 
 Every connection is a CalDAV calendar of its own on one Radicale (CalDAV has no push, so the poll
 is its only way to see changes; one server process also makes a fair bottleneck). Two consumers
@@ -31,10 +32,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.poll_consumer import REFUSED_KEY, SYNCS_KEY
 from bench.sync_sources import prepared_radicale_folder
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
 CONSUMERS = 2
 
 
@@ -43,12 +42,7 @@ def main() -> int:
     connections = numbers[0] if numbers else 1000
     events = numbers[1] if len(numbers) > 1 else 10
     import psycopg
-    import redis
 
-    queue = redis.Redis.from_url(REDIS_URL)
-    if queue.dbsize():
-        print(f"Redis database {REDIS_URL} is not empty; not touching it.")
-        return 1
     started = time.perf_counter()
     folder = prepared_radicale_folder(events=events, calendars=connections)
     took = time.perf_counter() - started
@@ -61,7 +55,6 @@ def main() -> int:
             "DJANGO_SETTINGS_MODULE": "yoyaku.settings",
             "YOYAKU_DATA_DIR": tempfile.mkdtemp(prefix="yoyaku-bench-poll-"),
             "YOYAKU_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
-            "YOYAKU_REDIS_URL": REDIS_URL,
             "YOYAKU_ALLOWED_CALENDAR_NETWORKS": "127.0.0.0/8",
             "YOYAKU_SYNC_PUSH": "0",
         }
@@ -90,7 +83,6 @@ def main() -> int:
         django_connections.close_all()
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        queue.flushdb()  # checked empty before the run: only this run's keys are there
     return 0
 
 
@@ -123,17 +115,32 @@ def set_up(*, radicale: Any, connections: int) -> list[int]:
     return list(CalendarConnection.objects.values_list("pk", flat=True))
 
 
+def read_records() -> tuple[list[list[Any]], int]:
+    """What the consumers recorded so far: the syncs, and the count of leases refused."""
+    from django.conf import settings
+
+    syncs: list[list[Any]] = []
+    refused = 0
+    for path in Path(settings.DATA_DIR).glob("syncs-*.jsonl"):
+        for line in path.read_text().splitlines():
+            if not line.endswith("]"):
+                continue  # being written
+            record = json.loads(line)
+            if record[0] == "refused":
+                refused += 1
+            else:
+                syncs.append(record)
+    return syncs, refused
+
+
 def run_cycle(ids: list[int], *, twice: bool) -> dict[str, Any]:
-    import redis
     from django.utils import timezone
     from huey.contrib.djhuey import HUEY
 
     from yoyaku.calendar_sync.models import ConnectionSync
     from yoyaku.calendar_sync.tasks import queue_due_syncs, sync_connection
 
-    queue = redis.Redis.from_url(REDIS_URL)
-    queue.delete(SYNCS_KEY)
-    queue.delete(REFUSED_KEY)
+    _before, refused_before = read_records()
     begun = time.time()
     if twice:
         # As a push notification arriving while the poll's sync of the connection waits in the queue.
@@ -149,19 +156,19 @@ def run_cycle(ids: list[int], *, twice: bool) -> dict[str, Any]:
     quiet = 0
     while quiet < 3:  # the queue and the schedule empty, and no sync recorded, for 1.5 s
         time.sleep(0.5)
-        before = queue.llen(SYNCS_KEY)
+        syncs, _refused = read_records()
         idle = HUEY.pending_count() == 0 and HUEY.scheduled_count() == 0
-        done = {json.loads(r)[0] for r in queue.lrange(SYNCS_KEY, 0, -1)} >= set(ids)
-        quiet = quiet + 1 if idle and done and queue.llen(SYNCS_KEY) == before else 0
-    syncs = [json.loads(r) for r in queue.lrange(SYNCS_KEY, 0, -1)]
-    refused = int(queue.get(REFUSED_KEY) or 0)
+        done = {s[0] for s in syncs if s[2] >= begun} >= set(ids)
+        quiet = quiet + 1 if idle and done and len(read_records()[0]) == len(syncs) else 0
+    syncs, refused = read_records()
+    cycle_syncs = [s for s in syncs if s[2] >= begun]
     return {
         "begun": begun,
         "queued": queued,
         "enqueued": enqueued,
-        "syncs": syncs,
+        "syncs": cycle_syncs,
         "ids": ids,
-        "refused": refused,
+        "refused": refused - refused_before,
     }
 
 
