@@ -8,7 +8,8 @@ events for every source: ``bench/sync_sources.py``), runs one sync of a connecti
 temporary SQLite database (or on ``YOYAKU_DATABASE_URL``, which must then be a scratch database),
 and prints the wall time, the rows stored, the pages and the time to rebuild the busy index. With
 ``--memory`` it prints the peak of Python memory during the sync instead (tracemalloc slows the run
-down, so the times of that run are not comparable). The emulators run in processes of their own,
+down, so the times of that run are not comparable; the client libraries are loaded before, so the
+peak is the sync's own working set). The emulators run in processes of their own,
 so neither their memory nor their work is counted; Radicale is a process of its own anyway.
 
 For Google and Graph it then times one pushed change: a channel (Google) or subscription (Graph)
@@ -27,7 +28,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def main() -> int:
 
         django.setup()
         call_command("migrate", interactive=False, verbosity=0)
+        from yoyaku.accounts.calendar_registry import adapter_for
         from yoyaku.accounts.models import Workspace
         from yoyaku.accounts.services import create_user
         from yoyaku.calendar_sync import services
@@ -75,6 +77,10 @@ def main() -> int:
         connection = make_connection(user)
         pages = count_pages(services)
         if memory:
+            # The modules a sync loads (client libraries, the discovery document) are loaded once per
+            # process; load them first, so the peak is the sync's own working set.
+            with closing(adapter_for(connection)) as adapter:
+                adapter.list_calendars()
             tracemalloc.start()
         started = time.perf_counter()
         assert sync_connection_now(connection_id=connection.pk), "the sync failed"

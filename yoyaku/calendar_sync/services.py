@@ -218,6 +218,7 @@ def apply_sync_pages(
                 )
                 return listing_since is not None
         applied = True
+        del page  # not kept while the adapter reads the next one
     raise CalendarUnavailable(
         "The calendar's listing ended before its last page; the next sync reads it again."
     )

@@ -649,6 +649,7 @@ class CalDAVAdapter:
                 token=listing.token if last else "",
                 last=last,
             )
+            del changed  # not kept while the next batch is fetched
 
     def _objects(self, collection: str, responses: list[_DavResponse]) -> Iterator[tuple[str, bytes, str]]:
         for item in responses:

@@ -537,8 +537,9 @@ class GoogleCalendarAdapter:
                 what=what,
                 passthrough=passthrough,
             )
-            yield page
             page_token = page.get("nextPageToken")
+            yield page
+            del page  # not kept while the next page is read: one page in memory at a time
             if not page_token:
                 return
 
@@ -711,13 +712,10 @@ class GoogleCalendarAdapter:
                 elif "start" in event and "end" in event:
                     changed.append(self._remote_event(event, zone=zone))
             last = not page.get("nextPageToken")
-            yield SyncPage(
-                changed=changed,
-                removed=removed,
-                full=token is None,
-                token=str(page.get("nextSyncToken") or "") if last else "",
-                last=last,
-            )
+            next_token = str(page.get("nextSyncToken") or "") if last else ""
+            del page  # neither it nor this page's events are kept while the next page is read
+            yield SyncPage(changed=changed, removed=removed, full=token is None, token=next_token, last=last)
+            del changed, removed
 
     @staticmethod
     def _remote_event(event: Mapping[str, Any], *, zone: ZoneInfo) -> RemoteEvent:

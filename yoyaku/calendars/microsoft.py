@@ -755,7 +755,9 @@ class MicrosoftCalendar:
             link = data.get("@odata.nextLink")
             if not link:
                 raise CalendarUnavailable("Microsoft 365 ended a sync without a delta link.")
+            del data, response  # neither they nor this page's events are kept while the next is read
             yield SyncPage(changed=changed, removed=removed, full=full)
+            del changed, removed
             url = str(link)
 
     def _whole_event(self, event_id: str) -> dict[str, Any] | None:
