@@ -721,11 +721,12 @@ class CalDAVAdapter:
                     raise _forbidden(conditions, method="REPORT", url=collection)
                 raise CalendarError(f"The CalDAV server refused to sync ({status}).")
             root = _parse_xml(response.content)
+            del response  # the parsed tree is enough; a listing of 10,000 objects is megabytes
             token_element = root.find(_q(DAV, "sync-token"))
             new_token = (token_element.text or "").strip() if token_element is not None else ""
             truncated = False
             collection_path = urlsplit(collection).path.rstrip("/")
-            for item in _responses(root):
+            for item in _iter_responses(root):
                 url = self._canonical(urljoin(collection, item.href))
                 if urlsplit(url).path.rstrip("/") == collection_path:
                     truncated = item.status == 507
@@ -1110,7 +1111,11 @@ def _status_code(text: str | None) -> int | None:
 
 
 def _responses(root: Any) -> list[_DavResponse]:
-    result: list[_DavResponse] = []
+    return list(_iter_responses(root))
+
+
+def _iter_responses(root: Any) -> Iterator[_DavResponse]:
+    """The multistatus answer's responses one at a time (a sync's listing has one per object)."""
     for response in root.iter(_q(DAV, "response")):
         href_element = response.find(_q(DAV, "href"))
         if href_element is None or not (href_element.text or "").strip():
@@ -1129,8 +1134,7 @@ def _responses(root: Any) -> list[_DavResponse]:
                     item.props[child.tag] = child
                 else:
                     item.missing.add(child.tag)
-        result.append(item)
-    return result
+        yield item
 
 
 def _first_href(element: Any) -> str | None:
