@@ -1,15 +1,17 @@
 """The sync engines: bring a connection's event store and busy index up to date with its calendar.
 
 One entry point, ``sync_connection_now``, for every provider. Google, Microsoft 365 and
-CalDAV are synced incrementally through the adapters' ``sync(token=...)`` (Google
-events.list syncToken, Graph calendarView delta links, CalDAV sync-collection, RFC 6578);
-an expired token makes the adapter return a complete listing (``full=True``) and the store
-drops what it did not see. Exchange has no two-way sync by the product's rules: it is
-polled for busy time only (a CalendarView window) and nothing of it enters the store.
+CalDAV are synced incrementally through the adapters' ``sync_pages(token=...)`` (Google
+events.list syncToken, Graph calendarView delta links, CalDAV sync-collection, RFC 6578),
+which yield the listing a page at a time; an expired token makes the adapter list
+everything (``full`` pages) and the store drops what that listing did not see. Exchange has
+no two-way sync by the product's rules: it is polled for busy time only (a CalendarView
+window) and nothing of it enters the store.
 
-Applying a result is idempotent (an event's rows are replaced, never added to) and done in
-one transaction per calendar; the busy index is then rebuilt from the store. Bookings and
-CRM meetings refer to events by provider id, so replacing rows keeps every link.
+Applying a page is idempotent (an event's rows are replaced, never added to) and done in a
+transaction of its own; the token moves with the last page, and the busy index is then
+rebuilt from the store. Bookings and CRM meetings refer to events by provider id, so
+replacing rows keeps every link.
 """
 
 from __future__ import annotations
