@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve worker test lint typecheck bench bench-sync install clean
+.PHONY: demo serve worker test lint typecheck bench bench-sync bench-initial-sync bench-poll install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench: $(STAMP)
 
 bench-sync: $(STAMP)
 	$(BIN)/python -m bench.busy_index
+
+bench-initial-sync: $(STAMP)
+	for source in google graph radicale; do $(BIN)/python -m bench.initial_sync $$source || exit 1; done
+
+bench-poll: $(STAMP)
+	$(BIN)/python -m bench.poll_cycle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -1,11 +1,14 @@
 """What one applied sync changed, and who follows it.
 
-After the store takes a sync result (``services.apply_sync_result``), the events it changed
-or removed are handed, in the same transaction, to the apps that mirror calendar events:
+After the store takes each page of a sync listing (``services.apply_sync_pages``), the events
+that page changed or removed are handed, in the same transaction, to the apps that mirror
+calendar events (after the last page of a complete listing, one more call hands over the
+events that listing did not see):
 bookings follow their own events (moved, cancelled, attendees' answers) and the CRM logs
 other events with the workspace's contacts. Running in the same transaction means a
-follower that fails rolls the sync position back, so the change is read again by the
-next sync instead of being lost.
+follower that fails rolls its page back and the sync position stays where it was (it moves
+only with the last page), so the change is read again by the next sync instead of being
+lost. That next sync hands the pages before it over again too: following must be idempotent.
 
 Exchange never gets here: it is polled for busy time only, and nothing of it flows into
 bookings or the CRM by the product's rules.
@@ -21,7 +24,7 @@ from yoyaku.accounts.models import CalendarConnection
 
 @dataclass(frozen=True)
 class StoreChanges:
-    """The events of one calendar of a connection that one applied sync result touched.
+    """The events of one calendar of a connection that one applied sync page touched.
 
     ``changed_event_ids`` are provider ids now in the store with new data (a series' every
     stored instance shares its id); ``removed_event_ids`` are ids the store no longer holds

@@ -1,15 +1,17 @@
 """The sync engines: bring a connection's event store and busy index up to date with its calendar.
 
 One entry point, ``sync_connection_now``, for every provider. Google, Microsoft 365 and
-CalDAV are synced incrementally through the adapters' ``sync(token=...)`` (Google
-events.list syncToken, Graph calendarView delta links, CalDAV sync-collection, RFC 6578);
-an expired token makes the adapter return a complete listing (``full=True``) and the store
-drops what it did not see. Exchange has no two-way sync by the product's rules: it is
-polled for busy time only (a CalendarView window) and nothing of it enters the store.
+CalDAV are synced incrementally through the adapters' ``sync_pages(token=...)`` (Google
+events.list syncToken, Graph calendarView delta links, CalDAV sync-collection, RFC 6578),
+which yield the listing a page at a time; an expired token makes the adapter list
+everything (``full`` pages) and the store drops what that listing did not see. Exchange has
+no two-way sync by the product's rules: it is polled for busy time only (a CalendarView
+window) and nothing of it enters the store.
 
-Applying a result is idempotent (an event's rows are replaced, never added to) and done in
-one transaction per calendar; the busy index is then rebuilt from the store. Bookings and
-CRM meetings refer to events by provider id, so replacing rows keeps every link.
+Applying a page is idempotent (an event's rows are replaced, never added to) and done in a
+transaction of its own; the token moves with the last page, and the busy index is then
+rebuilt from the store. Bookings and CRM meetings refer to events by provider id, so
+replacing rows keeps every link.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from yoyaku.calendars.base import (
     CalendarAdapter,
     CalendarAuthError,
     CalendarError,
+    CalendarUnavailable,
     RemoteEvent,
+    SyncPage,
     SyncResult,
     UnreadableEvent,
     blocking_intervals,
@@ -151,9 +155,9 @@ def _sync_events(*, connection: CalendarConnection, adapter: CalendarAdapter, no
             and now - state.full_synced_at < full_every
         ):
             token = state.token
-        result = adapter.sync(token=token, calendar_id=calendar_id or None)
-        apply_sync_result(connection=connection, calendar_id=calendar_id, result=result, now=now)
-        full_at = now if (result.full or token is None) else (state.full_synced_at if state else now)
+        pages = adapter.sync_pages(token=token, calendar_id=calendar_id or None)
+        full = apply_sync_pages(connection=connection, calendar_id=calendar_id, pages=pages, now=now)
+        full_at = now if (full or token is None) else (state.full_synced_at if state else now)
         oldest_full = min(oldest_full, full_at or now)
     rebuild_index(connection=connection, now=now)
     record_unreadable_events(connection=connection, events=unreadable_in_store(connection=connection))
@@ -176,48 +180,155 @@ def unreadable_in_store(*, connection: CalendarConnection) -> list[UnreadableEve
     return list(found.values())
 
 
+def apply_sync_pages(
+    *, connection: CalendarConnection, calendar_id: str, pages: Iterable[SyncPage], now: datetime
+) -> bool:
+    """Apply a listing page by page, each page in a transaction of its own; True if it was complete.
+
+    Only one page is held at a time, so memory does not grow with the calendar. The token is
+    stored with the last page, so a sync that stops midway starts again from the old token and
+    applies the pages again, which changes nothing more. A complete listing marks every row it
+    writes with the listing's start (``synced_at``); after its last page, rows of the calendar
+    marked earlier were not seen and are deleted (``_drop_unseen``).
+    """
+    listing_since: datetime | None = None
+    applied = False
+    for page in pages:
+        if page.full and listing_since is None:
+            # Rows written by incremental pages before the switch were stamped ``now``: the
+            # complete listing's stamp must come after it, so they count as unseen unless listed.
+            listing_since = now if not applied else max(timezone.now(), now + timedelta(microseconds=1))
+        with transaction.atomic():
+            _apply_page(
+                connection=connection,
+                calendar_id=calendar_id,
+                page=page,
+                synced_at=listing_since or now,
+                now=now,
+            )
+            if page.last:
+                if listing_since is not None:
+                    _drop_unseen(
+                        connection=connection, calendar_id=calendar_id, seen_since=listing_since, now=now
+                    )
+                _store_position(
+                    connection=connection,
+                    calendar_id=calendar_id,
+                    token=page.token,
+                    full=listing_since is not None,
+                    now=now,
+                )
+                return listing_since is not None
+        applied = True
+        del page  # not kept while the adapter reads the next one
+    raise CalendarUnavailable(
+        "The calendar's listing ended before its last page; the next sync reads it again."
+    )
+
+
 def apply_sync_result(
     *, connection: CalendarConnection, calendar_id: str, result: SyncResult, now: datetime
-) -> StoreChanges:
-    """Apply one sync result to the store, in one transaction; applying it twice changes nothing more.
+) -> None:
+    """Apply a whole listing given at once (one page); applying it twice changes nothing more."""
+    page = SyncPage(
+        changed=result.changed, removed=result.removed, full=result.full, token=result.token, last=True
+    )
+    apply_sync_pages(connection=connection, calendar_id=calendar_id, pages=[page], now=now)
 
-    Bookings and the CRM follow what changed (``changes.follow_store_changes``) in the same
-    transaction, so the sync position only moves once they have.
+
+def _apply_page(
+    *, connection: CalendarConnection, calendar_id: str, page: SyncPage, synced_at: datetime, now: datetime
+) -> None:
+    """Replace the rows of the page's events and hand what changed to the followers (``changes.py``),
+    inside the caller's transaction: a follower that fails leaves the sync position where it was."""
+    rows = SyncedEvent.objects.filter(connection=connection, calendar_id=calendar_id)
+    changed_ids = {event.id for event in page.changed}
+    # Every deletion the provider reports, stored or not: an event Yoyaku wrote and the host deleted
+    # before any sync read it is still a deletion its booking must follow.
+    removed = set(page.removed) - changed_ids
+    _delete_events(rows, removed | changed_ids)
+    SyncedEvent.objects.bulk_create(
+        _rows(connection=connection, calendar_id=calendar_id, events=page.changed, now=synced_at),
+        batch_size=BATCH,
+    )
+    changes = _changes(
+        connection=connection,
+        calendar_id=calendar_id,
+        changed=changed_ids,
+        removed=removed,
+        full=page.full,
+        now=now,
+    )
+    follow_store_changes(connection=connection, changes=changes, now=now)
+
+
+def _drop_unseen(
+    *, connection: CalendarConnection, calendar_id: str, seen_since: datetime, now: datetime
+) -> None:
+    """After a complete listing: delete the calendar's events it did not list, and tell the followers.
+
+    Every row the listing wrote is stamped ``seen_since`` or later, so the unseen are the older
+    rows; the database holds the mark, so no set of every seen id is kept in memory.
     """
     rows = SyncedEvent.objects.filter(connection=connection, calendar_id=calendar_id)
-    changed_ids = {event.id for event in result.changed}
-    with transaction.atomic():
-        known = set(rows.values_list("event_id", flat=True).distinct())
-        # Every deletion the provider reports, known to the store or not: an event Yoyaku wrote and
-        # the host deleted before any sync read it is still a deletion its booking must follow.
-        removed = set(result.removed)
-        if result.full:
-            removed |= known - changed_ids
-            _delete_events(rows, known - changed_ids)
-        _delete_events(rows, set(result.removed) | changed_ids)
-        SyncedEvent.objects.bulk_create(
-            _rows(connection=connection, calendar_id=calendar_id, events=result.changed, now=now),
-            batch_size=BATCH,
-        )
-        state, _created = CalendarSyncState.objects.select_for_update().get_or_create(
-            connection=connection, calendar_id=calendar_id
-        )
-        state.token = result.token
-        state.last_success_at = now
-        if result.full:
-            state.full_synced_at = now
-        state.save()
-        changes = StoreChanges(
-            connection_id=connection.pk,
-            calendar_id=calendar_id,
-            changed_event_ids=frozenset(changed_ids),
-            removed_event_ids=frozenset(removed - changed_ids),
-            full=result.full,
-            window_start=now - SYNC_PAST,
-            window_end=now + SYNC_FUTURE,
-        )
-        follow_store_changes(connection=connection, changes=changes, now=now)
-    return changes
+    unseen_rows = rows.filter(synced_at__lt=seen_since)
+    unseen = set(unseen_rows.values_list("event_id", flat=True).distinct())
+    if not unseen:
+        return
+    # An event with a row written by the listing was seen (a stale instance of it is not an event).
+    seen = _stored_event_ids(rows.filter(synced_at__gte=seen_since), unseen)
+    unseen_rows.delete()
+    changes = _changes(
+        connection=connection,
+        calendar_id=calendar_id,
+        changed=set(),
+        removed=unseen - seen,
+        full=True,
+        now=now,
+    )
+    follow_store_changes(connection=connection, changes=changes, now=now)
+
+
+def _changes(
+    *,
+    connection: CalendarConnection,
+    calendar_id: str,
+    changed: set[str],
+    removed: set[str],
+    full: bool,
+    now: datetime,
+) -> StoreChanges:
+    return StoreChanges(
+        connection_id=connection.pk,
+        calendar_id=calendar_id,
+        changed_event_ids=frozenset(changed),
+        removed_event_ids=frozenset(removed),
+        full=full,
+        window_start=now - SYNC_PAST,
+        window_end=now + SYNC_FUTURE,
+    )
+
+
+def _store_position(
+    *, connection: CalendarConnection, calendar_id: str, token: str, full: bool, now: datetime
+) -> None:
+    state, _created = CalendarSyncState.objects.select_for_update().get_or_create(
+        connection=connection, calendar_id=calendar_id
+    )
+    state.token = token
+    state.last_success_at = now
+    if full:
+        state.full_synced_at = now
+    state.save()
+
+
+def _stored_event_ids(rows: QuerySet[SyncedEvent], event_ids: Iterable[str]) -> set[str]:
+    """Which of ``event_ids`` have rows among ``rows``."""
+    ids = list(event_ids)
+    found: set[str] = set()
+    for chunk in range(0, len(ids), BATCH):
+        found.update(rows.filter(event_id__in=ids[chunk : chunk + BATCH]).values_list("event_id", flat=True))
+    return found
 
 
 def _delete_events(rows: QuerySet[SyncedEvent], event_ids: Iterable[str]) -> None:

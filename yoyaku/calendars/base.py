@@ -7,7 +7,7 @@ tested against their protocol servers without a database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -111,6 +111,24 @@ class RemoteEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncPage:
+    """One page of a sync listing: what a provider sent in one answer (or one batch of fetches).
+
+    A listing is the pages of one ``sync_pages`` call; only its ``last`` page carries the token
+    to sync from next time, so a caller stores the token once every page has been taken.
+    """
+
+    changed: list[RemoteEvent] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    # True when this page belongs to a complete listing (no token, or the old one was rejected):
+    # once the last page is taken, anything known and not seen since the listing began is deleted.
+    # An adapter may start a complete listing after pages of an incremental one, never the reverse.
+    full: bool = False
+    token: str = ""
+    last: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SyncResult:
     changed: list[RemoteEvent] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -118,6 +136,25 @@ class SyncResult:
     # True when the old token was rejected and this is a complete listing:
     # the caller must treat anything it knew and did not see as deleted.
     full: bool = False
+
+
+def whole_listing(pages: Iterable[SyncPage]) -> SyncResult:
+    """A listing's pages gathered into one result (the ``sync`` form of ``sync_pages``).
+
+    A switch to a complete listing drops what the incremental pages before it said: the
+    complete listing holds all of it.
+    """
+    changed: list[RemoteEvent] = []
+    removed: list[str] = []
+    full = False
+    for page in pages:
+        if page.full and not full:
+            changed, removed, full = [], [], True
+        changed.extend(page.changed)
+        removed.extend(page.removed)
+        if page.last:
+            return SyncResult(changed=changed, removed=removed, token=page.token, full=full)
+    raise CalendarUnavailable("The calendar's listing ended before its last page.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +237,13 @@ class CalendarAdapter(Protocol):
 
     def cancel_event(self, *, event_id: str, calendar_id: str | None = None) -> None: ...
 
-    def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult: ...
+    def sync_pages(self, *, token: str | None, calendar_id: str | None = None) -> Iterator[SyncPage]:
+        """The changes since ``token`` page by page (None: a complete listing, every page ``full``)."""
+        ...
+
+    def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:
+        """``sync_pages`` gathered into one result (``whole_listing``)."""
+        ...
 
     def close(self) -> None:
         """Release the adapter's connections (HTTP clients, EWS sessions); callers close in a finally."""

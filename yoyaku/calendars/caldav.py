@@ -27,6 +27,7 @@ they expand and an override can move an instance into or out of the window.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -58,10 +59,12 @@ from yoyaku.calendars.base import (
     EventDraft,
     EventGone,
     RemoteEvent,
+    SyncPage,
     SyncResult,
     SyncTokenExpired,
     UnreadableEvent,
     retry_after_seconds,
+    whole_listing,
 )
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.calendars.ical_busy import busy_from_calendar
@@ -355,8 +358,13 @@ class CalDAVAdapter:
         raise CalendarError("The event kept changing on the CalDAV server; try again.")
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:
+        return whole_listing(self.sync_pages(token=token, calendar_id=calendar_id))
+
+    def sync_pages(self, *, token: str | None, calendar_id: str | None = None) -> Iterator[SyncPage]:
         """Changes since ``token`` (RFC 6578 sync-collection), or a full listing (``full=True``).
 
+        The changed hrefs are listed first (hrefs only, so the listing stays small), then
+        fetched MULTIGET_BATCH at a time (calendar-multiget, RFC 4791 §7.9), each batch a page.
         A token the server rejects means a full sync. A server without
         sync-collection is synced by comparing the ETags of a calendar-query
         with those of the last listing, kept in a token of our own.
@@ -364,17 +372,22 @@ class CalDAVAdapter:
         collection = self._absolute(calendar_id) if calendar_id else self._default_calendar()
         self._require_calendar(collection)
         if token and token.startswith(ETAG_TOKEN_PREFIX):
-            return self._sync_by_etags(collection, previous=_decode_etag_token(token))
+            yield from self._sync_by_etags(collection, previous=_decode_etag_token(token))
+            return
         try:
+            listing: _HrefListing | None = None
             if token:
                 try:
-                    return self._sync_from(collection, token, full=False)
+                    listing = self._sync_collection(collection, token)
                 except SyncTokenExpired:
                     logger.info("CalDAV sync token for %s was rejected; doing a full sync", collection)
-            return self._sync_from(collection, "", full=True)
+            full = listing is None
+            listing = listing or self._sync_collection(collection, "")
         except _SyncUnsupported:
             logger.info("CalDAV server has no sync-collection on %s; comparing ETags", collection)
-            return self._sync_by_etags(collection, previous=None)
+            yield from self._sync_by_etags(collection, previous=None)
+            return
+        yield from self._fetched_pages(collection, listing=listing, full=full)
 
     # -- discovery -----------------------------------------------------------
 
@@ -585,7 +598,7 @@ class CalDAVAdapter:
                 continue
         return None
 
-    def _sync_by_etags(self, collection: str, *, previous: dict[str, str] | None) -> SyncResult:
+    def _sync_by_etags(self, collection: str, *, previous: dict[str, str] | None) -> Iterator[SyncPage]:
         """Sync without sync-collection: list every event's ETag and compare with the last listing.
 
         The token carries the last listing (hrefs relative to the collection, a short
@@ -600,7 +613,7 @@ class CalDAVAdapter:
             "</c:comp-filter></c:filter>"
             "</c:calendar-query>"
         )
-        listing: dict[str, str] = {}
+        etags: dict[str, str] = {}
         for item in self._report(collection, body, depth=1):
             url = self._canonical(urljoin(collection, item.href))
             if urlsplit(url).path.rstrip("/") == urlsplit(collection).path.rstrip("/"):
@@ -608,19 +621,36 @@ class CalDAVAdapter:
             etag_element = item.props.get(_q(DAV, "getetag"))
             etag = (etag_element.text or "").strip() if etag_element is not None else ""
             # No ETag: always fetched, since a change could not be seen otherwise.
-            listing[url] = _etag_digest(etag) if etag else ""
+            etags[url] = _etag_digest(etag) if etag else ""
         full = previous is None
         known = {self._canonical(urljoin(collection, h)): d for h, d in (previous or {}).items()}
-        changed_hrefs = [u for u, d in listing.items() if not d or known.get(u) != d]
-        removed = [] if full else [u for u in known if u not in listing]
-        changed: list[RemoteEvent] = []
-        for href, data, _etag in self._multiget(collection, changed_hrefs):
-            event = self._remote_event(href, data)
-            if event is not None:
-                changed.append(event)
-        return SyncResult(
-            changed=changed, removed=removed, token=_encode_etag_token(collection, listing), full=full
+        listing = _HrefListing(
+            changed=[u for u, d in etags.items() if not d or known.get(u) != d],
+            removed=[] if full else [u for u in known if u not in etags],
+            token=_encode_etag_token(collection, etags),
         )
+        yield from self._fetched_pages(collection, listing=listing, full=full)
+
+    def _fetched_pages(self, collection: str, *, listing: _HrefListing, full: bool) -> Iterator[SyncPage]:
+        """The listing's changed objects fetched a multiget batch at a time, one page per batch;
+        the removals ride on the first page and the token on the last."""
+        hrefs = listing.changed
+        starts = range(0, len(hrefs), MULTIGET_BATCH) if hrefs else range(1)
+        for number, begin in enumerate(starts):
+            changed: list[RemoteEvent] = []
+            for href, data, _etag in self._multiget(collection, hrefs[begin : begin + MULTIGET_BATCH]):
+                event = self._remote_event(href, data)
+                if event is not None:
+                    changed.append(event)
+            last = number == len(starts) - 1
+            yield SyncPage(
+                changed=changed,
+                removed=listing.removed if number == 0 else [],
+                full=full,
+                token=listing.token if last else "",
+                last=last,
+            )
+            del changed  # not kept while the next batch is fetched
 
     def _objects(self, collection: str, responses: list[_DavResponse]) -> Iterator[tuple[str, bytes, str]]:
         for item in responses:
@@ -654,9 +684,11 @@ class CalDAVAdapter:
 
     # -- sync ----------------------------------------------------------------
 
-    def _sync_from(self, collection: str, token: str, *, full: bool) -> SyncResult:
-        changed_hrefs: list[str] = []
-        removed: list[str] = []
+    def _sync_collection(self, collection: str, token: str) -> _HrefListing:
+        """What changed since ``token`` ("" for everything), as hrefs: RFC 6578 sync-collection."""
+        # Ordered sets (dicts): a listing of 10,000 hrefs must not be searched as a list.
+        changed_hrefs: dict[str, None] = {}
+        removed: dict[str, None] = {}
         current = token
         # RFC 6578 §3.6: a server may truncate the result (507 on the collection);
         # keep asking with the new token until it stops.
@@ -690,34 +722,28 @@ class CalDAVAdapter:
                     raise _forbidden(conditions, method="REPORT", url=collection)
                 raise CalendarError(f"The CalDAV server refused to sync ({status}).")
             root = _parse_xml(response.content)
+            del response  # the parsed tree is enough; a listing of 10,000 objects is megabytes
             token_element = root.find(_q(DAV, "sync-token"))
             new_token = (token_element.text or "").strip() if token_element is not None else ""
             truncated = False
             collection_path = urlsplit(collection).path.rstrip("/")
-            for item in _responses(root):
+            for item in _iter_responses(root):
                 url = self._canonical(urljoin(collection, item.href))
                 if urlsplit(url).path.rstrip("/") == collection_path:
                     truncated = item.status == 507
                     continue
                 if item.status in (404, 410):
-                    removed.append(url)
-                    if url in changed_hrefs:
-                        changed_hrefs.remove(url)
-                elif url not in changed_hrefs:
-                    changed_hrefs.append(url)
-                    if url in removed:
-                        removed.remove(url)
+                    removed[url] = None
+                    changed_hrefs.pop(url, None)
+                else:
+                    changed_hrefs[url] = None
+                    removed.pop(url, None)
             if not new_token:
                 raise CalendarError("The CalDAV server did not return a sync token.")
             current = new_token
             if not truncated:
                 break
-        changed: list[RemoteEvent] = []
-        for href, data, _etag in self._multiget(collection, changed_hrefs):
-            event = self._remote_event(href, data)
-            if event is not None:
-                changed.append(event)
-        return SyncResult(changed=changed, removed=removed, token=current, full=full)
+        return _HrefListing(changed=list(changed_hrefs), removed=list(removed), token=current)
 
     def _remote_event(self, href: str, data: bytes) -> RemoteEvent | None:
         # CalDAV objects hold a whole series (RRULE, overrides, EXDATEs): expand it here with the
@@ -726,9 +752,14 @@ class CalDAVAdapter:
         # window) and says so: such an event is stored with those spans, never dropped.
         now = datetime.now(UTC)
         unreadable: list[UnreadableEvent] = []
+        # Parsed once for both the expansion and the fields: parsing is most of a sync's work.
+        try:
+            parsed: icalendar.Calendar | None = icalendar.Calendar.from_ical(data)
+        except Exception:
+            parsed = None  # the expansion and the fields below say what is wrong with it
         try:
             occurrences = busy_from_calendar(
-                calendar=data,
+                calendar=data if parsed is None else parsed,
                 start=now - SYNC_PAST,
                 end=now + SYNC_FUTURE,
                 time_zone=self.time_zone,
@@ -741,7 +772,7 @@ class CalDAVAdapter:
             unreadable.append(UnreadableEvent(event=name, reason="data", detail=str(error)))
             occurrences = [BusyInterval(start=now - SYNC_PAST, end=now + SYNC_FUTURE)]
         try:
-            calendar = icalendar.Calendar.from_ical(data)
+            calendar = icalendar.Calendar.from_ical(data) if parsed is None else parsed
             events = list(calendar.walk("VEVENT"))
             if not events:
                 return None
@@ -967,6 +998,15 @@ class _SyncUnsupported(Exception):
     """The collection does not answer sync-collection (RFC 6578)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _HrefListing:
+    """A sync's answer before the objects are fetched: changed and removed hrefs, and the new token."""
+
+    changed: list[str]
+    removed: list[str]
+    token: str
+
+
 def connect_caldav(
     *,
     url: str,
@@ -1073,7 +1113,11 @@ def _status_code(text: str | None) -> int | None:
 
 
 def _responses(root: Any) -> list[_DavResponse]:
-    result: list[_DavResponse] = []
+    return list(_iter_responses(root))
+
+
+def _iter_responses(root: Any) -> Iterator[_DavResponse]:
+    """The multistatus answer's responses one at a time (a sync's listing has one per object)."""
     for response in root.iter(_q(DAV, "response")):
         href_element = response.find(_q(DAV, "href"))
         if href_element is None or not (href_element.text or "").strip():
@@ -1092,8 +1136,7 @@ def _responses(root: Any) -> list[_DavResponse]:
                     item.props[child.tag] = child
                 else:
                     item.missing.add(child.tag)
-        result.append(item)
-    return result
+        yield item
 
 
 def _first_href(element: Any) -> str | None:
@@ -1263,8 +1306,10 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
+@functools.cache
 def tls_context() -> ssl.SSLContext:
-    """The trust store for CalDAV servers (the system's default, through httpx)."""
+    """The trust store for CalDAV servers (the system's default, through httpx), loaded once per
+    process: loading it costs about 20 ms, which every sync of every connection paid before."""
     return httpx.create_ssl_context(trust_env=False)
 
 

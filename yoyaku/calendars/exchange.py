@@ -79,6 +79,7 @@ from yoyaku.calendars.base import (
     CalendarOperationNotSupported,
     CalendarUnavailable,
     EventDraft,
+    SyncPage,
     SyncResult,
     UnreadableEvent,
 )
@@ -869,6 +870,9 @@ class ExchangeAdapter:
         raise CalendarOperationNotSupported(CANCEL_UNSUPPORTED_MESSAGE)
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:
+        raise CalendarOperationNotSupported(SYNC_UNSUPPORTED_MESSAGE)
+
+    def sync_pages(self, *, token: str | None, calendar_id: str | None = None) -> Iterator[SyncPage]:
         raise CalendarOperationNotSupported(SYNC_UNSUPPORTED_MESSAGE)
 
 

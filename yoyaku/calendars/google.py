@@ -54,9 +54,11 @@ from yoyaku.calendars.base import (
     CalendarUnavailable,
     EventDraft,
     RemoteEvent,
+    SyncPage,
     SyncResult,
     UnreadableEvent,
     retry_after_seconds,
+    whole_listing,
 )
 from yoyaku.calendars.busy_rules import GOOGLE_KIND, GOOGLE_RESPONSE, EventFacts, Response, response_of
 from yoyaku.calendars.busy_rules import busy_status as rules_busy_status
@@ -524,8 +526,9 @@ class GoogleCalendarAdapter:
                 what=what,
                 passthrough=passthrough,
             )
-            yield page
             page_token = page.get("nextPageToken")
+            yield page
+            del page  # not kept while the next page is read: one page in memory at a time
             if not page_token:
                 return
 
@@ -666,36 +669,42 @@ class GoogleCalendarAdapter:
     # -- sync -----------------------------------------------------------------
 
     def sync(self, *, token: str | None, calendar_id: str | None = None) -> SyncResult:
-        """Changes since ``token`` (None: a complete listing, with ``full=True``).
+        return whole_listing(self.sync_pages(token=token, calendar_id=calendar_id))
+
+    def sync_pages(self, *, token: str | None, calendar_id: str | None = None) -> Iterator[SyncPage]:
+        """Changes since ``token``, one events.list page at a time (None: a complete listing).
 
         Google puts ``nextSyncToken`` only on the last page. An expired token
         answers 410 ``fullSyncRequired``; then everything is listed again and
-        the result says ``full=True`` so the caller drops what it did not see.
+        the pages say ``full=True`` so the caller drops what it did not see.
         """
         calendar = calendar_id or "primary"
         if token:
             try:
-                return self._sync_pages(calendar_id=calendar, token=token)
+                yield from self._sync_pages(calendar_id=calendar, token=token)
+                return
             except _Passthrough as gone:
                 logger.info("Google sync token for %s rejected (%s); full resync", calendar, gone.reason)
-        return self._sync_pages(calendar_id=calendar, token=None)
+        yield from self._sync_pages(calendar_id=calendar, token=None)
 
-    def _sync_pages(self, *, calendar_id: str, token: str | None) -> SyncResult:
-        changed: list[RemoteEvent] = []
-        removed: list[str] = []
-        next_token = ""
+    def _sync_pages(self, *, calendar_id: str, token: str | None) -> Iterator[SyncPage]:
         params: dict[str, Any] = {"calendarId": calendar_id, "singleEvents": True}
         if token:
             params["syncToken"] = token
         for page in self._list_events(what="syncing your calendar", passthrough=(410,), **params):
             zone = _zone(self._time_zone or page.get("timeZone"))
+            changed: list[RemoteEvent] = []
+            removed: list[str] = []
             for event in page.get("items", []):
                 if event.get("status") == "cancelled":
                     removed.append(event["id"])
                 elif "start" in event and "end" in event:
                     changed.append(self._remote_event(event, zone=zone))
-            next_token = page.get("nextSyncToken", next_token)
-        return SyncResult(changed=changed, removed=removed, token=next_token, full=token is None)
+            last = not page.get("nextPageToken")
+            next_token = str(page.get("nextSyncToken") or "") if last else ""
+            del page  # neither it nor this page's events are kept while the next page is read
+            yield SyncPage(changed=changed, removed=removed, full=token is None, token=next_token, last=last)
+            del changed, removed
 
     @staticmethod
     def _remote_event(event: Mapping[str, Any], *, zone: ZoneInfo) -> RemoteEvent:
