@@ -26,6 +26,7 @@ def test_the_consumer_sees_every_task_in_its_apps_tasks_module() -> None:
         f"{CALENDAR}.sweep_calendar_outbox",
         f"{CALENDAR}.resume_calendar_writes",
     } <= names
+    assert "yoyaku.scheduling.tasks.release_lapsed_holds" in names
     assert any(name.startswith("yoyaku.health.tasks.") for name in names)
     # Every task lives in the tasks module of an installed app.
     modules = {name.rsplit(".", 1)[0] for name in names}
@@ -36,4 +37,9 @@ def test_the_consumer_sees_every_task_in_its_apps_tasks_module() -> None:
 def test_every_periodic_task_is_scheduled_by_the_consumer() -> None:
     registered()
     periodic = {task.name for task in HUEY._registry.periodic_tasks}
-    assert {"sweep_calendar_outbox", "poll_connections", "renew_push_channels"} <= periodic
+    assert {
+        "sweep_calendar_outbox",
+        "poll_connections",
+        "renew_push_channels",
+        "release_lapsed_holds",
+    } <= periodic
