@@ -14,6 +14,7 @@ from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.formatting import format_moment, format_when, format_when_zoned, full_name, greeting
+from yoyaku.mail.services import queue_mail
 from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, MeetingLink
 
@@ -38,10 +39,7 @@ def _send(
         # RFC 6047 §2.4: the iCalendar object travels as text/calendar with its METHOD.
         message.attach_alternative(ical.decode(), f"text/calendar; method={method}; charset=UTF-8")
         message.attach("invite.ics", ical, "application/ics")
-    try:
-        message.send()
-    except OSError as error:  # the booking stands even if mail is down
-        logger.warning("Could not send %s mail for booking %s: %s", method, booking.pk, error)
+    queue_mail(message)
 
 
 def _booker_language(booking: Booking) -> str:
@@ -171,9 +169,11 @@ def _send_request_receipt(*, booking: Booking) -> None:
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
         subject = _("Request received: %(page)s") % names
-    EmailMessage(
-        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
-    ).send()
+    queue_mail(
+        EmailMessage(
+            subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
+        )
+    )
 
 
 def _send_host_notice(*, booking: Booking) -> None:
@@ -195,7 +195,7 @@ def _send_host_notice(*, booking: Booking) -> None:
             "Your open requests: %(url)s"
         ) % {"name": booker, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
-    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+    queue_mail(EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]))
 
 
 def send_request_declined(*, booking: Booking) -> None:
@@ -212,9 +212,11 @@ def send_request_declined(*, booking: Booking) -> None:
         if booking.cancel_reason:
             body += "\n\n" + _("Message from %(host)s:") % names + "\n" + booking.cancel_reason
         subject = _("Request declined: %(page)s") % names
-    EmailMessage(
-        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
-    ).send()
+    queue_mail(
+        EmailMessage(
+            subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
+        )
+    )
 
 
 # -- telling hosts of their meetings -------------------------------------------------------
@@ -268,7 +270,7 @@ def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> No
             else:
                 body += "\n\n" + _("Reason given:") + "\n" + booking.cancel_reason
         body += "\n\n" + _("Your meetings: %(url)s") % names
-    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+    queue_mail(EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]))
 
 
 # -- co-hosts ------------------------------------------------------------------------------
@@ -315,4 +317,4 @@ def _send_co_host_notice(*, link: MeetingLink, host: User) -> None:
                 % names,
             ]
         )
-    EmailMessage(subject=subject, body=body, to=[host.email]).send()
+    queue_mail(EmailMessage(subject=subject, body=body, to=[host.email]))
