@@ -60,13 +60,15 @@ def _enqueue(*, mail_id: int) -> None:
     deliver_mail(mail_id)
 
 
-def deliver(*, mail_id: int, due_only: bool = False, connection: Any = None) -> bool:
+def deliver(
+    *, mail_id: int, due_only: bool = False, connection: Any = None, now: datetime | None = None
+) -> bool:
     """Send one queued message if no other consumer holds it; True when it was sent now.
 
-    ``due_only`` leaves a message alone until its next attempt is due (the sweep); the task queued on
-    commit sends at once. ``connection``: an open mail connection to reuse (the sweep's).
+    ``due_only`` leaves a message alone until its next attempt is due at ``now`` (the sweep); the task
+    queued on commit sends at once. ``connection``: an open mail connection to reuse (the sweep's).
     """
-    now = timezone.now()
+    now = now or timezone.now()
     if not _claim(mail_id=mail_id, now=now, due_only=due_only):
         return False
     row = OutgoingMail.objects.get(pk=mail_id)
@@ -75,10 +77,10 @@ def deliver(*, mail_id: int, due_only: bool = False, connection: Any = None) -> 
         message.connection = connection or get_connection()
         message.send()
     except Exception as error:
-        _record_failure(row=row, error=error, now=timezone.now())
+        _record_failure(row=row, error=error, now=now)
         return False
     OutgoingMail.objects.filter(pk=mail_id).update(
-        status=MailStatus.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+        status=MailStatus.SENT, sent_at=now, lease_until=None, last_error=""
     )
     return True
 
@@ -98,7 +100,7 @@ def deliver_due(*, now: datetime) -> int:
         _open(connection)
         try:
             for mail_id in due:
-                if deliver(mail_id=mail_id, due_only=True, connection=connection):
+                if deliver(mail_id=mail_id, due_only=True, connection=connection, now=now):
                     sent += 1
                 else:
                     # A failed exchange may leave the connection half-open: start the next one afresh.
