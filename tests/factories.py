@@ -87,3 +87,14 @@ def sync_now(connection: CalendarConnection) -> None:
 
     assert sync_connection_now(connection_id=connection.pk), "the sync failed"
     connection.refresh_from_db()
+
+
+def send_queued_mail() -> None:
+    """Send what the worker would once the change committed: the mail a test's transaction queued (it
+    never commits, so no task was queued) and nothing that was tried already."""
+    from yoyaku.mail.models import MailStatus, OutgoingMail
+    from yoyaku.mail.services import deliver
+
+    waiting = OutgoingMail.objects.filter(status=MailStatus.PENDING, attempts=0).order_by("pk")
+    for mail_id in waiting.values_list("pk", flat=True):
+        deliver(mail_id=mail_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import api_key_for, make_host, make_link
+from tests.factories import api_key_for, make_host, make_link, send_queued_mail
 from tests.scheduling.helpers import berlin, book
 from tests.workspace_world import build_world
 from yoyaku.accounts.models import ApiKey, CalendarConnection, InboxConnection, Seat, User
@@ -192,4 +192,5 @@ def test_a_co_host_added_in_the_admin_is_told(django_capture_on_commit_callbacks
             },
         )
     assert response.status_code == 302, response.content.decode()[:2000]
+    send_queued_mail()
     assert [m.to for m in mail.outbox] == [["ken@example.com"]]

@@ -11,7 +11,7 @@ import icalendar
 from django.core import mail
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import connect_caldav, sync_now
+from tests.factories import connect_caldav, send_queued_mail, sync_now
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.calendars.base import RemoteEvent
 from yoyaku.calendars.caldav import CalDAVAdapter
@@ -97,7 +97,8 @@ def book(
 
 
 def invitations(method: str) -> list[tuple[mail.EmailMultiAlternatives, icalendar.Calendar]]:
-    """Mails in the outbox carrying an iTIP ``method`` object, with the object parsed."""
+    """Mails sent carrying an iTIP ``method`` object, with the object parsed."""
+    send_queued_mail()
     found = []
     for message in mail.outbox:
         for content, mimetype in getattr(message, "alternatives", []):
@@ -107,6 +108,7 @@ def invitations(method: str) -> list[tuple[mail.EmailMultiAlternatives, icalenda
 
 
 def calendar_mails() -> list[mail.EmailMessage]:
+    send_queued_mail()
     return [
         m
         for m in mail.outbox

@@ -27,7 +27,7 @@ from tests.connection_helpers import (
 )
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.google import start as start_google
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, send_queued_mail
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.calendars.base import CalendarAdapter
 from yoyaku.scheduling import calendar_writes
@@ -87,6 +87,7 @@ def revoke_before_writing(monkeypatch: pytest.MonkeyPatch, google: GoogleEmulato
 
 
 def reconnect_notices() -> list[Any]:
+    send_queued_mail()
     return [m for m in mail.outbox if m.subject == RECONNECT_SUBJECT]
 
 

@@ -16,7 +16,7 @@ from tests.connection_helpers import future_day
 from tests.emulators.dav_proxy import DavProxy
 from tests.emulators.radicale_server import RadicaleServer
 from tests.emulators.tcp_switch import TcpSwitch
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, send_queued_mail
 from tests.scheduling.helpers import NOW, berlin, book, calendar_mails, connect, events_on, invitations
 from yoyaku.accounts.models import CalendarConnection
 from yoyaku.calendars.base import CalendarAdapter, EventDraft
@@ -119,6 +119,7 @@ def test_a_booking_without_a_calendar_is_not_written() -> None:
 
     booking.refresh_from_db()
     assert booking.calendar_write == CalendarWrite.NONE
+    send_queued_mail()
     assert mail.outbox == []
 
 
@@ -243,6 +244,7 @@ def pending_write(link: MeetingLink, radicale: RadicaleServer, calendar: str) ->
     [event] = events_on(radicale, calendar)
     radicale.delete(radicale.url + event.id.split("/", 3)[3])
     Booking.objects.filter(pk=booking.pk).update(calendar_write=CalendarWrite.PENDING, calendar_event_id="")
+    send_queued_mail()
     mail.outbox.clear()
     return Booking.objects.get(pk=booking.pk)
 

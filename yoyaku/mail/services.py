@@ -16,7 +16,6 @@ import contextlib
 import logging
 import smtplib
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -50,7 +49,8 @@ def queue_mail(message: EmailMessage) -> OutgoingMail:
         message=message_to_record(message), next_attempt_at=timezone.now() + SWEEP_GRACE
     )
     # Robust: the row is committed already, and the sweep sends it if the queue cannot be reached.
-    transaction.on_commit(partial(_enqueue, mail_id=row.pk), robust=True)
+    mail_id = row.pk
+    transaction.on_commit(lambda: _enqueue(mail_id=mail_id), robust=True)
     return row
 
 
