@@ -49,7 +49,8 @@ class AvailabilityQuery(Schema):
 
 
 def _active_link(slug: str) -> MeetingLink:
-    return get_object_or_404(MeetingLink.objects.select_related("owner"), slug=slug, active=True)
+    # The owner's workspace too: a booking files its contact and meeting there.
+    return get_object_or_404(MeetingLink.objects.select_related("owner__workspace"), slug=slug, active=True)
 
 
 @router.get(

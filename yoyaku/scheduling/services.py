@@ -118,16 +118,16 @@ def book_meeting(
     except BookingInputError as error:
         errors.update(error.errors)
     now = now or timezone.now()
+    hosts = link_hosts(link=link)
     if not errors.keys() & {"start", "duration"}:
         # A time the page never offers is the booker's to change (422), not taken (409).
         try:
-            check_start_offered(link=link, start=start, duration=duration, now=now)
+            check_start_offered(link=link, start=start, duration=duration, now=now, hosts=hosts)
         except BookingInputError as error:
             errors.update(error.errors)
     if errors:
         raise BookingInputError(errors)
     end = start + timedelta(minutes=duration)
-    hosts = link_hosts(link=link)
     busy, connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
     candidates = [h for h in hosts if h.pk in busy]
     status = BookingStatus.CONFIRMED if connected else BookingStatus.REQUESTED
@@ -351,7 +351,8 @@ def _reserve(
             if not free:
                 raise SlotUnavailable(gettext(_TAKEN))
             assigned, reserved = free[0], free[:1]
-        contact = contact_for_booker(
+        # An existing contact is left as the CRM holds it (contact_for_booker would return it as is).
+        contact = contact or contact_for_booker(
             workspace=link.owner.workspace,
             email=booker.email,
             first_name=booker.first_name,
