@@ -178,6 +178,8 @@ def test_a_co_host_added_in_the_admin_is_told(django_capture_on_commit_callbacks
     link = make_link(
         hana, slug="team", kind=LinkKind.GROUP, host_usernames=["hana", make_host("mika").username]
     )
+    send_queued_mail()  # mika's own notice
+    mail.outbox.clear()
     client = signed_in(superuser())
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         response = client.post(

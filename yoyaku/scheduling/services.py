@@ -617,9 +617,10 @@ def cancel_booking(
                 # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
                 # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
                 _mail_cancellation(booking, with_ical=False)
-        elif current.status == BookingStatus.CONFIRMED and not current.calendar_event_id:
-            # No event to cancel, so no calendar tells the contact: Yoyaku does (a meeting confirmed
-            # without a calendar was announced by Yoyaku's own invitation).
+        elif current.status == BookingStatus.CONFIRMED and current.calendar_write == CalendarWrite.NONE:
+            # No calendar, so none tells the contact: Yoyaku does (a meeting confirmed without a
+            # calendar was announced by Yoyaku's own invitation). A write still pending or failed
+            # invited nobody, so its cancellation mails nobody either.
             _mail_cancellation(booking)
     if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
         from yoyaku.scheduling.calendar_writes import cancel_booking_event
