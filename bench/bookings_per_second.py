@@ -95,6 +95,7 @@ profiler.disable()
 out = io.StringIO()
 stats = pstats.Stats(profiler, stream=out)
 stats.sort_stats("cumulative").print_stats(45)
+stats.sort_stats("tottime").print_stats(25)
 print(out.getvalue())
 """
 
