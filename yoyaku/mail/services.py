@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import smtplib
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,21 +44,31 @@ SWEEP_BATCH = 500
 
 def queue_mail(message: EmailMessage) -> OutgoingMail:
     """Store ``message`` in the current transaction and send it from the worker after commit."""
-    # Fixed now, so a message sent again (its sending outlived the lease) is known as the same one.
-    message.extra_headers.setdefault("Message-ID", make_msgid(domain=DNS_NAME))
-    row = OutgoingMail.objects.create(
-        message=message_to_record(message), next_attempt_at=timezone.now() + SWEEP_GRACE
+    return queue_mails([message])[0]
+
+
+def queue_mails(messages: Sequence[EmailMessage]) -> list[OutgoingMail]:
+    """``queue_mail`` for several messages, stored with one INSERT."""
+    due = timezone.now() + SWEEP_GRACE
+    for message in messages:
+        # Fixed now, so a message sent again (its sending outlived the lease) is known as the same one.
+        message.extra_headers.setdefault("Message-ID", make_msgid(domain=DNS_NAME))
+    rows = OutgoingMail.objects.bulk_create(
+        [OutgoingMail(message=message_to_record(m), next_attempt_at=due) for m in messages]
     )
-    # Robust: the row is committed already, and the sweep sends it if the queue cannot be reached.
-    mail_id = row.pk
-    transaction.on_commit(lambda: _enqueue(mail_id=mail_id), robust=True)
-    return row
+    for row in rows:
+        # Robust: the row is committed already, and the sweep sends it if the queue cannot be reached.
+        transaction.on_commit(_enqueue(mail_id=row.pk), robust=True)
+    return rows
 
 
-def _enqueue(*, mail_id: int) -> None:
-    from yoyaku.mail.tasks import deliver_mail
+def _enqueue(*, mail_id: int) -> Callable[[], None]:
+    def enqueue() -> None:
+        from yoyaku.mail.tasks import deliver_mail
 
-    deliver_mail(mail_id)
+        deliver_mail(mail_id)
+
+    return enqueue
 
 
 def deliver(

@@ -14,7 +14,7 @@ from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.formatting import format_moment, format_when, format_when_zoned, full_name, greeting
-from yoyaku.mail.services import queue_mail
+from yoyaku.mail.services import queue_mail, queue_mails
 from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, MeetingLink
 
@@ -137,13 +137,20 @@ def send_cancellation(
 def send_request_notices(*, booking: Booking) -> None:
     """Tell the booker their request arrived and the host that one is waiting.
 
-    Runs after the request is committed; mail trouble is logged and never undoes the request.
+    Queued in the request's transaction; a mail that cannot be written is logged and never undoes
+    the request.
     """
-    for send in (_send_request_receipt, _send_host_notice):
+    messages = []
+    for write in (_request_receipt, _host_notice):
         try:
-            send(booking=booking)
+            message = write(booking=booking)
         except Exception:
-            logger.exception("Could not send %s for request %s", send.__name__.strip("_"), booking.pk)
+            logger.exception("Could not write the %s for request %s", write.__name__.strip("_"), booking.pk)
+            continue
+        if message is not None:
+            messages.append(message)
+    if messages:
+        queue_mails(messages)
 
 
 def _local_time(booking: Booking, zone: str) -> str:
@@ -151,7 +158,7 @@ def _local_time(booking: Booking, zone: str) -> str:
     return format_when_zoned(booking.start, booking.end, zone)
 
 
-def _send_request_receipt(*, booking: Booking) -> None:
+def _request_receipt(*, booking: Booking) -> EmailMessage:
     host = booking.assigned_host
     names = {"page": booking.link.name, "host": host.display_name}
     with translation.override(_booker_language(booking)):
@@ -169,17 +176,15 @@ def _send_request_receipt(*, booking: Booking) -> None:
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
         subject = _("Request received: %(page)s") % names
-    queue_mail(
-        EmailMessage(
-            subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
-        )
+    return EmailMessage(
+        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
     )
 
 
-def _send_host_notice(*, booking: Booking) -> None:
+def _host_notice(*, booking: Booking) -> EmailMessage | None:
     host: User = booking.assigned_host
     if not host.email:
-        return
+        return None
     with translation.override(host.language or settings.LANGUAGE_CODE):
         booker = full_name(first_name=booking.first_name, last_name=booking.last_name)
         names = {"name": booker, "email": booking.email, "page": booking.link.name}
@@ -195,7 +200,7 @@ def _send_host_notice(*, booking: Booking) -> None:
             "Your open requests: %(url)s"
         ) % {"name": booker, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
-    queue_mail(EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]))
+    return EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email])
 
 
 def send_request_declined(*, booking: Booking) -> None:
