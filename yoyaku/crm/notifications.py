@@ -25,7 +25,7 @@ Kind = Literal["invitation", "update", "cancellation"]
 
 
 def send_meeting_mail(*, meeting: Meeting, draft: EventDraft, kind: Kind, sequence: int = 0) -> None:
-    """Mail every contact of the meeting the iCalendar object for ``kind``; mail trouble is logged."""
+    """Queue a mail to every contact of the meeting with the iCalendar object for ``kind``."""
     host = meeting_host(meeting=meeting)
     recipients = [a.email for a in draft.attendees if a.email]
     if host is None or not recipients:

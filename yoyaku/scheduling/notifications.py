@@ -1,5 +1,6 @@
 """Emails about bookings: iMIP invitations and cancellations (RFC 6047) in the booker's page language;
-for a meeting request, a receipt to the booker and a notice to the host (in the host's language)."""
+for a meeting request, a receipt to the booker and a notice to the host (in the host's language).
+Each is queued (``yoyaku/mail``) and sent by the worker after the change commits."""
 
 from __future__ import annotations
 
@@ -229,8 +230,8 @@ def send_request_declined(*, booking: Booking) -> None:
 
 def send_host_change_notices(*, booking: Booking, change: str, hosts: list[User]) -> None:
     """Tell each host, in the host's own language (User.language), that a meeting of theirs was booked
-    (``change="booked"``), moved (``"moved"``) or cancelled (``"cancelled"``). Runs after commit; mail
-    trouble is logged and changes nothing."""
+    (``change="booked"``), moved (``"moved"``) or cancelled (``"cancelled"``). Queued in the change's
+    transaction; a notice that cannot be written is logged and changes nothing."""
     for host in hosts:
         if not host.email:
             continue
@@ -283,7 +284,7 @@ def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> No
 
 def send_co_host_notices(*, link_id: int, user_ids: list[int]) -> None:
     """Tell each user just made a co-host of a page, in their own language, what that means and how
-    to leave. Runs after commit; mail trouble is logged and changes nothing."""
+    to leave. Queued in the page's transaction; a notice that cannot be written is logged."""
 
     link = MeetingLink.objects.select_related("owner").filter(pk=link_id).first()
     if link is None:
