@@ -3,12 +3,9 @@ booker's page language and the host's own language, and a failing mail server lo
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +17,8 @@ from django.test import Client, override_settings
 
 from tests.connection_helpers import berlin, future_day
 from tests.factories import make_host, make_link, send_queued_mail
+from tests.mail.smtp import Catcher
+from tests.mail.smtp import smtp_server as serve_smtp
 from yoyaku.accounts.models import User
 from yoyaku.demo.radicale import free_port
 from yoyaku.mail.models import MailStatus, OutgoingMail
@@ -179,33 +178,16 @@ def test_a_mail_server_that_is_down_loses_no_request(link: MeetingLink) -> None:
 # -- a real SMTP server on loopback --------------------------------------------------------
 
 
-class _Collect:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[int, _Collect]]:
-    controller_module = pytest.importorskip("aiosmtpd.controller")
-    handler = _Collect()
+def smtp_server() -> Iterator[tuple[int, Catcher]]:
     port = free_port()
-    controller = controller_module.Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, handler
-    finally:
-        controller.stop()
+    with serve_smtp(port) as catcher:
+        yield port, catcher
 
 
 @pytest.mark.django_db(transaction=True)
 def test_receipt_and_notice_go_through_a_real_smtp_server(
-    link: MeetingLink, smtp_server: tuple[int, _Collect]
+    link: MeetingLink, smtp_server: tuple[int, Catcher]
 ) -> None:
     port, received = smtp_server
     with override_settings(
