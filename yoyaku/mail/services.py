@@ -1,6 +1,6 @@
 """Queue a message with the change that causes it; deliver it from the worker, once.
 
-``queue_mail`` writes the row in the caller's transaction and, after commit, queues ``deliver_mail``:
+``queue_mail`` writes the row in the caller's transaction and, after commit, queues ``deliver_mails``:
 a mail exists exactly when its change does, and the request that made the change never waits for
 SMTP. ``deliver`` claims the row with a lease (a conditional UPDATE every consumer shares) before
 sending, so racing consumers send a message once. An SMTP answer that may pass (connection refused,
@@ -56,17 +56,17 @@ def queue_mails(messages: Sequence[EmailMessage]) -> list[OutgoingMail]:
     rows = OutgoingMail.objects.bulk_create(
         [OutgoingMail(message=message_to_record(m), next_attempt_at=due) for m in messages]
     )
-    for row in rows:
-        # Robust: the row is committed already, and the sweep sends it if the queue cannot be reached.
-        transaction.on_commit(_enqueue(mail_id=row.pk), robust=True)
+    # One task for the lot, sent over one SMTP connection. Robust: the rows are committed already,
+    # and the sweep sends them if the queue cannot be reached.
+    transaction.on_commit(_enqueue(mail_ids=[row.pk for row in rows]), robust=True)
     return rows
 
 
-def _enqueue(*, mail_id: int) -> Callable[[], None]:
+def _enqueue(*, mail_ids: list[int]) -> Callable[[], None]:
     def enqueue() -> None:
-        from yoyaku.mail.tasks import deliver_mail
+        from yoyaku.mail.tasks import deliver_mails
 
-        deliver_mail(mail_id)
+        deliver_mails(mail_ids)
 
     return enqueue
 
@@ -105,22 +105,29 @@ def deliver_due(*, now: datetime) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
-    sent = 0
-    if due:
-        connection = get_connection()
-        _open(connection)
-        try:
-            for mail_id in due:
-                if deliver(mail_id=mail_id, due_only=True, connection=connection, now=now):
-                    sent += 1
-                else:
-                    # A failed exchange may leave the connection half-open: start the next one afresh.
-                    connection.close()
-                    _open(connection)
-        finally:
-            connection.close()
+    sent = deliver_many(mail_ids=due, due_only=True, now=now)
     kept = now - timedelta(days=settings.YOYAKU_MAIL_KEEP_SENT_DAYS)
     OutgoingMail.objects.filter(status=MailStatus.SENT, sent_at__lt=kept).delete()
+    return sent
+
+
+def deliver_many(*, mail_ids: Sequence[int], due_only: bool = False, now: datetime | None = None) -> int:
+    """``deliver`` each message over one SMTP connection; returns how many were sent."""
+    if not mail_ids:
+        return 0
+    sent = 0
+    connection = get_connection()
+    _open(connection)
+    try:
+        for mail_id in mail_ids:
+            if deliver(mail_id=mail_id, due_only=due_only, connection=connection, now=now):
+                sent += 1
+            else:
+                # A failed exchange may leave the connection half-open: start the next one afresh.
+                connection.close()
+                _open(connection)
+    finally:
+        connection.close()
     return sent
 
 

@@ -7,13 +7,13 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from yoyaku.mail.services import deliver, deliver_due
+from yoyaku.mail.services import deliver_due, deliver_many
 
 
 @db_task()
-def deliver_mail(mail_id: int) -> None:
-    # Failures are recorded on the row and retried by the sweep with its backoff, not by huey.
-    deliver(mail_id=mail_id)
+def deliver_mails(mail_ids: list[int]) -> None:
+    # Failures are recorded on each row and retried by the sweep with its backoff, not by huey.
+    deliver_many(mail_ids=mail_ids)
 
 
 @db_periodic_task(crontab(minute="*"))
