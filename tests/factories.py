@@ -106,3 +106,14 @@ def run_calendar_writes(*, at: datetime | None = None) -> int:
     for entry_id in due:
         outbox.perform(entry_id=entry_id, now=now)
     return len(due)
+
+
+def send_queued_mail() -> None:
+    """Send what the worker would once the change committed: the mail a test's transaction queued (it
+    never commits, so no task was queued) and nothing that was tried already."""
+    from yoyaku.mail.models import MailStatus, OutgoingMail
+    from yoyaku.mail.services import deliver
+
+    waiting = OutgoingMail.objects.filter(status=MailStatus.PENDING, attempts=0).order_by("pk")
+    for mail_id in waiting.values_list("pk", flat=True):
+        deliver(mail_id=mail_id)

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "yoyaku.limits",
     "yoyaku.web",
     "yoyaku.health",
+    "yoyaku.mail",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,11 @@ EMAIL_HOST = os.environ.get("YOYAKU_SMTP_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("YOYAKU_SMTP_PORT", "1025"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = os.environ.get("YOYAKU_FROM_EMAIL", "Yoyaku <no-reply@localhost>")
+# Mail is queued (yoyaku/mail) and sent by the worker: a message the SMTP server keeps refusing for a
+# reason that may pass (refused connection, 4xx) is tried this many times, waits doubling from a minute
+# to an hour, then marked failed in the admin. Sent messages are kept this many days.
+YOYAKU_MAIL_MAX_ATTEMPTS = int(os.environ.get("YOYAKU_MAIL_MAX_ATTEMPTS", "10"))
+YOYAKU_MAIL_KEEP_SENT_DAYS = int(os.environ.get("YOYAKU_MAIL_KEEP_SENT_DAYS", "7"))
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024  # booking bodies are small; larger ones are refused
 

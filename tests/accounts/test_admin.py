@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import api_key_for, make_host, make_link
+from tests.factories import api_key_for, make_host, make_link, send_queued_mail
 from tests.scheduling.helpers import berlin, book
 from tests.workspace_world import build_world
 from yoyaku.accounts.models import ApiKey, CalendarConnection, InboxConnection, Seat, User
@@ -178,6 +178,8 @@ def test_a_co_host_added_in_the_admin_is_told(django_capture_on_commit_callbacks
     link = make_link(
         hana, slug="team", kind=LinkKind.GROUP, host_usernames=["hana", make_host("mika").username]
     )
+    send_queued_mail()  # mika's own notice
+    mail.outbox.clear()
     client = signed_in(superuser())
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         response = client.post(
@@ -192,4 +194,5 @@ def test_a_co_host_added_in_the_admin_is_told(django_capture_on_commit_callbacks
             },
         )
     assert response.status_code == 302, response.content.decode()[:2000]
+    send_queued_mail()
     assert [m.to for m in mail.outbox] == [["ken@example.com"]]

@@ -21,7 +21,7 @@ from django.test import Client
 
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import make_host, make_link, send_queued_mail, sync_now
 from tests.providers import GOOGLE_EMAIL, store_oauth
 from tests.scheduling.helpers import NOW, add_event, berlin, book, connect, events_on
 from yoyaku.accounts.models import CalendarConnection, ConnectionPurpose, ConnectionStatus, User
@@ -173,6 +173,7 @@ def test_the_dashboard_shows_both_connections_and_what_each_is_for(
 def test_the_reconnect_mail_of_the_settings_connection_says_the_pages_keep_working(legacy: Legacy) -> None:
     CalendarConnection.objects.filter(pk=legacy.google.pk).update(status=ConnectionStatus.NEEDS_RECONNECT)
     send_reconnect_notice(connection_id=legacy.google.pk)
+    send_queued_mail()
     [message] = mail.outbox
     assert "meetings you create in the CRM are not added" in message.body
     assert "offer no times" not in message.body
@@ -180,6 +181,7 @@ def test_the_reconnect_mail_of_the_settings_connection_says_the_pages_keep_worki
     mail.outbox.clear()
     CalendarConnection.objects.filter(pk=legacy.caldav.pk).update(status=ConnectionStatus.NEEDS_RECONNECT)
     send_reconnect_notice(connection_id=legacy.caldav.pk)
+    send_queued_mail()
     [message] = mail.outbox
     assert "offer no times" in message.body
 

@@ -18,12 +18,13 @@ from tests.connection_helpers import (
     slots,
 )
 from tests.emulators.google import GoogleEmulator
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, send_queued_mail
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.calendar_sync.busy import read_busy
 from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.calendars.base import CalendarAuthError
+from yoyaku.mail.models import MailStatus, OutgoingMail
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +76,7 @@ def test_revoked_grant_mails_the_host_once_per_change(
         with pytest.raises(CalendarAuthError):
             read(stale, fresh=True)
     assert CalendarConnection.objects.get(user=host).status == ConnectionStatus.NEEDS_RECONNECT
+    send_queued_mail()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["hana@example.org"]
@@ -94,6 +96,7 @@ def test_revoked_grant_mails_the_host_once_per_change(
     with django_capture_on_commit_callbacks(execute=True):
         sync_calendar(host)
         sync_calendar(host)
+    send_queued_mail()
     assert len(mail.outbox) == 2
 
 
@@ -105,6 +108,7 @@ def test_the_notice_speaks_the_hosts_language(
     google.expire_access_tokens()
     with django_capture_on_commit_callbacks(execute=True):
         sync_calendar(host)
+    send_queued_mail()
     (message,) = mail.outbox
     assert message.subject == f"カレンダーを再接続してください: Google ({GOOGLE_EMAIL})"
     assert "リクエスト" in message.body
@@ -119,6 +123,7 @@ def test_an_unreachable_calendar_sends_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         sync_calendar(host)
     assert CalendarConnection.objects.get(user=host).status == ConnectionStatus.UNAVAILABLE
+    send_queued_mail()
     assert mail.outbox == []
 
 
@@ -137,5 +142,9 @@ def test_a_mail_failure_is_logged_and_changes_nothing_else(
     assert data["calendar_error"] and not any(offered.values())
     connection = CalendarConnection.objects.get(user=host)
     assert connection.status == ConnectionStatus.NEEDS_RECONNECT
-    assert "Could not send the reconnect notice" in caplog.text
+    # Queued with the change and kept for the sweep's next try.
+    assert "Could not send mail" in caplog.text
+    [queued] = OutgoingMail.objects.all()
+    assert (queued.status, queued.attempts) == (MailStatus.PENDING, 1)
+    assert "SMTP down" in queued.last_error
     assert mail.outbox == []

@@ -15,7 +15,7 @@ from tests.connection_helpers import (
 )
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
-from tests.factories import make_host, make_link, run_calendar_writes
+from tests.factories import make_host, make_link, run_calendar_writes, send_queued_mail
 from tests.providers import GOOGLE_EMAIL
 from yoyaku.accounts.models import User
 from yoyaku.scheduling.models import Booking, CalendarWrite
@@ -98,6 +98,7 @@ def test_a_reason_reaches_the_contact_when_google_mails_the_cancellation(
     host: User, google: GoogleEmulator, django_capture_on_commit_callbacks: Any
 ) -> None:
     booking = book(host, berlin(future_day(), 11))
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -108,6 +109,7 @@ def test_a_reason_reaches_the_contact_when_google_mails_the_cancellation(
     assert booking.calendar_write == CalendarWrite.CANCELLED, "Google cancels the entry and tells the contact"
     assert all(e.get("status") == "cancelled" for e in google.events(GOOGLE_EMAIL))
     # Yoyaku's mail carries the reason only: no .ics, so the contact's calendar is not touched twice.
+    send_queued_mail()
     [note] = [m for m in mail.outbox if m.to == ["aiko@example.com"]]
     assert "The office is closed that day." in note.body
     assert not note.attachments and not getattr(note, "alternatives", [])
@@ -118,10 +120,12 @@ def test_without_a_reason_google_alone_tells_the_contact(
     host: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     booking = book(host, berlin(future_day(), 11))
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         cancel_booking(booking=booking)
         run_calendar_writes()
 
+    send_queued_mail()
     assert [m for m in mail.outbox if m.to == ["aiko@example.com"]] == []

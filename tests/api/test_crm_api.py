@@ -19,7 +19,14 @@ from tests.connection_helpers import berlin, future_day
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.microsoft import MicrosoftEmulator
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import api_key_for, make_host, make_link, make_workspace, run_calendar_writes
+from tests.factories import (
+    api_key_for,
+    make_host,
+    make_link,
+    make_workspace,
+    run_calendar_writes,
+    send_queued_mail,
+)
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, events_on, invitations
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, Provider, User
@@ -192,6 +199,7 @@ def test_without_a_calendar_the_meeting_is_logged_in_the_crm_only(host: User, cl
     assert meeting["internal_notes"] == "They may churn."
     assert [c["email"] for c in meeting["contacts"]] == ["aiko@example.com"]
     assert meeting["host_usernames"] == ["hana"]
+    send_queued_mail()
     assert not mail.outbox
 
 

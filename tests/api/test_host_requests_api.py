@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from tests.factories import api_key_for, make_host, make_link
+from tests.factories import api_key_for, make_host, make_link, send_queued_mail
 from yoyaku.accounts.models import User
 from yoyaku.crm.models import Meeting
 from yoyaku.scheduling.models import Booking, MeetingLink, Reservation
@@ -114,6 +114,7 @@ def test_decline_mails_the_requester_the_message(
     client: Client, link: MeetingLink, django_capture_on_commit_callbacks: Capture
 ) -> None:
     request = request_for(link, at(weekday_ahead(7), 10), "ada@example.org")
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -128,6 +129,7 @@ def test_decline_mails_the_requester_the_message(
         "cancelled",
         "Fully booked that week.",
     )
+    send_queued_mail()
     [notice] = mail.outbox
     assert notice.to == ["ada@example.org"] and "Fully booked that week." in notice.body
     too_long = client.post(
@@ -171,6 +173,7 @@ def test_cancel_with_a_reason_for_the_contact(
     client: Client, link: MeetingLink, django_capture_on_commit_callbacks: Capture
 ) -> None:
     booking = confirm_request(booking=request_for(link, at(weekday_ahead(7), 10), "ada@example.org"))
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -182,8 +185,10 @@ def test_cancel_with_a_reason_for_the_contact(
 
     assert response.status_code == 200, response.content
     assert response.json()["cancel_reason"] == "I am ill, sorry."
+    send_queued_mail()
     [cancellation] = [m for m in mail.outbox if m.to == ["ada@example.org"]]
     assert "I am ill, sorry." in cancellation.body
+    send_queued_mail()
     assert [m for m in mail.outbox if m.to == ["ken@example.org"]] == [], "the host who cancelled is not told"
     # Without a body, as before.
     other = confirm_request(booking=request_for(link, at(weekday_ahead(8), 11), "bo@example.org"))

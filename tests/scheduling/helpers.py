@@ -12,7 +12,7 @@ from django.core import mail
 from django.db import transaction
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import connect_caldav, run_calendar_writes, sync_now
+from tests.factories import connect_caldav, run_calendar_writes, send_queued_mail, sync_now
 from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.calendar_sync.models import CalendarOutboxEntry, OutboxOperation, OutboxTarget
 from yoyaku.calendar_sync.outbox import record_calendar_write
@@ -104,7 +104,8 @@ def book(
 
 
 def invitations(method: str) -> list[tuple[mail.EmailMultiAlternatives, icalendar.Calendar]]:
-    """Mails in the outbox carrying an iTIP ``method`` object, with the object parsed."""
+    """Mails sent carrying an iTIP ``method`` object, with the object parsed."""
+    send_queued_mail()
     found = []
     for message in mail.outbox:
         for content, mimetype in getattr(message, "alternatives", []):
@@ -114,6 +115,7 @@ def invitations(method: str) -> list[tuple[mail.EmailMultiAlternatives, icalenda
 
 
 def calendar_mails() -> list[mail.EmailMessage]:
+    send_queued_mail()
     return [
         m
         for m in mail.outbox

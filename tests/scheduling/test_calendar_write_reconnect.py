@@ -28,7 +28,7 @@ from tests.connection_helpers import (
 )
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.google import start as start_google
-from tests.factories import make_host, make_link, run_calendar_writes
+from tests.factories import make_host, make_link, run_calendar_writes, send_queued_mail
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.calendar_sync.models import CalendarOutboxEntry
 from yoyaku.calendar_sync.tasks import perform_calendar_write
@@ -88,6 +88,7 @@ def revoke_before_writing(monkeypatch: pytest.MonkeyPatch, google: GoogleEmulato
 
 
 def reconnect_notices() -> list[Any]:
+    send_queued_mail()
     return [m for m in mail.outbox if m.subject == RECONNECT_SUBJECT]
 
 

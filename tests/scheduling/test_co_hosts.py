@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client, override_settings
 
-from tests.factories import api_key_for, make_host, make_link, make_workspace
+from tests.factories import api_key_for, make_host, make_link, make_workspace, send_queued_mail
 from yoyaku.scheduling.host_services import CannotLeave, leave_link, update_link
 from yoyaku.scheduling.models import LinkKind
 from yoyaku.scheduling.validation import BookingInputError
@@ -23,6 +23,7 @@ def test_a_new_co_host_is_told_in_english(django_capture_on_commit_callbacks: An
     with django_capture_on_commit_callbacks(execute=True):
         make_link(hana, slug="team", name="Team call", kind=LinkKind.GROUP, host_usernames=["hana", "ken"])
 
+    send_queued_mail()
     [message] = mail.outbox
     assert message.to == ["ken@example.com"]
     assert message.subject == "You were added as a host of “Team call”"
@@ -41,10 +42,13 @@ def test_a_new_co_host_is_told_in_japanese_and_only_once(django_capture_on_commi
     link = make_link(
         hana, slug="team", name="Team call", kind=LinkKind.GROUP, host_usernames=["hana", "mika"]
     )
+    send_queued_mail()  # mika's own notice
+    mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         update_link(link=link, host_usernames=["hana", "mika", "ken"])
 
+    send_queued_mail()
     [message] = mail.outbox  # mika was a host already; hana owns the page
     assert message.to == ["ken@example.com"]
     assert message.subject == "「Team call」のホストに追加されました"
@@ -52,6 +56,7 @@ def test_a_new_co_host_is_told_in_japanese_and_only_once(django_capture_on_commi
 
     with django_capture_on_commit_callbacks(execute=True):
         update_link(link=link, name="Renamed")
+    send_queued_mail()
     assert len(mail.outbox) == 1
 
 
@@ -66,6 +71,7 @@ def test_a_name_outside_the_workspace_is_refused_like_an_unknown_one() -> None:
         messages.append(refused.value.errors["host_usernames"].replace(name, "NAME"))
 
     assert messages[0] == messages[1] == "No user of your workspace has the username: NAME."
+    send_queued_mail()
     assert not mail.outbox
 
 

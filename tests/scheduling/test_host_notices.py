@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, send_queued_mail
 from tests.scheduling.helpers import NOW, berlin, connect
 from yoyaku.accounts.models import User
 from yoyaku.scheduling.models import Booking, LinkKind, MeetingLink
@@ -22,6 +22,7 @@ Capture = Callable[..., AbstractContextManager[list[Callable[[], None]]]]
 
 
 def to_host(address: str) -> list[mail.EmailMessage]:
+    send_queued_mail()
     return [m for m in mail.outbox if m.to == [address]]
 
 
@@ -66,6 +67,7 @@ def test_a_new_booking_a_move_and_a_cancellation_each_mail_the_host_in_japanese(
     assert "「Consultation」を" in booked.body and "10:00〜10:30（Europe/Berlin）" in booked.body  # noqa: RUF001
     assert booked.reply_to == ["mia@example.org"]
 
+    send_queued_mail()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         reschedule_booking(booking=booking, start=berlin(11), now=NOW)
@@ -73,6 +75,7 @@ def test_a_new_booking_a_move_and_a_cancellation_each_mail_the_host_in_japanese(
     assert moved.subject.startswith("ミーティングの日時変更")
     assert "11:00〜11:30（Europe/Berlin）" in moved.body  # noqa: RUF001
 
+    send_queued_mail()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         cancel_booking(booking=booking, reason="Plans changed")
@@ -80,6 +83,7 @@ def test_a_new_booking_a_move_and_a_cancellation_each_mail_the_host_in_japanese(
     assert cancelled.subject.startswith("ミーティングのキャンセル")
     assert "理由:\nPlans changed" in cancelled.body
     # The booker's mails stay in the page's language.
+    send_queued_mail()
     assert all(m.subject.isascii() for m in mail.outbox if m.to == ["mia@example.org"])
 
 
@@ -87,6 +91,7 @@ def test_the_host_who_makes_the_change_is_not_mailed_about_it(
     host: User, link: MeetingLink, django_capture_on_commit_callbacks: Capture
 ) -> None:
     booking = book(link, 10, django_capture_on_commit_callbacks)
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -102,9 +107,12 @@ def test_a_group_meetings_other_hosts_are_told_in_their_language(
     aiko = make_host("aiko", email="aiko@example.org")  # English
     connect(aiko, radicale)
     panel = make_link(host, slug="panel", name="Panel", kind=LinkKind.GROUP, host_usernames=["ken", "aiko"])
+    send_queued_mail()  # aiko's notice that she co-hosts the page
+    mail.outbox.clear()
     booking = book(panel, 10, django_capture_on_commit_callbacks)
     [to_aiko] = to_host("aiko@example.org")
     assert to_aiko.subject.startswith("New meeting: Mia Mori")
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):

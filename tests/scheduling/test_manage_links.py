@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, send_queued_mail
 from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.scheduling.calendar_writes import booking_event_draft
 from yoyaku.scheduling.manage_links import manage_token
@@ -60,6 +60,7 @@ def test_the_invitation_and_the_event_carry_the_links_in_the_bookers_language() 
 
     send_invitation(booking=booking, draft=draft)
 
+    send_queued_mail()
     [message] = mail.outbox
     assert "日時の変更:" in message.body and f"/manage/{token}/reschedule/" in message.body
     assert "キャンセル:" in message.body and f"/manage/{token}/cancel/" in message.body

@@ -14,7 +14,7 @@ from django.core import mail
 from django.test import override_settings
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link, run_calendar_writes
+from tests.factories import make_host, make_link, run_calendar_writes, send_queued_mail
 from tests.scheduling.helpers import connect, events_on
 from yoyaku.accounts.models import User
 from yoyaku.crm.models import Meeting
@@ -123,6 +123,7 @@ def test_the_receipt_says_the_time_is_not_held(
     with django_capture_on_commit_callbacks(execute=True):
         book(offline_link, at(10), "ada@example.org")
 
+    send_queued_mail()
     [receipt] = [m for m in mail.outbox if m.to == ["ada@example.org"]]
     [hold] = Reservation.objects.values_list("expires_at", flat=True)
     until = format_moment(hold, "Asia/Tokyo")
@@ -134,6 +135,7 @@ def test_confirming_an_offline_request_books_it_and_mails_the_invitation(
     offline_link: MeetingLink, django_capture_on_commit_callbacks: Capture
 ) -> None:
     request = book(offline_link, at(10), "ada@example.org")
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -152,6 +154,7 @@ def test_confirming_an_offline_request_books_it_and_mails_the_invitation(
     assert at(10) not in offered(offline_link), "now the time is taken"
     assert confirmed.meeting is not None
     assert Meeting.objects.get(pk=confirmed.meeting_id).outcome == "scheduled"
+    send_queued_mail()
     [invitation] = [m for m in mail.outbox if m.to == ["ada@example.org"]]
     assert "Invitation" in invitation.subject
     assert any("method=REQUEST" in mimetype for _, mimetype in invitation.alternatives)
@@ -213,6 +216,7 @@ def test_declining_tells_the_requester_with_the_hosts_message(
     offline_link: MeetingLink, django_capture_on_commit_callbacks: Capture
 ) -> None:
     request = book(offline_link, at(10), "ada@example.org")
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -223,6 +227,7 @@ def test_declining_tells_the_requester_with_the_hosts_message(
         BookingStatus.CANCELLED,
         "I am away that week, sorry.",
     )
+    send_queued_mail()
     [notice] = mail.outbox
     assert notice.to == ["ada@example.org"]
     assert "declined" in notice.subject.lower()

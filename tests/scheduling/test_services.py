@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from tests.emulators.radicale_server import RadicaleServer, free_port
-from tests.factories import connect_caldav, make_host, make_link, run_calendar_writes
+from tests.factories import connect_caldav, make_host, make_link, run_calendar_writes, send_queued_mail
 from tests.scheduling.helpers import (
     NOW,
     WEDNESDAY,
@@ -114,6 +114,7 @@ def test_event_made_seconds_before_blocks_the_slot_though_the_index_has_not_seen
     assert not Contact.objects.exists()
     assert not Meeting.objects.exists()
     assert len(events_on(radicale, calendar)) == 1
+    send_queued_mail()
     assert mail.outbox == []
 
 

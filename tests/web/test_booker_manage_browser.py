@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tests.factories import connect_caldav, make_host, make_link, sync_now
+from tests.factories import connect_caldav, make_host, make_link, send_queued_mail, sync_now
 from yoyaku.demo.radicale import RadicaleServer
 from yoyaku.scheduling.manage_links import manage_token
 from yoyaku.scheduling.models import Booking, BookingStatus
@@ -175,6 +175,7 @@ def test_keyboard_booking_at_phone_width_then_reschedule_and_cancel_from_the_mai
     assert booking.time_zone == "Asia/Kolkata"
 
     # Move it through the invitation's link.
+    send_queued_mail()
     links = manage_links(to_booker(mail.outbox)[-1], live_server.url)
     page = phone_page(browser, zone="Asia/Kolkata")
     page.goto(links["reschedule"])
@@ -204,6 +205,7 @@ def test_keyboard_booking_at_phone_width_then_reschedule_and_cancel_from_the_mai
     assert booking.start.astimezone(ZoneInfo("Asia/Kolkata")).minute in (0, 30)
 
     # Cancel it through the update's link, with a reason.
+    send_queued_mail()
     links = manage_links(to_booker(mail.outbox)[-1], live_server.url)
     page.goto(links["cancel"])
     expect(page.locator("#cancel-title")).to_have_text("Cancel this meeting?")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tests.factories import connect_caldav, make_host, make_link, sync_now
+from tests.factories import connect_caldav, make_host, make_link, send_queued_mail, sync_now
 from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.crm.models import Contact, Meeting
 from yoyaku.demo.calendar_data import demo_calendar_events
@@ -188,6 +188,7 @@ def test_offline_page_takes_a_request(browser: Any, live_server: Any, shots: Pat
     assert booking.start == datetime.fromisoformat(start_iso or "")
     assert booking.contact is not None and booking.contact.email == "mia@example.org"
     # The receipt the page speaks of, and the host's notice.
+    send_queued_mail()
     assert sorted(m.to[0] for m in mail.outbox) == [host.email, "mia@example.org"]
 
 

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link, run_calendar_writes, sync_now
+from tests.factories import make_host, make_link, run_calendar_writes, send_queued_mail, sync_now
 from tests.scheduling.helpers import add_event, connect, events_on
 from tests.web.html import element, elements
 from yoyaku.accounts.models import CalendarConnection, Provider, User
@@ -170,6 +170,7 @@ def test_cancelling_from_the_dashboard_frees_the_time_and_tells_the_contact_why(
     host: User, client_in: Client, calendar: str, radicale: RadicaleServer
 ) -> None:
     booking = book(make_link(host), tokyo(10))
+    send_queued_mail()
     mail.outbox.clear()
 
     client_in.post(f"/dashboard/bookings/{booking.pk}/cancel/", {"reason": "A clash came up, sorry."})
@@ -179,6 +180,7 @@ def test_cancelling_from_the_dashboard_frees_the_time_and_tells_the_contact_why(
     assert (booking.status, booking.cancel_reason) == (BookingStatus.CANCELLED, "A clash came up, sorry.")
     [event] = events_on(radicale, calendar)
     assert event.cancelled
+    send_queued_mail()
     [cancellation] = [m for m in mail.outbox if m.to == ["aiko@example.com"]]
     assert "A clash came up, sorry." in cancellation.body
     html = messages_of(client_in)

@@ -19,7 +19,7 @@ from django.core import mail
 from django.utils import timezone
 
 from tests.emulators.radicale_server import RadicaleServer
-from tests.factories import make_host, make_link, sync_now
+from tests.factories import make_host, make_link, send_queued_mail, sync_now
 from tests.scheduling.helpers import add_event, connect, events_on
 from tests.web.test_host_pages_browser import new_page, sign_in
 from yoyaku.accounts.connections import refresh_calendars
@@ -109,6 +109,7 @@ def test_reschedule_through_the_picker_then_cancel_with_a_reason(
     row.get_by_role("button", name="Cancel meeting Aiko Sato").click()
     dialog.get_by_label("Message for the contact (optional)").fill("Something urgent came up, sorry.")
     page.screenshot(path=str(shots / "host-dashboard-cancel-dialog-en.png"), full_page=True)
+    send_queued_mail()
     mail.outbox.clear()
     dialog.get_by_role("button", name="Cancel meeting").click()
     expect(page.locator(".message.success")).to_have_text("The meeting is cancelled.")
@@ -119,6 +120,7 @@ def test_reschedule_through_the_picker_then_cancel_with_a_reason(
     assert booking.cancel_reason == "Something urgent came up, sorry."
     [event] = [e for e in events_on(host_radicale, calendar) if e.uid == f"yoyaku-{booking.pk}"]
     assert event.cancelled
+    send_queued_mail()
     [cancellation] = [m for m in mail.outbox if m.to == ["aiko@example.com"]]
     assert "Something urgent came up, sorry." in cancellation.body
     page.screenshot(path=str(shots / "host-dashboard-cancelled-en.png"), full_page=True)
@@ -180,11 +182,13 @@ def test_the_host_confirms_one_request_and_declines_another(
     expect(dialog).to_be_visible()
     dialog.get_by_label("Message for the contact (optional)").fill("I am away that week, sorry.")
     page.screenshot(path=str(shots / "host-dashboard-decline-dialog-en.png"), full_page=True)
+    send_queued_mail()
     mail.outbox.clear()
     dialog.get_by_role("button", name="Decline request").click()
     expect(page.locator(".message.success")).to_contain_text("Declined. Aiko is told by email.")
     timed.refresh_from_db()
     assert timed.status == BookingStatus.CANCELLED
+    send_queued_mail()
     [notice] = [m for m in mail.outbox if m.to == ["aiko@example.com"]]
     assert "I am away that week, sorry." in notice.body
     expect(page.locator("section[aria-labelledby=requests-title] .request")).to_have_count(0)

@@ -15,7 +15,7 @@ from django.core import mail
 from django.test import Client, override_settings
 from django.utils import timezone, translation
 
-from tests.factories import make_host, make_link
+from tests.factories import make_host, make_link, send_queued_mail
 from tests.web.html import element, elements
 from yoyaku.accounts.models import User
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink, Reservation
@@ -76,6 +76,7 @@ def test_confirm_books_the_time_asked_for(
     host: User, client_in: Client, django_capture_on_commit_callbacks: Capture
 ) -> None:
     request = ask(make_link(host), tokyo(10))
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -84,6 +85,7 @@ def test_confirm_books_the_time_asked_for(
     assert response.status_code == 302
     request.refresh_from_db()
     assert (request.status, request.start) == (BookingStatus.CONFIRMED, tokyo(10))
+    send_queued_mail()
     assert [m.to for m in mail.outbox] == [["aiko@example.com"]], "the contact gets the invitation"
     assert "Confirmed: Aiko" in page(client_in)
 
@@ -127,6 +129,7 @@ def test_decline_mails_the_message_and_takes_the_request_off(
     host: User, client_in: Client, django_capture_on_commit_callbacks: Capture
 ) -> None:
     request = ask(make_link(host), tokyo(10))
+    send_queued_mail()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -134,6 +137,7 @@ def test_decline_mails_the_message_and_takes_the_request_off(
 
     request.refresh_from_db()
     assert request.status == BookingStatus.CANCELLED
+    send_queued_mail()
     [notice] = mail.outbox
     assert notice.to == ["aiko@example.com"] and "Away that week." in notice.body
     html = page(client_in)

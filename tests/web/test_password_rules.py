@@ -14,7 +14,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
-from tests.factories import make_host
+from tests.factories import make_host, send_queued_mail
 from yoyaku.accounts.models import User, WorkspaceRole
 from yoyaku.demo.main import stored_secret
 
@@ -62,6 +62,7 @@ def test_an_invitation_refuses_a_weak_password_and_says_why(language: str) -> No
     inviter = Client()
     inviter.force_login(admin)
     inviter.post("/settings/workspace/invite/", {"email": "mia@example.org", "role": "member"})
+    send_queued_mail()
     [invitation] = mail.outbox
     found = re.search(r"https?://\S+/accounts/invitation/\S+/", invitation.body)
     assert found is not None

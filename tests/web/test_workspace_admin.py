@@ -11,7 +11,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import translation
 
-from tests.factories import api_key_for, make_host, make_workspace
+from tests.factories import api_key_for, make_host, make_workspace, send_queued_mail
 from yoyaku.accounts.models import InboxConnection, Provider, Seat, User, WorkspaceRole
 from yoyaku.accounts.services import user_for_api_key
 from yoyaku.web import urls
@@ -76,6 +76,7 @@ def test_an_invitation_sets_a_password_once(admin: User) -> None:
     invited = User.objects.get(email="Mia@example.org")
     assert (invited.workspace_id, invited.workspace_role) == (admin.workspace_id, WorkspaceRole.MEMBER)
     assert not invited.has_usable_password()
+    send_queued_mail()
     [invitation] = mail.outbox
     assert invitation.to == ["Mia@example.org"]
     link = re.search(r"https?://\S+/accounts/invitation/\S+/", invitation.body)
@@ -104,6 +105,7 @@ def test_an_address_already_used_is_not_invited_again(admin: User, member: User)
     client = signed_in(admin)
     client.post("/settings/workspace/invite/", {"email": "KEN@example.org", "role": "admin"})
     assert User.objects.filter(email__iexact="ken@example.org").count() == 1
+    send_queued_mail()
     assert mail.outbox == []
     assert "A user with this email address already exists." in page(client)
     bad = client.post("/settings/workspace/invite/", {"email": "not-an-address", "role": "member"})
@@ -190,6 +192,7 @@ def test_the_page_and_the_invitation_speak_japanese(admin: User) -> None:
     client.post("/settings/workspace/invite/", {"email": "mia@example.org", "role": "member"})
 
     assert "共有受信トレイ" in html and "招待を送信" in html
+    send_queued_mail()
     [invitation] = mail.outbox
     assert invitation.subject == "Aoiさんから Yoyaku への招待が届いています"
     translation.activate("en")

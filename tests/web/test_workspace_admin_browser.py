@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from tests.factories import make_host
+from tests.factories import make_host, send_queued_mail
 from tests.web.test_host_pages_browser import new_page, sign_in
 from yoyaku.accounts.models import InboxConnection, Provider, User, WorkspaceRole
 from yoyaku.accounts.services import assign_seat
@@ -38,6 +38,7 @@ def test_an_admin_invites_a_user_who_sets_a_password(browser: Any, live_server: 
     expect(page.locator(f"#member-{mia.pk}")).to_contain_text("Invited")
     page.screenshot(path=str(shots / "settings-workspace-en.png"), full_page=True)
 
+    send_queued_mail()
     [invitation] = mail.outbox
     link = re.search(r"/accounts/invitation/\S+/", invitation.body)
     assert link is not None

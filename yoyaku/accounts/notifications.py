@@ -11,7 +11,6 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -19,16 +18,17 @@ from django.utils.translation import gettext as _
 from yoyaku.accounts.models import CalendarConnection, ConnectionStatus, User
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.formatting import greeting
+from yoyaku.mail.services import queue_mail
 
 logger = logging.getLogger(__name__)
 
 
 def notify_needs_reconnect(*, connection_id: int) -> None:
-    """Mail the host after the current transaction commits (at once outside one).
+    """Queue the mail to the host in the current transaction (sent after it commits).
 
     Call it only when the status has just changed to needs-reconnect, not on every failed read.
     """
-    transaction.on_commit(lambda: send_reconnect_notice(connection_id=connection_id))
+    send_reconnect_notice(connection_id=connection_id)
 
 
 def _what_waits(connection: CalendarConnection) -> str:
@@ -74,14 +74,14 @@ def send_reconnect_notice(*, connection_id: int) -> None:
                     _("Reconnect it in your calendar settings: %(url)s") % names,
                 ]
             )
-        EmailMessage(subject=subject, body=body, to=[host.email]).send()
+        queue_mail(EmailMessage(subject=subject, body=body, to=[host.email]))
     except Exception:
         logger.exception("Could not send the reconnect notice for calendar connection %s", connection_id)
 
 
 def send_invitation(*, user: User, invited_by: User, path: str) -> None:
-    """Mail an invited user the signed link that sets their password, in the inviting admin's language
-    (the new user has none yet). Raises on mail failure: the admin is told and can send it again."""
+    """Queue the mail to an invited user with the signed link that sets their password, in the inviting
+    admin's language (the new user has none yet). The admin can send it again from the workspace page."""
     base = settings.YOYAKU_BASE_URL.rstrip("/")
     names = {
         "admin": invited_by.display_name,
@@ -99,4 +99,4 @@ def send_invitation(*, user: User, invited_by: User, path: str) -> None:
             ]
         )
     reply_to = [invited_by.email] if invited_by.email else None
-    EmailMessage(subject=subject, body=body, to=[user.email], reply_to=reply_to).send()
+    queue_mail(EmailMessage(subject=subject, body=body, to=[user.email], reply_to=reply_to))

@@ -174,9 +174,11 @@ def mark_connection(*, connection: CalendarConnection, status: str, message: str
     connection.status = status
     connection.status_message = message[:500]
     rows = CalendarConnection.objects.filter(pk=connection.pk)
-    # Only the update that changes the status counts as the change, so racing reads tell the host once.
-    changed = rows.exclude(status=status).update(status=status, status_message=message[:500])
-    if not changed:
-        rows.update(status_message=message[:500])
-    elif status == ConnectionStatus.NEEDS_RECONNECT:
-        notify_needs_reconnect(connection_id=connection.pk)
+    # Only the update that changes the status counts as the change, so racing reads tell the host once;
+    # its mail is queued in the same transaction.
+    with transaction.atomic():
+        changed = rows.exclude(status=status).update(status=status, status_message=message[:500])
+        if not changed:
+            rows.update(status_message=message[:500])
+        elif status == ConnectionStatus.NEEDS_RECONNECT:
+            notify_needs_reconnect(connection_id=connection.pk)

@@ -7,7 +7,6 @@ bookings. The text is in the host's language: the host is the one writing to the
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 from django.conf import settings
@@ -20,14 +19,13 @@ from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.crm.models import Meeting
 from yoyaku.crm.selectors import meeting_host
 from yoyaku.formatting import format_when_zoned
-
-logger = logging.getLogger(__name__)
+from yoyaku.mail.services import queue_mail
 
 Kind = Literal["invitation", "update", "cancellation"]
 
 
 def send_meeting_mail(*, meeting: Meeting, draft: EventDraft, kind: Kind, sequence: int = 0) -> None:
-    """Mail every contact of the meeting the iCalendar object for ``kind``; mail trouble is logged."""
+    """Queue a mail to every contact of the meeting with the iCalendar object for ``kind``."""
     host = meeting_host(meeting=meeting)
     recipients = [a.email for a in draft.attendees if a.email]
     if host is None or not recipients:
@@ -64,7 +62,4 @@ def send_meeting_mail(*, meeting: Meeting, draft: EventDraft, kind: Kind, sequen
     # RFC 6047 §2.4: the iCalendar object travels as text/calendar with its METHOD.
     message.attach_alternative(ical.decode(), f"text/calendar; method={method}; charset=UTF-8")
     message.attach("invite.ics", ical, "application/ics")
-    try:
-        message.send()
-    except OSError as error:  # the meeting stands even if mail is down
-        logger.warning("Could not send %s mail for CRM meeting %s: %s", method, meeting.pk, error)
+    queue_mail(message)

@@ -149,7 +149,8 @@ def log_meeting(
         description=description,
         outcome=outcome,
     )
-    meeting.hosts.set(hosts)
+    # A new meeting has no hosts yet: add() inserts them without first reading what is there.
+    meeting.hosts.add(*hosts)
     MeetingAssociation.objects.bulk_create(
         [MeetingAssociation(meeting=meeting, contact=contact) for contact in contacts]
     )

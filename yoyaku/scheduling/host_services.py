@@ -278,8 +278,8 @@ def notify_added_hosts(*, link: MeetingLink, before: set[int]) -> None:
     if added:
         from yoyaku.scheduling.notifications import send_co_host_notices
 
-        # After commit, so no mail speaks of a page that was rolled back.
-        transaction.on_commit(lambda: send_co_host_notices(link_id=link.pk, user_ids=added), robust=True)
+        # Queued in the page's transaction, so no mail speaks of a page that was rolled back.
+        send_co_host_notices(link_id=link.pk, user_ids=added)
 
 
 def _check_slug(slug: Any) -> str:

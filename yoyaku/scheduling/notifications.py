@@ -1,5 +1,6 @@
 """Emails about bookings: iMIP invitations and cancellations (RFC 6047) in the booker's page language;
-for a meeting request, a receipt to the booker and a notice to the host (in the host's language)."""
+for a meeting request, a receipt to the booker and a notice to the host (in the host's language).
+Each is queued (``yoyaku/mail``) and sent by the worker after the change commits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from yoyaku.accounts.models import User
 from yoyaku.calendars.base import EventDraft
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.formatting import format_moment, format_when, format_when_zoned, full_name, greeting
+from yoyaku.mail.services import queue_mail, queue_mails
 from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, MeetingLink
 
@@ -38,10 +40,7 @@ def _send(
         # RFC 6047 §2.4: the iCalendar object travels as text/calendar with its METHOD.
         message.attach_alternative(ical.decode(), f"text/calendar; method={method}; charset=UTF-8")
         message.attach("invite.ics", ical, "application/ics")
-    try:
-        message.send()
-    except OSError as error:  # the booking stands even if mail is down
-        logger.warning("Could not send %s mail for booking %s: %s", method, booking.pk, error)
+    queue_mail(message)
 
 
 def _booker_language(booking: Booking) -> str:
@@ -139,13 +138,20 @@ def send_cancellation(
 def send_request_notices(*, booking: Booking) -> None:
     """Tell the booker their request arrived and the host that one is waiting.
 
-    Runs after the request is committed; mail trouble is logged and never undoes the request.
+    Queued in the request's transaction; a mail that cannot be written is logged and never undoes
+    the request.
     """
-    for send in (_send_request_receipt, _send_host_notice):
+    messages = []
+    for write in (_request_receipt, _host_notice):
         try:
-            send(booking=booking)
+            message = write(booking=booking)
         except Exception:
-            logger.exception("Could not send %s for request %s", send.__name__.strip("_"), booking.pk)
+            logger.exception("Could not write the %s for request %s", write.__name__.strip("_"), booking.pk)
+            continue
+        if message is not None:
+            messages.append(message)
+    if messages:
+        queue_mails(messages)
 
 
 def _local_time(booking: Booking, zone: str) -> str:
@@ -153,7 +159,7 @@ def _local_time(booking: Booking, zone: str) -> str:
     return format_when_zoned(booking.start, booking.end, zone)
 
 
-def _send_request_receipt(*, booking: Booking) -> None:
+def _request_receipt(*, booking: Booking) -> EmailMessage:
     host = booking.assigned_host
     names = {"page": booking.link.name, "host": host.display_name}
     with translation.override(_booker_language(booking)):
@@ -171,15 +177,15 @@ def _send_request_receipt(*, booking: Booking) -> None:
         if booking.message:
             body += "\n\n" + _("Your message:") + "\n" + booking.message
         subject = _("Request received: %(page)s") % names
-    EmailMessage(
+    return EmailMessage(
         subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
-    ).send()
+    )
 
 
-def _send_host_notice(*, booking: Booking) -> None:
+def _host_notice(*, booking: Booking) -> EmailMessage | None:
     host: User = booking.assigned_host
     if not host.email:
-        return
+        return None
     with translation.override(host.language or settings.LANGUAGE_CODE):
         booker = full_name(first_name=booking.first_name, last_name=booking.last_name)
         names = {"name": booker, "email": booking.email, "page": booking.link.name}
@@ -195,7 +201,7 @@ def _send_host_notice(*, booking: Booking) -> None:
             "Your open requests: %(url)s"
         ) % {"name": booker, "url": f"{settings.YOYAKU_BASE_URL.rstrip('/')}/dashboard/"}
         subject = _("New meeting request from %(name)s") % names
-    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+    return EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email])
 
 
 def send_request_declined(*, booking: Booking) -> None:
@@ -212,9 +218,11 @@ def send_request_declined(*, booking: Booking) -> None:
         if booking.cancel_reason:
             body += "\n\n" + _("Message from %(host)s:") % names + "\n" + booking.cancel_reason
         subject = _("Request declined: %(page)s") % names
-    EmailMessage(
-        subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
-    ).send()
+    queue_mail(
+        EmailMessage(
+            subject=subject, body=body, to=[booking.email], reply_to=[host.email] if host.email else None
+        )
+    )
 
 
 # -- telling hosts of their meetings -------------------------------------------------------
@@ -222,8 +230,8 @@ def send_request_declined(*, booking: Booking) -> None:
 
 def send_host_change_notices(*, booking: Booking, change: str, hosts: list[User]) -> None:
     """Tell each host, in the host's own language (User.language), that a meeting of theirs was booked
-    (``change="booked"``), moved (``"moved"``) or cancelled (``"cancelled"``). Runs after commit; mail
-    trouble is logged and changes nothing."""
+    (``change="booked"``), moved (``"moved"``) or cancelled (``"cancelled"``). Queued in the change's
+    transaction; a notice that cannot be written is logged and changes nothing."""
     for host in hosts:
         if not host.email:
             continue
@@ -268,7 +276,7 @@ def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> No
             else:
                 body += "\n\n" + _("Reason given:") + "\n" + booking.cancel_reason
         body += "\n\n" + _("Your meetings: %(url)s") % names
-    EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]).send()
+    queue_mail(EmailMessage(subject=subject, body=body, to=[host.email], reply_to=[booking.email]))
 
 
 # -- co-hosts ------------------------------------------------------------------------------
@@ -276,7 +284,7 @@ def _send_host_change_notice(*, booking: Booking, change: str, host: User) -> No
 
 def send_co_host_notices(*, link_id: int, user_ids: list[int]) -> None:
     """Tell each user just made a co-host of a page, in their own language, what that means and how
-    to leave. Runs after commit; mail trouble is logged and changes nothing."""
+    to leave. Queued in the page's transaction; a notice that cannot be written is logged."""
 
     link = MeetingLink.objects.select_related("owner").filter(pk=link_id).first()
     if link is None:
@@ -315,4 +323,4 @@ def _send_co_host_notice(*, link: MeetingLink, host: User) -> None:
                 % names,
             ]
         )
-    EmailMessage(subject=subject, body=body, to=[host.email]).send()
+    queue_mail(EmailMessage(subject=subject, body=body, to=[host.email]))

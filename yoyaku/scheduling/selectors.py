@@ -161,12 +161,19 @@ def hosts_inputs(
     ids = [u.pk for u in users]
     rows = Availability.objects.filter(user_id__in=ids).only("user_id", "weekly", "overrides")
     availabilities = {a.user_id: a for a in rows}
-    # Reservations one day either side: buffers and per-day limits reach past the window.
+    # A page's per-day limit counts the whole local day: reservations one day either side. Without
+    # one, only what the page's buffers reach matters (a reservation's span carries its own buffers),
+    # which keeps a booking's read small on a busy host's calendar.
+    if link.max_per_day is not None:
+        reach_before = reach_after = timedelta(days=1)
+    else:
+        reach_before = timedelta(minutes=link.buffer_before_minutes)
+        reach_after = timedelta(minutes=link.buffer_after_minutes)
     reservations = Reservation.objects.filter(
         host_id__in=ids,
         active=True,
-        end__gt=window_start - timedelta(days=1),
-        start__lt=window_end + timedelta(days=1),
+        end__gt=window_start - reach_before,
+        start__lt=window_end + reach_after,
     ).filter(holding(now=timezone.now()))
     if exclude_booking is not None:
         reservations = reservations.exclude(booking_id=exclude_booking)

@@ -115,7 +115,9 @@ def book_meeting(
     existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return BookingOutcome(booking=existing, created=False)
-    _check_open(link)
+    hosts = link_hosts(link=link)  # read once: the checks below and the booking use them
+    if not hosts:
+        raise PageClosed(link.slug)
     errors: dict[str, str] = {}
     if duration not in link.durations:
         errors["duration"] = durations_offered(link=link)
@@ -135,13 +137,12 @@ def book_meeting(
     if not errors.keys() & {"start", "duration"}:
         # A time the page never offers is the booker's to change (422), not taken (409).
         try:
-            check_start_offered(link=link, start=start, duration=duration, now=now)
+            check_start_offered(link=link, start=start, duration=duration, now=now, hosts=hosts)
         except BookingInputError as error:
             errors.update(error.errors)
     if errors:
         raise BookingInputError(errors)
     end = start + timedelta(minutes=duration)
-    hosts = link_hosts(link=link)
     busy, connected = _fresh_busy(link=link, hosts=hosts, start=start, end=end)
     candidates = [h for h in hosts if h.pk in busy]
     status = BookingStatus.CONFIRMED if connected else BookingStatus.REQUESTED
@@ -183,14 +184,8 @@ def book_meeting(
         raise SlotUnavailable(gettext(_TAKEN))
     if not created:
         return BookingOutcome(booking=booking, created=False)
-    if status == BookingStatus.CONFIRMED:
-        # The event is written by a worker from the outbox row recorded with the booking: the booker
-        # does not wait for the calendar.
-        _notify_hosts_after_commit(
-            booking, change="booked", hosts=reserved_hosts(booking=booking), actor=None
-        )
-    else:
-        _notify_request_after_commit(booking)
+    # The event is written by a worker from the outbox row recorded with the booking, and the mails are
+    # queued with it (_reserve): the booker waits for neither.
     return BookingOutcome(booking=booking, created=True)
 
 
@@ -369,7 +364,8 @@ def _reserve(
             if not free:
                 raise SlotUnavailable(gettext(_TAKEN))
             assigned, reserved = free[0], free[:1]
-        contact = contact_for_booker(
+        # An existing contact is left as the CRM holds it (contact_for_booker would return it as is).
+        contact = contact or contact_for_booker(
             workspace=link.owner.workspace,
             email=booker.email,
             first_name=booker.first_name,
@@ -417,6 +413,9 @@ def _reserve(
         _reserve_spans(booking=booking, hosts=reserved, start=start, end=end, expires_at=hold)
         if status == BookingStatus.CONFIRMED:
             record_booking_write(booking=booking, operation=OutboxOperation.CREATE)
+            _notify_hosts(booking, change="booked", hosts=sorted(reserved, key=lambda h: h.pk), actor=None)
+        else:
+            _queue_request_notices(booking)
     return booking, True
 
 
@@ -532,7 +531,7 @@ def request_meeting(
                 request_fingerprint=fingerprint,
                 language=booking_language(language),
             )
-            _notify_request_after_commit(booking)
+            _queue_request_notices(booking)
     except IntegrityError:
         # A concurrent request with the same key committed first (the key is unique per page).
         existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
@@ -542,40 +541,29 @@ def request_meeting(
     return BookingOutcome(booking=booking, created=True)
 
 
-def _notify_request_after_commit(booking: Booking) -> None:
-    # After the commit, so no mail speaks of a request that was rolled back; robust, so a
-    # mail failure can never turn a stored request into an error for the booker.
+# The mails below are queued in the transaction of the change (yoyaku/mail): a rolled-back change
+# leaves no mail, a committed one always has its mail, and the worker sends it after commit.
+
+
+def _queue_request_notices(booking: Booking) -> None:
     from yoyaku.scheduling.notifications import send_request_notices
 
-    transaction.on_commit(lambda: send_request_notices(booking=booking), robust=True)
+    send_request_notices(booking=booking)
 
 
-def _notify_hosts_after_commit(
-    booking: Booking, *, change: str, hosts: Iterable[User], actor: User | None
-) -> None:
-    """Tell the meeting's hosts (not the one who made the change) of a booking, move or cancellation.
-
-    After commit, so no mail speaks of a change that was rolled back; robust, so a mail failure never
-    turns a change that stands into an error.
-    """
+def _notify_hosts(booking: Booking, *, change: str, hosts: Iterable[User], actor: User | None) -> None:
+    """Tell the meeting's hosts (not the one who made the change) of a booking, move or cancellation."""
     from yoyaku.scheduling.notifications import send_host_change_notices
 
     told = [h for h in hosts if actor is None or h.pk != actor.pk]
     if told:
-        transaction.on_commit(
-            lambda: send_host_change_notices(booking=booking, change=change, hosts=told), robust=True
-        )
+        send_host_change_notices(booking=booking, change=change, hosts=told)
 
 
-def _mail_cancellation_after_commit(booking: Booking, *, with_ical: bool = True) -> None:
+def _mail_cancellation(booking: Booking, *, with_ical: bool = True) -> None:
     from yoyaku.scheduling.notifications import send_cancellation
 
-    transaction.on_commit(
-        lambda: send_cancellation(
-            booking=booking, draft=booking_event_draft(booking=booking), with_ical=with_ical
-        ),
-        robust=True,
-    )
+    send_cancellation(booking=booking, draft=booking_event_draft(booking=booking), with_ical=with_ical)
 
 
 _CALENDAR_FIELDS = (
@@ -649,17 +637,18 @@ def cancel_booking(
         Reservation.objects.filter(booking=booking).update(active=False)
         if booking.meeting is not None:
             cancel_meeting(meeting=booking.meeting)
-        _notify_hosts_after_commit(booking, change="cancelled", hosts=hosts, actor=actor)
-    if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
-        connection = meetings_connection(user=booking.assigned_host)
-        if reason and not by_booker and connection is not None and connection.provider != Provider.CALDAV:
-            # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
-            # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
-            _mail_cancellation_after_commit(booking, with_ical=False)
-    elif current.status == BookingStatus.CONFIRMED and not current.calendar_event_id:
-        # No event to cancel, so no calendar tells the contact: Yoyaku does (a meeting confirmed
-        # without a calendar was announced by Yoyaku's own invitation).
-        _mail_cancellation_after_commit(booking)
+        _notify_hosts(booking, change="cancelled", hosts=hosts, actor=actor)
+        if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
+            connection = meetings_connection(user=booking.assigned_host)
+            if reason and not by_booker and connection is not None and connection.provider != Provider.CALDAV:
+                # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
+                # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
+                _mail_cancellation(booking, with_ical=False)
+        elif current.status == BookingStatus.CONFIRMED and current.calendar_write == CalendarWrite.NONE:
+            # No calendar, so none tells the contact: Yoyaku does (a meeting confirmed without a
+            # calendar was announced by Yoyaku's own invitation). A write still pending or failed
+            # invited nobody, so its cancellation mails nobody either.
+            _mail_cancellation(booking)
     connection = meetings_connection(user=booking.assigned_host)
     if connection is not None:
         request_sync(connection=connection)
@@ -731,14 +720,20 @@ def reschedule_booking(
         busy[host.pk] = without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
     try:
         moved = _move(
-            booking=booking, hosts=hosts, busy=busy, start=start, end=end, duration=duration, now=now
+            booking=booking,
+            hosts=hosts,
+            busy=busy,
+            start=start,
+            end=end,
+            duration=duration,
+            now=now,
+            actor=actor,
         )
     except IntegrityError as error:
         if "reservation_no_overlap" not in str(error):
             raise
         # PostgreSQL refused the move: a booking for that time committed first.
         raise SlotUnavailable(gettext(_NOT_FREE)) from error
-    _notify_hosts_after_commit(moved, change="moved", hosts=hosts, actor=actor)
     for host in hosts:
         connection = meetings_connection(user=host)
         if connection is not None:
@@ -755,6 +750,7 @@ def _move(
     end: datetime,
     duration: int,
     now: datetime,
+    actor: User | None,
 ) -> Booking:
     link = booking.link
     rules = link_rules(link=link, duration=duration)
@@ -801,6 +797,7 @@ def _move(
         booking.save(update_fields=fields)
         if booking.meeting_id is not None:
             Meeting.objects.filter(pk=booking.meeting_id).update(start=start, end=end)
+        _notify_hosts(booking, change="moved", hosts=hosts, actor=actor)
     return booking
 
 
@@ -960,10 +957,7 @@ def confirm_request(
                 # No calendar will invite the contact, so Yoyaku's own mail (with the .ics) does.
                 from yoyaku.scheduling.notifications import send_invitation
 
-                transaction.on_commit(
-                    lambda: send_invitation(booking=booking, draft=booking_event_draft(booking=booking)),
-                    robust=True,
-                )
+                send_invitation(booking=booking, draft=booking_event_draft(booking=booking))
     except IntegrityError as error:
         if "reservation_no_overlap" not in str(error):
             raise
@@ -1010,5 +1004,5 @@ def decline_request(*, booking: Booking, message: str = "") -> Booking:
             cancel_meeting(meeting=booking.meeting)
         from yoyaku.scheduling.notifications import send_request_declined
 
-        transaction.on_commit(lambda: send_request_declined(booking=booking), robust=True)
+        send_request_declined(booking=booking)
     return booking

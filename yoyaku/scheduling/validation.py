@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext
 
+from yoyaku.accounts.models import User
 from yoyaku.availability import NotOffered, not_offered
 from yoyaku.availability.zones import is_iana_zone
 from yoyaku.formatting import format_calendar_day, format_moment
@@ -136,20 +137,23 @@ def clean_booker(
     return BookerDetails(first_name=first, last_name=last, email=address, answers=cleaned)
 
 
-def check_start_offered(*, link: MeetingLink, start: datetime, duration: int, now: datetime) -> None:
+def check_start_offered(
+    *, link: MeetingLink, start: datetime, duration: int, now: datetime, hosts: list[User] | None = None
+) -> None:
     """Refuse a start the page never offers, whatever is booked: 422 with what to change, not 409.
 
     409 (``SlotUnavailable``) means the time was offered and someone or something took it. A start
     with seconds, in the past, within the notice, outside the booking window, off the start-time
     grid or outside the hosts' working hours was never offered: the booker (or host, moving a
-    meeting) has to choose differently, and the message says how. ``start`` must be aware.
+    meeting) has to choose differently, and the message says how. ``start`` must be aware. ``hosts``:
+    the page's hosts when the caller has read them already.
     """
     if start.second or start.microsecond:
         raise BookingInputError(
             {"start": gettext("The start must not have seconds: give a time on the minute, such as 10:30.")}
         )
     why = not_offered(
-        hosts=[host_hours(user=host) for host in link_hosts(link=link)],
+        hosts=[host_hours(user=host) for host in (hosts or link_hosts(link=link))],
         rules=link_rules(link=link, duration=duration),
         start=int(start.timestamp()),
         now=int(now.timestamp()),

@@ -8,13 +8,12 @@ named in an address is looked up within the admin's own workspace.
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
@@ -39,8 +38,6 @@ from yoyaku.accounts.services import (
 )
 from yoyaku.web.forms import InviteForm, SeatForm, plain_password_help
 from yoyaku.web.host import host_user
-
-logger = logging.getLogger(__name__)
 
 
 def _admin(request: HttpRequest) -> User:
@@ -96,21 +93,14 @@ def invite(request: HttpRequest) -> HttpResponse:
         messages.error(request, gettext("Nobody was invited. %(reason)s") % {"reason": reasons})
         return redirect("settings-workspace")
     try:
-        user = invite_user(
-            workspace=admin.workspace, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
-        )
+        # The user and the invitation mail (queued) are committed together.
+        with transaction.atomic():
+            user = invite_user(
+                workspace=admin.workspace, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
+            )
+            send_invitation(user=user, invited_by=admin, path=invitation_path(user=user))
     except WorkspaceRefusal as error:
         return _refused(request, error)
-    try:
-        send_invitation(user=user, invited_by=admin, path=invitation_path(user=user))
-    except OSError:
-        logger.exception("Invitation mail to user %s failed", user.pk)
-        messages.warning(
-            request,
-            gettext("%(email)s was added, but the invitation mail could not be sent: send it again.")
-            % {"email": user.email},
-        )
-        return redirect("settings-workspace")
     return _done(request, gettext("Invitation sent to %(email)s.") % {"email": user.email})
 
 
@@ -122,12 +112,7 @@ def resend_invitation(request: HttpRequest, user_id: int) -> HttpResponse:
     if user.has_usable_password() or not user.is_active:
         messages.info(request, gettext("%(name)s has already set a password.") % {"name": user.username})
         return redirect("settings-workspace")
-    try:
-        send_invitation(user=user, invited_by=admin, path=invitation_path(user=user))
-    except OSError:
-        logger.exception("Invitation mail to user %s failed", user.pk)
-        messages.error(request, gettext("The invitation mail could not be sent. Try again later."))
-        return redirect("settings-workspace")
+    send_invitation(user=user, invited_by=admin, path=invitation_path(user=user))
     return _done(request, gettext("Invitation sent to %(email)s.") % {"email": user.email})
 
 
