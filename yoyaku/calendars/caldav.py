@@ -27,6 +27,7 @@ they expand and an override can move an instance into or out of the window.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -1263,8 +1264,13 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
+@functools.cache
 def tls_context() -> ssl.SSLContext:
-    """The trust store for CalDAV servers (the system's default, through httpx)."""
+    """The trust store for CalDAV servers (the system's default, through httpx), loaded once per process.
+
+    Loading it costs tens of milliseconds of CPU, which every adapter (one per booking's fresh read)
+    paid before. One context may serve many connections and threads; nothing changes it once built.
+    """
     return httpx.create_ssl_context(trust_env=False)
 
 
