@@ -309,14 +309,16 @@ def _lock_for_new_booking(*, link: MeetingLink, host_ids: list[int]) -> None:
     """Take the hosts' lock only where a new booking needs it, so one host's bookings do not queue.
 
     Overlaps need no lock: PostgreSQL's exclusion constraint (``reservation_no_overlap``) refuses the
-    second of two overlapping reservations, which ``book`` answers as a taken time (round robin chooses
-    again), and on SQLite the IMMEDIATE transaction already serialises bookings. A count does: a page
-    with a per-day limit locks, see ``lock_hosts``. Lapsed holds are freed under the lock too, so two
-    bookings never update the same reservation rows in different orders; a booking that finds none
-    (the usual case) takes no lock.
+    second of two overlapping reservations, which ``book`` answers as a taken time, and on SQLite the
+    IMMEDIATE transaction already serialises bookings. A count does: a page with a per-day limit
+    locks, see ``lock_hosts``. So does round robin, whose choice reads the hosts' last bookings and
+    whose few retries after a refused overlap could otherwise run out while a host is still free.
+    Lapsed holds are freed under the lock too, so two bookings never update the same reservation rows
+    in different orders; a booking that finds none (the usual case) takes no lock.
     """
     now = timezone.now()
-    if link.max_per_day is None and not _lapsed_holds(now=now).filter(host_id__in=host_ids).exists():
+    counts = link.max_per_day is not None or link.kind == LinkKind.ROUND_ROBIN
+    if not counts and not _lapsed_holds(now=now).filter(host_id__in=host_ids).exists():
         return
     lock_hosts(host_ids=host_ids)
     release_lapsed_holds(host_ids=host_ids, now=now)
