@@ -112,3 +112,29 @@ def test_same_idempotency_key_racing_on_requests_gives_one_request(live_server) 
     assert statuses.count(201) == 1, statuses
     assert set(statuses) <= {200, 201}, statuses
     assert Booking.objects.count() == 1
+
+
+def test_many_clients_one_slot_of_a_group_page_give_one_meeting_with_every_host(live_server) -> None:  # type: ignore[no-untyped-def]
+    # Without a per-day limit a booking takes no host lock: each host's exclusion constraint decides.
+    hana = make_host("hana")
+    make_host("ken")
+    make_link(hana, kind="group", host_usernames=["hana", "ken"])
+    statuses = _race(f"{live_server.url}/api/v1/book/intro", [_body(_slot(11), n) for n in range(CLIENTS)])
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) == {201, 409}, statuses
+    booking = Booking.objects.get()
+    hosts = sorted(Reservation.objects.filter(booking=booking).values_list("host__username", flat=True))
+    assert hosts == ["hana", "ken"]
+
+
+def test_many_clients_racing_for_a_lapsed_hold_give_one_booking(live_server) -> None:  # type: ignore[no-untyped-def]
+    make_link(make_host())
+    url = f"{live_server.url}/api/v1/book/intro"
+    assert httpx.post(url, json=_body(_slot(12), 0), timeout=60).status_code == 201
+    first = Booking.objects.get()
+    Reservation.objects.filter(booking=first).update(expires_at=datetime.now(tz=UTC) - timedelta(seconds=1))
+    statuses = _race(url, [_body(_slot(12), n) for n in range(1, CLIENTS)])
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) == {201, 409}, statuses
+    assert not Reservation.objects.get(booking=first).active
+    assert Reservation.objects.filter(active=True).exclude(booking=first).count() == 1

@@ -3,10 +3,10 @@
 A booking is accepted only if every host's calendar, read fresh, and every
 active reservation leave the buffered span free. The final check and the
 insert run in one transaction that the database serialises: SQLite takes its
-write lock at BEGIN (IMMEDIATE mode); on PostgreSQL the transaction locks the
-hosts' rows first (``lock_hosts``), so rules that count bookings (per-day
-limits) hold, and an exclusion constraint refuses overlapping reservations of
-a host whatever happens.
+write lock at BEGIN (IMMEDIATE mode); on PostgreSQL an exclusion constraint
+refuses overlapping reservations of a host whatever happens, and where a rule
+counts bookings (per-day limits) the transaction locks the hosts' rows first
+(``lock_hosts``) so the count holds.
 """
 
 from __future__ import annotations
@@ -305,6 +305,25 @@ def lock_hosts(*, host_ids: Iterable[int]) -> None:
         list(locked.values_list("pk", flat=True))
 
 
+def _lock_for_new_booking(*, link: MeetingLink, host_ids: list[int]) -> None:
+    """Take the hosts' lock only where a new booking needs it, so one host's bookings do not queue.
+
+    Overlaps need no lock: PostgreSQL's exclusion constraint (``reservation_no_overlap``) refuses the
+    second of two overlapping reservations, which ``book`` answers as a taken time, and on SQLite the
+    IMMEDIATE transaction already serialises bookings. A count does: a page with a per-day limit
+    locks, see ``lock_hosts``. So does round robin, whose choice reads the hosts' last bookings and
+    whose few retries after a refused overlap could otherwise run out while a host is still free.
+    Lapsed holds are freed under the lock too, so two bookings never update the same reservation rows
+    in different orders; a booking that finds none (the usual case) takes no lock.
+    """
+    now = timezone.now()
+    counts = link.max_per_day is not None or link.kind == LinkKind.ROUND_ROBIN
+    if not counts and not _lapsed_holds(now=now).filter(host_id__in=host_ids).exists():
+        return
+    lock_hosts(host_ids=host_ids)
+    release_lapsed_holds(host_ids=host_ids, now=now)
+
+
 def _reserve(
     *,
     link: MeetingLink,
@@ -324,9 +343,9 @@ def _reserve(
     rules = link_rules(link=link, duration=duration)
     start_ts, now_ts = int(start.timestamp()), int(now.timestamp())
     with transaction.atomic():
-        lock_hosts(host_ids=[h.pk for h in hosts])
-        release_lapsed_holds(host_ids=[h.pk for h in hosts], now=timezone.now())
-        # Checked again under the lock: a concurrent retry may have just committed it.
+        _lock_for_new_booking(link=link, host_ids=[h.pk for h in hosts])
+        # Checked again in the transaction: a concurrent retry may have just committed it (and one still
+        # in flight fails on the idempotency key's unique index once it commits, see ``book``).
         existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
