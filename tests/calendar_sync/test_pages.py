@@ -8,6 +8,7 @@ several pages on the real servers.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -140,6 +141,38 @@ def test_a_sync_stopped_midway_keeps_the_old_token_and_the_next_one_applies_the_
     assert SyncedEvent.objects.filter(connection=connection).count() == 5
     assert len(indexed(connection)) == 5
     assert CalendarSyncState.objects.get(connection=connection).token != old_token
+
+
+def test_a_caldav_batch_that_fails_while_the_page_before_is_applied_fails_the_sync(
+    radicale: RadicaleServer, host: User, followed: Followed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The next multiget is fetched on a thread while a page is applied: its failure must still
+    # reach the sync, which then keeps the old token.
+    monkeypatch.setattr(caldav, "MULTIGET_BATCH", 2)
+    connection, calendar = connect(host, radicale, sync=False)
+    seed_hours(radicale, calendar, [8])
+    sync_now(connection)
+    old_token = CalendarSyncState.objects.get(connection=connection).token
+    seed_hours(radicale, calendar, [10, 12, 14, 16])
+    fetch = caldav.CalDAVAdapter._multiget
+    batches: list[int] = []
+
+    def failing_second_batch(
+        self: caldav.CalDAVAdapter, collection: str, hrefs: Sequence[str]
+    ) -> Iterator[tuple[str, bytes, str]]:
+        batches.append(len(hrefs))
+        if len(batches) == 2:
+            raise caldav.CalendarUnavailable("the server went away")
+        return fetch(self, collection, hrefs)
+
+    monkeypatch.setattr(caldav.CalDAVAdapter, "_multiget", failing_second_batch)
+    followed.calls.clear()
+
+    assert not sync_connection_now(connection_id=connection.pk)
+
+    assert CalendarSyncState.objects.get(connection=connection).token == old_token
+    assert [len(c.changed_event_ids) for c in followed.calls] == [2]  # page one applied, then the failure
+    assert SyncedEvent.objects.filter(connection=connection).count() == 3
 
 
 def test_graph_delta_pages_are_followed_one_at_a_time(

@@ -35,6 +35,7 @@ import re
 import ssl
 import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -636,21 +637,34 @@ class CalDAVAdapter:
         the removals ride on the first page and the token on the last."""
         hrefs = listing.changed
         starts = range(0, len(hrefs), MULTIGET_BATCH) if hrefs else range(1)
-        for number, begin in enumerate(starts):
-            changed: list[RemoteEvent] = []
-            for href, data, _etag in self._multiget(collection, hrefs[begin : begin + MULTIGET_BATCH]):
-                event = self._remote_event(href, data)
-                if event is not None:
-                    changed.append(event)
-            last = number == len(starts) - 1
-            yield SyncPage(
-                changed=changed,
-                removed=listing.removed if number == 0 else [],
-                full=full,
-                token=listing.token if last else "",
-                last=last,
-            )
-            del changed  # not kept while the next batch is fetched
+
+        def fetch(begin: int) -> list[tuple[str, bytes, str]]:
+            return list(self._multiget(collection, hrefs[begin : begin + MULTIGET_BATCH]))
+
+        # The next batch is requested while this one is parsed and stored: the wait is the
+        # server's, so a thread overlaps it. Only that thread talks to the server meanwhile,
+        # and at most two batches are held, so the peak stays flat.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="caldav-multiget") as pool:
+            pending = pool.submit(fetch, starts[0])
+            for number in range(len(starts)):
+                objects = pending.result()
+                last = number == len(starts) - 1
+                if not last:
+                    pending = pool.submit(fetch, starts[number + 1])
+                changed: list[RemoteEvent] = []
+                for href, data, _etag in objects:
+                    event = self._remote_event(href, data)
+                    if event is not None:
+                        changed.append(event)
+                del objects
+                yield SyncPage(
+                    changed=changed,
+                    removed=listing.removed if number == 0 else [],
+                    full=full,
+                    token=listing.token if last else "",
+                    last=last,
+                )
+                del changed  # not kept while the next batch is fetched
 
     def _objects(self, collection: str, responses: list[_DavResponse]) -> Iterator[tuple[str, bytes, str]]:
         for item in responses:

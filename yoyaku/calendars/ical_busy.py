@@ -85,6 +85,11 @@ def busy_from_calendar(
         return _unparseable(
             calendar, zone=zone, window_start=window_start, window_end=window_end, problems=problems
         )
+    plain = _plain_event_busy(
+        parsed, zone=zone, owners=owners, window_start=window_start, window_end=window_end
+    )
+    if plain is not None:
+        return plain
     try:
         query = recurring_ical_events.of(parsed, skip_bad_series=True)
         all_series = list(query.series)
@@ -128,6 +133,73 @@ def busy_from_calendar(
     )
     result.sort(key=lambda i: (i.start, i.end))
     return result
+
+
+# Any of these makes an event a series (or part of one), which only the expansion reads.
+_RECURRENCE_PROPERTIES = ("RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID")
+
+
+def _plain_event_busy(
+    parsed: icalendar.Calendar,
+    *,
+    zone: tzinfo,
+    owners: set[str],
+    window_start: datetime,
+    window_end: datetime,
+) -> list[BusyInterval] | None:
+    """Busy time of a calendar holding one plain, well-formed VEVENT; None for anything else.
+
+    Most objects are single events (19 in 20 in bench/initial_sync.py's calendar), and
+    building recurring-ical-events' series for them costs more than parsing them. Only the
+    unambiguous case is taken here: one VEVENT with a UID, DTSTART and DTEND of the same kind
+    (both DATE or both DATE-TIME, both floating or both zoned), DTEND after DTSTART with no
+    change of UTC offset between them, no recurrence property, no parse error, Gregorian, no
+    X-WR-TIMEZONE. It gives what the expansion gives (the differential test in
+    tests/calendars/test_ical_busy_plain.py holds it to that); anything else, including an
+    event whose busy status cannot be read, goes the full way.
+    """
+    calscale = parsed.get("CALSCALE")
+    if calscale is not None and str(calscale).upper() != "GREGORIAN":
+        return None
+    if "X-WR-TIMEZONE" in parsed:
+        return None  # recurring-ical-events moves the times into that zone (x-wr-timezone)
+    events = parsed.walk("VEVENT")
+    if len(events) != 1:
+        return None
+    event = events[0]
+    if getattr(event, "errors", None) or any(name in event for name in _RECURRENCE_PROPERTIES):
+        return None
+    if not str(event.get("UID", "") or "") or "DURATION" in event:
+        return None
+    first, last = _parsed(event, "DTSTART"), _parsed(event, "DTEND")
+    if not isinstance(first, date) or not isinstance(last, date):
+        return None
+    if isinstance(first, datetime) is not isinstance(last, datetime) or _floating(first) is not _floating(
+        last
+    ):
+        return None
+    begin, finish = _to_utc(first, zone), _to_utc(last, zone)
+    if finish <= begin:
+        return None
+    if (
+        isinstance(first, datetime)
+        and isinstance(last, datetime)
+        and (
+            first.utcoffset() != last.utcoffset()
+            or begin.astimezone(zone).utcoffset() != finish.astimezone(zone).utcoffset()
+        )
+    ):
+        # Across a change of offset the expansion measures the length in wall-clock time of
+        # the calendar's zone; such events are rare, so they take the full path.
+        return None
+    try:
+        status = event_busy_status(event, owners=owners)
+    except Exception:
+        return None  # the full path reports it as unreadable
+    if status is None:
+        return []
+    clipped = _clip(BusyInterval(begin, finish, status), window_start, window_end)
+    return [clipped] if clipped is not None else []
 
 
 # Properties whose value recurring-ical-events needs; an error in one of them
@@ -519,6 +591,11 @@ def _to_utc(value: date | datetime, zone: tzinfo) -> datetime:
         return value.astimezone(UTC)
     # All-day: the day in the host's zone, midnight to midnight.
     return datetime(value.year, value.month, value.day, tzinfo=zone).astimezone(UTC)
+
+
+def _floating(value: date) -> bool:
+    """A DATE-TIME without a usable offset (RFC 5545 §3.3.5 form #1, or an unknown TZID)."""
+    return isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None)
 
 
 def _clip(interval: BusyInterval, start: datetime, end: datetime) -> BusyInterval | None:
