@@ -12,40 +12,29 @@ hook's share of it (``crm.calendar_log.log_calendar_events``) with its queries.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bench.scratch import bench_host, scratch_django
 
 
 def main() -> int:
     numbers = [a for a in sys.argv[1:] if a.isdigit()]
     count = int(numbers[0]) if numbers else 10_000
-    os.environ["YOYAKU_DATA_DIR"] = tempfile.mkdtemp(prefix="yoyaku-bench-crm-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yoyaku.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
+    scratch_django(prefix="yoyaku-bench-crm-")
 
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
-    from yoyaku.accounts.models import CalendarConnection, Provider, Workspace
-    from yoyaku.accounts.services import create_user
+    from yoyaku.accounts.models import Provider
     from yoyaku.calendar_sync.services import apply_sync_result
     from yoyaku.calendars.base import Attendee, RemoteEvent, SyncResult
     from yoyaku.crm import calendar_log
     from yoyaku.crm.models import Contact, Meeting
 
-    workspace = Workspace.objects.create(name="bench")
-    user = create_user(username="bench", workspace=workspace, email="host@example.com")
-    connection = CalendarConnection.objects.create(
-        user=user, provider=Provider.CALDAV, account_email=user.email, server_url="https://cal.example/"
-    )
+    workspace, user, connection = bench_host(provider=Provider.CALDAV, server_url="https://cal.example/")
     Contact.objects.bulk_create(
         [Contact(workspace=workspace, email=f"contact{n}@example.com") for n in range(500)]
     )

@@ -11,41 +11,30 @@ the wall time and the number of queries of each.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+
+from bench.scratch import bench_host, scratch_django
 
 
 def main() -> int:
     numbers = [a for a in sys.argv[1:] if a.isdigit()]
     count = int(numbers[0]) if numbers else 10_000
-    os.environ["YOYAKU_DATA_DIR"] = tempfile.mkdtemp(prefix="yoyaku-bench-follow-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yoyaku.settings")
-    import django
-    from django.core.management import call_command
+    scratch_django(prefix="yoyaku-bench-follow-")
     from django.db import connection as db
     from django.db import transaction
     from django.test.utils import CaptureQueriesContext
 
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-
-    from yoyaku.accounts.models import CalendarConnection, Provider, Workspace
-    from yoyaku.accounts.services import create_user
+    from yoyaku.accounts.models import Provider
     from yoyaku.calendar_sync.changes import StoreChanges
     from yoyaku.calendar_sync.models import SyncedEvent
     from yoyaku.crm.models import Meeting
     from yoyaku.scheduling.calendar_changes import follow_booked_events
     from yoyaku.scheduling.models import Booking, CalendarWrite, MeetingLink, Reservation
 
-    workspace = Workspace.objects.create(name="bench")
-    user = create_user(username="bench", workspace=workspace, email="host@example.com")
-    connection = CalendarConnection.objects.create(
-        user=user, provider=Provider.GOOGLE, account_email=user.email
-    )
+    workspace, user, connection = bench_host(provider=Provider.GOOGLE)
     link = MeetingLink.objects.create(slug="bench", name="Bench", owner=user, durations=[30])
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     meetings = Meeting.objects.bulk_create(
