@@ -40,15 +40,6 @@ class MeetingSource(models.TextChoices):
     CALENDAR = "calendar", _("From the calendar")
 
 
-class AttendeeResponse(models.TextChoices):
-    """A contact's answer to a calendar invitation, as the host's calendar shows it."""
-
-    ACCEPTED = "accepted", _("Accepted")
-    DECLINED = "declined", _("Declined")
-    TENTATIVE = "tentative", _("Maybe")
-    NEEDS_ACTION = "needs_action", _("No answer yet")
-
-
 class MeetingOutcome(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     COMPLETED = "completed", _("Completed")
