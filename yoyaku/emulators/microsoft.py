@@ -374,8 +374,11 @@ class DeltaState:
     account: str
     calendar_id: str
     window: tuple[datetime, datetime]
-    # Each event as the client last received it, to send only what changed next time.
-    snapshot: dict[str, dict[str, Any]]
+    # The mailbox change number the client has seen everything up to.
+    change_number: int
+    # Each instance as the client last received it, grouped by its event (series master) id,
+    # to send only what changed next time and ``@removed`` for instances that left the window.
+    snapshot: dict[str, dict[str, dict[str, Any]]]
 
 
 # --------------------------------------------------------------------------- recurrence
@@ -468,6 +471,9 @@ class MicrosoftEmulator:
         self.refresh_tokens: dict[str, Grant] = {}
         self.access_tokens: dict[str, AccessToken] = {}
         self.delta_states: dict[str, DeltaState] = {}
+        # Stamped on every create/update/delete, as Graph's change log orders changes: a delta
+        # token answers from the events stamped after it instead of comparing the whole view.
+        self.change_number = 0
         self.delta_pages: dict[str, tuple[list[dict[str, Any]], str]] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self.messages: list[dict[str, Any]] = []
@@ -1106,6 +1112,8 @@ class MicrosoftEmulator:
         return "AAMkAG" + _b64url(uuid.uuid4().bytes + uuid.uuid4().bytes)
 
     def _touch(self, event: dict[str, Any]) -> None:
+        self.change_number += 1
+        event["_change_number"] = self.change_number
         event["changeKey"] = _b64url(secrets.token_bytes(12))
         event["lastModifiedDateTime"] = _now().strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
@@ -1413,23 +1421,14 @@ class MicrosoftEmulator:
                     state = self.delta_states.get(token)
                     if state is None or state.calendar_id != cal.id:
                         raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found.")
-                    window, previous = state.window, state.snapshot
+                    window, since, previous = state.window, state.change_number, state.snapshot
                 else:
-                    window, previous = self._window(request), {}
-                current = [self._public(e, zone) for e in self._view_items(cal, *window)]
-                snapshot = {e["id"]: e for e in current}
-                items = [
-                    self._delta_item(e, previous.get(e["id"]))
-                    for e in current
-                    if (previous.get(e["id"]) or {}).get("changeKey") != e["changeKey"]
-                ]
-                items += [
-                    {"@odata.type": "#microsoft.graph.event", "id": gone, "@removed": {"reason": "deleted"}}
-                    for gone in previous
-                    if gone not in snapshot
-                ]
-                final = secrets.token_urlsafe(24)
-                self.delta_states[final] = DeltaState(account.email.lower(), cal.id, window, snapshot)
+                    window, since, previous = self._window(request), 0, {}
+                items, snapshot = self._delta_changes(cal, window, since, previous, zone)
+                final = self._delta_token(window)
+                self.delta_states[final] = DeltaState(
+                    account.email.lower(), cal.id, window, self.change_number, snapshot
+                )
             page, rest = items[:size], items[size:]
             body: dict[str, Any] = {
                 "@odata.context": f"{request.host_url}v1.0/$metadata#Collection(event)",
@@ -1442,6 +1441,52 @@ class MicrosoftEmulator:
             else:
                 body["@odata.deltaLink"] = f"{base}?$deltatoken={final}"
         return _json(body)
+
+    def _delta_changes(
+        self,
+        cal: Calendar,
+        window: tuple[datetime, datetime],
+        since: int,
+        previous: dict[str, dict[str, dict[str, Any]]],
+        zone: str | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+        """The delta items for events changed after change number ``since``, and the new snapshot.
+
+        Only events stamped after ``since`` are expanded (must hold the lock); the rest of the
+        snapshot is carried over as the client already has it.
+        """
+        snapshot = dict(previous)
+        current: list[dict[str, Any]] = []
+        gone: list[str] = []
+        for event in cal.events.values():
+            if event.get("_change_number", 0) <= since:
+                continue
+            before = previous.get(event["id"], {})
+            now = {e["id"]: self._public(e, zone) for e in self._instances(event, *window)}
+            current.extend(
+                e for e in now.values() if (before.get(e["id"]) or {}).get("changeKey") != e["changeKey"]
+            )
+            gone.extend(instance_id for instance_id in before if instance_id not in now)
+            if now:
+                snapshot[event["id"]] = now
+            else:
+                snapshot.pop(event["id"], None)
+        current.sort(key=lambda e: (parse_graph_time(e["start"]), e["id"]))
+        items = [
+            self._delta_item(e, previous.get(e.get("seriesMasterId") or e["id"], {}).get(e["id"]))
+            for e in current
+        ]
+        items += [
+            {"@odata.type": "#microsoft.graph.event", "id": instance_id, "@removed": {"reason": "deleted"}}
+            for instance_id in gone
+        ]
+        return items, snapshot
+
+    def _delta_token(self, window: tuple[datetime, datetime]) -> str:
+        """An opaque token naming the change number and window it continues from (must hold the lock)."""
+        start, end = (moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") for moment in window)
+        raw = f"{self.change_number}.{start}.{end}.{secrets.token_hex(8)}"
+        return _b64url(raw.encode())
 
     def _delta_item(self, event: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
         if before is None or not self.delta_changed_properties_only:
