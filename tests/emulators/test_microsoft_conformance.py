@@ -4,6 +4,7 @@ anything the real service would reject."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -108,3 +109,60 @@ def test_a_delta_round_carries_only_what_changed_in_an_updated_event(emulator: M
     [item] = second["value"]
     assert item["id"] == event_id and item["subject"] == "Renamed"
     assert "start" not in item and "attendees" not in item
+
+
+def test_an_incremental_delta_returns_only_the_events_changed_since_its_token(
+    emulator: MicrosoftEmulator,
+) -> None:
+    day = datetime(2030, 3, 4, 9, tzinfo=UTC)
+    quiet = [
+        emulator.add_event(start=day + timedelta(days=n), end=day + timedelta(days=n, hours=1))
+        for n in range(5)
+    ]
+    series = emulator.add_event(
+        start=day,
+        end=day + timedelta(minutes=30),
+        recurrence={
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "numbered", "startDate": "2030-03-04", "numberOfOccurrences": 5},
+        },
+    )
+    headers = {
+        "Authorization": f"Bearer {emulator.issue_tokens()['access_token']}",
+        "Prefer": "odata.maxpagesize=50",
+    }
+    window = "startDateTime=2030-03-01T00:00:00Z&endDateTime=2030-04-01T00:00:00Z"
+    first = requests.get(
+        f"{emulator.graph_url}/me/calendarView/delta?{window}", headers=headers, timeout=5
+    ).json()
+    assert len(first["value"]) == 10
+
+    emulator.update_event(quiet[2], subject="Moved on")
+    second = requests.get(first["@odata.deltaLink"], headers=headers, timeout=5).json()
+    assert [(item["id"], item["subject"]) for item in second["value"]] == [(quiet[2], "Moved on")]
+
+    emulator.delete_occurrence(series, day + timedelta(days=1))
+    emulator.delete_event(quiet[0])
+    third = requests.get(second["@odata.deltaLink"], headers=headers, timeout=5).json()
+    removed = {item["id"] for item in third["value"] if item.get("@removed") == {"reason": "deleted"}}
+    assert removed == {f"{series}_OCC_20300305T090000Z", quiet[0]}
+    # The series' other occurrences come again (their change keys follow the master's), nothing else.
+    others = {item["id"].split("_OCC_")[0] for item in third["value"] if "@removed" not in item}
+    assert others == {series}
+
+    nothing = requests.get(third["@odata.deltaLink"], headers=headers, timeout=5).json()
+    assert nothing["value"] == []
+
+
+def test_a_delta_token_the_server_no_longer_holds_gets_sync_state_not_found(
+    emulator: MicrosoftEmulator,
+) -> None:
+    headers = {"Authorization": f"Bearer {emulator.issue_tokens()['access_token']}"}
+    window = "startDateTime=2030-03-01T00:00:00Z&endDateTime=2030-04-01T00:00:00Z"
+    first = requests.get(
+        f"{emulator.graph_url}/me/calendarView/delta?{window}", headers=headers, timeout=5
+    ).json()
+    emulator.expire_delta_tokens()
+
+    response = requests.get(first["@odata.deltaLink"], headers=headers, timeout=5)
+    assert graph_error(response)[:2] == (410, "SyncStateNotFound")
