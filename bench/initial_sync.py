@@ -251,8 +251,8 @@ def push_latency(source: str, emulator: EmulatorProcess, connection: Any) -> tup
 
 def time_provider_answers() -> list[float]:
     """Add up the time spent waiting for the provider's HTTP answers (httplib2 for Google, httpx for
-    Graph, requests for Entra ID's tokens): the emulators answer a delta or syncToken request by
-    scanning their whole calendar, which a real provider does not, so that part is reported apart."""
+    Graph, requests for Entra ID's tokens): the Google emulator answers a syncToken request by scanning
+    its whole calendar, which a real provider does not, so that part is reported apart."""
     import httplib2
     import httpx
     import requests
