@@ -28,7 +28,9 @@ from yoyaku.calendar_sync.followed import (
     stored_events,
     write_fields,
 )
+from yoyaku.crm.calendar_writes import meeting_event_draft
 from yoyaku.crm.models import Meeting, MeetingOutcome, MeetingSource
+from yoyaku.crm.notifications import send_meeting_mail
 from yoyaku.scheduling.calendar_writes import settled
 from yoyaku.scheduling.models import CalendarWrite
 
@@ -114,9 +116,6 @@ def _take_event(*, meeting: Meeting, row: StoredEvent, provider: str) -> bool | 
 
 
 def _mail(*, connection: CalendarConnection, meeting: Meeting, kind: str, gone: bool, now: datetime) -> None:
-    from yoyaku.crm.calendar_writes import meeting_event_draft
-    from yoyaku.crm.notifications import send_meeting_mail
-
     def send(sequence: int) -> None:
         send_meeting_mail(
             meeting=meeting,

@@ -56,8 +56,9 @@ from yoyaku.calendar_sync.followed import (
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.calendar_follow import follow_crm_meetings
 from yoyaku.crm.models import Meeting, MeetingOutcome
-from yoyaku.scheduling.calendar_writes import settled
+from yoyaku.scheduling.calendar_writes import booking_event_draft, settled
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
+from yoyaku.scheduling.notifications import send_cancellation, send_update
 from yoyaku.scheduling.services import CONFLICT_FIELDS, lock_hosts
 
 logger = logging.getLogger(__name__)
@@ -224,9 +225,6 @@ def _whole(booking: Booking) -> Booking:
 def _mail_cancellation(
     *, connection: CalendarConnection, booking: Booking, gone: bool, now: datetime
 ) -> None:
-    from yoyaku.scheduling.calendar_writes import booking_event_draft
-    from yoyaku.scheduling.notifications import send_cancellation
-
     mail_after_commit(
         connection=connection,
         event_id=booking.calendar_event_id,
@@ -239,9 +237,6 @@ def _mail_cancellation(
 
 
 def _mail_update(*, connection: CalendarConnection, booking: Booking, now: datetime) -> None:
-    from yoyaku.scheduling.calendar_writes import booking_event_draft
-    from yoyaku.scheduling.notifications import send_update
-
     mail_after_commit(
         connection=connection,
         event_id=booking.calendar_event_id,
