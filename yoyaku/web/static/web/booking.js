@@ -290,6 +290,15 @@
       if (zone === state.zone) { return; }
       state.zone = zone;
       state.selectedSlot = null;
+      // The month shown may be over in the new zone (Tokyo is already in December while New York
+      // is still on November 30): show the new zone's current month, and move past a month with no
+      // times left, as the first load does.
+      var today = todayIn(zone);
+      if (monthIndex(state.year, state.month) < monthIndex(today.y, today.m)) {
+        state.year = today.y;
+        state.month = today.m;
+      }
+      state.autoAdvance = Math.max(state.autoAdvance, 1);
       loadMonth();
       renderCurrent();
     }
