@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from yoyaku.calendar_sync.services import sync_connection_now
 from yoyaku.crm.models import Contact, Meeting
 from yoyaku.demo.calendar_data import demo_calendar_events
 from yoyaku.demo.radicale import RadicaleServer, free_port
+from yoyaku.scheduling.host_services import set_availability
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -300,3 +301,45 @@ def test_a_time_no_longer_offered_sends_the_booker_back_to_pick_with_the_reason(
     expect(page.locator("#status")).to_contain_text("This time is too soon")
     page.screenshot(path=str(shots / "13-no-longer-offered.png"), full_page=True)
     assert Booking.objects.count() == 0
+
+
+def test_a_longer_meeting_that_no_longer_fits_this_month_moves_on_to_the_next(
+    browser: Any, live_server: Any, shots: Path
+) -> None:
+    """Late in a month only a short meeting may still fit: choosing a longer one shows next month."""
+    from playwright.sync_api import expect
+
+    # A zone with at least three hours of this month left, so the last window below is ahead.
+    zone = "UTC"
+    if (datetime.now(ZoneInfo(zone)) + timedelta(hours=3)).month != datetime.now(ZoneInfo(zone)).month:
+        zone = "Pacific/Honolulu"
+    today = datetime.now(ZoneInfo(zone)).date()
+    next_month = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+    last_day = next_month - timedelta(days=1)
+    # This month: days off, except a quarter of an hour late on its last day.
+    overrides: dict[date, list[list[int]]] = {
+        today + timedelta(days=offset): [] for offset in range((last_day - today).days + 1)
+    }
+    overrides[last_day] = [[23 * 60 + 30, 23 * 60 + 45]]
+    every_day = {str(d): [[9 * 60, 17 * 60]] for d in range(7)}
+    host = make_host("rin", time_zone=zone, weekly=every_day)
+    set_availability(user=host, time_zone=zone, weekly=every_day, overrides=overrides)
+    make_link(host, slug="fit", name="Fitting", durations=[15, 60], increment_minutes=15)
+
+    page = open_page(browser, f"{live_server.url}/m/fit", zone=zone)
+    this_month = f"{today:%B %Y}"
+    expect(page.locator("#month-title")).to_have_text(this_month)
+    expect(page.locator("#days .day.open")).to_have_count(1)
+    expect(page.locator("#slots button.slot")).to_have_count(1)
+
+    page.locator("label", has_text="60 minutes").click()
+    expect(page.locator("#month-title")).to_have_text(f"{next_month:%B %Y}")
+    expect(page.locator("#days .day.open").first).to_be_visible()
+    expect(page.locator("#month-hint")).to_be_empty()
+    page.screenshot(path=str(shots / "14-longer-meeting-next-month.png"), full_page=True)
+
+    # Going back to the short meeting on the month before still finds its one time.
+    page.locator("#month-prev").click()
+    page.locator("label", has_text="15 minutes").click()
+    expect(page.locator("#month-title")).to_have_text(this_month)
+    expect(page.locator("#slots button.slot")).to_have_count(1)

@@ -354,6 +354,9 @@
         if (!radio.checked) { return; }
         state.duration = Number(radio.value);
         state.selectedSlot = null;
+        // A longer meeting may no longer fit in what is left of the month (an hour at 4:30 PM on
+        // the last working day): move on to a month with times, as the first load does.
+        state.autoAdvance = Math.max(state.autoAdvance, 1);
         loadMonth();
       });
     });
