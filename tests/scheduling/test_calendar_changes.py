@@ -27,7 +27,9 @@ from tests.factories import api_key_for, make_host, make_link, run_calendar_writ
 from tests.providers import GOOGLE_EMAIL
 from tests.scheduling.helpers import connect, invitations
 from yoyaku.accounts.models import CalendarConnection, User
+from yoyaku.calendar_sync.models import SyncedEvent
 from yoyaku.crm.models import Meeting, MeetingOutcome
+from yoyaku.mail.models import MailStatus, OutgoingMail
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
 from yoyaku.scheduling.services import book_meeting, reschedule_booking
 
@@ -382,6 +384,32 @@ def test_caldav_a_moved_event_moves_the_booking_and_mails_the_booker(
     [event] = list(update.walk("VEVENT"))
     assert event.decoded("DTSTART") == berlin(day, 15)
     assert int(event["SEQUENCE"]) >= 5, "at least the server's, or the booker's client ignores it"
+
+
+def test_caldav_the_mail_about_a_move_is_queued_with_it(
+    caldav_host: tuple[User, str], dav: RadicaleServer
+) -> None:
+    """A worker that dies once the sync page commits (no after-commit work runs) loses no mail:
+    the update is queued in the page's transaction, with the SEQUENCE the sync stored."""
+    host, url = caldav_host
+    day = future_day()
+    booking = book(host, berlin(day, 11))
+    send_queued_mail()
+    mail.outbox.clear()
+
+    put_event(dav, booking, url, DTSTART=berlin(day, 15), DTEND=berlin(day, 15, 30))
+    sync_now(connection_of(host))  # after-commit callbacks never run in this test's transaction
+
+    assert_moved(booking, berlin(day, 15))
+    stored = SyncedEvent.objects.get(connection=connection_of(host), event_id=booking.calendar_event_id)
+    assert stored.sequence == 5
+    assert OutgoingMail.objects.filter(status=MailStatus.PENDING).count() == 1
+    send_queued_mail()
+    [(message, update)] = invitations("REQUEST")
+    assert message.to == ["aiko@example.com"]
+    [event] = list(update.walk("VEVENT"))
+    assert event.decoded("DTSTART") == berlin(day, 15)
+    assert int(event["SEQUENCE"]) == 5
 
 
 def test_caldav_a_deleted_event_cancels_the_booking_and_mails_the_booker(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
@@ -17,11 +16,9 @@ from typing import Literal, TypeVar
 from django.db import connection as database
 from django.db import models, transaction
 
-from yoyaku.accounts.calendar_registry import adapter_for
 from yoyaku.accounts.models import CalendarConnection
 from yoyaku.calendar_sync.changes import StoreChanges
 from yoyaku.calendar_sync.models import SyncedEvent
-from yoyaku.calendars.caldav import CalDAVAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +70,10 @@ class StoredEvent:
     title: str
     location: str
     description: str
+    sequence: int
 
 
-_STORED = ("event_id", "start", "end", "status", "attendees", "title", "location", "description")
+_STORED = ("event_id", "start", "end", "status", "attendees", "title", "location", "description", "sequence")
 
 
 def stored_events(*, changes: StoreChanges, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
@@ -173,27 +171,28 @@ def sequence_for_gone_event(*, now: datetime) -> int:
     return int((now - _SEQUENCE_EPOCH).total_seconds() // 60)
 
 
-def mail_after_commit(
-    *, connection: CalendarConnection, event_id: str, gone: bool, now: datetime, send: Callable[[int], None]
-) -> None:
-    """After commit, ``send`` Yoyaku's own iMIP mail about a CalDAV event with a SEQUENCE that counts.
+def mail_sequence(*, row: StoredEvent | None, now: datetime) -> int:
+    """The SEQUENCE Yoyaku's own iMIP mail about a CalDAV event carries.
 
     On CalDAV Yoyaku is its attendees' scheduling agent (it writes SCHEDULE-AGENT=CLIENT, RFC 6638
-    §7.1), so nobody else tells them of a change made on the calendar. The SEQUENCE is read from
-    the server (at least 1, above the invitation's 0); for an event that is ``gone`` it cannot be.
-    A failure is logged: the change stands whatever the mail does.
+    §7.1), so nobody else tells them of a change made on the calendar. The mail carries the
+    SEQUENCE the sync just stored (at least 1, above the invitation's 0); an event that is gone
+    (``row`` None) has none to read.
     """
-    connection_id = connection.pk
+    if row is None:
+        return sequence_for_gone_event(now=now)
+    return max(row.sequence, 1)
 
-    def run() -> None:
-        sequence = sequence_for_gone_event(now=now)
-        try:
-            if not gone:
-                with closing(adapter_for(CalendarConnection.objects.get(pk=connection_id))) as adapter:
-                    assert isinstance(adapter, CalDAVAdapter)
-                    sequence = max(adapter.event_sequence(event_id=event_id), 1)
-            send(sequence)
-        except Exception:
-            logger.exception("Mail about calendar event %s of connection %s failed", event_id, connection_id)
 
-    transaction.on_commit(run, robust=True)
+def queue_follow_up_mail(*, event_id: str, connection_id: int, send: Callable[[], None]) -> None:
+    """Queue a mail about a change made on the calendar, in the sync page's transaction.
+
+    Queued with the change, the mail is sent once the page commits and is never lost to a crash
+    after it. A mail that cannot be queued is logged and rolled back to its savepoint alone:
+    the change stands whatever the mail does.
+    """
+    try:
+        with transaction.atomic():
+            send()
+    except Exception:
+        logger.exception("Mail about calendar event %s of connection %s failed", event_id, connection_id)

@@ -44,6 +44,8 @@ class SyncedEvent(models.Model):
     description = models.TextField(blank=True, default="")
     etag = models.CharField(max_length=255, blank=True, default="")
     changed_at = models.DateTimeField(null=True, blank=True)
+    # The event's SEQUENCE on a CalDAV server, which Yoyaku's iMIP mail about it must reach.
+    sequence = models.PositiveIntegerField(default=0)
     synced_at = models.DateTimeField()
     # Set when the provider's data for this event could not be read: the row then holds what could
     # still be placed (its span, its day or the window), and the host is shown the event and why.

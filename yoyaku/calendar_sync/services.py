@@ -363,6 +363,8 @@ def _rows(
             "description": event.description,
             "etag": event.etag[:255],
             "changed_at": event.changed_at,
+            # A column of 32 bits holds any count of edits; a server's nonsense must not fail the page.
+            "sequence": min(max(event.sequence, 0), 2**31 - 1),
             "synced_at": now,
             "unreadable_reason": event.unreadable[0].reason[:16] if event.unreadable else "",
             "unreadable_detail": event.unreadable[0].detail[:300] if event.unreadable else "",

@@ -101,6 +101,9 @@ class RemoteEvent:
     organizer: str = ""
     etag: str = ""
     changed_at: datetime | None = None
+    # The highest SEQUENCE of the object's VEVENTs (CalDAV, RFC 5545 §3.8.7.4): Yoyaku's own iMIP
+    # mail about the event must carry at least this one (0 where the provider schedules itself).
+    sequence: int = 0
     # Set when the adapter expanded the event itself (a CalDAV object with an RRULE):
     # the blocking occurrences within SYNC_PAST..SYNC_FUTURE, each stored as an instance.
     expanded: bool = False

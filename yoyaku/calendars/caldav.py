@@ -822,6 +822,7 @@ class CalDAVAdapter:
                 status=status.lower() or "confirmed",
                 organizer=organizer.strip(),
                 changed_at=changed_at,
+                sequence=_max_sequence(calendar),
                 expanded=True,
                 occurrences=tuple(occurrences),
                 unreadable=tuple(unreadable),

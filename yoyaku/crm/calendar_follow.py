@@ -24,7 +24,8 @@ from yoyaku.calendar_sync.followed import (
     answers_of,
     chunked,
     fate_of,
-    mail_after_commit,
+    mail_sequence,
+    queue_follow_up_mail,
     stored_events,
     write_fields,
 )
@@ -70,19 +71,13 @@ def follow_crm_meetings(
         if fate.fate in ("cancelled", "deleted"):
             cancelled.append(meeting)
             if connection.provider == Provider.CALDAV:
-                _mail(
-                    connection=connection,
-                    meeting=meeting,
-                    kind="cancellation",
-                    gone=fate.fate == "deleted",
-                    now=now,
-                )
+                _mail(connection=connection, meeting=meeting, kind="cancellation", row=fate.row, now=now)
         elif fate.row is not None:
             moved = _take_event(meeting=meeting, row=fate.row, provider=connection.provider)
             if moved is not None:
                 changed.append(meeting)
                 if moved and connection.provider == Provider.CALDAV:
-                    _mail(connection=connection, meeting=meeting, kind="update", gone=False, now=now)
+                    _mail(connection=connection, meeting=meeting, kind="update", row=fate.row, now=now)
     fields = {"outcome": MeetingOutcome.CANCELLED, **settled(CalendarWrite.CANCELLED)}
     for pks in chunked([m.pk for m in cancelled]):
         Meeting.objects.filter(pk__in=pks).update(updated_at=timezone.now(), **fields)
@@ -115,8 +110,12 @@ def _take_event(*, meeting: Meeting, row: StoredEvent, provider: str) -> bool | 
     return shown
 
 
-def _mail(*, connection: CalendarConnection, meeting: Meeting, kind: str, gone: bool, now: datetime) -> None:
-    def send(sequence: int) -> None:
+def _mail(
+    *, connection: CalendarConnection, meeting: Meeting, kind: str, row: StoredEvent | None, now: datetime
+) -> None:
+    sequence = mail_sequence(row=row, now=now)
+
+    def send() -> None:
         send_meeting_mail(
             meeting=meeting,
             draft=meeting_event_draft(meeting=meeting),
@@ -124,6 +123,4 @@ def _mail(*, connection: CalendarConnection, meeting: Meeting, kind: str, gone: 
             sequence=sequence,
         )
 
-    mail_after_commit(
-        connection=connection, event_id=meeting.calendar_event_id, gone=gone, now=now, send=send
-    )
+    queue_follow_up_mail(event_id=meeting.calendar_event_id, connection_id=connection.pk, send=send)

@@ -47,7 +47,8 @@ from yoyaku.calendar_sync.followed import (
     answers_of,
     chunked,
     fate_of,
-    mail_after_commit,
+    mail_sequence,
+    queue_follow_up_mail,
     stored_events,
     touched_ids,
     write_fields,
@@ -79,7 +80,7 @@ def follow_booked_events(*, connection: CalendarConnection, changes: StoreChange
 
 
 # What following reads of a booking: model rows cost most of the time at 10,000 bookings, so only
-# these columns (a mail about a booking reads it whole again, after commit).
+# these columns (a mail about a booking reads it whole again).
 _READ = (
     "id",
     "start",
@@ -151,7 +152,7 @@ def _follow_bookings(
             # The event is back at the booked time: nothing collides any more.
             _clear_conflict(booking)
             _touch(plan.touched, booking)
-    _cancel(connection=connection, bookings=plan.cancelled, deleted=_deleted_ids(changes), now=now)
+    _cancel(connection=connection, bookings=plan.cancelled, rows=rows, deleted=_deleted_ids(changes), now=now)
     _move(connection=connection, moves=plan.moved, plan=plan, now=now)
     write_fields(rows=plan.touched.values(), fields=[*_ANSWER_FIELDS, *CONFLICT_FIELDS])
     write_fields(rows=plan.meetings, fields=_ANSWER_FIELDS)
@@ -183,7 +184,12 @@ def _clear_conflict(booking: Booking) -> None:
 
 
 def _cancel(
-    *, connection: CalendarConnection, bookings: list[Booking], deleted: frozenset[str], now: datetime
+    *,
+    connection: CalendarConnection,
+    bookings: list[Booking],
+    rows: dict[str, StoredEvent],
+    deleted: frozenset[str],
+    now: datetime,
 ) -> None:
     if not bookings:
         return
@@ -212,40 +218,39 @@ def _cancel(
             booking.calendar_event_id,
         )
         if connection.provider == Provider.CALDAV:
-            _mail_cancellation(
-                connection=connection, booking=booking, gone=booking.calendar_event_id in deleted, now=now
-            )
+            gone = booking.calendar_event_id in deleted
+            row = None if gone else rows.get(booking.calendar_event_id)
+            _mail_cancellation(connection=connection, booking=booking, row=row, now=now)
 
 
 def _whole(booking: Booking) -> Booking:
-    """The booking as committed, every column and its page and host: what a mail about it reads."""
+    """The booking as this transaction now holds it, every column and its page and host: what a mail
+    about it reads."""
     return Booking.objects.select_related("link", "assigned_host").get(pk=booking.pk)
 
 
 def _mail_cancellation(
-    *, connection: CalendarConnection, booking: Booking, gone: bool, now: datetime
+    *, connection: CalendarConnection, booking: Booking, row: StoredEvent | None, now: datetime
 ) -> None:
-    mail_after_commit(
-        connection=connection,
-        event_id=booking.calendar_event_id,
-        gone=gone,
-        now=now,
-        send=lambda sequence: send_cancellation(
-            booking=(whole := _whole(booking)), draft=booking_event_draft(booking=whole), sequence=sequence
-        ),
-    )
+    sequence = mail_sequence(row=row, now=now)
+
+    def send() -> None:
+        whole = _whole(booking)
+        send_cancellation(booking=whole, draft=booking_event_draft(booking=whole), sequence=sequence)
+
+    queue_follow_up_mail(event_id=booking.calendar_event_id, connection_id=connection.pk, send=send)
 
 
-def _mail_update(*, connection: CalendarConnection, booking: Booking, now: datetime) -> None:
-    mail_after_commit(
-        connection=connection,
-        event_id=booking.calendar_event_id,
-        gone=False,
-        now=now,
-        send=lambda sequence: send_update(
-            booking=(whole := _whole(booking)), draft=booking_event_draft(booking=whole), sequence=sequence
-        ),
-    )
+def _mail_update(
+    *, connection: CalendarConnection, booking: Booking, row: StoredEvent, now: datetime
+) -> None:
+    sequence = mail_sequence(row=row, now=now)
+
+    def send() -> None:
+        whole = _whole(booking)
+        send_update(booking=whole, draft=booking_event_draft(booking=whole), sequence=sequence)
+
+    queue_follow_up_mail(event_id=booking.calendar_event_id, connection_id=connection.pk, send=send)
 
 
 # Per host: each booking's reserved span (start, end), by booking id.
@@ -287,7 +292,7 @@ def _move(
                 "Booking %s follows its event %s to %s", booking.pk, booking.calendar_event_id, row.start
             )
             if connection.provider == Provider.CALDAV:
-                _mail_update(connection=connection, booking=booking, now=now)
+                _mail_update(connection=connection, booking=booking, row=row, now=now)
             continue
         if collides is None:
             # PostgreSQL refused the span: a booking committed it a moment ago.
