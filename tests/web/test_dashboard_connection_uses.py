@@ -44,4 +44,4 @@ def test_exchange_says_the_crm_stays_apart(client: Client) -> None:
 
 def test_japanese(client: Client) -> None:
     assert "CRMに記録" in crm_use(client, provider=Provider.GOOGLE, language="ja")
-    assert crm_use(client, provider=Provider.EXCHANGE, language="ja").startswith("CRM：なし")
+    assert crm_use(client, provider=Provider.EXCHANGE, language="ja").startswith("CRM\uff1aなし")
