@@ -34,6 +34,14 @@ def radicale_server() -> Iterator[RadicaleServer]:
         yield server
 
 
+def assert_sections_on_one_row(page: Any) -> None:
+    """At desktop width the host's sections sit on one row with the account and language buttons."""
+    middles = page.locator(".hostnav a, .account, .lang button").evaluate_all(
+        "elements => elements.map(e => { const r = e.getBoundingClientRect(); return r.y + r.height / 2; })"
+    )
+    assert max(middles) - min(middles) < 8, f"the header wraps: middles at {sorted(middles)}"
+
+
 def new_page(browser: Any, *, locale: str, zone: str, viewport: dict[str, int]) -> Any:
     context = browser.new_context(
         locale=locale,
@@ -125,6 +133,7 @@ def test_main_pages_in_english_and_japanese_at_desktop_and_phone_width(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/dashboard/")
     expect(page.locator("body")).to_contain_text("Gita")
+    assert_sections_on_one_row(page)
     page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     page.goto(f"{live_server.url}/settings/calendar/")
     expect(page.locator("body")).to_contain_text("CalDAV")
@@ -136,4 +145,5 @@ def test_main_pages_in_english_and_japanese_at_desktop_and_phone_width(
     expect(page.locator("html")).to_have_attribute("lang", "ja")
     japanese_day = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日\(.\) \d\d:\d\d〜")
     expect(page.locator("span.row-title").first).to_have_text(japanese_day)
+    assert_sections_on_one_row(page)
     page.screenshot(path=str(shots / "dashboard-ja.png"), full_page=True)
