@@ -108,7 +108,7 @@ def setup_django() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
-def request_figures(*, runs: int) -> list[str]:
+def request_figures(*, runs: int, profile: int = 0) -> list[str]:
     from django.db import connection as db
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -208,6 +208,8 @@ def request_figures(*, runs: int) -> list[str]:
             api_p50, api_p95, api_cpu = request_ms(get, runs=runs)
             slots = sum(len(v) for v in result.slots.values())
             assert api_slots == slots, (api_slots, slots)
+            if profile and case_name == "R":
+                print_profile(get, runs=profile)
             lines.append(
                 f"| {case_name} | {slots} | {p50:.2f} | {p95:.2f} | {cpu:.2f} | {queries} "
                 f"| {api_p50:.2f} | {api_p95:.2f} | {api_cpu:.2f} | {api_queries} |"
@@ -221,10 +223,27 @@ def request_figures(*, runs: int) -> list[str]:
     return lines
 
 
+def print_profile(fn: Callable[[], object], *, runs: int) -> None:
+    """Where ``runs`` calls of ``fn`` spend their time (cProfile, own time and cumulative)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    print(f"\nProfile of {runs} API requests of case R:")
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(45)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS, help="requests timed per case")
     parser.add_argument("--requests-only", action="store_true", help="skip the busy index alone")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N API requests of case R")
     args = parser.parse_args()
     if not args.requests_only:
         print("Busy index, one connection:")
@@ -233,7 +252,7 @@ def main() -> int:
     from django.db import connection as db
 
     print(f"\nAvailability request ({db.vendor}, warm, {args.runs} requests per case):")
-    print("\n".join(request_figures(runs=args.runs)))
+    print("\n".join(request_figures(runs=args.runs, profile=args.profile)))
     return 0
 
 

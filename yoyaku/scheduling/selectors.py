@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -72,12 +72,25 @@ def link_hosts(*, link: MeetingLink, only: Sequence[str] = ()) -> list[User]:
     return []
 
 
+def has_hosts(*, link: MeetingLink) -> bool:
+    """Whether ``link_hosts`` gives anyone, counted in one query without reading the hosts' rows (a
+    round robin page of fifty hosts would build fifty users only to be asked for the slots next)."""
+    if not link.owner.is_active:
+        return False
+    counts = link.hosts.aggregate(hosts=Count("id"), active=Count("id", filter=Q(is_active=True)))
+    if counts["hosts"] == 0:
+        return True  # a page without host rows is its owner's
+    if link.kind == LinkKind.ROUND_ROBIN:
+        return counts["active"] > 0
+    return counts["active"] == counts["hosts"]
+
+
 def public_link(*, slug: str) -> MeetingLink | None:
     """The page at ``slug`` when it takes bookings and requests: switched on, and with its hosts (see
     ``link_hosts``). Otherwise None: the public page and API answer as for a page that does not exist,
     which says nothing about the people behind it."""
     link = MeetingLink.objects.select_related("owner__workspace").filter(slug=slug, active=True).first()
-    if link is None or not link_hosts(link=link):
+    if link is None or not has_hosts(link=link):
         return None
     return link
 

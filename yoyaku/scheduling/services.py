@@ -45,6 +45,7 @@ from yoyaku.scheduling.models import (
     Reservation,
 )
 from yoyaku.scheduling.selectors import (
+    has_hosts,
     host_inputs,
     last_booked_at,
     link_hosts,
@@ -78,7 +79,7 @@ class PageClosed(Exception):
 
 
 def _check_open(link: MeetingLink) -> None:
-    if not link_hosts(link=link):
+    if not has_hosts(link=link):
         raise PageClosed(link.slug)
 
 
