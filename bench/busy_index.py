@@ -243,7 +243,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS, help="requests timed per case")
     parser.add_argument("--requests-only", action="store_true", help="skip the busy index alone")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N API requests of case R")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile N API requests of case R"
+    )
     args = parser.parse_args()
     if not args.requests_only:
         print("Busy index, one connection:")
