@@ -187,6 +187,27 @@ def test_buffers_are_enforced_when_booking(radicale: RadicaleServer) -> None:
     assert Booking.objects.count() == 2
 
 
+def test_an_unsynced_event_inside_a_buffer_only_still_takes_the_time(radicale: RadicaleServer) -> None:
+    """The booking's fresh read covers the buffered meeting, not only the meeting: an event made a
+    moment ago that touches only a buffer takes the time all the same."""
+    host = make_host("hana")
+    _, calendar = connect(host, radicale)
+    link = make_link(host, buffer_before_minutes=10, buffer_after_minutes=15)
+    add_event(radicale, calendar, start=berlin(10, 40), end=berlin(11))
+    add_event(radicale, calendar, start=berlin(13, 5), end=berlin(13, 25))
+    add_event(radicale, calendar, start=berlin(15, 45), end=berlin(16, 20))
+    for start in (berlin(10), berlin(13, 30), berlin(16, 30)):
+        assert offered(link, start), "the index has not seen the new events"
+
+    with pytest.raises(SlotUnavailable):
+        book(link, berlin(10))  # 10:00-10:30, buffered to 10:45: the 10:40 event is in the way
+    with pytest.raises(SlotUnavailable):
+        book(link, berlin(13, 30))  # buffered from 13:20: the event until 13:25 is in the way
+    # Buffered from 16:20, where the last event ends: free (spans are half-open).
+    assert book(link, berlin(16, 30)).created
+    assert Booking.objects.count() == 1
+
+
 def test_max_per_day_is_enforced_when_booking(radicale: RadicaleServer) -> None:
     host = make_host("hana")
     connect(host, radicale)

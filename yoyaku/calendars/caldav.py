@@ -69,6 +69,7 @@ from yoyaku.calendars.base import (
 )
 from yoyaku.calendars.ical_build import event_to_ical
 from yoyaku.calendars.ical_busy import busy_from_calendar
+from yoyaku.calendars.ical_window import plainly_outside
 from yoyaku.calendars.ssrf import UnsafeURLError, check_url, pinned_transport, unsafe_cause
 
 logger = logging.getLogger(__name__)
@@ -193,7 +194,13 @@ class CalDAVAdapter:
             # on a plain collection with an empty 207, which would read as "free":
             # the collection must be a calendar.
             self._require_calendar(calendar)
-            objects = [data for _href, data, _etag in self._calendar_query(calendar, start=start, end=end)]
+            # The query is widened by days (QUERY_MARGIN); what plainly lies outside the window is
+            # dropped before the costly parse.
+            objects = [
+                data
+                for _href, data, _etag in self._calendar_query(calendar, start=start, end=end)
+                if not plainly_outside(data, start=start, end=end)
+            ]
             # The owner's addresses and the calendar's zone cost a request each: asked only
             # when an object has attendees, or dates and floating times to place.
             owners = self.owner_addresses() if any(_HAS_PEOPLE.search(d) for d in objects) else []

@@ -250,6 +250,19 @@ def _by_key(*, link: MeetingLink, idempotency_key: str | None, fingerprint: str)
 _TAKEN = gettext_noop("Sorry, that time was just booked. Please pick another time.")
 
 
+def fresh_span(*, link: MeetingLink, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """What a booking asks the calendar itself about: the meeting with the page's buffers.
+
+    The engine forbids a start only for busy time overlapping the buffered meeting, so nothing
+    outside this span can make the time taken; asking for more made a CalDAV server send, and
+    Yoyaku parse, every event of the surrounding days.
+    """
+    return (
+        start - timedelta(minutes=link.buffer_before_minutes),
+        end + timedelta(minutes=link.buffer_after_minutes),
+    )
+
+
 def _fresh_busy(
     *, link: MeetingLink, hosts: list[User], start: datetime, end: datetime
 ) -> tuple[dict[int, list[Interval]], bool]:
@@ -258,7 +271,7 @@ def _fresh_busy(
     Returns busy time by host id (hosts whose calendar failed are left out for
     round robin) and whether any host has a calendar at all.
     """
-    margin = timedelta(days=1)
+    span_start, span_end = fresh_span(link=link, start=start, end=end)
     busy: dict[int, list[Interval]] = {}
     connected = False
     failures: list[str] = []
@@ -270,9 +283,7 @@ def _fresh_busy(
             continue
         connected = True
         try:
-            busy[host.pk] = read_busy(
-                connection=connection, start=start - margin, end=end + margin, fresh=True
-            )
+            busy[host.pk] = read_busy(connection=connection, start=span_start, end=span_end, fresh=True)
             readable.add(host.pk)
         except CalendarError as error:
             failures.append(calendar_problem(error))
@@ -733,8 +744,8 @@ def reschedule_booking(
             busy[host.pk] = []
             continue
         try:
-            margin = timedelta(days=1)
-            intervals = read_busy(connection=connection, start=start - margin, end=end + margin, fresh=True)
+            span_start, span_end = fresh_span(link=link, start=start, end=end)
+            intervals = read_busy(connection=connection, start=span_start, end=span_end, fresh=True)
         except CalendarError as error:
             raise CalendarUnreadable(calendar_problem(error)) from error
         busy[host.pk] = without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
