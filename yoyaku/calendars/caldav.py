@@ -85,10 +85,14 @@ MULTIGET_BATCH = 100
 # A sync token of our own for servers without sync-collection: the ETags of the
 # last listing, compressed (see _sync_by_etags).
 ETAG_TOKEN_PREFIX = "yoyaku-etags:1:"
-# Servers read floating times and all-day dates in their own zone (or UTC) when
-# filtering by time range; widen the query so nothing the host's zone would
-# place inside the window is missed, then clip client-side.
-QUERY_MARGIN = timedelta(days=2)
+# Servers read floating times and all-day dates in a zone of their choosing when
+# filtering by time range (RFC 4791 §9.9: the request's, the collection's
+# calendar-timezone, else UTC; some use their own); widen the query so nothing the
+# host's zone would place inside the window is missed, then clip client-side. Two
+# zones' readings of one local time differ by at most 26 hours (UTC-12 to UTC+14);
+# an hour more for good measure. Wider costs: the server filters, and Yoyaku
+# receives, every object of those hours.
+QUERY_MARGIN = timedelta(hours=27)
 
 _CALENDAR_PROPS = [
     (DAV, "resourcetype"),
@@ -194,7 +198,7 @@ class CalDAVAdapter:
             # on a plain collection with an empty 207, which would read as "free":
             # the collection must be a calendar.
             self._require_calendar(calendar)
-            # The query is widened by days (QUERY_MARGIN); what plainly lies outside the window is
+            # The query is widened by a day (QUERY_MARGIN); what plainly lies outside the window is
             # dropped before the costly parse.
             objects = [
                 data
