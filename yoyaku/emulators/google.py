@@ -767,6 +767,7 @@ class GoogleEmulator:
             if error.code == 404:
                 return _json_response(json.loads(google_error_body(404, "notFound", "Not Found")), 404)
             return error.get_response()  # type: ignore[return-value]
+
         def serve() -> Response:
             try:
                 return getattr(self, f"on_{endpoint}")(request, **args)  # type: ignore[no-any-return]
