@@ -23,15 +23,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from yoyaku.accounts.models import CalendarConnection
+from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.scheduling.models import Booking
 
 
 def calendar_account(connection: CalendarConnection) -> str:
     """The account a connection reaches, as a booking records it: "provider:address", the address
-    lower-cased as connecting matches it (the same account again: ``account_email__iexact``)."""
-    return f"{connection.provider}:{connection.account_email.lower()}"
+    lower-cased as connecting matches it (the same account again: ``account_email__iexact``).
+
+    A CalDAV account is also its server and sign-in, as connecting tells one from another
+    (``accounts.connections._same_account``): its address is the user's own whenever the username is
+    not an address, so two servers share it, and an event's id is its URL on the server it is on.
+    """
+    account = f"{connection.provider}:{connection.account_email.lower()}"
+    if connection.provider == Provider.CALDAV:
+        account += f" {connection.username} {connection.server_url}"
+    return account
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +72,7 @@ def event_calendar(*, booking: Booking, current: CalendarConnection | None) -> E
         return EventCalendar(connection=current, gone=False, provider=fallback.provider)
     if current is not None and calendar_account(current) == booking.calendar_account:
         return EventCalendar(connection=current, gone=False, provider=current.provider)
-    provider, _sep, _address = booking.calendar_account.partition(":")
+    provider, _sep, _account = booking.calendar_account.partition(":")
     return EventCalendar(connection=None, gone=True, provider=provider)
 
 

@@ -222,7 +222,15 @@ def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnecti
     # Only what reading the index and logging its failure use, and the account a booking's event is
     # matched against (``event_calendar``): a page of many hosts reads as many rows.
     rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]).only(
-        "user_id", "provider", "purpose", "status", "status_message", "tentative_blocks", "account_email"
+        "user_id",
+        "provider",
+        "purpose",
+        "status",
+        "status_message",
+        "tentative_blocks",
+        "account_email",
+        "username",
+        "server_url",
     )
     for connection in rows:
         by_user[connection.user_id].append(connection)

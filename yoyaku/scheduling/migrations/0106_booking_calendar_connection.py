@@ -4,6 +4,14 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _account(connection):
+    # As scheduling.event_calendar.calendar_account, frozen here.
+    account = f"{connection.provider}:{connection.account_email.lower()}"
+    if connection.provider == "caldav":
+        account += f" {connection.username} {connection.server_url}"
+    return account
+
+
 def record_existing_events(apps, schema_editor):
     """Record, on each booking that has an event, the connection that holds it by the rule it was written
     under: its host's meetings connection (the "meetings" one of a legacy account holding two, else the
@@ -20,10 +28,7 @@ def record_existing_events(apps, schema_editor):
             continue
         Booking.objects.filter(assigned_host_id=user_id, calendar_connection__isnull=True).exclude(
             calendar_event_id=""
-        ).update(
-            calendar_connection=connection,
-            calendar_account=f"{connection.provider}:{connection.account_email.lower()}",
-        )
+        ).update(calendar_connection=connection, calendar_account=_account(connection))
 
 
 class Migration(migrations.Migration):
@@ -37,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='booking',
             name='calendar_account',
-            field=models.CharField(blank=True, max_length=280),
+            field=models.CharField(blank=True, max_length=1000),
         ),
         migrations.AddField(
             model_name='booking',
