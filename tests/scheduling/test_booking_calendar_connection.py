@@ -36,7 +36,7 @@ from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite
 from yoyaku.scheduling.services import book_meeting, cancel_booking, reschedule_booking
 from yoyaku.web.selectors import upcoming_meetings
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 OTHER_GOOGLE = "hana.private@example.com"
 EXCHANGE_EMAIL = "alice@example.com"
