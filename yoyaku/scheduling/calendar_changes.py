@@ -252,7 +252,7 @@ def _cancel(
 def _whole(booking: Booking) -> Booking:
     """The booking as this transaction now holds it, every column and its page and host: what a mail
     about it reads."""
-    return Booking.objects.select_related("link", "assigned_host").get(pk=booking.pk)
+    return Booking.objects.select_related("link", "assigned_host", "calendar_connection").get(pk=booking.pk)
 
 
 def _mail_cancellation(
