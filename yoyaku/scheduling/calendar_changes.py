@@ -8,8 +8,11 @@ Rules:
 - Only a booking whose calendar write is settled (``written``) follows: while Yoyaku's own write,
   move or cancellation is pending, the store may still show the old event, and following it would
   undo the host's change in Yoyaku.
-- Only the host's meetings connection counts (legacy accounts may hold a second one), and only
-  its calendar that receives bookings.
+- Only bookings whose event the syncing connection holds follow (``event_calendar``): the ones it
+  wrote, the ones a connection to the same account wrote before the host connected it again, and,
+  when it is the host's meetings connection, those written before connections were recorded. A
+  booking written on a calendar since disconnected never follows an event of another calendar that
+  happens to carry its id. Only the calendar that receives bookings counts.
 - Moved: the booking, its reservations (with the page's buffers) and its CRM meeting take the new
   time; nothing is written back. A time that collides with another active reservation of one of its
   hosts is not taken: the booking and its reservations keep their time (so Yoyaku never holds two
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from yoyaku.accounts.models import CalendarConnection, Provider
 from yoyaku.accounts.selectors import meetings_connection
@@ -58,6 +62,7 @@ from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.calendar_follow import follow_crm_meetings
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.scheduling.calendar_writes import booking_event_draft, settled
+from yoyaku.scheduling.event_calendar import calendar_account
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, MeetingLink, Reservation
 from yoyaku.scheduling.notifications import send_cancellation, send_update
 from yoyaku.scheduling.services import CONFLICT_FIELDS, lock_hosts
@@ -74,8 +79,10 @@ def follow_booked_events(*, connection: CalendarConnection, changes: StoreChange
     if not changes or not writes_to(connection=connection, calendar_id=changes.calendar_id):
         return
     ids = touched_ids(changes)
-    if meetings_connection(user=connection.user) == connection:
-        _follow_bookings(connection=connection, changes=changes, event_ids=ids, now=now)
+    serves_pages = meetings_connection(user=connection.user) == connection
+    _follow_bookings(
+        connection=connection, serves_pages=serves_pages, changes=changes, event_ids=ids, now=now
+    )
     follow_crm_meetings(connection=connection, changes=changes, event_ids=ids, now=now)
 
 
@@ -95,12 +102,26 @@ _READ = (
 )
 
 
-def _linked_bookings(*, host_id: int, event_ids: list[str]) -> list[Booking]:
+def _held_by(*, connection: CalendarConnection, serves_pages: bool) -> Q:
+    """The bookings whose event ``connection`` holds, as ``event_calendar.event_calendar`` decides."""
+    held = Q(calendar_connection=connection)
+    if serves_pages:
+        # The same account, connected again since the event was written (a new row); or an event
+        # written before connections were recorded.
+        held |= Q(calendar_connection__isnull=True, calendar_account__in=["", calendar_account(connection)])
+    return held
+
+
+def _linked_bookings(
+    *, connection: CalendarConnection, serves_pages: bool, event_ids: list[str]
+) -> list[Booking]:
+    held = _held_by(connection=connection, serves_pages=serves_pages)
     found: list[Booking] = []
     for batch in chunked(event_ids):
         found += (
             Booking.objects.filter(
-                assigned_host_id=host_id,
+                held,
+                assigned_host_id=connection.user_id,
                 status=BookingStatus.CONFIRMED,
                 calendar_write=CalendarWrite.WRITTEN,
                 calendar_event_id__in=batch,
@@ -121,9 +142,14 @@ class _Plan:
 
 
 def _follow_bookings(
-    *, connection: CalendarConnection, changes: StoreChanges, event_ids: list[str], now: datetime
+    *,
+    connection: CalendarConnection,
+    serves_pages: bool,
+    changes: StoreChanges,
+    event_ids: list[str],
+    now: datetime,
 ) -> None:
-    bookings = _linked_bookings(host_id=connection.user_id, event_ids=event_ids)
+    bookings = _linked_bookings(connection=connection, serves_pages=serves_pages, event_ids=event_ids)
     if not bookings:
         return
     rows = stored_events(
@@ -226,7 +252,7 @@ def _cancel(
 def _whole(booking: Booking) -> Booking:
     """The booking as this transaction now holds it, every column and its page and host: what a mail
     about it reads."""
-    return Booking.objects.select_related("link", "assigned_host").get(pk=booking.pk)
+    return Booking.objects.select_related("link", "assigned_host", "calendar_connection").get(pk=booking.pk)
 
 
 def _mail_cancellation(

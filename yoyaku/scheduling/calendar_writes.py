@@ -50,6 +50,12 @@ from yoyaku.calendars.base import (
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.crm.models import Meeting
 from yoyaku.formatting import full_name
+from yoyaku.scheduling.event_calendar import (
+    calendar_account,
+    event_calendar,
+    event_calendar_of,
+    write_target,
+)
 from yoyaku.scheduling.manage_links import manage_text
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, LinkKind
 
@@ -239,14 +245,22 @@ def _refused_sign_in(
 
 
 def awaits_reconnect(*, booking: Booking) -> bool:
-    """True when the booking's calendar must be reconnected before its write or cancellation can go out."""
-    connection = meetings_connection(user=booking.assigned_host)
+    """True when the calendar the booking's write or cancellation goes to must be reconnected first."""
+    current = meetings_connection(user=booking.assigned_host)
+    if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
+        connection = event_calendar(booking=booking, current=current).connection
+    else:
+        connection = write_target(booking=booking, current=current)
     return connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT
 
 
 def perform_booking_write(booking_id: str) -> Outcome:
     """The outbox's performer for bookings: make the calendar show what the booking is now."""
-    booking = Booking.objects.filter(pk=booking_id).select_related("link", "assigned_host").first()
+    booking = (
+        Booking.objects.filter(pk=booking_id)
+        .select_related("link", "assigned_host", "calendar_connection__user")
+        .first()
+    )
     if booking is None:
         return DONE
     if booking.calendar_write == CalendarWrite.PENDING:
@@ -268,17 +282,31 @@ def perform_booking_write(booking_id: str) -> Outcome:
 def write_booking_event(*, booking: Booking) -> Outcome:
     """Make the calendar show the booking (a worker's part: the request path records the outbox row).
 
-    Creates the event, or updates it when the booking already has one (the
-    meeting was moved). Never raises for a failed write: it is recorded on the
-    booking and the outcome says when to try again.
+    Creates the event on the host's meetings connection, or updates it where it is when the booking
+    already has one (the meeting was moved; see ``event_calendar``). An event on a calendar no longer
+    connected is forgotten and written afresh on the meetings connection. Never raises for a failed
+    write: it is recorded on the booking and the outcome says when to try again.
     """
-    connection = meetings_connection(user=booking.assigned_host)
+    current = meetings_connection(user=booking.assigned_host)
+    held = event_calendar(booking=booking, current=current)
+    connection = held.connection if held.connection is not None else current
     if connection is None:
         save_write_state(booking, **settled(CalendarWrite.NONE))
         return DONE
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         _wait_for_reconnect(booking=booking, operation="write", message=connection.status_message)
         return WAITING
+    if held.gone:
+        # Its id means nothing to the calendar connected now (updating it there fails, or worse finds
+        # another event): the meeting is created there instead, and on CalDAV invited, not updated.
+        logger.info(
+            "Booking %s: its event %s is on %s, no longer connected; writing it afresh on connection %s",
+            booking.pk,
+            booking.calendar_event_id,
+            booking.calendar_account,
+            connection.pk,
+        )
+        save_write_state(booking, calendar_event_id="", calendar_connection=None, calendar_account="")
     existing = booking.calendar_event_id
     sequence = 0
     try:
@@ -297,7 +325,9 @@ def write_booking_event(*, booking: Booking) -> Outcome:
         return WAITING
     except Exception as error:
         return _record_failure(booking=booking, operation="write", error=error)
-    stored = _store_written(booking=booking, event_id=event_id, draft=draft, created=not existing)
+    stored = _store_written(
+        booking=booking, connection=connection, event_id=event_id, draft=draft, created=not existing
+    )
     if stored == "cancelled":
         # Cancelled while the event was being written: take it off again. No invitation went out,
         # so no cancellation mail either.
@@ -338,9 +368,10 @@ def _caldav_sequence(adapter: object, event_id: str) -> int:
 
 
 def _store_written(
-    *, booking: Booking, event_id: str, draft: EventDraft, created: bool
+    *, booking: Booking, connection: CalendarConnection, event_id: str, draft: EventDraft, created: bool
 ) -> Literal["written", "cancelled", "moved"]:
-    """Record the event; or say the booking was cancelled, or moved again, while it was being written.
+    """Record the event and where it is; or say the booking was cancelled, or moved again, while it was
+    being written.
 
     The booking is read again under the row lock: a cancel that landed while the
     event was on its way found no event to cancel, so this is where it is seen;
@@ -355,10 +386,14 @@ def _store_written(
         raced = created and bool(current.calendar_event_id)
         moved = not cancelled and (raced or (current.start, current.end) != (draft.start, draft.end))
         booking.status = current.status
+        # Where the event is, so that its move, cancellation and following go there whatever the host
+        # connects later (``event_calendar``).
+        where = {"calendar_connection": connection, "calendar_account": calendar_account(connection)}
         if moved:
             save_write_state(
                 booking,
                 calendar_event_id=event_id,
+                **where,
                 calendar_write=CalendarWrite.PENDING,
                 calendar_pending_since=current.calendar_pending_since or timezone.now(),
                 calendar_retry_at=None,
@@ -367,18 +402,20 @@ def _store_written(
             fields = settled(CalendarWrite.CANCEL_PENDING if cancelled else CalendarWrite.WRITTEN)
             if cancelled:
                 fields["calendar_pending_since"] = timezone.now()
-            save_write_state(booking, calendar_event_id=event_id, **fields)
+            save_write_state(booking, calendar_event_id=event_id, **where, **fields)
         if booking.meeting_id:
             Meeting.objects.filter(pk=booking.meeting_id).update(calendar_event_id=event_id)
     return "cancelled" if cancelled else "moved" if moved else "written"
 
 
 def check_change_allowed(*, booking: Booking, change: Literal["cancel", "reschedule"]) -> None:
-    """Refuse, before anything changes, what the host's calendar cannot take.
+    """Refuse, before anything changes, what the calendar holding the booking's event cannot take.
 
     Exchange calendars are one-way: Yoyaku adds meetings and nothing else, so a
     booking already on (or on its way to) an Exchange calendar is cancelled or
     moved in Outlook, never here, or Yoyaku and the calendar would disagree.
+    That stays true after the host connects another calendar: the event is
+    still in Outlook, with the booker's invitation from it.
     """
     refusal = change_refusal(
         booking=booking, change=change, connection=meetings_connection(user=booking.assigned_host)
@@ -390,14 +427,22 @@ def check_change_allowed(*, booking: Booking, change: Literal["cancel", "resched
 def change_refusal(
     *, booking: Booking, change: Literal["cancel", "reschedule"], connection: CalendarConnection | None
 ) -> str:
-    """Why ``connection`` (the assigned host's calendar) refuses ``change`` of the booking; "" if it does not.
+    """Why the calendar the booking's event is on refuses ``change``; "" if it does not.
 
-    For pages that show many meetings and look each host's connection up once.
+    ``connection`` is the assigned host's meetings connection: it holds the event unless the event
+    records another (``event_calendar``), and receives it when none is written yet. The event's own
+    calendar decides, even once it is no longer connected: Yoyaku never changes that calendar then,
+    but a meeting on Exchange is still there for the host to change in Outlook. For pages that show
+    many meetings, look each host's connection up once and load ``calendar_connection`` with the
+    bookings.
     """
     on_calendar = booking.calendar_write in (CalendarWrite.WRITTEN, CalendarWrite.PENDING)
-    if connection is None or (not on_calendar and not booking.calendar_event_id):
+    if not on_calendar and not booking.calendar_event_id:
         return ""
-    allowed = capabilities(connection.provider)
+    provider = event_calendar(booking=booking, current=connection).provider
+    if not provider:
+        return ""
+    allowed = capabilities(provider)
     if allowed.can_cancel if change == "cancel" else allowed.can_reschedule:
         return ""
     if change == "cancel":
@@ -412,7 +457,8 @@ def change_refusal(
 
 
 def cancel_booking_event(*, booking: Booking, notify: bool = True) -> Outcome:
-    """Cancel the booking's event on the calendar (a worker's part, like ``write_booking_event``).
+    """Cancel the booking's event on the calendar holding it (a worker's part, like
+    ``write_booking_event``; see ``event_calendar``).
 
     A failure leaves the cancellation pending and it is retried like a write.
     Exchange refuses cancellations by design (CalendarOperationNotSupported):
@@ -421,9 +467,18 @@ def cancel_booking_event(*, booking: Booking, notify: bool = True) -> Outcome:
     if not booking.calendar_event_id:
         save_write_state(booking, **settled(CalendarWrite.NONE))  # never reached the calendar
         return DONE
-    connection = meetings_connection(user=booking.assigned_host)
+    held = event_calendar_of(booking=booking)
+    connection = held.connection
     if connection is None:
-        # The host disconnected the calendar: there is nothing left to cancel it on.
+        # The host disconnected the calendar: there is nothing left to cancel it on. Never the calendar
+        # connected since (another account or provider): the event's id means nothing there.
+        if held.gone:
+            logger.info(
+                "Booking %s: its event %s is on %s, no longer connected; nothing to cancel there",
+                booking.pk,
+                booking.calendar_event_id,
+                booking.calendar_account,
+            )
         save_write_state(booking, **settled(CalendarWrite.NONE))
         return DONE
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:

@@ -22,10 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from yoyaku.accounts.models import Provider
-from yoyaku.accounts.selectors import meetings_connection
 from yoyaku.calendars.capabilities import capabilities
 from yoyaku.calendars.google import google_event_id
 from yoyaku.calendars.ical_build import event_to_ical
+from yoyaku.scheduling.event_calendar import event_calendar_of
 from yoyaku.scheduling.models import Booking, BookingStatus
 
 SALT = "yoyaku.scheduling.manage-link"
@@ -55,7 +55,9 @@ def booking_for_token(*, token: str, now: datetime | None = None) -> Booking | N
         return None
     booking_hex, _, start = value.partition(".")
     booking = (
-        Booking.objects.select_related("link", "link__owner", "assigned_host").filter(pk=booking_hex).first()
+        Booking.objects.select_related("link", "link__owner", "assigned_host", "calendar_connection")
+        .filter(pk=booking_hex)
+        .first()
     )
     if booking is None or booking.status != BookingStatus.CONFIRMED or booking.start is None:
         return None
@@ -65,11 +67,12 @@ def booking_for_token(*, token: str, now: datetime | None = None) -> Booking | N
 
 
 def links_refusal(*, booking: Booking) -> str:
-    """Why ``booking`` gets no manage links ("" when it does): its host's calendar is Exchange."""
-    connection = meetings_connection(user=booking.assigned_host)
-    if connection is None:
+    """Why ``booking`` gets no manage links ("" when it does): its event is on an Exchange calendar
+    (the one it was written to, even when no longer connected; else the host's, where it goes)."""
+    provider = event_calendar_of(booking=booking).provider
+    if not provider:
         return ""
-    allowed = capabilities(connection.provider)
+    allowed = capabilities(provider)
     if allowed.can_cancel and allowed.can_reschedule:
         return ""
     return _(
@@ -186,15 +189,16 @@ def invitation_uid(*, booking: Booking) -> str | None:
     """
     if booking.status != BookingStatus.CONFIRMED or booking.start is None:
         return None
-    connection = meetings_connection(user=booking.assigned_host)
-    if connection is None:
+    # The invitation came from the calendar the event is on, even one no longer connected.
+    provider = event_calendar_of(booking=booking).provider
+    if not provider:
         return None
     from yoyaku.scheduling.calendar_writes import booking_uid
 
     uid = booking_uid(booking=booking)
-    if connection.provider == Provider.CALDAV:
+    if provider == Provider.CALDAV:
         return uid
-    if connection.provider == Provider.GOOGLE:
+    if provider == Provider.GOOGLE:
         return f"{booking.calendar_event_id or google_event_id(uid)}@google.com"
     return None
 

@@ -116,6 +116,15 @@ class Booking(models.Model):
     contact = models.ForeignKey("crm.Contact", null=True, on_delete=models.SET_NULL, related_name="bookings")
     meeting = models.ForeignKey("crm.Meeting", null=True, on_delete=models.SET_NULL, related_name="bookings")
     calendar_event_id = models.CharField(max_length=1000, blank=True)
+    # Where the event is (``scheduling.event_calendar``), recorded when it is written: the connection
+    # that wrote it, and its account ("provider:address", ``event_calendar.calendar_account``), which
+    # outlives the connection so that the same account connected again (a new row) is known to hold
+    # the event still. Both are empty for an event written before they were kept: the host's meetings
+    # connection holds it.
+    calendar_connection = models.ForeignKey(
+        "accounts.CalendarConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    calendar_account = models.CharField(max_length=1000, blank=True)
     calendar_write = models.CharField(max_length=16, choices=CalendarWrite.choices, default="none")
     calendar_error = models.CharField(max_length=500, blank=True)
     # Retry bookkeeping of a pending write or cancellation: attempts and age are bounded (settings),

@@ -28,6 +28,7 @@ from yoyaku.availability import (
 from yoyaku.calendar_sync.busy import busy_of_connections
 from yoyaku.calendars.base import CalendarError
 from yoyaku.formatting import format_when, full_name
+from yoyaku.scheduling.event_calendar import shows_own_event
 from yoyaku.scheduling.models import Availability, Booking, BookingStatus, LinkKind, MeetingLink, Reservation
 
 logger = logging.getLogger(__name__)
@@ -231,9 +232,18 @@ def hosts_inputs(
 def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnection]:
     """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query."""
     by_user: dict[int, list[CalendarConnection]] = defaultdict(list)
-    # Only what reading the index and logging its failure use: a page of many hosts reads as many rows.
+    # Only what reading the index and logging its failure use, and the account a booking's event is
+    # matched against (``event_calendar``): a page of many hosts reads as many rows.
     rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]).only(
-        "user_id", "provider", "purpose", "status", "status_message", "tentative_blocks"
+        "user_id",
+        "provider",
+        "purpose",
+        "status",
+        "status_message",
+        "tentative_blocks",
+        "account_email",
+        "username",
+        "server_url",
     )
     for connection in rows:
         by_user[connection.user_id].append(connection)
@@ -344,8 +354,10 @@ def bookings_of_host(*, user: User) -> QuerySet[Booking]:
         .values("pk")
         .distinct()
     )
+    # The connection holding each event comes along: what a meeting's calendar refuses
+    # (``calendar_writes.change_refusal``) is judged by it without a query per meeting.
     return Booking.objects.filter(pk__in=ids).select_related(
-        "link", "contact", "assigned_host", "calendar_conflict_with__link"
+        "link", "contact", "assigned_host", "calendar_conflict_with__link", "calendar_connection"
     )
 
 
@@ -504,7 +516,8 @@ def reschedule_slots(
             host_busy = read[connection.pk]
             if isinstance(host_busy, CalendarError):
                 return SlotsResult(offline=False, calendar_error=str(host_busy), time_zone=time_zone)
-            busy = without_own_event(list(host_busy), own=own, written=bool(booking.calendar_event_id))
+            written = shows_own_event(booking=booking, host_id=host.pk, connection=connection)
+            busy = without_own_event(list(host_busy), own=own, written=written)
         inputs.append(
             host_inputs(
                 user=host,

@@ -36,6 +36,7 @@ from yoyaku.crm.models import Contact, Meeting, MeetingSource
 from yoyaku.crm.services import cancel_meeting, contact_for_booker, log_meeting
 from yoyaku.formatting import full_name
 from yoyaku.scheduling.calendar_writes import booking_event_draft, check_change_allowed, record_booking_write
+from yoyaku.scheduling.event_calendar import event_connection, shows_own_event
 from yoyaku.scheduling.models import (
     Booking,
     BookingStatus,
@@ -649,6 +650,8 @@ def cancel_booking(
             return booking  # a concurrent cancel got there first
         for name in _CALENDAR_FIELDS:
             setattr(booking, name, getattr(current, name))
+        booking.calendar_connection_id = current.calendar_connection_id
+        booking.calendar_account = current.calendar_account
         booking.status = BookingStatus.CANCELLED
         booking.cancel_reason = reason
         booking.cancelled_by = "booker" if by_booker else "host"
@@ -670,7 +673,8 @@ def cancel_booking(
             cancel_meeting(meeting=booking.meeting)
         _notify_hosts(booking, change="cancelled", hosts=hosts, actor=actor)
         if booking.calendar_write == CalendarWrite.CANCEL_PENDING:
-            connection = meetings_connection(user=booking.assigned_host)
+            # The calendar the event is on cancels it (none when it is no longer connected).
+            connection = event_connection(booking=booking)
             if reason and not by_booker and connection is not None and connection.provider != Provider.CALDAV:
                 # Google and Microsoft mail the cancellation themselves, without a word of the reason: the
                 # reason comes in Yoyaku's own mail, without an .ics (the provider's cancels the entry).
@@ -748,7 +752,8 @@ def reschedule_booking(
             intervals = read_busy(connection=connection, start=span_start, end=span_end, fresh=True)
         except CalendarError as error:
             raise CalendarUnreadable(calendar_problem(error)) from error
-        busy[host.pk] = without_own_event(intervals, own=own, written=bool(booking.calendar_event_id))
+        written = shows_own_event(booking=booking, host_id=host.pk, connection=connection)
+        busy[host.pk] = without_own_event(intervals, own=own, written=written)
     try:
         moved = _move(
             booking=booking,
