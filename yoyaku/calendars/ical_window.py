@@ -20,9 +20,7 @@ from zoneinfo import ZoneInfo
 _FOLD = re.compile(rb"\r?\n[ \t]")
 _RECURRENCE = re.compile(rb"^(?:RRULE|RDATE|EXDATE|EXRULE|RECURRENCE-ID)[;:]", re.MULTILINE | re.IGNORECASE)
 _VEVENT = re.compile(rb"^BEGIN:VEVENT\r?$", re.MULTILINE | re.IGNORECASE)
-_VEVENT_BODY = re.compile(
-    rb"^BEGIN:VEVENT\r?$(.*?)^END:VEVENT\r?$", re.MULTILINE | re.IGNORECASE | re.DOTALL
-)
+_VEVENT_BODY = re.compile(rb"^BEGIN:VEVENT\r?$(.*?)^END:VEVENT\r?$", re.MULTILINE | re.IGNORECASE | re.DOTALL)
 # DTSTART or DTEND with at most a TZID parameter, and a DATE-TIME value (RFC 5545 §3.3.5).
 _TIME = re.compile(
     rb'^(DTSTART|DTEND)(?:;TZID="?([^";:\r\n]+)"?)?:(\d{8}T\d{6})(Z?)\r?$',
