@@ -25,7 +25,7 @@ from yoyaku.api.slot_times import slot_days
 from yoyaku.api.throttling import ClientRateThrottle
 from yoyaku.scheduling.manage_links import booker_links
 from yoyaku.scheduling.models import Booking, BookingStatus, MeetingLink
-from yoyaku.scheduling.selectors import available_slots, public_link
+from yoyaku.scheduling.selectors import available_slots, public_link, switched_on_link
 from yoyaku.scheduling.services import book_meeting, request_meeting
 from yoyaku.scheduling.validation import BookingInputError, check_time_zone, durations_offered
 
@@ -50,6 +50,14 @@ class AvailabilityQuery(Schema):
 
 def _active_link(slug: str) -> MeetingLink:
     link = public_link(slug=slug)
+    if link is None:
+        raise Http404
+    return link
+
+
+def _switched_on_link(slug: str) -> MeetingLink:
+    """For the services that check the page's hosts as they read them (``PageClosed`` is a 404 too)."""
+    link = switched_on_link(slug=slug)
     if link is None:
         raise Http404
     return link
@@ -130,7 +138,7 @@ def booking_out(booking: Booking) -> dict[str, Any]:
     throttle=[WRITE_LIMIT],
 )
 def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
-    link = _active_link(slug)
+    link = _switched_on_link(slug)
     outcome = book_meeting(
         link=link,
         start=payload.start,
@@ -154,7 +162,7 @@ def book(request: HttpRequest, slug: str, payload: BookingIn) -> Status[Any]:
     throttle=[WRITE_LIMIT],
 )
 def leave_request(request: HttpRequest, slug: str, payload: RequestIn) -> Status[Any]:
-    link = _active_link(slug)
+    link = _switched_on_link(slug)
     outcome = request_meeting(
         link=link,
         time_zone=payload.timezone,

@@ -5,6 +5,8 @@ Each is queued (``yoyaku/mail``) and sent by the worker after the change commits
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -135,18 +137,21 @@ def send_cancellation(
 # -- meeting requests ---------------------------------------------------------------------
 
 
-def send_request_notices(*, booking: Booking) -> None:
+def send_request_notices(*, booking: Booking, hold: datetime | None = None) -> None:
     """Tell the booker their request arrived and the host that one is waiting.
 
+    ``hold``: until when the requested time is held, when the caller knows it (else it is read).
     Queued in the request's transaction; a mail that cannot be written is logged and never undoes
     the request.
     """
     messages = []
-    for write in (_request_receipt, _host_notice):
+    receipt = partial(_request_receipt, hold=hold)
+    for write in (receipt, _host_notice):
         try:
             message = write(booking=booking)
         except Exception:
-            logger.exception("Could not write the %s for request %s", write.__name__.strip("_"), booking.pk)
+            name = "receipt" if write is receipt else "host notice"
+            logger.exception("Could not write the %s for request %s", name, booking.pk)
             continue
         if message is not None:
             messages.append(message)
@@ -159,7 +164,7 @@ def _local_time(booking: Booking, zone: str) -> str:
     return format_when_zoned(booking.start, booking.end, zone)
 
 
-def _request_receipt(*, booking: Booking) -> EmailMessage:
+def _request_receipt(*, booking: Booking, hold: datetime | None = None) -> EmailMessage:
     host = booking.assigned_host
     names = {"page": booking.link.name, "host": host.display_name}
     with translation.override(_booker_language(booking)):
@@ -167,7 +172,8 @@ def _request_receipt(*, booking: Booking) -> EmailMessage:
         body += _("We've received your request for “%(page)s”. %(host)s will reply by email.") % names
         if booking.start is not None:
             body += "\n\n" + _("You asked for %(when)s.") % {"when": _local_time(booking, booking.time_zone)}
-            hold = booking.reservations.filter(active=True).values_list("expires_at", flat=True).first()
+            if hold is None:
+                hold = booking.reservations.filter(active=True).values_list("expires_at", flat=True).first()
             if hold is not None:
                 until = format_moment(hold, booking.time_zone)
                 body += " " + _(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from functools import cached_property
@@ -86,11 +86,18 @@ def has_hosts(*, link: MeetingLink) -> bool:
     return counts["active"] == counts["hosts"]
 
 
+def switched_on_link(*, slug: str) -> MeetingLink | None:
+    """The page at ``slug`` if switched on, whether or not its hosts let it take bookings: for the
+    services that check that themselves as they read the hosts (``book_meeting`` raises
+    ``PageClosed``, which the API answers like a page that does not exist)."""
+    return MeetingLink.objects.select_related("owner__workspace").filter(slug=slug, active=True).first()
+
+
 def public_link(*, slug: str) -> MeetingLink | None:
     """The page at ``slug`` when it takes bookings and requests: switched on, and with its hosts (see
     ``link_hosts``). Otherwise None: the public page and API answer as for a page that does not exist,
     which says nothing about the people behind it."""
-    link = MeetingLink.objects.select_related("owner__workspace").filter(slug=slug, active=True).first()
+    link = switched_on_link(slug=slug)
     if link is None or not has_hosts(link=link):
         return None
     return link
@@ -112,20 +119,30 @@ def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
     )
 
 
-def host_hours(*, user: User) -> HostAvailability:
-    """A host's working hours and date overrides alone (one query): no busy time, no bookings."""
-    availability = Availability.objects.filter(user=user).first()
-    weekly: dict[int, list[tuple[int, int]]] = {}
-    overrides: dict[date, list[tuple[int, int]]] = {}
-    if availability is not None:
-        weekly = {int(day): [(a, b) for a, b in spans] for day, spans in availability.weekly.items()}
-        overrides = {
-            date.fromisoformat(day): [(a, b) for a, b in spans]
-            for day, spans in availability.overrides.items()
-        }
-    return HostAvailability(
-        host_id=str(user.pk), time_zone=user.time_zone, weekly=weekly, overrides=overrides
+def hosts_hours(*, users: Sequence[User]) -> list[HostAvailability]:
+    """Each host's working hours and date overrides, in ``users``' order, in one query: no busy time,
+    no bookings (``hosts_inputs`` adds those)."""
+    rows = Availability.objects.filter(user_id__in=[u.pk for u in users]).only(
+        "user_id", "weekly", "overrides"
     )
+    availabilities = {a.user_id: a for a in rows}
+    result: list[HostAvailability] = []
+    for user in users:
+        availability = availabilities.get(user.pk)
+        weekly: dict[int, list[tuple[int, int]]] = {}
+        overrides: dict[date, list[tuple[int, int]]] = {}
+        if availability is not None:
+            weekly = {int(day): [(a, b) for a, b in spans] for day, spans in availability.weekly.items()}
+            overrides = {
+                date.fromisoformat(day): [(a, b) for a, b in spans]
+                for day, spans in availability.overrides.items()
+            }
+        result.append(
+            HostAvailability(
+                host_id=str(user.pk), time_zone=user.time_zone, weekly=weekly, overrides=overrides
+            )
+        )
+    return result
 
 
 def holding(*, now: datetime) -> Q:
@@ -166,15 +183,18 @@ def hosts_inputs(
     *,
     users: Sequence[User],
     link: MeetingLink,
-    busy: dict[int, Sequence[Interval]],
+    busy: Mapping[int, Sequence[Interval]],
     window_start: datetime,
     window_end: datetime,
     exclude_booking: uuid.UUID | None = None,
+    hours: Sequence[HostAvailability] | None = None,
 ) -> list[HostAvailability]:
-    """What the engine needs about each host, in ``users``' order: two queries whatever their number."""
+    """What the engine needs about each host, in ``users``' order: two queries whatever their number.
+
+    ``hours``: the hosts' ``hosts_hours``, when the caller has read them already (then one query).
+    """
     ids = [u.pk for u in users]
-    rows = Availability.objects.filter(user_id__in=ids).only("user_id", "weekly", "overrides")
-    availabilities = {a.user_id: a for a in rows}
+    known = {h.host_id: h for h in hours or hosts_hours(users=users)}
     # A page's per-day limit counts the whole local day: reservations one day either side. Without
     # one, only what the page's buffers reach matters (a reservation's span carries its own buffers),
     # which keeps a booking's read small on a busy host's calendar.
@@ -198,15 +218,7 @@ def hosts_inputs(
         spans[host_id].append((start, end, meeting_start, link_id))
     result: list[HostAvailability] = []
     for user in users:
-        availability = availabilities.get(user.pk)
-        weekly: dict[int, list[tuple[int, int]]] = {}
-        overrides: dict[date, list[tuple[int, int]]] = {}
-        if availability is not None:
-            weekly = {int(day): [(a, b) for a, b in spans_] for day, spans_ in availability.weekly.items()}
-            overrides = {
-                date.fromisoformat(day): [(a, b) for a, b in spans_]
-                for day, spans_ in availability.overrides.items()
-            }
+        hours_of = known[str(user.pk)]
         zone = ZoneInfo(user.time_zone)
         mine = spans[user.pk]
         booked = sorted((int(s.timestamp()), int(e.timestamp())) for s, e, _, _ in mine)
@@ -219,8 +231,8 @@ def hosts_inputs(
             HostAvailability(
                 host_id=str(user.pk),
                 time_zone=user.time_zone,
-                weekly=weekly,
-                overrides=overrides,
+                weekly=hours_of.weekly,
+                overrides=hours_of.overrides,
                 busy=busy.get(user.pk, ()),
                 booked=booked,
                 bookings_per_day=dict(per_day),
@@ -229,22 +241,29 @@ def hosts_inputs(
     return result
 
 
-def meetings_connections(*, users: Sequence[User]) -> dict[int, CalendarConnection]:
-    """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query."""
+def meetings_connections(*, users: Sequence[User], whole: bool = False) -> dict[int, CalendarConnection]:
+    """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query.
+
+    ``whole``: every column and the user, for calling the calendar (a booking's fresh read); else
+    only what reading the index and logging its failure use, and the account a booking's event is
+    matched against (``event_calendar``): a page of many hosts reads as many rows.
+    """
     by_user: dict[int, list[CalendarConnection]] = defaultdict(list)
-    # Only what reading the index and logging its failure use, and the account a booking's event is
-    # matched against (``event_calendar``): a page of many hosts reads as many rows.
-    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users]).only(
-        "user_id",
-        "provider",
-        "purpose",
-        "status",
-        "status_message",
-        "tentative_blocks",
-        "account_email",
-        "username",
-        "server_url",
-    )
+    rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users])
+    if whole:
+        rows = rows.select_related("user")
+    else:
+        rows = rows.only(
+            "user_id",
+            "provider",
+            "purpose",
+            "status",
+            "status_message",
+            "tentative_blocks",
+            "account_email",
+            "username",
+            "server_url",
+        )
     for connection in rows:
         by_user[connection.user_id].append(connection)
     found = {user_id: pages_connection_of(connections) for user_id, connections in by_user.items()}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from django.utils.translation import gettext, gettext_noop
 from yoyaku.accounts.calendar_problems import calendar_problem
 from yoyaku.accounts.models import Provider, User
 from yoyaku.accounts.selectors import meetings_connection
-from yoyaku.availability import choose_round_robin_host, is_slot_available
+from yoyaku.availability import HostAvailability, choose_round_robin_host, is_slot_available
 from yoyaku.calendar_sync.busy import read_busy, request_sync
 from yoyaku.calendar_sync.models import OutboxOperation
 from yoyaku.calendars.base import CalendarError
@@ -48,9 +48,12 @@ from yoyaku.scheduling.models import (
 from yoyaku.scheduling.selectors import (
     has_hosts,
     host_inputs,
+    hosts_hours,
+    hosts_inputs,
     last_booked_at,
     link_hosts,
     link_rules,
+    meetings_connections,
     reserved_hosts,
     without_own_event,
 )
@@ -136,10 +139,11 @@ def book_meeting(
     except BookingInputError as error:
         errors.update(error.errors)
     now = now or timezone.now()
+    hours = hosts_hours(users=hosts)  # read once: the offer's check and the booking's use them
     if not errors.keys() & {"start", "duration"}:
         # A time the page never offers is the booker's to change (422), not taken (409).
         try:
-            check_start_offered(link=link, start=start, duration=duration, now=now, hosts=hosts)
+            check_start_offered(link=link, start=start, duration=duration, now=now, hosts=hosts, hours=hours)
         except BookingInputError as error:
             errors.update(error.errors)
     if errors:
@@ -153,6 +157,7 @@ def book_meeting(
             booking, created = _reserve(
                 link=link,
                 hosts=candidates,
+                hours=[h for h in hours if int(h.host_id) in busy],
                 busy=busy,
                 start=start,
                 end=end,
@@ -277,8 +282,9 @@ def _fresh_busy(
     connected = False
     failures: list[str] = []
     readable: set[int] = set()
+    connections = meetings_connections(users=hosts, whole=True)
     for host in hosts:
-        connection = meetings_connection(user=host)
+        connection = connections.get(host.pk)
         if connection is None:
             busy[host.pk] = []
             continue
@@ -341,6 +347,7 @@ def _reserve(
     *,
     link: MeetingLink,
     hosts: list[User],
+    hours: Sequence[HostAvailability],
     busy: Mapping[int, list[Interval]],
     start: datetime,
     end: datetime,
@@ -362,17 +369,13 @@ def _reserve(
         existing = _by_key(link=link, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
+        inputs = hosts_inputs(
+            users=hosts, link=link, busy=busy, window_start=start, window_end=end, hours=hours
+        )
         free = [
             host
-            for host in hosts
-            if is_slot_available(
-                host=host_inputs(
-                    user=host, link=link, busy=busy[host.pk], window_start=start, window_end=end
-                ),
-                rules=rules,
-                start=start_ts,
-                now=now_ts,
-            )
+            for host, host_input in zip(hosts, inputs, strict=True)
+            if is_slot_available(host=host_input, rules=rules, start=start_ts, now=now_ts)
         ]
         # The page owner's workspace holds the contact; another workspace's contacts are never matched.
         contacts = Contact.objects.filter(workspace_id=link.owner.workspace_id)
@@ -447,7 +450,7 @@ def _reserve(
             record_booking_write(booking=booking, operation=OutboxOperation.CREATE)
             _notify_hosts(booking, change="booked", hosts=sorted(reserved, key=lambda h: h.pk), actor=None)
         else:
-            _queue_request_notices(booking)
+            _queue_request_notices(booking, hold=hold)
     return booking, True
 
 
@@ -577,10 +580,10 @@ def request_meeting(
 # leaves no mail, a committed one always has its mail, and the worker sends it after commit.
 
 
-def _queue_request_notices(booking: Booking) -> None:
+def _queue_request_notices(booking: Booking, *, hold: datetime | None = None) -> None:
     from yoyaku.scheduling.notifications import send_request_notices
 
-    send_request_notices(booking=booking)
+    send_request_notices(booking=booking, hold=hold)
 
 
 def _notify_hosts(booking: Booking, *, change: str, hosts: Iterable[User], actor: User | None) -> None:

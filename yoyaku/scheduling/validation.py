@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -13,11 +13,11 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext
 
 from yoyaku.accounts.models import User
-from yoyaku.availability import NotOffered, not_offered
+from yoyaku.availability import HostAvailability, NotOffered, not_offered
 from yoyaku.availability.zones import is_iana_zone
 from yoyaku.formatting import format_calendar_day, format_moment
 from yoyaku.scheduling.models import LinkKind, MeetingLink
-from yoyaku.scheduling.selectors import host_hours, link_hosts, link_rules
+from yoyaku.scheduling.selectors import hosts_hours, link_hosts, link_rules
 
 _MARKUP = re.compile(r"[<>]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -138,22 +138,28 @@ def clean_booker(
 
 
 def check_start_offered(
-    *, link: MeetingLink, start: datetime, duration: int, now: datetime, hosts: list[User] | None = None
+    *,
+    link: MeetingLink,
+    start: datetime,
+    duration: int,
+    now: datetime,
+    hosts: list[User] | None = None,
+    hours: Sequence[HostAvailability] | None = None,
 ) -> None:
     """Refuse a start the page never offers, whatever is booked: 422 with what to change, not 409.
 
     409 (``SlotUnavailable``) means the time was offered and someone or something took it. A start
     with seconds, in the past, within the notice, outside the booking window, off the start-time
     grid or outside the hosts' working hours was never offered: the booker (or host, moving a
-    meeting) has to choose differently, and the message says how. ``start`` must be aware. ``hosts``:
-    the page's hosts when the caller has read them already.
+    meeting) has to choose differently, and the message says how. ``start`` must be aware. ``hosts``
+    and ``hours``: the page's hosts and their ``hosts_hours``, when the caller has read them already.
     """
     if start.second or start.microsecond:
         raise BookingInputError(
             {"start": gettext("The start must not have seconds: give a time on the minute, such as 10:30.")}
         )
     why = not_offered(
-        hosts=[host_hours(user=host) for host in (hosts or link_hosts(link=link))],
+        hosts=hours if hours is not None else hosts_hours(users=hosts or link_hosts(link=link)),
         rules=link_rules(link=link, duration=duration),
         start=int(start.timestamp()),
         now=int(now.timestamp()),
