@@ -104,13 +104,18 @@ def read_busy(
 def busy_of_connections(
     *, connections: Sequence[CalendarConnection], start: datetime, end: datetime
 ) -> dict[int, Spans | CalendarError]:
-    """The indexed busy time of several connections in ONE query, by connection id.
+    """The indexed busy time of several connections in ONE query, by connection id; in none when the
+    connections were read with their sync rows (``select_related("sync")``).
 
     A connection whose index cannot be trusted maps to the CalendarError saying why.
     """
-    rows = {
-        s.connection_id: s for s in ConnectionSync.objects.filter(connection__in=[c.pk for c in connections])
-    }
+    rows: dict[int, ConnectionSync | None] = {}
+    for connection in connections:
+        if CalendarConnection.sync.is_cached(connection):  # type: ignore[attr-defined]
+            rows[connection.pk] = getattr(connection, "sync", None)
+    unread = [c.pk for c in connections if c.pk not in rows]
+    if unread:
+        rows.update({s.connection_id: s for s in ConnectionSync.objects.filter(connection__in=unread)})
     now = timezone.now()
     result: dict[int, Spans | CalendarError] = {}
     for connection in connections:

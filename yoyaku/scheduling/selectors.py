@@ -54,18 +54,22 @@ class SlotsResult:
         return slots_by_local_date(slots=self.starts, time_zone=self.time_zone)
 
 
-def link_hosts(*, link: MeetingLink, only: Sequence[str] = ()) -> list[User]:
+def link_hosts(*, link: MeetingLink, only: Sequence[str] = (), with_hours: bool = False) -> list[User]:
     """The hosts whose times the page offers and books, by id; [] when it takes no bookings because a
     deactivated user is one it cannot do without: its owner, the host of a one-on-one page, any host of
     a group page (a group meeting needs them all). Round robin simply leaves deactivated hosts out.
 
     ``only``: the columns to read of each host (a page of many hosts reads as many rows).
+    ``with_hours``: their working hours too, in the same query (``hosts_hours`` then reads none).
     """
     if not link.owner.is_active:
         return []
     rows = link.hosts.order_by("id")
+    if with_hours:
+        rows = rows.select_related("availability")
     if only:
-        rows = rows.only(*only, "is_active")
+        hours = ("availability__weekly", "availability__overrides") if with_hours else ()
+        rows = rows.only(*only, "is_active", *hours)
     hosts = list(rows) or [link.owner]
     active = [host for host in hosts if host.is_active]
     if link.kind == LinkKind.ROUND_ROBIN or len(active) == len(hosts):
@@ -122,10 +126,14 @@ def link_rules(*, link: MeetingLink, duration: int) -> LinkRules:
 def hosts_hours(*, users: Sequence[User]) -> list[HostAvailability]:
     """Each host's working hours and date overrides, in ``users``' order, in one query: no busy time,
     no bookings (``hosts_inputs`` adds those)."""
-    rows = Availability.objects.filter(user_id__in=[u.pk for u in users]).only(
-        "user_id", "weekly", "overrides"
-    )
-    availabilities = {a.user_id: a for a in rows}
+    # Read with the hosts (``link_hosts(with_hours=True)``), or here in one query.
+    availabilities: dict[int, Availability | None] = {
+        u.pk: getattr(u, "availability", None) for u in users if User.availability.is_cached(u)
+    }
+    unread = [u.pk for u in users if u.pk not in availabilities]
+    if unread:
+        rows = Availability.objects.filter(user_id__in=unread).only("user_id", "weekly", "overrides")
+        availabilities.update({a.user_id: a for a in rows})
     result: list[HostAvailability] = []
     for user in users:
         availability = availabilities.get(user.pk)
@@ -241,15 +249,31 @@ def hosts_inputs(
     return result
 
 
-def meetings_connections(*, users: Sequence[User], whole: bool = False) -> dict[int, CalendarConnection]:
+# What ``calendar_sync.busy.index_busy`` reads of a connection's sync row.
+_INDEX_READS = (
+    "sync__busy_index",
+    "sync__tentative_index",
+    "sync__last_success_at",
+    "sync__consecutive_failures",
+    "sync__last_error",
+    "sync__covered_until",
+)
+
+
+def meetings_connections(
+    *, users: Sequence[User], whole: bool = False, with_sync: bool = False
+) -> dict[int, CalendarConnection]:
     """Each user's meetings connection (as ``accounts.selectors.meetings_connection``), in one query.
 
     ``whole``: every column and the user, for calling the calendar (a booking's fresh read); else
     only what reading the index and logging its failure use, and the account a booking's event is
-    matched against (``event_calendar``): a page of many hosts reads as many rows.
+    matched against (``event_calendar``): a page of many hosts reads as many rows. ``with_sync``: each
+    connection's sync row (its busy index) in the same query, for ``busy_of_connections``.
     """
     by_user: dict[int, list[CalendarConnection]] = defaultdict(list)
     rows = CalendarConnection.objects.filter(user_id__in=[u.pk for u in users])
+    if with_sync:
+        rows = rows.select_related("sync")
     if whole:
         rows = rows.select_related("user")
     else:
@@ -263,6 +287,7 @@ def meetings_connections(*, users: Sequence[User], whole: bool = False) -> dict[
             "account_email",
             "username",
             "server_url",
+            *(_INDEX_READS if with_sync else ()),
         )
     for connection in rows:
         by_user[connection.user_id].append(connection)
@@ -284,7 +309,7 @@ def available_slots(
     hosts, and no provider is called. ``only_host_id`` keeps one host of a round robin page (a booker
     moving their meeting keeps its host, so only that host's times are offered)."""
     # Only what the slots need of each host (a page of many hosts reads as many rows).
-    hosts = link_hosts(link=link, only=("username", "time_zone"))
+    hosts = link_hosts(link=link, only=("username", "time_zone"), with_hours=True)
     if not hosts:  # the page takes no bookings (a deactivated owner or host): nothing to offer
         return SlotsResult(offline=False, time_zone=time_zone)
     if only_host_id is not None and link.kind == LinkKind.ROUND_ROBIN:
@@ -294,7 +319,7 @@ def available_slots(
     rules = link_rules(link=link, duration=duration)
     # Busy time is needed a little beyond the window because of buffers.
     margin = timedelta(minutes=link.buffer_before_minutes + link.buffer_after_minutes + duration)
-    connections = meetings_connections(users=hosts)
+    connections = meetings_connections(users=hosts, with_sync=True)
     read = busy_of_connections(connections=list(connections.values()), start=start - margin, end=end + margin)
     taking_part: list[User] = []
     busy: dict[int, Sequence[Interval]] = {}
