@@ -62,14 +62,18 @@ def test_a_move_and_a_booking_racing_for_one_time_give_exactly_one_winner(
     if connection.vendor == "postgresql":
         # Both checks read the reservations before either transaction writes one.
         checked = threading.Barrier(2)
-        real_inputs = services.host_inputs
 
-        def inputs_then_wait(**kwargs: Any) -> Any:
-            result = real_inputs(**kwargs)
-            checked.wait(GUARD_SECONDS)
-            return result
+        def then_wait(read: Callable[..., Any]) -> Callable[..., Any]:
+            def read_then_wait(**kwargs: Any) -> Any:
+                result = read(**kwargs)
+                checked.wait(GUARD_SECONDS)
+                return result
 
-        monkeypatch.setattr(services, "host_inputs", inputs_then_wait)
+            return read_then_wait
+
+        # The move reads its host's inputs, the booking its hosts' (one call for all of them).
+        monkeypatch.setattr(services, "host_inputs", then_wait(services.host_inputs))
+        monkeypatch.setattr(services, "hosts_inputs", then_wait(services.hosts_inputs))
         # With the lock the second check would wait for the first commit and never reach the barrier.
         monkeypatch.setattr(services, "lock_hosts", lambda **kwargs: None)
 
