@@ -166,6 +166,15 @@ def test_demo_serves_the_calendar_books_into_radicale_and_stops_cleanly(
     assert caldav, output
     calendar_url, caldav_user, caldav_password = caldav.groups()
 
+    # The page's stylesheets and scripts load under the names the page gives them (hashed, as
+    # collectstatic writes them): without them the page shows no calendar at all.
+    page = httpx.get(f"{base}/m/demo", timeout=30)
+    assert page.status_code == 200
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets), assets
+    for asset in assets:
+        assert httpx.get(base + asset, timeout=30).status_code == 200, asset
+
     anchor = cal.demo_anchor(today=datetime.now(ZoneInfo(ZONE)).date())
     starts = slot_starts(base, anchor, 60)
     assert starts, "the demo page offers no times"

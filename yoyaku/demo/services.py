@@ -179,7 +179,9 @@ class SmtpService:
 
 
 class WebService:
-    """Django behind Werkzeug's threaded server, with static files served as runserver does."""
+    """Django behind Werkzeug's threaded server. Static files come from the collected folder through
+    WhiteNoise, as in production: the pages name them by their hashed names, which only
+    collectstatic writes (runserver's handler looks in the apps' folders and finds none of them)."""
 
     name = "Web"
 
@@ -193,13 +195,12 @@ class WebService:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        from django.contrib.staticfiles.handlers import StaticFilesHandler
         from django.core.wsgi import get_wsgi_application
         from werkzeug.serving import make_server
 
         from yoyaku.emulators.base import QuietRequestHandler
 
-        app = StaticFilesHandler(get_wsgi_application())
+        app = get_wsgi_application()
         # The booking page polls; a line per request would bury the mails.
         self._server = make_server(
             "127.0.0.1", self.port, app, threaded=True, request_handler=QuietRequestHandler
