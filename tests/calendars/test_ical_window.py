@@ -164,3 +164,18 @@ def test_a_zone_only_the_object_defines_is_left_to_the_parse() -> None:
     window = {"start": datetime(2024, 5, 2, 7, tzinfo=UTC), "end": datetime(2024, 5, 2, 7, 30, tzinfo=UTC)}
     assert not plainly_outside(data, **window)
     assert _full_read(data, time_zone="UTC", **window)[0]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        # 02:30 does not exist in Berlin on 31 March 2024 (clocks go from 02:00 to 03:00)...
+        ("DTSTART;TZID=Europe/Berlin:20240331T023000", "DTEND;TZID=Europe/Berlin:20240331T040000"),
+        # ...and happens twice on 27 October 2024 (from 03:00 back to 02:00).
+        ("DTSTART;TZID=Europe/Berlin:20241027T023000", "DTEND;TZID=Europe/Berlin:20241027T040000"),
+    ],
+)
+def test_a_local_time_a_change_of_offset_skips_or_repeats_is_left_to_the_parse(start: str, end: str) -> None:
+    data = _event(start=start, end=end)
+    far = datetime(2024, 6, 1, 9, tzinfo=UTC)
+    assert not plainly_outside(data, start=far, end=far + timedelta(minutes=30))
