@@ -132,3 +132,26 @@ def test_caldav_a_deleted_event_cancels_the_meeting_and_mails_the_contacts(
     assert meeting.outcome == MeetingOutcome.CANCELLED
     [(message, _cancel)] = invitations("CANCEL")
     assert sorted(message.to) == ["aiko@example.com", "taro@example.com"]
+
+
+@pytest.mark.usefixtures("connected_microsoft")
+def test_microsoft_a_description_edited_in_outlook_follows_as_text(
+    host: User, microsoft: MicrosoftEmulator
+) -> None:
+    """Outlook keeps bodies as HTML; the sync asks Graph for text, as the CRM keeps descriptions."""
+    meeting = on_calendar(host, start=berlin(future_day(), 10))
+    long_text = "Numbers last. " + "Then the plan for next year, item by item. " * 10
+    microsoft.update_event(
+        meeting.calendar_event_id,
+        body={
+            "contentType": "html",
+            "content": f"<html><head><style>p {{ margin: 0 }}</style></head><body><p>{long_text}</p>"
+            "<p>Bring the <b>Q3</b> report &amp; the slides.</p></body></html>",
+        },
+    )
+    sync_now(CalendarConnection.objects.get(user=host))
+
+    meeting.refresh_from_db()
+    assert len(long_text.strip()) > 255, "longer than the preview Graph also sends"
+    assert meeting.description == f"{long_text.strip()}\nBring the Q3 report & the slides."
+    assert meeting.calendar_write == CalendarWrite.WRITTEN, "nothing is written back"

@@ -166,3 +166,29 @@ def test_a_delta_token_the_server_no_longer_holds_gets_sync_state_not_found(
 
     response = requests.get(first["@odata.deltaLink"], headers=headers, timeout=5)
     assert graph_error(response)[:2] == (410, "SyncStateNotFound")
+
+
+def test_bodies_come_in_the_type_the_request_prefers(emulator: MicrosoftEmulator) -> None:
+    """Graph converts a body when asked with ``Prefer: outlook.body-content-type``; else as stored."""
+    html_body = {
+        "contentType": "html",
+        "content": "<html><body><p>Agenda</p><p>Q3 &amp; slides</p></body></html>",
+    }
+    created = call(emulator, "POST", "/me/events", {**GOOD, "body": html_body})
+    assert created.status_code == 201, created.text
+    token = emulator.issue_tokens()["access_token"]
+
+    def body(prefer: str | None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}", **({"Prefer": prefer} if prefer else {})}
+        response = requests.get(
+            f"{emulator.graph_url}/me/events/{created.json()['id']}", headers=headers, timeout=5
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json()["body"])
+
+    assert body(None) == html_body
+    assert body('outlook.body-content-type="text"') == {
+        "contentType": "text",
+        "content": "Agenda\nQ3 & slides",
+    }
+    assert created.json()["bodyPreview"] == "Agenda\nQ3 & slides"

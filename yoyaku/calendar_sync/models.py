@@ -40,7 +40,7 @@ class SyncedEvent(models.Model):
     # [{"email", "name", "response"}]
     attendees = models.JSONField(default=list, blank=True)
     location = models.CharField(max_length=1000, blank=True, default="")
-    # The event's description as the provider gives it (Graph's delta gives only a preview).
+    # The event's description as plain text (Graph's HTML bodies are asked for as text).
     description = models.TextField(blank=True, default="")
     etag = models.CharField(max_length=255, blank=True, default="")
     changed_at = models.DateTimeField(null=True, blank=True)

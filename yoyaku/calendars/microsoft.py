@@ -99,6 +99,11 @@ _EVENT_FIELDS = (
 )
 
 
+# What the sync reads of an event: every field, and the body as plain text (Graph converts an HTML
+# body when asked with ``Prefer: outlook.body-content-type``), which the CRM keeps as the description.
+_SYNC_FIELDS = _EVENT_FIELDS + ",body"
+PREFER_TEXT_BODY = 'outlook.body-content-type="text"'
+
 # A delta item without one of these is a partial update (only the changed properties).
 _DELTA_WHOLE_EVENT = ("subject", "start", "end", "isAllDay", "attendees")
 
@@ -727,7 +732,8 @@ class MicrosoftCalendar:
             raise CalendarUnavailable("Microsoft 365 could not start a calendar sync.") from error
 
     def _delta(self, url: str, *, full: bool) -> Iterator[SyncPage]:
-        headers = {"Prefer": f"{PREFER_UTC}, odata.maxpagesize={DELTA_PAGE_SIZE}"}
+        # A calendarView delta takes no $select: it gives what calendarView gives, the body included.
+        headers = {"Prefer": f"{PREFER_UTC}, {PREFER_TEXT_BODY}, odata.maxpagesize={DELTA_PAGE_SIZE}"}
         while True:
             response = self._request("GET", url, headers=headers)
             if response.status_code >= 400:
@@ -773,7 +779,10 @@ class MicrosoftCalendar:
         so the event is read again.
         """
         response = self._request(
-            "GET", f"/me/events/{quote(event_id, safe='')}", params={"$select": _EVENT_FIELDS}
+            "GET",
+            f"/me/events/{quote(event_id, safe='')}",
+            params={"$select": _SYNC_FIELDS},
+            headers={"Prefer": f"{PREFER_UTC}, {PREFER_TEXT_BODY}"},
         )
         if response.status_code == 404:
             return None

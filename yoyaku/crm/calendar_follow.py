@@ -73,7 +73,7 @@ def follow_crm_meetings(
             if connection.provider == Provider.CALDAV:
                 _mail(connection=connection, meeting=meeting, kind="cancellation", row=fate.row, now=now)
         elif fate.row is not None:
-            moved = _take_event(meeting=meeting, row=fate.row, provider=connection.provider)
+            moved = _take_event(meeting=meeting, row=fate.row)
             if moved is not None:
                 changed.append(meeting)
                 if moved and connection.provider == Provider.CALDAV:
@@ -86,7 +86,7 @@ def follow_crm_meetings(
     write_fields(rows=changed, fields=_FOLLOWED)
 
 
-def _take_event(*, meeting: Meeting, row: StoredEvent, provider: str) -> bool | None:
+def _take_event(*, meeting: Meeting, row: StoredEvent) -> bool | None:
     """Copy the event onto ``meeting``: None if nothing changed, True if what contacts see changed
     (time, title, place, description), False if only their answers did."""
     seen = {
@@ -94,9 +94,8 @@ def _take_event(*, meeting: Meeting, row: StoredEvent, provider: str) -> bool | 
         "end": row.end,
         "title": row.title[:300] or meeting.title,
         "location": row.location[:500],
+        "description": row.description,
     }
-    if provider != Provider.MICROSOFT:
-        seen["description"] = row.description
     shown = any(getattr(meeting, name) != value for name, value in seen.items())
     answers = answers_of(row)
     if not shown and answers == meeting.attendee_responses:

@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -438,6 +439,49 @@ def _occurrence_id(master_id: str, original_start: datetime) -> str:
     return f"{master_id}_OCC_{original_start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
+class _TextOfHtml(HTMLParser):
+    """The text of an HTML body, a line per block: what Graph gives for
+    ``Prefer: outlook.body-content-type="text"``."""
+
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+        elif tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _html_to_text(content: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(content)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def _preview(body: dict[str, Any]) -> str:
+    """Graph's ``bodyPreview``: the first 255 characters of the body as text."""
+    content = str(body.get("content") or "")
+    text = _html_to_text(content) if str(body.get("contentType", "")).lower() == "html" else content
+    return text[:255]
+
+
 # --------------------------------------------------------------------------- the emulator
 
 
@@ -465,6 +509,8 @@ class MicrosoftEmulator:
         # updated event (with its id); True sends exactly those, as clients must expect.
         self.delta_changed_properties_only = True
         self.faults = FaultInjector()
+        # Per request thread: the body type asked for with ``Prefer: outlook.body-content-type``.
+        self._asked = threading.local()
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
         self.codes: dict[str, AuthCode] = {}
@@ -598,6 +644,8 @@ class MicrosoftEmulator:
         with self.lock:
             _, event = self._find_event(self.account(email), event_id)
             event.update(changes)
+            if "body" in changes:
+                event["bodyPreview"] = _preview(event["body"])
             self._touch(event)
             self._notify(email, event, "updated")
 
@@ -1010,6 +1058,18 @@ class MicrosoftEmulator:
             zone = None
         return zone, size
 
+    @staticmethod
+    def _preferred_body_type(request: Request) -> str | None:
+        """``text`` or ``html`` when the request asks for bodies in that type; Graph converts them."""
+        for raw in request.headers.getlist("Prefer"):
+            for part in raw.split(","):
+                name, _, value = part.strip().partition("=")
+                if name.lower() == "outlook.body-content-type":
+                    wanted = value.strip().strip('"').lower()
+                    if wanted in ("text", "html"):
+                        return wanted
+        return None
+
     _EVENT = re.compile(r"^/me(?:/calendars/(?P<cal>[^/]+))?/events/(?P<id>[^/]+)(?P<action>/cancel)?$")
     _EVENTS = re.compile(r"^/me(?:/calendars/(?P<cal>[^/]+)|/calendar)?/events$")
     _VIEW = re.compile(r"^/me(?:/calendars/(?P<cal>[^/]+)|/calendar)?/calendarView(?P<delta>/delta)?$")
@@ -1020,6 +1080,7 @@ class MicrosoftEmulator:
         with self.lock:
             account = self.accounts[token.account]
         zone, page_size = self._prefer(request)
+        self._asked.body_type = self._preferred_body_type(request)
         method = request.method
         if path == "/me" and method == "GET":
             return _json(
@@ -1152,7 +1213,7 @@ class MicrosoftEmulator:
         for att in event["attendees"]:
             att.setdefault("type", "required")
             att.setdefault("status", {"response": "none", "time": "0001-01-01T00:00:00Z"})
-        event["bodyPreview"] = (event.get("body") or {}).get("content", "")[:255]
+        event["bodyPreview"] = _preview(event.get("body") or {})
         self._touch(event)
         cal.events[event_id] = event
         if send and event["attendees"]:
@@ -1289,6 +1350,16 @@ class MicrosoftEmulator:
     def _public(self, event: dict[str, Any], zone: str | None = None) -> dict[str, Any]:
         """Graph JSON for an event, with times shown in ``zone`` (Prefer header) if given."""
         out = {k: copy.deepcopy(v) for k, v in event.items() if not k.startswith("_")}
+        wanted = getattr(self._asked, "body_type", None)
+        body = out.get("body")
+        if wanted and isinstance(body, dict) and str(body.get("contentType", "")).lower() != wanted:
+            content = str(body.get("content") or "")
+            converted = (
+                _html_to_text(content)
+                if wanted == "text"
+                else f"<html><body>{html.escape(content)}</body></html>"
+            )
+            out["body"] = {"contentType": wanted, "content": converted}
         if zone:
             for key in ("start", "end"):
                 if event.get("isAllDay"):
