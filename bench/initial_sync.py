@@ -134,20 +134,15 @@ def calendar_source(
             calendar_url = radicale.ensure_calendar("bench-0")
 
             def caldav_connection(user: Any) -> Any:
-                from yoyaku.accounts.models import CalendarConnection, Provider
+                from tests.factories import connect_caldav
 
-                connection = CalendarConnection(
-                    user=user,
-                    provider=Provider.CALDAV,
-                    account_email=user.email,
+                return connect_caldav(
+                    user,
                     server_url=radicale.url,
                     username=radicale.username,
-                    conflict_calendar_ids=[calendar_url],
-                    write_calendar_id=calendar_url,
+                    password=radicale.password,
+                    calendar_url=calendar_url,
                 )
-                connection.secret = radicale.password
-                connection.save()
-                return connection
 
             yield caldav_connection, None
         return

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from django.db import connection as database
 from django.db import models, transaction
@@ -123,6 +123,38 @@ def fate_of(
     if changes.full and not (changes.window_start <= start and end <= changes.window_end):
         return EventFate("unknown")
     return EventFate("deleted")
+
+
+class Linked(Protocol):
+    """A booking or CRM meeting linked to its event by provider id (read only, so either fits)."""
+
+    @property
+    def calendar_event_id(self) -> str: ...
+
+    @property
+    def start(self) -> datetime | None: ...
+
+    @property
+    def end(self) -> datetime | None: ...
+
+
+L = TypeVar("L", bound=Linked)
+
+
+def fates_of(*, changes: StoreChanges, linked: Sequence[L]) -> list[tuple[L, EventFate]]:
+    """What became of each of ``linked``'s events, the changed ones read in one query per chunk."""
+    rows = stored_events(
+        changes=changes,
+        event_ids=[x.calendar_event_id for x in linked if x.calendar_event_id in changes.changed_event_ids],
+    )
+    fates = []
+    for item in linked:
+        assert item.start is not None and item.end is not None  # linked to an event: it has a time
+        fate = fate_of(
+            changes=changes, event_id=item.calendar_event_id, rows=rows, start=item.start, end=item.end
+        )
+        fates.append((item, fate))
+    return fates
 
 
 def write_fields(*, rows: Iterable[models.Model], fields: Sequence[str]) -> None:

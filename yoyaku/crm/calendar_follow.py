@@ -23,10 +23,9 @@ from yoyaku.calendar_sync.followed import (
     StoredEvent,
     answers_of,
     chunked,
-    fate_of,
+    fates_of,
     mail_sequence,
     queue_follow_up_mail,
-    stored_events,
     write_fields,
 )
 from yoyaku.crm.calendar_writes import meeting_event_draft
@@ -54,20 +53,9 @@ def follow_crm_meetings(
         ).exclude(outcome=MeetingOutcome.CANCELLED)
     if not meetings:
         return
-    rows = stored_events(
-        changes=changes,
-        event_ids=[m.calendar_event_id for m in meetings if m.calendar_event_id in changes.changed_event_ids],
-    )
     cancelled: list[Meeting] = []
     changed: list[Meeting] = []
-    for meeting in meetings:
-        fate = fate_of(
-            changes=changes,
-            event_id=meeting.calendar_event_id,
-            rows=rows,
-            start=meeting.start,
-            end=meeting.end,
-        )
+    for meeting, fate in fates_of(changes=changes, linked=meetings):
         if fate.fate in ("cancelled", "deleted"):
             cancelled.append(meeting)
             if connection.provider == Provider.CALDAV:

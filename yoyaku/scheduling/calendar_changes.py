@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,10 +51,9 @@ from yoyaku.calendar_sync.followed import (
     StoredEvent,
     answers_of,
     chunked,
-    fate_of,
+    fates_of,
     mail_sequence,
     queue_follow_up_mail,
-    stored_events,
     touched_ids,
     write_fields,
     writes_to,
@@ -134,7 +134,8 @@ def _linked_bookings(
 
 @dataclass
 class _Plan:
-    cancelled: list[Booking] = field(default_factory=list)
+    # With the stored event, None when it is gone.
+    cancelled: list[tuple[Booking, StoredEvent | None]] = field(default_factory=list)
     moved: list[tuple[Booking, StoredEvent]] = field(default_factory=list)
     # Bookings whose answers or conflict changed, by id.
     touched: dict[uuid.UUID, Booking] = field(default_factory=dict)
@@ -152,22 +153,10 @@ def _follow_bookings(
     bookings = _linked_bookings(connection=connection, serves_pages=serves_pages, event_ids=event_ids)
     if not bookings:
         return
-    rows = stored_events(
-        changes=changes,
-        event_ids=[b.calendar_event_id for b in bookings if b.calendar_event_id in changes.changed_event_ids],
-    )
     plan = _Plan()
-    for booking in bookings:
-        assert booking.start is not None and booking.end is not None
-        fate = fate_of(
-            changes=changes,
-            event_id=booking.calendar_event_id,
-            rows=rows,
-            start=booking.start,
-            end=booking.end,
-        )
+    for booking, fate in fates_of(changes=changes, linked=bookings):
         if fate.fate in ("cancelled", "deleted"):
-            plan.cancelled.append(booking)
+            plan.cancelled.append((booking, fate.row))
             continue
         if fate.row is None:
             continue
@@ -178,14 +167,10 @@ def _follow_bookings(
             # The event is back at the booked time: nothing collides any more.
             _clear_conflict(booking)
             _touch(plan.touched, booking)
-    _cancel(connection=connection, bookings=plan.cancelled, rows=rows, deleted=_deleted_ids(changes), now=now)
+    _cancel(connection=connection, cancelled=plan.cancelled, now=now)
     _move(connection=connection, moves=plan.moved, plan=plan, now=now)
     write_fields(rows=plan.touched.values(), fields=[*_ANSWER_FIELDS, *CONFLICT_FIELDS])
     write_fields(rows=plan.meetings, fields=_ANSWER_FIELDS)
-
-
-def _deleted_ids(changes: StoreChanges) -> frozenset[str]:
-    return changes.removed_event_ids - changes.changed_event_ids
 
 
 def _touch(rows: dict[uuid.UUID, Booking], booking: Booking) -> None:
@@ -210,15 +195,11 @@ def _clear_conflict(booking: Booking) -> None:
 
 
 def _cancel(
-    *,
-    connection: CalendarConnection,
-    bookings: list[Booking],
-    rows: dict[str, StoredEvent],
-    deleted: frozenset[str],
-    now: datetime,
+    *, connection: CalendarConnection, cancelled: list[tuple[Booking, StoredEvent | None]], now: datetime
 ) -> None:
-    if not bookings:
+    if not cancelled:
         return
+    bookings = [booking for booking, _row in cancelled]
     ids = [b.pk for b in bookings]
     fields = {
         "status": BookingStatus.CANCELLED,
@@ -235,7 +216,7 @@ def _cancel(
         Reservation.objects.filter(booking_id__in=booking_ids).update(active=False)
     for meeting_ids in chunked([b.meeting_id for b in bookings if b.meeting_id is not None]):
         Meeting.objects.filter(pk__in=meeting_ids).update(outcome=MeetingOutcome.CANCELLED)
-    for booking in bookings:
+    for booking, row in cancelled:
         for name, value in fields.items():
             setattr(booking, name, value)
         logger.info(
@@ -244,9 +225,7 @@ def _cancel(
             booking.calendar_event_id,
         )
         if connection.provider == Provider.CALDAV:
-            gone = booking.calendar_event_id in deleted
-            row = None if gone else rows.get(booking.calendar_event_id)
-            _mail_cancellation(connection=connection, booking=booking, row=row, now=now)
+            _mail_booker(connection=connection, booking=booking, row=row, now=now, send=send_cancellation)
 
 
 def _whole(booking: Booking) -> Booking:
@@ -255,28 +234,22 @@ def _whole(booking: Booking) -> Booking:
     return Booking.objects.select_related("link", "assigned_host", "calendar_connection").get(pk=booking.pk)
 
 
-def _mail_cancellation(
-    *, connection: CalendarConnection, booking: Booking, row: StoredEvent | None, now: datetime
+def _mail_booker(
+    *,
+    connection: CalendarConnection,
+    booking: Booking,
+    row: StoredEvent | None,
+    now: datetime,
+    send: Callable[..., None],
 ) -> None:
+    """Queue ``send`` (``send_update`` or ``send_cancellation``) about the booking as it now stands."""
     sequence = mail_sequence(row=row, now=now)
 
-    def send() -> None:
+    def queue() -> None:
         whole = _whole(booking)
-        send_cancellation(booking=whole, draft=booking_event_draft(booking=whole), sequence=sequence)
+        send(booking=whole, draft=booking_event_draft(booking=whole), sequence=sequence)
 
-    queue_follow_up_mail(event_id=booking.calendar_event_id, connection_id=connection.pk, send=send)
-
-
-def _mail_update(
-    *, connection: CalendarConnection, booking: Booking, row: StoredEvent, now: datetime
-) -> None:
-    sequence = mail_sequence(row=row, now=now)
-
-    def send() -> None:
-        whole = _whole(booking)
-        send_update(booking=whole, draft=booking_event_draft(booking=whole), sequence=sequence)
-
-    queue_follow_up_mail(event_id=booking.calendar_event_id, connection_id=connection.pk, send=send)
+    queue_follow_up_mail(event_id=booking.calendar_event_id, connection_id=connection.pk, send=queue)
 
 
 # Per host: each booking's reserved span (start, end), by booking id.
@@ -318,7 +291,7 @@ def _move(
                 "Booking %s follows its event %s to %s", booking.pk, booking.calendar_event_id, row.start
             )
             if connection.provider == Provider.CALDAV:
-                _mail_update(connection=connection, booking=booking, row=row, now=now)
+                _mail_booker(connection=connection, booking=booking, row=row, now=now, send=send_update)
             continue
         if collides is None:
             # PostgreSQL refused the span: a booking committed it a moment ago.
