@@ -23,7 +23,6 @@ from yoyaku.accounts.selectors import (
     busy_calendar_ids,
     crm_connection_of,
     meetings_calendar_id,
-    meetings_connection,
     pages_connection_of,
     stored_calendars,
     user_connections,
@@ -39,6 +38,7 @@ from yoyaku.scheduling.selectors import (
     cancelled_on_calendar,
     host_bookings,
     meeting_requests,
+    meetings_connections,
     past_host_bookings,
 )
 
@@ -170,13 +170,13 @@ def calendar_choices(*, connection: CalendarConnection) -> CalendarChoices:
 
 def upcoming_meetings(*, user: User, now: datetime, limit: int = DASHBOARD_ROWS) -> list[UpcomingMeeting]:
     """The host's upcoming meetings, each with why its calendar refuses a cancel or move, if it does."""
-    connections: dict[int, CalendarConnection | None] = {}
+    bookings = list(host_bookings(user=user, after=now, limit=limit))
+    # Each assigned host's meetings connection, in one query however many co-hosts the list holds.
+    hosts = {b.assigned_host_id: b.assigned_host for b in bookings}
+    connections = meetings_connections(users=list(hosts.values()))
     meetings = []
-    for booking in host_bookings(user=user, after=now, limit=limit):
-        host_id = booking.assigned_host_id
-        if host_id not in connections:
-            connections[host_id] = meetings_connection(user=booking.assigned_host)
-        connection = connections[host_id]
+    for booking in bookings:
+        connection = connections.get(booking.assigned_host_id)
         cancel = change_refusal(booking=booking, change="cancel", connection=connection)
         move = change_refusal(booking=booking, change="reschedule", connection=connection)
         meetings.append(UpcomingMeeting(booking=booking, cancel_refusal=cancel, reschedule_refusal=move))
