@@ -30,6 +30,7 @@ from yoyaku.accounts.models import CalendarConnection, User
 from yoyaku.calendar_sync.models import SyncedEvent
 from yoyaku.crm.models import Meeting, MeetingOutcome
 from yoyaku.mail.models import MailStatus, OutgoingMail
+from yoyaku.scheduling import calendar_changes
 from yoyaku.scheduling.models import Booking, BookingStatus, CalendarWrite, Reservation
 from yoyaku.scheduling.services import book_meeting, reschedule_booking
 
@@ -410,6 +411,31 @@ def test_caldav_the_mail_about_a_move_is_queued_with_it(
     [event] = list(update.walk("VEVENT"))
     assert event.decoded("DTSTART") == berlin(day, 15)
     assert int(event["SEQUENCE"]) == 5
+
+
+def test_caldav_a_mail_that_cannot_be_queued_leaves_the_move_standing(
+    caldav_host: tuple[User, str],
+    dav: RadicaleServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The mail is queued in a savepoint of its own: its failure is logged and undoes nothing else."""
+    host, url = caldav_host
+    day = future_day()
+    booking = book(host, berlin(day, 11))
+    send_queued_mail()
+
+    def broken(**kwargs: Any) -> None:
+        OutgoingMail.objects.create(message={"subject": "half written"})  # rolled back with its savepoint
+        raise RuntimeError("mail template broken")
+
+    monkeypatch.setattr(calendar_changes, "send_update", broken)
+    put_event(dav, booking, url, DTSTART=berlin(day, 15), DTEND=berlin(day, 15, 30))
+    sync_now(connection_of(host))
+
+    assert_moved(booking, berlin(day, 15))
+    assert not OutgoingMail.objects.filter(status=MailStatus.PENDING).exists()
+    assert "Mail about calendar event" in caplog.text
 
 
 def test_caldav_a_deleted_event_cancels_the_booking_and_mails_the_booker(
